@@ -1,0 +1,496 @@
+#include "config/loader.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace mamori::config {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kTestdata = MAMORI_CONFIG_TESTDATA;
+
+LoadOptions noFileChecks() {
+  LoadOptions options;
+  options.check_file = nullptr;
+  return options;
+}
+
+// Loads `yaml` as "t.yaml" without touching the filesystem and returns the
+// error text, or "<ok>".
+std::string errorsOf(const std::string& yaml) {
+  auto result = loadConfigString(yaml, "t.yaml", noFileChecks());
+  return result.ok() ? "<ok>" : result.error().message;
+}
+
+// A valid one-site config; tests splice a few lines into it.
+std::string siteYaml(const std::string& site_extra, const std::string& top_extra = "") {
+  return top_extra +
+         "tenants:\n"
+         "  - id: acme\n"
+         "    sites:\n"
+         "      - name: web\n"
+         "        hosts: [www.example.com]\n"
+         "        listeners:\n"
+         "          - address: 127.0.0.1:8080\n"
+         "        upstreams:\n"
+         "          - address: 127.0.0.1:9000\n" +
+         site_extra;
+}
+
+TEST(LoadConfig, FullExampleSetsEveryField) {
+  LoadOptions options = noFileChecks();
+  options.base_dir = "/etc/mamori";
+  auto result = loadConfigFile(kTestdata + "/full.yaml", options);
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  const Config& c = result.value();
+  EXPECT_EQ(c.workers, 4u);
+  EXPECT_EQ(c.metrics.listen.toString(), "[::1]:9500");
+  EXPECT_EQ(c.control.socket, "/run/mamori-test/control.sock");
+  EXPECT_EQ(c.logs.dir, "/srv/logs/mamori");
+  EXPECT_EQ(c.logs.timezone, "Asia/Tokyo");
+
+  const ShieldConfig& s = c.shield;
+  EXPECT_EQ(s.interfaces, (std::vector<std::string>{"eth0", "eth1"}));
+  EXPECT_EQ(s.attach_mode, AttachMode::Generic);
+  ASSERT_EQ(s.allow.size(), 3u);
+  EXPECT_EQ(s.allow[0].toString(), "192.0.2.10/32");
+  EXPECT_EQ(s.allow[1].toString(), "10.0.0.0/8");
+  EXPECT_EQ(s.allow[2].toString(), "2001:db8::/32");
+  ASSERT_EQ(s.deny.size(), 2u);
+  EXPECT_EQ(s.deny[0].toString(), "198.51.100.0/24");
+  EXPECT_EQ(s.deny[1].toString(), "2001:db8:bad::1/128");
+  EXPECT_EQ(s.rates.syn, (RateLimit{100, 200}));
+  EXPECT_EQ(s.rates.udp, (RateLimit{1000, 1000}));  // burst defaults to one second
+  EXPECT_FALSE(s.rates.icmp.enabled());
+  EXPECT_EQ(s.rates.all, (RateLimit{50000, 100000}));
+  EXPECT_EQ(s.ports.tcp, (std::vector<uint16_t>{80, 443}));
+  EXPECT_EQ(s.ports.udp, (std::vector<uint16_t>{53}));
+  EXPECT_TRUE(s.scanner_syn);
+  EXPECT_EQ(s.malformed, MalformedAction::Drop);
+  EXPECT_TRUE(s.ban_ipv6_prefix64);
+  EXPECT_EQ(s.max_sources, 2048u);
+
+  ASSERT_EQ(c.tenants.size(), 2u);
+  const Tenant& acme = c.tenants[0];
+  EXPECT_EQ(acme.id, "acme");
+  EXPECT_EQ(acme.labels.at("plan"), "gold");
+  EXPECT_EQ(acme.labels.at("region"), "ap-northeast-1");
+  ASSERT_TRUE(acme.removed_at.has_value());
+  EXPECT_EQ(*acme.removed_at, std::chrono::sys_days(std::chrono::year(2025) / 3 / 1));
+
+  ASSERT_EQ(acme.sites.size(), 1u);
+  const Site& shop = acme.sites[0];
+  EXPECT_EQ(shop.name, "shop");
+  EXPECT_EQ(shop.hosts, (std::vector<std::string>{"shop.example.com", "*.shop.example.com"}));
+  ASSERT_EQ(shop.listeners.size(), 2u);
+  EXPECT_EQ(shop.listeners[0].address.toString(), "0.0.0.0:443");
+  EXPECT_TRUE(shop.listeners[0].tls);
+  EXPECT_EQ(shop.listeners[1].address.toString(), "[::]:80");
+  EXPECT_FALSE(shop.listeners[1].tls);
+  ASSERT_EQ(shop.certificates.size(), 1u);
+  EXPECT_EQ(shop.certificates[0].hosts, (std::vector<std::string>{"shop.example.com"}));
+  EXPECT_EQ(shop.certificates[0].cert, "/etc/mamori/certs/shop.pem");  // resolved
+  EXPECT_EQ(shop.certificates[0].key, "/etc/mamori/shop.key");
+  ASSERT_EQ(shop.upstreams.size(), 2u);
+  EXPECT_EQ(shop.upstreams[0].address.toString(), "10.0.0.5:8080");
+  EXPECT_EQ(shop.upstreams[0].weight, 3u);
+  EXPECT_EQ(shop.upstreams[1].address.host, "app.internal");
+  EXPECT_EQ(shop.upstreams[1].weight, 1u);
+  EXPECT_EQ(shop.mode, SiteMode::Detect);
+  ASSERT_EQ(shop.trusted_proxies.size(), 2u);
+  EXPECT_EQ(shop.trusted_proxies[1].toString(), "fd00::/8");
+  EXPECT_EQ(shop.block.status, 429);
+  EXPECT_EQ(shop.block.page, "/etc/mamori/blocked.html");
+  const SiteLimits& l = shop.limits;
+  EXPECT_EQ(l.max_body_bytes, 512u * 1024);
+  EXPECT_EQ(l.body_over_limit, BodyOverLimit::InspectPrefix);
+  EXPECT_EQ(l.max_request_line, 4096u);
+  EXPECT_EQ(l.max_header_bytes, 16384u);
+  EXPECT_EQ(l.max_headers, 50u);
+  EXPECT_EQ(l.header_timeout, 5s);
+  EXPECT_EQ(l.body_timeout, 60s);
+  EXPECT_EQ(l.idle_timeout, 120s);
+  EXPECT_EQ(l.upstream_connect_timeout, 3s);
+  EXPECT_EQ(l.upstream_read_timeout, 3600s);
+  EXPECT_EQ(l.max_conns_per_source, 64u);
+
+  const Tenant& beta = c.tenants[1];
+  EXPECT_EQ(beta.id, "beta-2");
+  EXPECT_FALSE(beta.removed_at.has_value());
+  ASSERT_EQ(beta.sites.size(), 1u);
+  EXPECT_EQ(beta.sites[0].hosts, (std::vector<std::string>{"*"}));
+  EXPECT_TRUE(beta.sites[0].certificates[0].hosts.empty());
+  EXPECT_EQ(beta.sites[0].upstreams[0].address.toString(), "[2001:db8::7]:9000");
+}
+
+TEST(LoadConfig, MinimalConfigGetsDocumentedDefaults) {
+  auto result = loadConfigFile(kTestdata + "/minimal.yaml", noFileChecks());
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  const Config& c = result.value();
+  EXPECT_EQ(c.workers, 0u);
+  EXPECT_EQ(c.metrics.listen.toString(), "127.0.0.1:9464");
+  EXPECT_EQ(c.control.socket, "/run/mamori/control.sock");
+  EXPECT_EQ(c.logs.dir, "/var/log/mamori");
+  EXPECT_EQ(c.logs.timezone, "local");
+  EXPECT_TRUE(c.shield.interfaces.empty());
+  EXPECT_EQ(c.shield.attach_mode, AttachMode::Auto);
+  EXPECT_EQ(c.shield.malformed, MalformedAction::Pass);
+  EXPECT_EQ(c.shield.max_sources, 1048576u);
+  EXPECT_FALSE(c.shield.rates.syn.enabled());
+  const Site& site = c.tenants.at(0).sites.at(0);
+  EXPECT_EQ(site.mode, SiteMode::Block);
+  EXPECT_EQ(site.block.status, 403);
+  EXPECT_FALSE(site.block.page.has_value());
+  EXPECT_EQ(site.limits.max_body_bytes, 1024u * 1024);
+  EXPECT_EQ(site.limits.body_over_limit, BodyOverLimit::Reject);
+  EXPECT_EQ(site.limits.max_request_line, 8192u);
+  EXPECT_EQ(site.limits.max_header_bytes, 32768u);
+  EXPECT_EQ(site.limits.max_headers, 100u);
+  EXPECT_EQ(site.limits.header_timeout, 10s);
+  EXPECT_EQ(site.limits.body_timeout, 30s);
+  EXPECT_EQ(site.limits.idle_timeout, 60s);
+  EXPECT_EQ(site.limits.upstream_connect_timeout, 5s);
+  EXPECT_EQ(site.limits.upstream_read_timeout, 60s);
+  EXPECT_EQ(site.limits.max_conns_per_source, 256u);
+}
+
+TEST(LoadConfig, ShippedExampleIsValid) {
+  auto result = loadConfigFile(std::string(MAMORI_EXAMPLES_DIR) + "/mamori.yaml", noFileChecks());
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_FALSE(result->tenants.empty());
+}
+
+TEST(LoadConfig, DocumentedFullExampleIsValid) {
+  std::ifstream in(std::string(MAMORI_DOCS_DIR) + "/config.md");
+  std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t section = doc.find("## Full example");
+  ASSERT_NE(section, std::string::npos);
+  size_t start = doc.find("```yaml\n", section);
+  ASSERT_NE(start, std::string::npos);
+  start += 8;
+  size_t end = doc.find("```", start);
+  ASSERT_NE(end, std::string::npos);
+  auto result = loadConfigString(doc.substr(start, end - start), "config.md", noFileChecks());
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->tenants.size(), 2u);
+}
+
+TEST(LoadConfig, EmptyValueMeansDefault) {
+  EXPECT_EQ(errorsOf(siteYaml("        trusted_proxies:\n", "shield:\n  allow:\n")), "<ok>");
+}
+
+TEST(LoadConfig, UnknownKeySuggestsClosest) {
+  std::string yaml =
+      "tenants:\n"
+      "  - id: acme\n"
+      "    sites:\n"
+      "      - name: web\n"
+      "        hosts: [www.example.com]\n"
+      "        listeners:\n"
+      "          - address: 127.0.0.1:8080\n"
+      "        upstream:\n"
+      "          - address: 127.0.0.1:9000\n";
+  // One mistake, one message: no extra "missing required key 'upstreams'".
+  EXPECT_EQ(errorsOf(yaml), "t.yaml:8:9: unknown key 'upstream' (did you mean 'upstreams'?)");
+}
+
+TEST(LoadConfig, UnknownKeySuggestsTransposition) {
+  EXPECT_EQ(errorsOf("shield:\n  scanner_sny: true\n"),
+            "t.yaml:2:3: unknown key 'scanner_sny' (did you mean 'scanner_syn'?)");
+}
+
+TEST(LoadConfig, UnknownKeyWithoutCloseMatchListsKnownKeys) {
+  EXPECT_EQ(errorsOf("metrics:\n  frobnicate: 1\n"),
+            "t.yaml:2:3: unknown key 'frobnicate' (known keys: listen)");
+}
+
+TEST(LoadConfig, RefusesWrongTypes) {
+  EXPECT_EQ(errorsOf("workers: many\n"),
+            "t.yaml:1:10: expected an integer for 'workers', got 'many'");
+  EXPECT_EQ(errorsOf("shield: [eth0]\n"), "t.yaml:1:9: expected a mapping for 'shield', got a list");
+  EXPECT_EQ(errorsOf("shield:\n  interfaces: eth0\n"),
+            "t.yaml:2:15: expected a list for 'interfaces', got 'eth0'");
+  EXPECT_EQ(errorsOf("shield:\n  scanner_syn: yes\n"),
+            "t.yaml:2:16: expected true or false for 'scanner_syn', got 'yes'");
+  EXPECT_EQ(errorsOf("logs:\n  timezone: {a: 1}\n"),
+            "t.yaml:2:13: expected a string for 'timezone', got a mapping");
+}
+
+TEST(LoadConfig, RefusesOutOfRangeValues) {
+  EXPECT_EQ(errorsOf("workers: 5000\n"),
+            "t.yaml:1:10: 'workers' out of range: 5000 (allowed 0..1024)");
+  EXPECT_EQ(errorsOf("workers: -1\n"), "t.yaml:1:10: 'workers' out of range: -1 (allowed 0..1024)");
+  EXPECT_EQ(errorsOf("workers: 99999999999999999999\n"),
+            "t.yaml:1:10: 'workers' out of range: 99999999999999999999 (allowed 0..1024)");
+  EXPECT_EQ(errorsOf("shield:\n  ports:\n    tcp: [80, 70000]\n"),
+            "t.yaml:3:15: 'tcp' out of range: 70000 (allowed 1..65535)");
+  EXPECT_EQ(errorsOf("shield:\n  rates:\n    syn: {rate: 10, burst: 0}\n"),
+            "t.yaml:3:28: 'burst' out of range: 0 (allowed 1..10000000)");
+  EXPECT_EQ(errorsOf(siteYaml("        block: {status: 302}\n")),
+            "t.yaml:10:25: 'status' out of range: 302 (allowed 400..599)");
+  EXPECT_EQ(errorsOf(siteYaml("        limits: {header_timeout: 0s}\n")),
+            "t.yaml:10:34: 'header_timeout' out of range: 0s (allowed 1s..86400s)");
+  EXPECT_EQ(errorsOf(siteYaml("        limits: {max_body_bytes: 2GiB}\n")),
+            "t.yaml:10:34: 'max_body_bytes' out of range: 2GiB (allowed 0..1GiB)");
+}
+
+TEST(LoadConfig, RefusesBadValuesWithTheirOwnMessages) {
+  EXPECT_EQ(errorsOf("shield:\n  attach_mode: fast\n"),
+            "t.yaml:2:16: invalid value 'fast' for 'attach_mode' "
+            "(expected one of: auto, native, generic)");
+  EXPECT_EQ(errorsOf(siteYaml("        limits: {idle_timeout: 5w}\n")),
+            "t.yaml:10:32: invalid duration '5w': unknown unit (use e.g. 30s, 10m, 1h, 2d)");
+  EXPECT_EQ(errorsOf(siteYaml("        limits: {max_body_bytes: 1mb}\n")),
+            "t.yaml:10:34: invalid size '1mb': unknown unit "
+            "(use e.g. 512KiB, 1MiB, 10MB or a number of bytes)");
+  EXPECT_EQ(errorsOf("shield:\n  allow: [10.0.0.0/33]\n"),
+            "t.yaml:2:11: prefix length 33 is over 32 in '10.0.0.0/33'");
+  EXPECT_EQ(errorsOf("metrics:\n  listen: localhost:9464\n"),
+            "t.yaml:2:11: invalid address 'localhost:9464': expected an IP address, not a host "
+            "name (names are not resolved here)");
+  EXPECT_EQ(errorsOf("control:\n  socket: run/control.sock\n"),
+            "t.yaml:2:11: 'socket' must be an absolute path, got 'run/control.sock'");
+  EXPECT_EQ(errorsOf("shield:\n  interfaces: [this-name-is-too-long]\n"),
+            "t.yaml:2:16: interface name 'this-name-is-too-long' must be 1..15 characters");
+}
+
+TEST(LoadConfig, RefusesBadTenantFields) {
+  EXPECT_EQ(errorsOf("tenants:\n  - id: Acme\n"),
+            "t.yaml:2:9: invalid tenant id 'Acme' "
+            "(use 1..63 of a-z, 0-9 and '-', starting with a letter or digit)");
+  EXPECT_EQ(errorsOf("tenants:\n  - id: acme\n    removed_at: 2025-02-30\n"),
+            "t.yaml:3:17: invalid timestamp '2025-02-30' "
+            "(use RFC 3339, e.g. 2025-01-31 or 2025-01-31T00:00:00Z)");
+  EXPECT_EQ(errorsOf("tenants:\n  - id: acme\n    labels: {Team: x}\n"),
+            "t.yaml:3:14: invalid label name 'Team' (use 1..63 of a-z, 0-9, '-', '.' and '_')");
+  EXPECT_EQ(errorsOf("tenants:\n  - labels: {}\n"), "t.yaml:2:5: missing required key 'id'");
+}
+
+TEST(LoadConfig, ReportsMissingRequiredSiteKeys) {
+  EXPECT_EQ(errorsOf("tenants:\n  - id: acme\n    sites:\n      - name: web\n"),
+            "t.yaml:4:9: missing required key 'hosts'\n"
+            "t.yaml:4:9: missing required key 'listeners'\n"
+            "t.yaml:4:9: missing required key 'upstreams'");
+  std::string yaml =
+      "tenants:\n"
+      "  - id: acme\n"
+      "    sites:\n"
+      "      - name: web\n"
+      "        hosts: [www.example.com]\n"
+      "        listeners: [{address: 127.0.0.1:8080}]\n"
+      "        upstreams: []\n";
+  EXPECT_EQ(errorsOf(yaml), "t.yaml:7:20: 'upstreams' is empty (a site needs at least one)");
+}
+
+TEST(LoadConfig, RefusesDuplicateKeys) {
+  EXPECT_EQ(errorsOf("workers: 1\nworkers: 2\n"),
+            "t.yaml:2:1: duplicate key 'workers' (first defined at 1:1)");
+}
+
+TEST(LoadConfig, RefusesDuplicateTenantIds) {
+  EXPECT_EQ(errorsOf("tenants:\n  - id: acme\n  - id: acme\n"),
+            "t.yaml:3:9: duplicate tenant id 'acme' (first defined at 2:9)");
+}
+
+TEST(LoadConfig, RefusesDuplicateSiteNamesAcrossTenants) {
+  std::string yaml = siteYaml("") +
+                     "  - id: other\n"
+                     "    sites:\n"
+                     "      - name: web\n"
+                     "        hosts: [other.example.com]\n"
+                     "        listeners: [{address: 127.0.0.1:8080}]\n"
+                     "        upstreams: [{address: 127.0.0.1:9001}]\n";
+  EXPECT_EQ(errorsOf(yaml), "t.yaml:12:15: duplicate site name 'web' (first defined at 4:15)");
+}
+
+TEST(LoadConfig, RefusesHostsUsedByTwoSites) {
+  std::string yaml = siteYaml("") +
+                     "      - name: web2\n"
+                     "        hosts: [other.example.com, WWW.example.com]\n"
+                     "        listeners: [{address: 127.0.0.1:8080}]\n"
+                     "        upstreams: [{address: 127.0.0.1:9001}]\n";
+  EXPECT_EQ(errorsOf(yaml),
+            "t.yaml:11:36: host 'www.example.com' is already used by site 'web' (at 5:17)");
+  EXPECT_EQ(errorsOf(siteYaml("").replace(siteYaml("").find("[www.example.com]"), 17,
+                                          "[a.example.com, A.example.com]")),
+            "t.yaml:5:32: duplicate host 'a.example.com' in 'hosts'");
+}
+
+TEST(LoadConfig, TlsListenerNeedsACertificate) {
+  std::string yaml =
+      "tenants:\n"
+      "  - id: acme\n"
+      "    sites:\n"
+      "      - name: web\n"
+      "        hosts: [www.example.com]\n"
+      "        listeners:\n"
+      "          - address: 0.0.0.0:443\n"
+      "            tls: true\n"
+      "        upstreams: [{address: 127.0.0.1:9000}]\n";
+  EXPECT_EQ(errorsOf(yaml),
+            "t.yaml:7:13: TLS listener 0.0.0.0:443 has no certificate "
+            "(add one under 'certificates')");
+}
+
+TEST(LoadConfig, SharedListenerMustAgreeOnTls) {
+  std::string yaml = siteYaml("") +
+                     "      - name: web2\n"
+                     "        hosts: [two.example.com]\n"
+                     "        listeners: [{address: 127.0.0.1:8080, tls: true}]\n"
+                     "        certificates: [{cert: /c.pem, key: /c.key}]\n"
+                     "        upstreams: [{address: 127.0.0.1:9001}]\n";
+  EXPECT_EQ(errorsOf(yaml),
+            "t.yaml:12:31: listener 127.0.0.1:8080 is TLS here but plain in site 'web' (at 7:22)");
+}
+
+TEST(LoadConfig, RefusesPrefixOnBothAllowAndDeny) {
+  EXPECT_EQ(errorsOf("shield:\n  allow: [10.0.0.0/8]\n  deny: [10.1.0.0/8]\n"),
+            "t.yaml:3:10: '10.0.0.0/8' is in both 'allow' and 'deny' (allow wins; remove one)");
+}
+
+TEST(LoadConfig, ReportsYamlSyntaxErrorsWithPosition) {
+  EXPECT_EQ(errorsOf("workers: 1\nshield:\n  interfaces: [eth0\n"),
+            "t.yaml:4:1: invalid YAML: end of sequence flow not found");
+  EXPECT_EQ(errorsOf("a: b: c\n"), "t.yaml:1:5: invalid YAML: illegal map value");
+}
+
+TEST(LoadConfig, SurvivesDeepNesting) {
+  // yaml-cpp's depth guard turns runaway nesting into a parser error, which
+  // must come back as a Result, not a crash (the loader is a fuzz target).
+  std::string yaml = "workers: " + std::string(5000, '[') + std::string(5000, ']') + "\n";
+  std::string errors = errorsOf(yaml);
+  EXPECT_EQ(errors.rfind("t.yaml:1:", 0), 0u) << errors;
+}
+
+TEST(LoadConfig, RefusesEmptyAndNonMappingDocuments) {
+  EXPECT_EQ(errorsOf(""),
+            "t.yaml:1:1: the config is empty "
+            "(expected a mapping with keys such as 'shield' and 'tenants')");
+  EXPECT_EQ(errorsOf("# only a comment\n"),
+            "t.yaml:1:1: the config is empty "
+            "(expected a mapping with keys such as 'shield' and 'tenants')");
+  EXPECT_EQ(errorsOf("hello\n"), "t.yaml:1:1: expected a mapping for 'config', got 'hello'");
+  EXPECT_EQ(errorsOf("workers: 1\n---\nworkers: 2\n"),
+            "t.yaml:3:1: more than one YAML document (remove the '---' separator)");
+}
+
+TEST(LoadConfig, CollectsAllErrorsInFileOrder) {
+  std::string yaml =
+      "workers: lots\n"
+      "shield:\n"
+      "  malformed: reject\n"
+      "  max_sources: 0\n"
+      "tenants:\n"
+      "  - id: acme\n"
+      "    sites:\n"
+      "      - name: web\n"
+      "        hosts: [www.example.com]\n"
+      "        listeners: [{address: 127.0.0.1:80}]\n"
+      "        upstreams: [{address: 'app:0'}]\n"
+      "        mode: detect\n"
+      "        modes: block\n";
+  EXPECT_EQ(errorsOf(yaml),
+            "t.yaml:1:10: expected an integer for 'workers', got 'lots'\n"
+            "t.yaml:3:14: invalid value 'reject' for 'malformed' (expected one of: pass, drop)\n"
+            "t.yaml:4:16: 'max_sources' out of range: 0 (allowed 1..16777216)\n"
+            "t.yaml:11:31: invalid address 'app:0': port 0 out of range (expected 1..65535)\n"
+            "t.yaml:13:9: unknown key 'modes' (did you mean 'mode'?)");
+}
+
+TEST(LoadConfig, ChecksFilesThroughTheInjectedCheck) {
+  std::vector<std::string> checked;
+  LoadOptions options;
+  options.base_dir = "/etc/mamori";
+  options.check_file = [&](const std::string& path) -> std::string {
+    checked.push_back(path);
+    return path == "/etc/mamori/missing.key" ? "No such file or directory" : "";
+  };
+  std::string yaml = siteYaml(
+      "        certificates:\n"
+      "          - cert: tls/web.pem\n"
+      "            key: missing.key\n"
+      "        block: {page: /srv/block.html}\n");
+  auto result = loadConfigString(yaml, "t.yaml", options);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().message,
+            "t.yaml:12:18: cannot read private key '/etc/mamori/missing.key': "
+            "No such file or directory");
+  EXPECT_EQ(checked, (std::vector<std::string>{"/etc/mamori/tls/web.pem",
+                                               "/etc/mamori/missing.key", "/srv/block.html"}));
+}
+
+// Real files in a private temporary directory: relative paths resolve
+// against the config file's directory and the default check reads them.
+class ConfigFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "mamori-config-test-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ConfigFileTest, ReadsCertificatesRelativeToTheConfigFile) {
+  write("web.pem", "cert");
+  write("web.key", "key");
+  write("mamori.yaml", siteYaml("        certificates: [{cert: web.pem, key: web.key}]\n"));
+  auto result = loadConfigFile((dir_ / "mamori.yaml").string());
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->tenants[0].sites[0].certificates[0].cert, (dir_ / "web.pem").string());
+}
+
+TEST_F(ConfigFileTest, ReportsAMissingCertificateFile) {
+  write("web.pem", "cert");
+  write("mamori.yaml", siteYaml("        certificates: [{cert: web.pem, key: web.key}]\n"));
+  std::string path = (dir_ / "mamori.yaml").string();
+  auto result = loadConfigFile(path);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().message, path + ":10:45: cannot read private key '" +
+                                        (dir_ / "web.key").string() +
+                                        "': No such file or directory");
+}
+
+TEST_F(ConfigFileTest, RefusesADirectoryAsCertificate) {
+  std::filesystem::create_directory(dir_ / "certs");
+  write("web.key", "key");
+  write("mamori.yaml", siteYaml("        certificates: [{cert: certs, key: web.key}]\n"));
+  auto result = loadConfigFile((dir_ / "mamori.yaml").string());
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.error().message.find("certs': not a regular file"), std::string::npos)
+      << result.error().message;
+}
+
+TEST_F(ConfigFileTest, ReportsAMissingConfigFile) {
+  auto result = loadConfigFile((dir_ / "absent.yaml").string());
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, ENOENT);
+  EXPECT_EQ(result.error().message, "cannot open config " + (dir_ / "absent.yaml").string() +
+                                        ": No such file or directory");
+}
+
+TEST(LoadConfig, IsRepeatableAndSideEffectFree) {
+  // Reload loads a fresh Config each time; the same text gives equal results.
+  std::string yaml = siteYaml("");
+  auto first = loadConfigString(yaml, "t.yaml", noFileChecks());
+  auto second = loadConfigString(yaml, "t.yaml", noFileChecks());
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(first->tenants[0].sites[0].hosts, second->tenants[0].sites[0].hosts);
+}
+
+}  // namespace
+}  // namespace mamori::config

@@ -1,0 +1,1075 @@
+#include "config/loader.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <map>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "common/duration.h"
+#include "config/size.h"
+
+namespace mamori::config {
+namespace {
+
+using std::chrono::seconds;
+
+// A config larger than this is a mistake (or an attack on the parser), not
+// a real deployment: thousands of sites fit in well under a megabyte.
+constexpr size_t kMaxConfigBytes = 16 * 1024 * 1024;
+
+// Ranges. Each bound is where a value stops being a plausible setting and
+// starts being a typo or a memory/CPU hazard; docs/config.md lists them.
+constexpr int64_t kMaxWorkers = 1024;
+constexpr int64_t kMaxPacketRate = 10'000'000;  // per source: above 10 GbE line rate
+constexpr int64_t kMaxSources = 16'777'216;     // rate map entries (~1 GiB of kernel memory)
+constexpr int64_t kMaxWeight = 1000;
+constexpr uint64_t kMaxBodyBytes = 1ULL << 30;  // buffered for inspection, per request
+constexpr seconds kMinTimeout{1};
+constexpr seconds kMaxTimeout{24 * 3600};
+constexpr size_t kMaxUnixSocketPath = 107;  // sizeof(sockaddr_un::sun_path) - 1
+constexpr size_t kMaxInterfaceName = 15;    // IFNAMSIZ - 1
+constexpr size_t kMaxLabelValue = 256;
+
+// --- diagnostics ------------------------------------------------------------
+
+struct Diagnostic {
+  int line = 0;  // 1-based
+  int column = 0;
+  std::string text;
+};
+
+int oneBased(int zero_based) { return zero_based < 0 ? 1 : zero_based + 1; }
+
+std::string position(const YAML::Mark& mark) {
+  return std::to_string(oneBased(mark.line)) + ":" + std::to_string(oneBased(mark.column));
+}
+
+// Collects every problem found in one load, each pinned to a YAML node, and
+// renders them as "FILE:LINE:COLUMN: message (hint)" lines in file order.
+class Diagnostics {
+ public:
+  explicit Diagnostics(std::string file) : file_(std::move(file)) {}
+
+  void add(const YAML::Mark& mark, const std::string& message, const std::string& hint = {}) {
+    Diagnostic d;
+    d.line = oneBased(mark.line);
+    d.column = oneBased(mark.column);
+    d.text = file_ + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " +
+             message + (hint.empty() ? "" : " (" + hint + ")");
+    list_.push_back(std::move(d));
+  }
+  void add(const YAML::Node& at, const std::string& message, const std::string& hint = {}) {
+    add(at.Mark(), message, hint);
+  }
+
+  bool empty() const { return list_.empty(); }
+
+  Error toError() {
+    std::stable_sort(list_.begin(), list_.end(), [](const Diagnostic& a, const Diagnostic& b) {
+      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+    });
+    std::string joined;
+    for (const auto& d : list_) {
+      if (!joined.empty()) joined += '\n';
+      joined += d.text;
+    }
+    return Error{EINVAL, joined};
+  }
+
+ private:
+  std::string file_;
+  std::vector<Diagnostic> list_;
+};
+
+// --- "did you mean" ---------------------------------------------------------
+
+// Optimal-string-alignment distance: Levenshtein plus adjacent swaps, so the
+// common typo "tsl" for "tls" costs 1, not 2. Inputs are short config keys.
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// The candidate nearest to `word`, or "" when none is close enough to be a
+// plausible typo (a third of the word's length, at least one edit).
+std::string_view closestMatch(std::string_view word,
+                              const std::vector<std::string_view>& candidates) {
+  size_t limit = std::max<size_t>(1, word.size() / 3);
+  std::string_view best;
+  size_t best_distance = limit + 1;
+  for (auto candidate : candidates) {
+    size_t distance = editDistance(word, candidate);
+    if (distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+std::string joinNames(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (auto name : names) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
+// --- scalar readers -----------------------------------------------------------
+
+std::string squote(std::string_view text) { return "'" + std::string(text) + "'"; }
+
+// How a node looks, for "expected X, got Y" messages.
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Scalar:
+      // Echo a short value back; a pasted certificate need not be repeated.
+      if (node.Scalar().size() > 64) return squote(node.Scalar().substr(0, 61) + "...");
+      return squote(node.Scalar());
+    default: return "nothing";
+  }
+}
+
+void typeError(Diagnostics& diag, const YAML::Node& node, std::string_view expected,
+               std::string_view what) {
+  diag.add(node, "expected " + std::string(expected) + " for " + squote(what) + ", got " +
+                     describe(node));
+}
+
+std::optional<std::string> readString(Diagnostics& diag, const YAML::Node& node,
+                                      std::string_view what) {
+  if (!node.IsScalar()) {
+    typeError(diag, node, "a string", what);
+    return std::nullopt;
+  }
+  if (node.Scalar().empty()) {
+    diag.add(node, squote(what) + " is empty");
+    return std::nullopt;
+  }
+  return node.Scalar();
+}
+
+std::optional<int64_t> readInteger(Diagnostics& diag, const YAML::Node& node,
+                                   std::string_view what, int64_t min, int64_t max) {
+  int64_t value = 0;
+  bool parsed = false;
+  if (node.IsScalar()) {
+    const std::string& text = node.Scalar();
+    // from_chars takes no '+', no spaces and no hex, which is what we want:
+    // "0x10" or "1e3" in a limit is more likely a mistake than intent.
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    parsed = ec == std::errc() && end == text.data() + text.size() && !text.empty();
+    if (ec == std::errc::result_out_of_range) {
+      diag.add(node, squote(what) + " out of range: " + text,
+               "allowed " + std::to_string(min) + ".." + std::to_string(max));
+      return std::nullopt;
+    }
+  }
+  if (!parsed) {
+    typeError(diag, node, "an integer", what);
+    return std::nullopt;
+  }
+  if (value < min || value > max) {
+    diag.add(node, squote(what) + " out of range: " + std::to_string(value),
+             "allowed " + std::to_string(min) + ".." + std::to_string(max));
+    return std::nullopt;
+  }
+  return value;
+}
+
+// YAML 1.2 core booleans only. yaml-cpp would also take yes/no/on/off
+// (YAML 1.1), but "no" as a country code or "off" as a mode reads too easily
+// as a string; refusing them costs the operator one edit.
+std::optional<bool> readBool(Diagnostics& diag, const YAML::Node& node, std::string_view what) {
+  if (node.IsScalar()) {
+    const std::string& text = node.Scalar();
+    if (text == "true" || text == "True" || text == "TRUE") return true;
+    if (text == "false" || text == "False" || text == "FALSE") return false;
+  }
+  typeError(diag, node, "true or false", what);
+  return std::nullopt;
+}
+
+std::optional<seconds> readDuration(Diagnostics& diag, const YAML::Node& node,
+                                    std::string_view what, seconds min, seconds max) {
+  if (!node.IsScalar()) {
+    typeError(diag, node, "a duration", what);
+    return std::nullopt;
+  }
+  auto parsed = common::parseDuration(node.Scalar());
+  if (!parsed) {
+    diag.add(node, parsed.error().message);
+    return std::nullopt;
+  }
+  if (*parsed < min || *parsed > max) {
+    diag.add(node, squote(what) + " out of range: " + node.Scalar(),
+             "allowed " + std::to_string(min.count()) + "s.." + std::to_string(max.count()) + "s");
+    return std::nullopt;
+  }
+  return *parsed;
+}
+
+bool expectList(Diagnostics& diag, const YAML::Node& node, std::string_view what) {
+  if (node.IsSequence()) return true;
+  typeError(diag, node, "a list", what);
+  return false;
+}
+
+// Walks a mapping, refusing non-string and duplicate keys (yaml-cpp keeps
+// both copies of a duplicate key silently; YAML 1.2 says keys are unique).
+// Calls fn(key, key_node, value_node) for every accepted entry.
+template <typename Fn>
+bool forEachEntry(Diagnostics& diag, const YAML::Node& node, std::string_view what, Fn fn) {
+  if (!node.IsMap()) {
+    typeError(diag, node, "a mapping", what);
+    return false;
+  }
+  std::map<std::string, YAML::Mark> seen;
+  // Copy the nodes out: yaml-cpp's iterator hands out a temporary pair,
+  // and a reference into it dangles (ASan caught exactly that).
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    YAML::Node key = it->first;
+    YAML::Node value = it->second;
+    if (!key.IsScalar()) {
+      typeError(diag, key, "a string key", what);
+      continue;
+    }
+    auto [prev, inserted] = seen.emplace(key.Scalar(), key.Mark());
+    if (!inserted) {
+      diag.add(key, "duplicate key " + squote(key.Scalar()),
+               "first defined at " + position(prev->second));
+      continue;
+    }
+    fn(key.Scalar(), key, value);
+  }
+  return true;
+}
+
+// One YAML mapping with a fixed set of keys. Unknown keys are reported with
+// the closest known key as a hint; typed getters report type and range
+// errors at the value's own position.
+class Fields {
+ public:
+  Fields(Diagnostics& diag, const YAML::Node& node, std::string_view what,
+         std::initializer_list<std::string_view> known)
+      : diag_(diag), node_(node), known_(known) {
+    ok_ = forEachEntry(diag, node, what, [&](const std::string& key, const YAML::Node& key_node,
+                                             const YAML::Node& value) {
+      if (std::find(known_.begin(), known_.end(), key) == known_.end()) {
+        auto guess = closestMatch(key, known_);
+        if (!guess.empty()) {
+          suggested_.insert(std::string(guess));
+          diag_.add(key_node, "unknown key " + squote(key),
+                    "did you mean " + squote(guess) + "?");
+        } else {
+          diag_.add(key_node, "unknown key " + squote(key), "known keys: " + joinNames(known_));
+        }
+        return;
+      }
+      values_.emplace(key, value);
+    });
+  }
+
+  bool ok() const { return ok_; }
+  const YAML::Node& node() const { return node_; }
+  Diagnostics& diag() { return diag_; }
+
+  // The value under `key`; nullopt when the key is absent or its value is
+  // empty (`key:` with nothing after it, e.g. a list whose entries were all
+  // commented out), which then means "use the default".
+  std::optional<YAML::Node> get(std::string_view key) const {
+    auto it = values_.find(std::string(key));
+    if (it == values_.end() || it->second.IsNull()) return std::nullopt;
+    return it->second;
+  }
+
+  // get() for a key without a default; reports it missing unless a typo of
+  // it was already reported as an unknown key (one mistake, one message).
+  std::optional<YAML::Node> require(std::string_view key) {
+    auto value = get(key);
+    if (!value && ok_ && !suggested_.count(std::string(key))) {
+      diag_.add(node_, "missing required key " + squote(key));
+    }
+    return value;
+  }
+
+  template <typename T>
+  void integer(std::string_view key, T& out, int64_t min, int64_t max) {
+    if (auto node = get(key)) {
+      if (auto value = readInteger(diag_, *node, key, min, max)) out = static_cast<T>(*value);
+    }
+  }
+  void boolean(std::string_view key, bool& out) {
+    if (auto node = get(key)) {
+      if (auto value = readBool(diag_, *node, key)) out = *value;
+    }
+  }
+  void string(std::string_view key, std::string& out) {
+    if (auto node = get(key)) {
+      if (auto value = readString(diag_, *node, key)) out = *value;
+    }
+  }
+  void duration(std::string_view key, seconds& out, seconds min, seconds max) {
+    if (auto node = get(key)) {
+      if (auto value = readDuration(diag_, *node, key, min, max)) out = *value;
+    }
+  }
+  template <typename E>
+  void choice(std::string_view key, E& out,
+              std::initializer_list<std::pair<std::string_view, E>> options) {
+    auto node = get(key);
+    if (!node) return;
+    std::vector<std::string_view> names;
+    for (const auto& [name, value] : options) {
+      if (node->IsScalar() && node->Scalar() == name) {
+        out = value;
+        return;
+      }
+      names.push_back(name);
+    }
+    if (!node->IsScalar()) {
+      typeError(diag_, *node, "one of " + joinNames(names), key);
+      return;
+    }
+    diag_.add(*node, "invalid value " + squote(node->Scalar()) + " for " + squote(key),
+              "expected one of: " + joinNames(names));
+  }
+
+ private:
+  Diagnostics& diag_;
+  YAML::Node node_;
+  std::vector<std::string_view> known_;
+  std::map<std::string, YAML::Node> values_;
+  std::set<std::string> suggested_;
+  bool ok_ = false;
+};
+
+// --- shared checks (loader and quick start) ------------------------------------
+
+// Linux interface names: 1..15 bytes, no '/', no whitespace, not "." or "..".
+std::string interfaceNameProblem(const std::string& name) {
+  if (name.empty() || name.size() > kMaxInterfaceName) {
+    return "interface name " + squote(name) + " must be 1..15 characters";
+  }
+  if (name == "." || name == "..") return "invalid interface name " + squote(name);
+  for (char c : name) {
+    if (c == '/' || c == ' ' || c == '\t' || c == '\n' || c == ':') {
+      return "invalid interface name " + squote(name);
+    }
+  }
+  return {};
+}
+
+std::string resolvePath(const std::string& path, const std::string& base_dir) {
+  if (base_dir.empty() || path.empty() || path.front() == '/') return path;
+  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+}
+
+bool isTenantId(std::string_view id) {
+  if (id.empty() || id.size() > 63) return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    char c = id[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || c != '-')) return false;
+  }
+  return true;
+}
+
+// Site names and label keys also allow '.' and '_' ("shop.example", "team_owner").
+bool isName(std::string_view name) {
+  if (name.empty() || name.size() > 63) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '-' && c != '.' && c != '_'))) return false;
+  }
+  return true;
+}
+
+// RFC 3339 timestamps, or a bare date meaning midnight UTC:
+// "2025-01-31", "2025-01-31T12:00:00Z", "2025-01-31T12:00:00+09:00".
+std::optional<std::chrono::sys_seconds> parseTimestamp(std::string_view text) {
+  auto number = [&](size_t pos, size_t len) -> std::optional<int> {
+    if (pos + len > text.size()) return std::nullopt;
+    int value = 0;
+    for (size_t i = pos; i < pos + len; ++i) {
+      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+      value = value * 10 + (text[i] - '0');
+    }
+    return value;
+  };
+  auto year = number(0, 4), month = number(5, 2), day = number(8, 2);
+  if (!year || !month || !day || text.size() < 10 || text[4] != '-' || text[7] != '-') {
+    return std::nullopt;
+  }
+  std::chrono::year_month_day date{std::chrono::year(*year),
+                                   std::chrono::month(static_cast<unsigned>(*month)),
+                                   std::chrono::day(static_cast<unsigned>(*day))};
+  if (!date.ok()) return std::nullopt;
+  std::chrono::sys_seconds at{std::chrono::sys_days(date)};
+  if (text.size() == 10) return at;
+  if (text.size() < 20 || (text[10] != 'T' && text[10] != 't') || text[13] != ':' ||
+      text[16] != ':') {
+    return std::nullopt;
+  }
+  auto hour = number(11, 2), minute = number(14, 2), second = number(17, 2);
+  if (!hour || !minute || !second || *hour > 23 || *minute > 59 || *second > 59) {
+    return std::nullopt;
+  }
+  at += std::chrono::hours(*hour) + std::chrono::minutes(*minute) + seconds(*second);
+  std::string_view zone = text.substr(19);
+  if (zone == "Z" || zone == "z") return at;
+  if (zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') || zone[3] != ':') {
+    return std::nullopt;
+  }
+  auto zh = number(20, 2), zm = number(23, 2);
+  if (!zh || !zm || *zh > 23 || *zm > 59) return std::nullopt;
+  auto offset = std::chrono::hours(*zh) + std::chrono::minutes(*zm);
+  // Local time = UTC + offset, so UTC = local - offset.
+  return zone[0] == '+' ? at - offset : at + offset;
+}
+
+// --- the parser -----------------------------------------------------------------
+
+class ConfigParser {
+ public:
+  ConfigParser(Diagnostics& diag, const LoadOptions& options) : diag_(diag), options_(options) {}
+
+  Config parse(const YAML::Node& root) {
+    Config config;
+    Fields f(diag_, root, "config", {"workers", "metrics", "control", "logs", "shield", "tenants"});
+    if (!f.ok()) return config;
+    f.integer("workers", config.workers, 0, kMaxWorkers);
+    if (auto node = f.get("metrics")) {
+      Fields m(diag_, *node, "metrics", {"listen"});
+      if (auto listen = m.get("listen")) {
+        if (auto ep = endpoint(*listen, "listen", HostKind::IpOnly)) config.metrics.listen = *ep;
+      }
+    }
+    if (auto node = f.get("control")) {
+      Fields c(diag_, *node, "control", {"socket"});
+      if (auto socket = c.get("socket")) {
+        if (auto path = absolutePath(*socket, "socket")) {
+          if (path->size() > kMaxUnixSocketPath) {
+            diag_.add(*socket, "'socket' path is longer than 107 bytes",
+                      "the kernel limit for Unix socket paths");
+          } else {
+            config.control.socket = *path;
+          }
+        }
+      }
+    }
+    if (auto node = f.get("logs")) {
+      Fields l(diag_, *node, "logs", {"dir", "timezone"});
+      if (auto dir = l.get("dir")) {
+        if (auto path = absolutePath(*dir, "dir")) config.logs.dir = *path;
+      }
+      l.string("timezone", config.logs.timezone);
+    }
+    if (auto node = f.get("shield")) parseShield(*node, config.shield);
+    if (auto node = f.get("tenants")) {
+      if (expectList(diag_, *node, "tenants")) {
+        for (const auto& item : *node) {
+          Tenant tenant;
+          if (parseTenant(item, tenant)) config.tenants.push_back(std::move(tenant));
+        }
+      }
+    }
+    return config;
+  }
+
+ private:
+  // Reports `result`'s error at `node` and returns nullopt, or the value.
+  template <typename T>
+  std::optional<T> orReport(Result<T> result, const YAML::Node& node) {
+    if (result) return std::move(result).value();
+    diag_.add(node, result.error().message);
+    return std::nullopt;
+  }
+
+  std::optional<Endpoint> endpoint(const YAML::Node& node, std::string_view what, HostKind kind) {
+    auto text = readString(diag_, node, what);
+    if (!text) return std::nullopt;
+    return orReport(parseEndpoint(*text, kind), node);
+  }
+
+  std::optional<std::string> absolutePath(const YAML::Node& node, std::string_view what) {
+    auto text = readString(diag_, node, what);
+    if (!text) return std::nullopt;
+    // The daemon's working directory is not something operators think
+    // about, so state paths must not depend on it.
+    if (text->front() != '/') {
+      diag_.add(node, squote(what) + " must be an absolute path, got " + squote(*text));
+      return std::nullopt;
+    }
+    return text;
+  }
+
+  // A file the engine will read (certificate, key, page): resolved against
+  // the config's directory, then checked through options_.check_file.
+  std::optional<std::string> inputFile(const YAML::Node& node, std::string_view what,
+                                       std::string_view description) {
+    auto text = readString(diag_, node, what);
+    if (!text) return std::nullopt;
+    std::string path = resolvePath(*text, options_.base_dir);
+    if (options_.check_file) {
+      std::string problem = options_.check_file(path);
+      if (!problem.empty()) {
+        diag_.add(node, "cannot read " + std::string(description) + " " + squote(path) + ": " +
+                            problem);
+        return std::nullopt;
+      }
+    }
+    return path;
+  }
+
+  void cidrList(const YAML::Node& node, std::string_view what, std::vector<Cidr>& out) {
+    if (!expectList(diag_, node, what)) return;
+    std::map<std::string, YAML::Mark> seen;
+    for (const auto& item : node) {
+      auto text = readString(diag_, item, what);
+      if (!text) continue;
+      auto cidr = orReport(parseCidr(*text), item);
+      if (!cidr) continue;
+      auto [prev, inserted] = seen.emplace(cidr->toString(), item.Mark());
+      if (!inserted) {
+        diag_.add(item, "duplicate entry " + squote(cidr->toString()) + " in " + squote(what),
+                  "first at " + position(prev->second));
+        continue;
+      }
+      out.push_back(*cidr);
+    }
+  }
+
+  void portList(const YAML::Node& node, std::string_view what, std::vector<uint16_t>& out) {
+    if (!expectList(diag_, node, what)) return;
+    std::map<int64_t, YAML::Mark> seen;
+    for (const auto& item : node) {
+      auto port = readInteger(diag_, item, what, 1, 65535);
+      if (!port) continue;
+      auto [prev, inserted] = seen.emplace(*port, item.Mark());
+      if (!inserted) {
+        diag_.add(item, "duplicate port " + std::to_string(*port) + " in " + squote(what),
+                  "first at " + position(prev->second));
+        continue;
+      }
+      out.push_back(static_cast<uint16_t>(*port));
+    }
+  }
+
+  void parseRate(const YAML::Node& node, std::string_view what, RateLimit& out) {
+    Fields f(diag_, node, what, {"rate", "burst"});
+    if (!f.ok()) return;
+    f.integer("rate", out.rate, 0, kMaxPacketRate);
+    if (auto burst = f.get("burst")) {
+      if (auto value = readInteger(diag_, *burst, "burst", 1, kMaxPacketRate)) {
+        out.burst = static_cast<uint32_t>(*value);
+      }
+    } else {
+      // No burst given: allow one second's worth, the usual token-bucket choice.
+      out.burst = out.rate;
+    }
+  }
+
+  void parseShield(const YAML::Node& node, ShieldConfig& shield) {
+    Fields f(diag_, node, "shield",
+             {"interfaces", "attach_mode", "allow", "deny", "rates", "ports", "scanner_syn",
+              "malformed", "ban_ipv6_prefix64", "max_sources"});
+    if (!f.ok()) return;
+    if (auto list = f.get("interfaces")) {
+      if (expectList(diag_, *list, "interfaces")) {
+        std::map<std::string, YAML::Mark> seen;
+        for (const auto& item : *list) {
+          auto name = readString(diag_, item, "interfaces");
+          if (!name) continue;
+          if (auto problem = interfaceNameProblem(*name); !problem.empty()) {
+            diag_.add(item, problem);
+            continue;
+          }
+          auto [prev, inserted] = seen.emplace(*name, item.Mark());
+          if (!inserted) {
+            diag_.add(item, "duplicate interface " + squote(*name),
+                      "first at " + position(prev->second));
+            continue;
+          }
+          shield.interfaces.push_back(*name);
+        }
+      }
+    }
+    f.choice("attach_mode", shield.attach_mode,
+             {{"auto", AttachMode::Auto}, {"native", AttachMode::Native},
+              {"generic", AttachMode::Generic}});
+    if (auto list = f.get("allow")) cidrList(*list, "allow", shield.allow);
+    if (auto list = f.get("deny")) {
+      cidrList(*list, "deny", shield.deny);
+      // The same prefix on both lists is a contradiction; allow would win
+      // silently, so say so instead.
+      for (const auto& item : *list) {
+        if (!item.IsScalar()) continue;
+        auto cidr = parseCidr(item.Scalar());
+        if (cidr && std::find(shield.allow.begin(), shield.allow.end(), *cidr) !=
+                        shield.allow.end()) {
+          diag_.add(item, squote(cidr->toString()) + " is in both 'allow' and 'deny'",
+                    "allow wins; remove one");
+        }
+      }
+    }
+    if (auto rates = f.get("rates")) {
+      Fields r(diag_, *rates, "rates", {"syn", "udp", "icmp", "all"});
+      if (auto n = r.get("syn")) parseRate(*n, "syn", shield.rates.syn);
+      if (auto n = r.get("udp")) parseRate(*n, "udp", shield.rates.udp);
+      if (auto n = r.get("icmp")) parseRate(*n, "icmp", shield.rates.icmp);
+      if (auto n = r.get("all")) parseRate(*n, "all", shield.rates.all);
+    }
+    if (auto ports = f.get("ports")) {
+      Fields p(diag_, *ports, "ports", {"tcp", "udp"});
+      if (auto n = p.get("tcp")) portList(*n, "tcp", shield.ports.tcp);
+      if (auto n = p.get("udp")) portList(*n, "udp", shield.ports.udp);
+    }
+    f.boolean("scanner_syn", shield.scanner_syn);
+    f.choice("malformed", shield.malformed,
+             {{"pass", MalformedAction::Pass}, {"drop", MalformedAction::Drop}});
+    f.boolean("ban_ipv6_prefix64", shield.ban_ipv6_prefix64);
+    f.integer("max_sources", shield.max_sources, 1, kMaxSources);
+  }
+
+  bool parseTenant(const YAML::Node& node, Tenant& tenant) {
+    Fields f(diag_, node, "tenant", {"id", "labels", "removed_at", "sites"});
+    if (!f.ok()) return false;
+    if (auto id = f.require("id")) {
+      if (auto text = readString(diag_, *id, "id")) {
+        if (!isTenantId(*text)) {
+          diag_.add(*id, "invalid tenant id " + squote(*text),
+                    "use 1..63 of a-z, 0-9 and '-', starting with a letter or digit");
+        } else if (auto [prev, inserted] = tenant_ids_.emplace(*text, id->Mark()); !inserted) {
+          diag_.add(*id, "duplicate tenant id " + squote(*text),
+                    "first defined at " + position(prev->second));
+        } else {
+          tenant.id = *text;
+        }
+      }
+    }
+    if (auto labels = f.get("labels")) {
+      forEachEntry(diag_, *labels, "labels",
+                   [&](const std::string& key, const YAML::Node& key_node,
+                       const YAML::Node& value) {
+                     if (!isName(key)) {
+                       diag_.add(key_node, "invalid label name " + squote(key),
+                                 "use 1..63 of a-z, 0-9, '-', '.' and '_'");
+                       return;
+                     }
+                     if (!value.IsScalar()) {
+                       typeError(diag_, value, "a string", key);
+                       return;
+                     }
+                     if (value.Scalar().size() > kMaxLabelValue) {
+                       diag_.add(value, "label " + squote(key) + " is longer than 256 characters");
+                       return;
+                     }
+                     tenant.labels.emplace(key, value.Scalar());
+                   });
+    }
+    if (auto removed = f.get("removed_at")) {
+      if (auto text = readString(diag_, *removed, "removed_at")) {
+        if (auto at = parseTimestamp(*text)) {
+          tenant.removed_at = *at;
+        } else {
+          diag_.add(*removed, "invalid timestamp " + squote(*text),
+                    "use RFC 3339, e.g. 2025-01-31 or 2025-01-31T00:00:00Z");
+        }
+      }
+    }
+    if (auto sites = f.get("sites")) {
+      if (expectList(diag_, *sites, "sites")) {
+        for (const auto& item : *sites) {
+          Site site;
+          if (parseSite(item, site)) tenant.sites.push_back(std::move(site));
+        }
+      }
+    }
+    return true;
+  }
+
+  void parseHosts(const YAML::Node& node, std::string_view what, const std::string& site,
+                  bool claim, std::vector<std::string>& out) {
+    if (!expectList(diag_, node, what)) return;
+    std::set<std::string> local;
+    for (const auto& item : node) {
+      auto text = readString(diag_, item, what);
+      if (!text) continue;
+      auto host = orReport(parseHostPattern(*text), item);
+      if (!host) continue;
+      if (!local.insert(*host).second) {
+        diag_.add(item, "duplicate host " + squote(*host) + " in " + squote(what));
+        continue;
+      }
+      if (claim) {
+        // Hosts route requests to sites, so one host in two sites would make
+        // the routing depend on file order.
+        auto [prev, inserted] = hosts_.emplace(*host, Claim{site, item.Mark()});
+        if (!inserted) {
+          diag_.add(item, "host " + squote(*host) + " is already used by site " +
+                              squote(prev->second.site),
+                    "at " + position(prev->second.mark));
+          continue;
+        }
+      }
+      out.push_back(*host);
+    }
+  }
+
+  bool parseSite(const YAML::Node& node, Site& site) {
+    Fields f(diag_, node, "site",
+             {"name", "hosts", "listeners", "certificates", "upstreams", "mode",
+              "trusted_proxies", "block", "limits"});
+    if (!f.ok()) return false;
+    if (auto name = f.require("name")) {
+      if (auto text = readString(diag_, *name, "name")) {
+        if (!isName(*text)) {
+          diag_.add(*name, "invalid site name " + squote(*text),
+                    "use 1..63 of a-z, 0-9, '-', '.' and '_', starting with a letter or digit");
+        } else if (auto [prev, inserted] = site_names_.emplace(*text, name->Mark()); !inserted) {
+          diag_.add(*name, "duplicate site name " + squote(*text),
+                    "first defined at " + position(prev->second));
+        } else {
+          site.name = *text;
+        }
+      }
+    }
+    if (auto hosts = f.require("hosts")) {
+      parseHosts(*hosts, "hosts", site.name, true, site.hosts);
+      if (hosts->IsSequence() && hosts->size() == 0) {
+        diag_.add(*hosts, "'hosts' is empty", "a site needs at least one host; \"*\" means any");
+      }
+    }
+
+    // Certificates first: whether a TLS listener has one is checked below.
+    if (auto certs = f.get("certificates")) {
+      if (expectList(diag_, *certs, "certificates")) {
+        for (const auto& item : *certs) {
+          Fields c(diag_, item, "certificate", {"hosts", "cert", "key"});
+          if (!c.ok()) continue;
+          Certificate cert;
+          if (auto hosts = c.get("hosts")) parseHosts(*hosts, "hosts", site.name, false, cert.hosts);
+          auto cert_node = c.require("cert");
+          auto key_node = c.require("key");
+          std::optional<std::string> cert_path, key_path;
+          if (cert_node) cert_path = inputFile(*cert_node, "cert", "certificate");
+          if (key_node) key_path = inputFile(*key_node, "key", "private key");
+          if (!cert_path || !key_path) continue;
+          cert.cert = *cert_path;
+          cert.key = *key_path;
+          site.certificates.push_back(std::move(cert));
+        }
+      }
+    }
+    bool cert_errors = false;
+    if (auto certs = f.get("certificates")) cert_errors = certs->IsSequence() &&
+                                                          certs->size() != site.certificates.size();
+
+    if (auto listeners = f.require("listeners")) {
+      if (expectList(diag_, *listeners, "listeners")) {
+        if (listeners->size() == 0) {
+          diag_.add(*listeners, "'listeners' is empty", "a site needs at least one");
+        }
+        std::map<std::string, YAML::Mark> local;
+        for (const auto& item : *listeners) {
+          Fields l(diag_, item, "listener", {"address", "tls"});
+          if (!l.ok()) continue;
+          Listener listener;
+          l.boolean("tls", listener.tls);
+          auto address_node = l.require("address");
+          if (!address_node) continue;
+          auto address = endpoint(*address_node, "address", HostKind::IpOnly);
+          if (!address) continue;
+          listener.address = *address;
+          std::string key = address->toString();
+          if (auto [prev, inserted] = local.emplace(key, address_node->Mark()); !inserted) {
+            diag_.add(*address_node, "duplicate listener " + key,
+                      "first at " + position(prev->second));
+            continue;
+          }
+          // Sites share a listening socket and are told apart by Host/SNI,
+          // so the socket must be TLS for all of them or for none.
+          auto [prev, inserted] =
+              listeners_.emplace(key, ListenerClaim{listener.tls, site.name, address_node->Mark()});
+          if (!inserted && prev->second.tls != listener.tls) {
+            diag_.add(*address_node,
+                      "listener " + key + " is " + (listener.tls ? "TLS" : "plain") +
+                          " here but " + (prev->second.tls ? "TLS" : "plain") + " in site " +
+                          squote(prev->second.site),
+                      "at " + position(prev->second.mark));
+            continue;
+          }
+          if (listener.tls && site.certificates.empty() && !cert_errors) {
+            diag_.add(item, "TLS listener " + key + " has no certificate",
+                      "add one under 'certificates'");
+            continue;
+          }
+          site.listeners.push_back(std::move(listener));
+        }
+      }
+    }
+
+    if (auto upstreams = f.require("upstreams")) {
+      if (expectList(diag_, *upstreams, "upstreams")) {
+        if (upstreams->size() == 0) {
+          diag_.add(*upstreams, "'upstreams' is empty", "a site needs at least one");
+        }
+        for (const auto& item : *upstreams) {
+          Fields u(diag_, item, "upstream", {"address", "weight"});
+          if (!u.ok()) continue;
+          Upstream upstream;
+          u.integer("weight", upstream.weight, 1, kMaxWeight);
+          auto address_node = u.require("address");
+          if (!address_node) continue;
+          auto address = endpoint(*address_node, "address", HostKind::IpOrName);
+          if (!address) continue;
+          upstream.address = *address;
+          site.upstreams.push_back(std::move(upstream));
+        }
+      }
+    }
+
+    f.choice("mode", site.mode, {{"block", SiteMode::Block}, {"detect", SiteMode::Detect}});
+    if (auto list = f.get("trusted_proxies")) {
+      cidrList(*list, "trusted_proxies", site.trusted_proxies);
+    }
+    if (auto block = f.get("block")) {
+      Fields b(diag_, *block, "block", {"status", "page"});
+      b.integer("status", site.block.status, 400, 599);
+      if (auto page = b.get("page")) {
+        if (auto path = inputFile(*page, "page", "block page")) site.block.page = *path;
+      }
+    }
+    if (auto limits = f.get("limits")) parseLimits(*limits, site.limits);
+    return true;
+  }
+
+  void parseLimits(const YAML::Node& node, SiteLimits& limits) {
+    Fields f(diag_, node, "limits",
+             {"max_body_bytes", "body_over_limit", "max_request_line", "max_header_bytes",
+              "max_headers", "header_timeout", "body_timeout", "idle_timeout",
+              "upstream_connect_timeout", "upstream_read_timeout", "max_conns_per_source"});
+    if (!f.ok()) return;
+    if (auto size = f.get("max_body_bytes")) {
+      if (!size->IsScalar()) {
+        typeError(diag_, *size, "a size", "max_body_bytes");
+      } else if (auto bytes = orReport(parseByteSize(size->Scalar()), *size)) {
+        if (*bytes > kMaxBodyBytes) {
+          diag_.add(*size, "'max_body_bytes' out of range: " + size->Scalar(),
+                    "allowed 0..1GiB");
+        } else {
+          limits.max_body_bytes = *bytes;
+        }
+      }
+    }
+    f.choice("body_over_limit", limits.body_over_limit,
+             {{"reject", BodyOverLimit::Reject}, {"inspect_prefix", BodyOverLimit::InspectPrefix}});
+    f.integer("max_request_line", limits.max_request_line, 256, 1 << 20);
+    f.integer("max_header_bytes", limits.max_header_bytes, 1024, 1 << 20);
+    f.integer("max_headers", limits.max_headers, 1, 10000);
+    f.duration("header_timeout", limits.header_timeout, kMinTimeout, kMaxTimeout);
+    f.duration("body_timeout", limits.body_timeout, kMinTimeout, kMaxTimeout);
+    f.duration("idle_timeout", limits.idle_timeout, kMinTimeout, kMaxTimeout);
+    f.duration("upstream_connect_timeout", limits.upstream_connect_timeout, kMinTimeout,
+               kMaxTimeout);
+    f.duration("upstream_read_timeout", limits.upstream_read_timeout, kMinTimeout, kMaxTimeout);
+    f.integer("max_conns_per_source", limits.max_conns_per_source, 1, 1'000'000);
+  }
+
+  struct Claim {
+    std::string site;
+    YAML::Mark mark;
+  };
+  struct ListenerClaim {
+    bool tls;
+    std::string site;
+    YAML::Mark mark;
+  };
+
+  Diagnostics& diag_;
+  const LoadOptions& options_;
+  std::map<std::string, YAML::Mark> tenant_ids_;
+  std::map<std::string, YAML::Mark> site_names_;
+  std::map<std::string, Claim> hosts_;
+  std::map<std::string, ListenerClaim> listeners_;
+};
+
+Result<Config> loadWithOptions(std::string_view yaml, const std::string& name,
+                               const LoadOptions& options) {
+  Diagnostics diag(name);
+  try {
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
+    if (documents.empty() || documents.front().IsNull()) {
+      diag.add(YAML::Mark(), "the config is empty",
+               "expected a mapping with keys such as 'shield' and 'tenants'");
+      return diag.toError();
+    }
+    if (documents.size() > 1) {
+      diag.add(documents[1], "more than one YAML document", "remove the '---' separator");
+      return diag.toError();
+    }
+    ConfigParser parser(diag, options);
+    Config config = parser.parse(documents.front());
+    if (!diag.empty()) return diag.toError();
+    return config;
+  } catch (const YAML::Exception& e) {
+    // ParserException and friends carry the position of the bad token.
+    diag.add(e.mark, "invalid YAML: " + e.msg);
+    return diag.toError();
+  } catch (const std::exception& e) {
+    // bad_alloc and the like: still a Result, never an escaping exception.
+    return Error{EINVAL, name + ": cannot load config: " + e.what()};
+  }
+}
+
+void addQuickError(std::vector<std::string>& errors, std::string_view field,
+                   const std::string& message) {
+  errors.push_back(std::string(field) + ": " + message);
+}
+
+}  // namespace
+
+std::string checkReadableFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) return std::strerror(errno);
+  struct stat st {};
+  std::string problem;
+  if (::fstat(fd, &st) != 0) {
+    problem = std::strerror(errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    problem = "not a regular file";
+  }
+  ::close(fd);
+  return problem;
+}
+
+Result<Config> loadConfigString(std::string_view yaml, const std::string& name_for_errors,
+                                const LoadOptions& options) {
+  if (yaml.size() > kMaxConfigBytes) {
+    return Error{EFBIG, name_for_errors + ": config larger than 16 MiB"};
+  }
+  return loadWithOptions(yaml, name_for_errors, options);
+}
+
+Result<Config> loadConfigFile(const std::string& path, const LoadOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return common::errnoError("cannot open config " + path, errno ? errno : ENOENT);
+  std::string text;
+  char buf[65536];
+  while (in.read(buf, sizeof(buf)) || in.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxConfigBytes) {
+      return Error{EFBIG, path + ": config larger than 16 MiB"};
+    }
+  }
+  if (in.bad()) return common::errnoError("cannot read config " + path, errno ? errno : EIO);
+  LoadOptions resolved = options;
+  if (resolved.base_dir.empty()) {
+    resolved.base_dir = std::filesystem::path(path).parent_path().string();
+    if (resolved.base_dir.empty()) resolved.base_dir = ".";
+  }
+  return loadWithOptions(text, path, resolved);
+}
+
+Result<Config> quickStartConfig(const QuickStart& quick, const LoadOptions& options) {
+  std::vector<std::string> errors;
+  Config config;
+  if (quick.workers > kMaxWorkers) {
+    addQuickError(errors, "workers",
+                  "out of range: " + std::to_string(quick.workers) + " (allowed 0..1024)");
+  }
+  config.workers = quick.workers;
+  if (auto metrics = parseEndpoint(quick.metrics_listen, HostKind::IpOnly)) {
+    config.metrics.listen = *metrics;
+  } else {
+    addQuickError(errors, "metrics_listen", metrics.error().message);
+  }
+  std::set<std::string> interfaces;
+  for (const auto& name : quick.xdp_interfaces) {
+    if (auto problem = interfaceNameProblem(name); !problem.empty()) {
+      addQuickError(errors, "xdp_interfaces", problem);
+    } else if (!interfaces.insert(name).second) {
+      addQuickError(errors, "xdp_interfaces", "duplicate interface " + squote(name));
+    } else {
+      config.shield.interfaces.push_back(name);
+    }
+  }
+
+  Site site;
+  site.name = "default";
+  site.hosts = {std::string(kAnyHost)};
+  Listener listener;
+  if (auto listen = parseEndpoint(quick.listen, HostKind::IpOnly)) {
+    listener.address = *listen;
+  } else {
+    addQuickError(errors, "listen", listen.error().message);
+  }
+  if (quick.tls_cert.has_value() != quick.tls_key.has_value()) {
+    addQuickError(errors, quick.tls_cert ? "tls_key" : "tls_cert",
+                  "TLS needs both a certificate and a key");
+  } else if (quick.tls_cert) {
+    listener.tls = true;
+    Certificate cert;
+    cert.cert = resolvePath(*quick.tls_cert, options.base_dir);
+    cert.key = resolvePath(*quick.tls_key, options.base_dir);
+    for (auto [field, path] : {std::pair{"tls_cert", &cert.cert}, std::pair{"tls_key", &cert.key}}) {
+      if (path->empty()) {
+        addQuickError(errors, field, "empty path");
+      } else if (options.check_file) {
+        if (auto problem = options.check_file(*path); !problem.empty()) {
+          addQuickError(errors, field, "cannot read " + squote(*path) + ": " + problem);
+        }
+      }
+    }
+    site.certificates.push_back(std::move(cert));
+  }
+  site.listeners.push_back(std::move(listener));
+  Upstream upstream;
+  if (auto address = parseEndpoint(quick.upstream, HostKind::IpOrName)) {
+    upstream.address = *address;
+  } else {
+    addQuickError(errors, "upstream", address.error().message);
+  }
+  site.upstreams.push_back(std::move(upstream));
+
+  if (!errors.empty()) {
+    std::string joined;
+    for (const auto& e : errors) joined += (joined.empty() ? "" : "\n") + e;
+    return Error{EINVAL, joined};
+  }
+  Tenant tenant;
+  tenant.id = "default";
+  tenant.sites.push_back(std::move(site));
+  config.tenants.push_back(std::move(tenant));
+  return config;
+}
+
+}  // namespace mamori::config

@@ -1,0 +1,639 @@
+#include "shield/shield.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "shield.skel.h"
+#include "shield_abi.h"
+
+namespace mamori::shield {
+
+using common::Error;
+using common::errnoError;
+using common::IpPrefix;
+using common::Result;
+using common::Status;
+
+static_assert(sizeof(shield_config) == 40);
+static_assert(sizeof(shield_counter) == 16);
+static_assert(sizeof(shield_lpm_v4) == 8);
+static_assert(sizeof(shield_lpm_v6) == 20);
+static_assert(sizeof(shield_ban_v6_key) == 20);
+static_assert(sizeof(shield_ban) == 16);
+static_assert(sizeof(shield_src) == 16);
+static_assert(sizeof(shield_rate_state) == 24);
+static_assert(sizeof(shield_event) == 40);
+static_assert(SHIELD_R_MAX == kReasonCount);
+
+namespace {
+
+constexpr long kBpfFsMagic = 0xcafe4a11;
+constexpr const char* kProgramName = "shield_xdp";
+
+std::string pinDirFor(const std::string& pin_root) {
+  return pin_root + "/" + SHIELD_PIN_ABI;
+}
+
+// bpffs is not mounted on every host (no systemd in containers and VMs):
+// mount it rather than fail, since pinning is what keeps bans across restarts.
+Status ensureBpfFs(const std::string& pin_root) {
+  const std::string mount_point = "/sys/fs/bpf";
+  struct statfs fs {};
+  if (statfs(mount_point.c_str(), &fs) == 0 && static_cast<long>(fs.f_type) == kBpfFsMagic)
+    return {};
+  if (mount("bpf", mount_point.c_str(), "bpf", 0, nullptr) != 0)
+    return errnoError("mount bpffs on " + mount_point, errno);
+  (void)pin_root;
+  return {};
+}
+
+Status makeDirs(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Error{ec.value(), "create " + dir + ": " + ec.message()};
+  return {};
+}
+
+int libbpfErrno(int ret) { return ret < 0 ? -ret : errno; }
+
+void libbpfQuiet() {
+  // libbpf prints warnings to stderr by default; keep its errors only.
+  static bool once = [] {
+    libbpf_set_print([](enum libbpf_print_level level, const char* fmt, va_list args) {
+      if (level != LIBBPF_WARN) return 0;
+      return vfprintf(stderr, fmt, args);
+    });
+    return true;
+  }();
+  (void)once;
+}
+
+IpPrefix fromMapped(const uint8_t addr[16]) {
+  static const uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  IpPrefix p;
+  if (std::memcmp(addr, kMappedPrefix, 12) == 0) {
+    p.is_v6 = false;
+    std::memcpy(p.bytes.data(), addr + 12, 4);
+    p.prefix_len = 32;
+  } else {
+    p.is_v6 = true;
+    std::memcpy(p.bytes.data(), addr, 16);
+    p.prefix_len = 128;
+  }
+  return p;
+}
+
+}  // namespace
+
+uint64_t monotonicNowNs() {
+  struct timespec ts {};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+const char* attachModeName(AttachMode mode) {
+  switch (mode) {
+    case AttachMode::Auto: return "auto";
+    case AttachMode::Native: return "native";
+    case AttachMode::Generic: return "generic";
+  }
+  return "unknown";
+}
+
+Settings defaultSettings() {
+  Settings s;
+  s.syn = {200, 400};
+  s.udp = {2000, 4000};
+  s.icmp = {50, 100};
+  s.all = {20000, 40000};
+  s.scanner_syn = true;
+  return s;
+}
+
+const char* reasonName(int reason) {
+  static const char* const kNames[kReasonCount] = {
+      "pass",         "allow",        "not_ip",         "malformed_l2",
+      "malformed_l3", "malformed_ext", "malformed_l4",  "fragment",
+      "deny",         "ban",           "rate_syn",      "rate_udp",
+      "rate_icmp",    "rate_all",      "port",          "scanner"};
+  return reason >= 0 && reason < kReasonCount ? kNames[reason] : "unknown";
+}
+
+const char* banReasonName(BanReason reason) {
+  switch (reason) {
+    case BanReason::Manual: return "manual";
+    case BanReason::Signature: return "signature";
+    case BanReason::Login: return "login";
+    case BanReason::Bot: return "bot";
+    case BanReason::Flood: return "flood";
+  }
+  return "unknown";
+}
+
+bool parseBanReason(const std::string& name, BanReason* out) {
+  for (auto r : {BanReason::Manual, BanReason::Signature, BanReason::Login, BanReason::Bot,
+                 BanReason::Flood}) {
+    if (name == banReasonName(r)) {
+      *out = r;
+      return true;
+    }
+  }
+  return false;
+}
+
+Counter Counters::totalPassed() const {
+  Counter sum;
+  for (const auto& c : passed) sum.packets += c.packets, sum.bytes += c.bytes;
+  return sum;
+}
+
+Counter Counters::totalDropped() const {
+  Counter sum;
+  for (const auto& c : dropped) sum.packets += c.packets, sum.bytes += c.bytes;
+  return sum;
+}
+
+// ---------------------------------------------------------------------------
+// Shield
+
+struct AttachedIface {
+  int ifindex;
+  std::string name;
+  uint32_t mode_flag;
+};
+
+struct Shield::Impl {
+  struct shield* skel = nullptr;
+  std::vector<AttachedIface> attached;
+  ~Impl() {
+    if (skel) shield__destroy(skel);
+  }
+};
+
+Shield::Shield(std::unique_ptr<Impl> impl, std::string pin_dir)
+    : impl_(std::move(impl)), pin_dir_(std::move(pin_dir)) {}
+
+Shield::~Shield() { detachAll(); }
+
+Result<std::unique_ptr<Shield>> Shield::open(const Options& options) {
+  libbpfQuiet();
+  if (auto st = ensureBpfFs(options.pin_root); !st) return st.error();
+  const std::string pin_dir = pinDirFor(options.pin_root);
+  if (auto st = makeDirs(pin_dir); !st) return st.error();
+
+  auto impl = std::make_unique<Impl>();
+  LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = pin_dir.c_str());
+  impl->skel = shield__open_opts(&open_opts);
+  if (!impl->skel) return errnoError("shield__open_opts", errno);
+
+  auto* maps = &impl->skel->maps;
+  int err = bpf_map__set_max_entries(maps->rate_src, options.max_sources);
+  if (!err) err = bpf_map__set_max_entries(maps->bans_v4, options.max_bans);
+  if (!err) err = bpf_map__set_max_entries(maps->bans_v6, options.max_bans);
+  if (err) return errnoError("bpf_map__set_max_entries", libbpfErrno(err));
+
+  err = shield__load(impl->skel);
+  if (err) {
+    Error e = errnoError("load XDP shield (pins in " + pin_dir + ")", libbpfErrno(err));
+    e.message += "; if the pinned maps are from another build or size, remove them with "
+                 "`mamorid --purge`";
+    return e;
+  }
+  return std::unique_ptr<Shield>(new Shield(std::move(impl), pin_dir));
+}
+
+int Shield::programFd() const { return bpf_program__fd(impl_->skel->progs.shield_xdp); }
+
+Result<AttachMode> Shield::attach(const std::string& ifname, AttachMode mode) {
+  const int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
+  if (ifindex == 0) return errnoError("interface " + ifname, errno);
+
+  // Replace a shield left attached by a previous mamorid (crash, kill -9),
+  // but never someone else's XDP program.
+  uint32_t existing_id = 0;
+  if (bpf_xdp_query_id(ifindex, 0, &existing_id) == 0 && existing_id != 0) {
+    int existing_fd = bpf_prog_get_fd_by_id(existing_id);
+    bool ours = false;
+    if (existing_fd >= 0) {
+      bpf_prog_info info{};
+      uint32_t len = sizeof(info);
+      if (bpf_obj_get_info_by_fd(existing_fd, &info, &len) == 0)
+        ours = std::strncmp(info.name, kProgramName, sizeof(info.name)) == 0;
+      close(existing_fd);
+    }
+    if (!ours)
+      return Error{EBUSY, "interface " + ifname + " already has another XDP program (id " +
+                              std::to_string(existing_id) + "); detach it first"};
+    for (uint32_t flag : {XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE})
+      bpf_xdp_detach(ifindex, flag, nullptr);
+  }
+
+  const int fd = programFd();
+  auto try_mode = [&](uint32_t flag) { return bpf_xdp_attach(ifindex, fd, flag, nullptr); };
+  if (mode == AttachMode::Native || mode == AttachMode::Auto) {
+    int err = try_mode(XDP_FLAGS_DRV_MODE);
+    if (err == 0) {
+      impl_->attached.push_back({ifindex, ifname, XDP_FLAGS_DRV_MODE});
+      return AttachMode::Native;
+    }
+    if (mode == AttachMode::Native)
+      return errnoError("attach XDP in native mode to " + ifname, libbpfErrno(err));
+    std::fprintf(stderr,
+                 "mamorid: %s: native XDP not supported by the driver (%s); using generic "
+                 "mode, which is slower\n",
+                 ifname.c_str(), std::strerror(libbpfErrno(err)));
+  }
+  int err = try_mode(XDP_FLAGS_SKB_MODE);
+  if (err) return errnoError("attach XDP in generic mode to " + ifname, libbpfErrno(err));
+  impl_->attached.push_back({ifindex, ifname, XDP_FLAGS_SKB_MODE});
+  return AttachMode::Generic;
+}
+
+void Shield::detachAll() {
+  if (!impl_) return;
+  const int fd = programFd();
+  for (const auto& a : impl_->attached) {
+    // Detach only if our program is still the one attached.
+    LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = fd);
+    bpf_xdp_detach(a.ifindex, a.mode_flag | XDP_FLAGS_REPLACE, &opts);
+  }
+  impl_->attached.clear();
+}
+
+Status Shield::applySettings(const Settings& s) {
+  shield_config cfg{};
+  if (s.scanner_syn) cfg.flags |= SHIELD_F_SCANNER_SYN;
+  if (s.malformed_drop) cfg.flags |= SHIELD_F_MALFORMED_DROP;
+  if (s.ban_v6_prefix64) cfg.flags |= SHIELD_F_BAN_V6_64;
+  if (!s.tcp_ports.empty() || !s.udp_ports.empty()) cfg.flags |= SHIELD_F_PORT_POLICY;
+  cfg.events_per_sec = s.events_per_sec;
+  const RateLimit* limits[SHIELD_B_MAX] = {};
+  limits[SHIELD_B_SYN] = &s.syn;
+  limits[SHIELD_B_UDP] = &s.udp;
+  limits[SHIELD_B_ICMP] = &s.icmp;
+  limits[SHIELD_B_ALL] = &s.all;
+  for (int b = 0; b < SHIELD_B_MAX; ++b) {
+    const RateLimit& l = *limits[b];
+    if (l.rate > SHIELD_RATE_MAX || l.burst > SHIELD_BURST_MAX || (l.rate && !l.burst))
+      return Error{EINVAL, "rate limit out of range: rate " + std::to_string(l.rate) +
+                               "/s burst " + std::to_string(l.burst)};
+    cfg.rates[b] = {l.rate, l.burst};
+  }
+
+  // Port policy first, so the flag never turns on over a stale port table.
+  std::vector<uint32_t> keys(65536), values(65536, 0);
+  for (uint32_t i = 0; i < keys.size(); ++i) keys[i] = i;
+  for (uint16_t p : s.tcp_ports) values[p] |= SHIELD_PORT_TCP;
+  for (uint16_t p : s.udp_ports) values[p] |= SHIELD_PORT_UDP;
+  uint32_t count = static_cast<uint32_t>(keys.size());
+  int ports_fd = bpf_map__fd(impl_->skel->maps.ports);
+  if (int err = bpf_map_update_batch(ports_fd, keys.data(), values.data(), &count, nullptr))
+    return errnoError("write port policy", libbpfErrno(err));
+
+  uint32_t zero = 0;
+  if (bpf_map_update_elem(bpf_map__fd(impl_->skel->maps.shield_cfg), &zero, &cfg, BPF_ANY))
+    return errnoError("write shield_cfg", errno);
+  return {};
+}
+
+Status Shield::replaceList(ListKind kind, const std::vector<IpPrefix>& prefixes) {
+  auto maps = PinnedMaps::open(pin_dir_.substr(0, pin_dir_.rfind('/')));
+  if (!maps) return maps.error();
+  auto current = maps->list(kind);
+  if (!current) return current.error();
+  for (const auto& p : prefixes)
+    if (auto st = maps->addToList(kind, p); !st) return st;
+  for (const auto& old : *current) {
+    bool keep = false;
+    for (const auto& p : prefixes) keep = keep || p == old;
+    if (!keep)
+      if (auto st = maps->deleteFromList(kind, old); !st) return st;
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------
+// PinnedMaps
+
+namespace {
+constexpr const char* kMapNames[] = {"shield_cfg", "allow_v4", "allow_v6", "deny_v4",
+                                     "deny_v6",    "bans_v4",  "bans_v6",  "stats",
+                                     "ev_lost",    "ports"};
+constexpr size_t kMapCount = sizeof(kMapNames) / sizeof(kMapNames[0]);
+}  // namespace
+
+struct PinnedMaps::Fds {
+  int fd[kMapCount];
+  Fds() {
+    for (int& f : fd) f = -1;
+  }
+  ~Fds() {
+    for (int f : fd)
+      if (f >= 0) close(f);
+  }
+};
+
+PinnedMaps::PinnedMaps(PinnedMaps&&) noexcept = default;
+PinnedMaps& PinnedMaps::operator=(PinnedMaps&&) noexcept = default;
+PinnedMaps::~PinnedMaps() = default;
+
+Result<PinnedMaps> PinnedMaps::open(const std::string& pin_root) {
+  PinnedMaps maps;
+  maps.pin_dir_ = pinDirFor(pin_root);
+  maps.fds_ = std::make_unique<Fds>();
+  for (size_t i = 0; i < kMapCount; ++i) {
+    const std::string path = maps.pin_dir_ + "/" + kMapNames[i];
+    int fd = bpf_obj_get(path.c_str());
+    if (fd < 0) {
+      Error e = errnoError("open pinned map " + path, errno);
+      if (e.code == ENOENT)
+        e.message += " (is mamorid running with the XDP shield? start it with --xdp-iface)";
+      return e;
+    }
+    maps.fds_->fd[i] = fd;
+  }
+  return maps;
+}
+
+int PinnedMaps::fd(const char* name) const {
+  for (size_t i = 0; i < kMapCount; ++i)
+    if (std::strcmp(kMapNames[i], name) == 0) return fds_->fd[i];
+  return -1;
+}
+
+Result<Counters> PinnedMaps::counters() const {
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return errnoError("libbpf_num_possible_cpus", -cpus);
+  Counters out;
+  std::vector<shield_counter> per_cpu(static_cast<size_t>(cpus));
+  for (uint32_t slot = 0; slot < SHIELD_STATS_SLOTS; ++slot) {
+    if (bpf_map_lookup_elem(fd("stats"), &slot, per_cpu.data()))
+      return errnoError("read stats", errno);
+    Counter sum;
+    for (const auto& c : per_cpu) sum.packets += c.packets, sum.bytes += c.bytes;
+    (slot % 2 ? out.dropped : out.passed)[slot / 2] = sum;
+  }
+  std::vector<uint64_t> lost(static_cast<size_t>(cpus));
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(fd("ev_lost"), &zero, lost.data()))
+    return errnoError("read ev_lost", errno);
+  for (uint64_t l : lost) out.events_lost += l;
+  return out;
+}
+
+Result<Settings> PinnedMaps::settings() const {
+  shield_config cfg{};
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(fd("shield_cfg"), &zero, &cfg)) return errnoError("read shield_cfg", errno);
+  Settings s;
+  s.scanner_syn = cfg.flags & SHIELD_F_SCANNER_SYN;
+  s.malformed_drop = cfg.flags & SHIELD_F_MALFORMED_DROP;
+  s.ban_v6_prefix64 = cfg.flags & SHIELD_F_BAN_V6_64;
+  s.events_per_sec = cfg.events_per_sec;
+  s.syn = {cfg.rates[SHIELD_B_SYN].rate, cfg.rates[SHIELD_B_SYN].burst};
+  s.udp = {cfg.rates[SHIELD_B_UDP].rate, cfg.rates[SHIELD_B_UDP].burst};
+  s.icmp = {cfg.rates[SHIELD_B_ICMP].rate, cfg.rates[SHIELD_B_ICMP].burst};
+  s.all = {cfg.rates[SHIELD_B_ALL].rate, cfg.rates[SHIELD_B_ALL].burst};
+  if (cfg.flags & SHIELD_F_PORT_POLICY) {
+    for (uint32_t port = 1; port < 65536; ++port) {
+      uint32_t v = 0;
+      if (bpf_map_lookup_elem(fd("ports"), &port, &v)) return errnoError("read ports", errno);
+      if (v & SHIELD_PORT_TCP) s.tcp_ports.push_back(static_cast<uint16_t>(port));
+      if (v & SHIELD_PORT_UDP) s.udp_ports.push_back(static_cast<uint16_t>(port));
+    }
+  }
+  return s;
+}
+
+Status PinnedMaps::addBan(const IpPrefix& source, std::chrono::seconds ttl, BanReason reason) {
+  if (ttl.count() <= 0) return Error{EINVAL, "ban TTL must be positive"};
+  shield_ban value{};
+  value.expires_ns = monotonicNowNs() + static_cast<uint64_t>(ttl.count()) * 1000000000ull;
+  value.reason = static_cast<uint32_t>(reason);
+  if (!source.is_v6) {
+    if (!source.isHost())
+      return Error{EINVAL, "IPv4 bans take a single address; use the deny list for ranges"};
+    uint32_t key;
+    std::memcpy(&key, source.bytes.data(), 4);
+    if (bpf_map_update_elem(fd("bans_v4"), &key, &value, BPF_ANY))
+      return errnoError("write bans_v4", errno);
+    return {};
+  }
+  if (source.prefix_len != 128 && source.prefix_len != 64)
+    return Error{EINVAL, "IPv6 bans take a single address or a /64; use the deny list for ranges"};
+  shield_ban_v6_key key{};
+  key.prefixlen = source.prefix_len;
+  std::memcpy(key.addr, source.bytes.data(), 16);
+  if (bpf_map_update_elem(fd("bans_v6"), &key, &value, BPF_ANY))
+    return errnoError("write bans_v6", errno);
+  return {};
+}
+
+Status PinnedMaps::deleteBan(const IpPrefix& source) {
+  int err;
+  if (!source.is_v6) {
+    uint32_t key;
+    std::memcpy(&key, source.bytes.data(), 4);
+    err = bpf_map_delete_elem(fd("bans_v4"), &key);
+  } else {
+    shield_ban_v6_key key{};
+    key.prefixlen = source.prefix_len;
+    std::memcpy(key.addr, source.bytes.data(), 16);
+    err = bpf_map_delete_elem(fd("bans_v6"), &key);
+  }
+  if (err) {
+    Error e = errnoError("delete ban " + source.toString(), errno);
+    if (e.code == ENOENT) e.message = "no ban for " + source.toString();
+    return e;
+  }
+  return {};
+}
+
+Result<std::vector<Ban>> PinnedMaps::listBans() const {
+  std::vector<Ban> out;
+  const uint64_t now = monotonicNowNs();
+  auto add = [&](const IpPrefix& p, const shield_ban& v) {
+    if (v.expires_ns <= now) return;
+    out.push_back(Ban{p, std::chrono::seconds((v.expires_ns - now) / 1000000000ull),
+                      static_cast<BanReason>(v.reason)});
+  };
+  {
+    uint32_t key = 0, next = 0;
+    uint32_t* prev = nullptr;
+    while (bpf_map_get_next_key(fd("bans_v4"), prev, &next) == 0) {
+      shield_ban v{};
+      if (bpf_map_lookup_elem(fd("bans_v4"), &next, &v) == 0) {
+        IpPrefix p;
+        std::memcpy(p.bytes.data(), &next, 4);
+        p.prefix_len = 32;
+        add(p, v);
+      }
+      key = next;
+      prev = &key;
+    }
+  }
+  {
+    shield_ban_v6_key key{}, next{};
+    shield_ban_v6_key* prev = nullptr;
+    while (bpf_map_get_next_key(fd("bans_v6"), prev, &next) == 0) {
+      shield_ban v{};
+      if (bpf_map_lookup_elem(fd("bans_v6"), &next, &v) == 0) {
+        IpPrefix p;
+        p.is_v6 = true;
+        std::memcpy(p.bytes.data(), next.addr, 16);
+        p.prefix_len = static_cast<uint8_t>(next.prefixlen);
+        add(p, v);
+      }
+      key = next;
+      prev = &key;
+    }
+  }
+  return out;
+}
+
+namespace {
+const char* listMapName(ListKind kind, bool v6) {
+  if (kind == ListKind::Allow) return v6 ? "allow_v6" : "allow_v4";
+  return v6 ? "deny_v6" : "deny_v4";
+}
+}  // namespace
+
+Status PinnedMaps::addToList(ListKind kind, const IpPrefix& prefix) {
+  uint32_t one = 1;
+  int err;
+  if (prefix.is_v6) {
+    shield_lpm_v6 key{prefix.prefix_len, {}};
+    std::memcpy(key.addr, prefix.bytes.data(), 16);
+    err = bpf_map_update_elem(fd(listMapName(kind, true)), &key, &one, BPF_ANY);
+  } else {
+    shield_lpm_v4 key{prefix.prefix_len, {}};
+    std::memcpy(key.addr, prefix.bytes.data(), 4);
+    err = bpf_map_update_elem(fd(listMapName(kind, false)), &key, &one, BPF_ANY);
+  }
+  if (err) return errnoError(std::string("write ") + listMapName(kind, prefix.is_v6), errno);
+  return {};
+}
+
+Status PinnedMaps::deleteFromList(ListKind kind, const IpPrefix& prefix) {
+  int err;
+  if (prefix.is_v6) {
+    shield_lpm_v6 key{prefix.prefix_len, {}};
+    std::memcpy(key.addr, prefix.bytes.data(), 16);
+    err = bpf_map_delete_elem(fd(listMapName(kind, true)), &key);
+  } else {
+    shield_lpm_v4 key{prefix.prefix_len, {}};
+    std::memcpy(key.addr, prefix.bytes.data(), 4);
+    err = bpf_map_delete_elem(fd(listMapName(kind, false)), &key);
+  }
+  if (err) {
+    Error e = errnoError("delete " + prefix.toString(), errno);
+    if (e.code == ENOENT) e.message = prefix.toString() + " is not on the list";
+    return e;
+  }
+  return {};
+}
+
+Result<std::vector<IpPrefix>> PinnedMaps::list(ListKind kind) const {
+  std::vector<IpPrefix> out;
+  {
+    shield_lpm_v4 key{}, next{};
+    shield_lpm_v4* prev = nullptr;
+    while (bpf_map_get_next_key(fd(listMapName(kind, false)), prev, &next) == 0) {
+      IpPrefix p;
+      std::memcpy(p.bytes.data(), next.addr, 4);
+      p.prefix_len = static_cast<uint8_t>(next.prefixlen);
+      out.push_back(p);
+      key = next;
+      prev = &key;
+    }
+  }
+  {
+    shield_lpm_v6 key{}, next{};
+    shield_lpm_v6* prev = nullptr;
+    while (bpf_map_get_next_key(fd(listMapName(kind, true)), prev, &next) == 0) {
+      IpPrefix p;
+      p.is_v6 = true;
+      std::memcpy(p.bytes.data(), next.addr, 16);
+      p.prefix_len = static_cast<uint8_t>(next.prefixlen);
+      out.push_back(p);
+      key = next;
+      prev = &key;
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// DropEventReader
+
+struct DropEventReader::Impl {
+  ring_buffer* rb = nullptr;
+  int map_fd = -1;
+  std::function<void(const DropEvent&)> on_event;
+  ~Impl() {
+    if (rb) ring_buffer__free(rb);
+    if (map_fd >= 0) close(map_fd);
+  }
+};
+
+DropEventReader::~DropEventReader() = default;
+
+Result<std::unique_ptr<DropEventReader>> DropEventReader::open(
+    const std::string& pin_root, std::function<void(const DropEvent&)> on_event) {
+  std::unique_ptr<DropEventReader> reader(new DropEventReader());
+  reader->impl_ = std::make_unique<Impl>();
+  auto* impl = reader->impl_.get();
+  impl->on_event = std::move(on_event);
+  const std::string path = pinDirFor(pin_root) + "/events";
+  impl->map_fd = bpf_obj_get(path.c_str());
+  if (impl->map_fd < 0) return errnoError("open pinned ring buffer " + path, errno);
+  impl->rb = ring_buffer__new(
+      impl->map_fd,
+      [](void* ctx, void* data, size_t size) -> int {
+        if (size < sizeof(shield_event)) return 0;
+        shield_event raw;
+        std::memcpy(&raw, data, sizeof(raw));
+        DropEvent ev;
+        ev.monotonic_ns = raw.ts_ns;
+        ev.source = fromMapped(raw.addr);
+        ev.reason = static_cast<int>(raw.reason);
+        ev.protocol = static_cast<int>(raw.protocol);
+        ev.suppressed = raw.suppressed;
+        ev.ifindex = raw.ifindex;
+        static_cast<Impl*>(ctx)->on_event(ev);
+        return 0;
+      },
+      impl, nullptr);
+  if (!impl->rb) return errnoError("ring_buffer__new", errno);
+  return reader;
+}
+
+Result<int> DropEventReader::poll(std::chrono::milliseconds timeout) {
+  int n = ring_buffer__poll(impl_->rb, static_cast<int>(timeout.count()));
+  if (n < 0 && n != -EINTR) return errnoError("ring_buffer__poll", -n);
+  return n < 0 ? 0 : n;
+}
+
+// ---------------------------------------------------------------------------
+
+Status purgePins(const std::string& pin_root) {
+  const std::string dir = pinDirFor(pin_root);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (ec) return Error{ec.value(), "remove " + dir + ": " + ec.message()};
+  std::filesystem::remove(pin_root, ec);  // only if now empty; ignore otherwise
+  return {};
+}
+
+}  // namespace mamori::shield

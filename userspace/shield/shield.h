@@ -1,0 +1,119 @@
+#pragma once
+
+// The one owner of the XDP shield's BPF skeleton (STYLE.md §5): opens and
+// loads the embedded object, reuses or creates the maps pinned under
+// `pin_root`, attaches to interfaces, writes settings, lists and bans, reads
+// counters and drop events, and detaches on destruction.
+//
+// Threading: a Shield is used from one control thread. Map reads and writes
+// are safe while packets flow (the kernel synchronises map access).
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "shield/types.h"
+
+namespace mamori::shield {
+
+inline constexpr const char* kDefaultPinRoot = "/sys/fs/bpf/mamori";
+
+struct Options {
+  // Maps are pinned in <pin_root>/<abi>/; tests pass a private root.
+  std::string pin_root = kDefaultPinRoot;
+  uint32_t max_sources = 1u << 20;  // rate_src entries (~104 B each)
+  uint32_t max_bans = 1u << 18;     // bans_v4 and bans_v6 entries each
+};
+
+class Shield {
+ public:
+  // Loads the program. Needs CAP_BPF/CAP_NET_ADMIN and bpffs (mounted here
+  // if missing). Fails with the libbpf call and errno on any step.
+  static common::Result<std::unique_ptr<Shield>> open(const Options& options);
+
+  ~Shield();  // detaches from every interface it attached to
+  Shield(const Shield&) = delete;
+  Shield& operator=(const Shield&) = delete;
+
+  // Attaches to `ifname`. Auto tries native mode first, then generic; the
+  // mode taken is returned so the caller can say which.
+  common::Result<AttachMode> attach(const std::string& ifname, AttachMode mode);
+  // Detaches from every interface this Shield attached to.
+  void detachAll();
+
+  common::Status applySettings(const Settings& settings);
+  // Replaces the allow or deny list with `prefixes` (entries not listed go).
+  common::Status replaceList(ListKind kind, const std::vector<common::IpPrefix>& prefixes);
+
+  int programFd() const;
+  const std::string& pinDir() const { return pin_dir_; }
+
+ private:
+  struct Impl;
+  explicit Shield(std::unique_ptr<Impl> impl, std::string pin_dir);
+  std::unique_ptr<Impl> impl_;
+  std::string pin_dir_;
+};
+
+// Access to the pinned maps without loading the program: used by mamorictl
+// and by mamorid after the shield is loaded. All calls are short map
+// operations; each opens what it needs from `pin_dir`.
+class PinnedMaps {
+ public:
+  // Fails with ENOENT (and a hint that mamorid is not running with a
+  // shield) when the pins are absent.
+  static common::Result<PinnedMaps> open(const std::string& pin_root = kDefaultPinRoot);
+
+  PinnedMaps(PinnedMaps&&) noexcept;
+  PinnedMaps& operator=(PinnedMaps&&) noexcept;
+  ~PinnedMaps();
+
+  common::Result<Counters> counters() const;
+  common::Result<Settings> settings() const;
+
+  // Adds or refreshes a ban that expires `ttl` from now (CLOCK_MONOTONIC,
+  // the clock bpf_ktime_get_ns reads). IPv4 takes host addresses only; IPv6
+  // takes a host or a /64.
+  common::Status addBan(const common::IpPrefix& source, std::chrono::seconds ttl, BanReason reason);
+  common::Status deleteBan(const common::IpPrefix& source);
+  common::Result<std::vector<Ban>> listBans() const;  // unexpired only
+
+  common::Status addToList(ListKind kind, const common::IpPrefix& prefix);
+  common::Status deleteFromList(ListKind kind, const common::IpPrefix& prefix);
+  common::Result<std::vector<common::IpPrefix>> list(ListKind kind) const;
+
+  const std::string& pinDir() const { return pin_dir_; }
+
+ private:
+  PinnedMaps() = default;
+  std::string pin_dir_;
+  int fd(const char* name) const;
+  struct Fds;
+  std::unique_ptr<Fds> fds_;
+};
+
+// Reads sampled drop events from the pinned ring buffer.
+class DropEventReader {
+ public:
+  static common::Result<std::unique_ptr<DropEventReader>> open(
+      const std::string& pin_root, std::function<void(const DropEvent&)> on_event);
+  ~DropEventReader();
+  // Waits up to `timeout` for events and delivers them; returns how many.
+  common::Result<int> poll(std::chrono::milliseconds timeout);
+
+ private:
+  DropEventReader() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Removes the pinned maps under `pin_root` (mamorid --purge).
+common::Status purgePins(const std::string& pin_root = kDefaultPinRoot);
+
+// Current CLOCK_MONOTONIC in ns, the clock of ban expiries.
+uint64_t monotonicNowNs();
+
+}  // namespace mamori::shield
