@@ -4,7 +4,6 @@
 
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 
 namespace mamori::config {
 namespace {
@@ -56,92 +55,19 @@ std::string IpAddress::toString() const {
   return buf;
 }
 
-std::string Cidr::toString() const {
-  IpAddress ip{family, bytes};
-  return ip.toString() + "/" + std::to_string(prefix_len);
-}
-
-bool Cidr::contains(const IpAddress& ip) const {
-  if (ip.family != family) return false;
-  int full_bytes = prefix_len / 8;
-  if (std::memcmp(ip.bytes.data(), bytes.data(), static_cast<size_t>(full_bytes)) != 0) {
-    return false;
-  }
-  int rest = prefix_len % 8;
-  if (rest == 0) return true;
-  auto mask = static_cast<uint8_t>(0xFF << (8 - rest));
-  return (ip.bytes[static_cast<size_t>(full_bytes)] & mask) == bytes[static_cast<size_t>(full_bytes)];
-}
-
 std::string Endpoint::toString() const {
   if (ip && ip->family == AddressFamily::Ipv6) return "[" + host + "]:" + std::to_string(port);
   return host + ":" + std::to_string(port);
 }
 
 Result<IpAddress> parseIpAddress(std::string_view text) {
-  if (text.empty()) return invalid("empty address");
-  if (text.find('%') != std::string_view::npos) {
-    return invalid("IPv6 zone ids are not supported: " + squote(text) +
-                   " (remove the '%zone' part)");
-  }
-  if (text.front() == '[') {
-    return invalid("invalid address " + squote(text) + " (write IPv6 without brackets here)");
-  }
-  // inet_pton needs a NUL-terminated string; INET6_ADDRSTRLEN bounds valid input.
-  if (text.size() >= INET6_ADDRSTRLEN) return invalid("invalid address " + squote(text));
-  std::string copy(text);
-  IpAddress ip;
-  if (copy.find(':') != std::string::npos) {
-    ip.family = AddressFamily::Ipv6;
-    if (inet_pton(AF_INET6, copy.c_str(), ip.bytes.data()) != 1) {
-      return invalid("invalid IPv6 address " + squote(text));
-    }
-    return ip;
-  }
-  // glibc's inet_pton(AF_INET) takes exactly four decimal octets 0..255
-  // without leading zeros, unlike inet_aton, which also takes "10.1" and
-  // octal "010.0.0.1" — forms that read as something other than they mean.
-  if (inet_pton(AF_INET, copy.c_str(), ip.bytes.data()) != 1) {
-    return invalid("invalid IPv4 address " + squote(text));
-  }
-  return ip;
-}
-
-Result<Cidr> parseCidr(std::string_view text) {
-  size_t slash = text.find('/');
-  auto address = parseIpAddress(text.substr(0, slash));
-  if (!address) return address.error();
-  int max_len = address->bits();
-  int prefix_len = max_len;
-  if (slash != std::string_view::npos) {
-    std::string_view len_text = text.substr(slash + 1);
-    if (len_text.empty()) {
-      return invalid("missing prefix length in " + squote(text) + " (e.g. 10.0.0.0/8)");
-    }
-    auto len = smallDecimal(len_text, 3);
-    if (!len) return invalid("invalid prefix length in " + squote(text));
-    if (static_cast<int>(*len) > max_len) {
-      return invalid("prefix length " + std::to_string(*len) + " is over " +
-                     std::to_string(max_len) + " in " + squote(text));
-    }
-    prefix_len = static_cast<int>(*len);
-  }
-  Cidr cidr;
-  cidr.family = address->family;
-  cidr.prefix_len = static_cast<uint8_t>(prefix_len);
-  // Clear host bits: "10.1.2.3/8" is accepted as 10.0.0.0/8 so that list
-  // entries compare by value and load into an LPM trie without surprises.
-  for (int i = 0; i < 16; ++i) {
-    int bit_start = i * 8;
-    uint8_t keep = 0;
-    if (bit_start + 8 <= prefix_len) {
-      keep = 0xFF;
-    } else if (bit_start < prefix_len) {
-      keep = static_cast<uint8_t>(0xFF << (8 - (prefix_len - bit_start)));
-    }
-    cidr.bytes[static_cast<size_t>(i)] = address->bytes[static_cast<size_t>(i)] & keep;
-  }
-  return cidr;
+  // One parser for addresses and prefixes (common/ip_prefix.cpp), so both
+  // accept and refuse the same spellings; only the '/len' part is ours to refuse.
+  if (text.find('/') != std::string_view::npos)
+    return invalid("invalid address " + squote(text) + " (no prefix length here)");
+  auto prefix = common::parseIpPrefix(text);
+  if (!prefix) return prefix.error();
+  return IpAddress{prefix->is_v6 ? AddressFamily::Ipv6 : AddressFamily::Ipv4, prefix->bytes};
 }
 
 Result<uint16_t> parsePort(std::string_view text) {

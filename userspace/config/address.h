@@ -1,7 +1,8 @@
 #pragma once
 
-// Typed network addresses shared by config, shield and net: IP addresses,
-// CIDR prefixes, "host:port" endpoints and HTTP host names. Plain data plus
+// Typed network addresses shared by config and net: IP addresses,
+// "host:port" endpoints and HTTP host names. CIDR prefixes are
+// common::IpPrefix (common/ip_prefix.h), the type shield and the CLI use too. Plain data plus
 // pure parse functions; no yaml-cpp, no sockets, no name resolution.
 //
 // Every function here is pure and reentrant: call it from any thread. None
@@ -14,11 +15,13 @@
 #include <string>
 #include <string_view>
 
+#include "common/ip_prefix.h"
 #include "common/result.h"
 
 namespace mamori::config {
 
 using common::Error;
+using common::IpPrefix;
 using common::Result;
 
 enum class AddressFamily : uint8_t { Ipv4, Ipv6 };
@@ -36,20 +39,6 @@ struct IpAddress {
   // Address length in bits: 32 or 128.
   int bits() const { return family == AddressFamily::Ipv4 ? 32 : 128; }
   bool operator==(const IpAddress&) const = default;
-};
-
-// An address prefix, e.g. 10.0.0.0/8. Host bits are always zero (the parser
-// masks them), so equal prefixes compare equal and can key an LPM trie as is.
-struct Cidr {
-  AddressFamily family = AddressFamily::Ipv4;
-  std::array<uint8_t, 16> bytes{};
-  uint8_t prefix_len = 0;  // 0..32 for IPv4, 0..128 for IPv6
-
-  // "10.0.0.0/8", "2001:db8::/32"; always with the prefix length.
-  std::string toString() const;
-  // True when `ip` has the same family and falls inside this prefix.
-  bool contains(const IpAddress& ip) const;
-  bool operator==(const Cidr&) const = default;
 };
 
 // A "host:port" endpoint. `host` is the lower-case host name, or the
@@ -72,14 +61,9 @@ enum class HostKind { IpOnly, IpOrName };
 // Parses a bare IPv4 or IPv6 address ("10.0.0.1", "2001:db8::1"). Fails on
 // garbage, octets over 255, leading zeros, brackets, and IPv6 zone ids
 // ("fe80::1%eth0"): a zone names an interface of one host and means nothing
-// in a policy or a shared config.
+// in a policy or a shared config. The same rules and messages as
+// common::parseIpPrefix, which does the parsing.
 Result<IpAddress> parseIpAddress(std::string_view text);
-
-// Parses "a.b.c.d/len", "v6/len" or a bare address (taken as /32 or /128).
-// Host bits below the prefix are accepted and cleared ("10.1.2.3/8" becomes
-// 10.0.0.0/8). Fails on a prefix over 32/128, a missing or non-decimal prefix
-// and anything parseIpAddress() refuses.
-Result<Cidr> parseCidr(std::string_view text);
 
 // Parses "ip:port", "[v6]:port" or (with HostKind::IpOrName) "name:port".
 // The port must be decimal 1..65535. IPv6 needs brackets: "::1:443" is

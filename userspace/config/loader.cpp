@@ -33,6 +33,10 @@ constexpr size_t kMaxConfigBytes = 16 * 1024 * 1024;
 // starts being a typo or a memory/CPU hazard; docs/config.md lists them.
 constexpr int64_t kMaxWorkers = 1024;
 constexpr int64_t kMaxPacketRate = 10'000'000;  // per source: above 10 GbE line rate
+// The shield keeps tokens in milli-packets in 32 bits (bpf/shield_abi.h,
+// SHIELD_BURST_MAX), so a larger burst could not be applied; refuse it here,
+// where the error has a line number, rather than at attach time.
+constexpr int64_t kMaxBurst = 4'000'000;
 constexpr int64_t kMaxSources = 16'777'216;     // rate map entries (~1 GiB of kernel memory)
 constexpr int64_t kMaxWeight = 1000;
 constexpr uint64_t kMaxBodyBytes = 1ULL << 30;  // buffered for inspection, per request
@@ -549,13 +553,13 @@ class ConfigParser {
     return path;
   }
 
-  void cidrList(const YAML::Node& node, std::string_view what, std::vector<Cidr>& out) {
+  void cidrList(const YAML::Node& node, std::string_view what, std::vector<IpPrefix>& out) {
     if (!expectList(diag_, node, what)) return;
     std::map<std::string, YAML::Mark> seen;
     for (const auto& item : node) {
       auto text = readString(diag_, item, what);
       if (!text) continue;
-      auto cidr = orReport(parseCidr(*text), item);
+      auto cidr = orReport(common::parseIpPrefix(*text), item);
       if (!cidr) continue;
       auto [prev, inserted] = seen.emplace(cidr->toString(), item.Mark());
       if (!inserted) {
@@ -583,17 +587,20 @@ class ConfigParser {
     }
   }
 
+  // `out` holds the bucket's default on entry; a key not given keeps it.
   void parseRate(const YAML::Node& node, std::string_view what, RateLimit& out) {
     Fields f(diag_, node, what, {"rate", "burst"});
     if (!f.ok()) return;
+    const bool rate_given = f.get("rate").has_value();
     f.integer("rate", out.rate, 0, kMaxPacketRate);
     if (auto burst = f.get("burst")) {
-      if (auto value = readInteger(diag_, *burst, "burst", 1, kMaxPacketRate)) {
+      if (auto value = readInteger(diag_, *burst, "burst", 1, kMaxBurst)) {
         out.burst = static_cast<uint32_t>(*value);
       }
-    } else {
-      // No burst given: allow one second's worth, the usual token-bucket choice.
-      out.burst = out.rate;
+    } else if (rate_given) {
+      // No burst given: allow one second's worth, the usual token-bucket
+      // choice, within what the shield can hold.
+      out.burst = std::min(out.rate, static_cast<uint32_t>(kMaxBurst));
     }
   }
 
@@ -632,7 +639,7 @@ class ConfigParser {
       // silently, so say so instead.
       for (const auto& item : *list) {
         if (!item.IsScalar()) continue;
-        auto cidr = parseCidr(item.Scalar());
+        auto cidr = common::parseIpPrefix(item.Scalar());
         if (cidr && std::find(shield.allow.begin(), shield.allow.end(), *cidr) !=
                         shield.allow.end()) {
           diag_.add(item, squote(cidr->toString()) + " is in both 'allow' and 'deny'",

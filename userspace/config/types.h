@@ -51,15 +51,19 @@ struct RateLimit {
   bool operator==(const RateLimit&) const = default;
 };
 
+// Defaults equal shield::defaultSettings() (the `mamorid --xdp-iface`
+// quick start), so a config naming only `interfaces` protects the same way;
+// tests/unit/daemon/shield_settings_test.cpp keeps the two in step.
 struct ShieldRates {
-  RateLimit syn;   // TCP SYN without ACK
-  RateLimit udp;
-  RateLimit icmp;  // ICMP and ICMPv6
-  RateLimit all;   // every packet
+  RateLimit syn{200, 400};  // TCP SYN without ACK
+  RateLimit udp{2000, 4000};
+  RateLimit icmp{50, 100};      // ICMP and ICMPv6
+  RateLimit all{20000, 40000};  // every packet
 };
 
-// Destination ports accepted per protocol. An empty list means no port
-// policy for that protocol (everything passes to the kernel).
+// Destination ports accepted. Both lists empty: no port policy. Once either
+// list has a port, the policy covers TCP and UDP alike, so a protocol whose
+// list is empty gets nothing through (as the shield enforces it).
 struct PortPolicy {
   std::vector<uint16_t> tcp;
   std::vector<uint16_t> udp;
@@ -68,11 +72,11 @@ struct PortPolicy {
 struct ShieldConfig {
   std::vector<std::string> interfaces;  // empty: the shield is not attached
   AttachMode attach_mode = AttachMode::Auto;
-  std::vector<Cidr> allow;  // always passed, before any other check
-  std::vector<Cidr> deny;   // always dropped
+  std::vector<IpPrefix> allow;  // always passed, before any other check
+  std::vector<IpPrefix> deny;   // always dropped
   ShieldRates rates;
   PortPolicy ports;
-  bool scanner_syn = false;        // drop SYNs with scanner fingerprints
+  bool scanner_syn = true;  // drop SYNs with scanner fingerprints
   MalformedAction malformed = MalformedAction::Pass;
   bool ban_ipv6_prefix64 = false;  // ban a whole /64 rather than one IPv6 address
   uint32_t max_sources = 1048576;  // entries in the per-source rate map
@@ -134,7 +138,7 @@ struct Site {
   std::vector<Upstream> upstreams;  // at least one
   SiteMode mode = SiteMode::Block;
   // Peers whose X-Forwarded-For / Forwarded we believe when finding the client.
-  std::vector<Cidr> trusted_proxies;
+  std::vector<IpPrefix> trusted_proxies;
   BlockPolicy block;
   SiteLimits limits;
 };

@@ -260,6 +260,21 @@ Result<AttachMode> Shield::attach(const std::string& ifname, AttachMode mode) {
   return AttachMode::Generic;
 }
 
+void Shield::detach(const std::string& ifname) {
+  const int fd = programFd();
+  auto& attached = impl_->attached;
+  for (auto it = attached.begin(); it != attached.end();) {
+    if (it->name != ifname) {
+      ++it;
+      continue;
+    }
+    // As in detachAll: only if our program is still the one attached.
+    LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = fd);
+    bpf_xdp_detach(it->ifindex, it->mode_flag | XDP_FLAGS_REPLACE, &opts);
+    it = attached.erase(it);
+  }
+}
+
 void Shield::detachAll() {
   if (!impl_) return;
   const int fd = programFd();

@@ -41,6 +41,10 @@ class Shield {
   // Attaches to `ifname`. Auto tries native mode first, then generic; the
   // mode taken is returned so the caller can say which.
   common::Result<AttachMode> attach(const std::string& ifname, AttachMode mode);
+  // Detaches from `ifname` if this Shield attached to it (config reload:
+  // an interface left out of the new config). An interface it never
+  // attached to is not touched and is no error.
+  void detach(const std::string& ifname);
   // Detaches from every interface this Shield attached to.
   void detachAll();
 

@@ -24,6 +24,7 @@ const char* attachModeName(AttachMode mode);
 struct RateLimit {
   uint32_t rate = 0;   // packets per second
   uint32_t burst = 0;  // packets
+  bool operator==(const RateLimit&) const = default;
 };
 
 // Runtime settings of the shield (the `shield:` config section minus the
@@ -36,9 +37,13 @@ struct Settings {
   bool scanner_syn = false;
   bool malformed_drop = false;  // default: malformed frames pass, counted
   bool ban_v6_prefix64 = false;
-  std::vector<uint16_t> tcp_ports;  // both empty: no port policy
+  // Both empty: no port policy. Otherwise only the listed destination ports
+  // pass, for TCP and UDP alike: with tcp_ports {80} and no udp_ports, all
+  // UDP is dropped (reason "port").
+  std::vector<uint16_t> tcp_ports;
   std::vector<uint16_t> udp_ports;
   uint32_t events_per_sec = 100;  // per CPU
+  bool operator==(const Settings&) const = default;
 };
 
 // Defaults used by the quick start (`mamorid --xdp-iface IFACE`): generous

@@ -8,7 +8,6 @@ namespace mamori::config {
 namespace {
 
 std::string errorOf(const Result<Endpoint>& r) { return r.ok() ? "<ok>" : r.error().message; }
-std::string errorOf(const Result<Cidr>& r) { return r.ok() ? "<ok>" : r.error().message; }
 std::string errorOf(const Result<IpAddress>& r) { return r.ok() ? "<ok>" : r.error().message; }
 std::string errorOf(const Result<std::string>& r) { return r.ok() ? "<ok>" : r.error().message; }
 
@@ -46,44 +45,10 @@ TEST(ParseIpAddress, RejectsZonesAndBrackets) {
             "invalid address '[::1]' (write IPv6 without brackets here)");
 }
 
-TEST(ParseCidr, BareAddressIsAHostPrefix) {
-  auto v4 = parseCidr("192.0.2.7");
-  ASSERT_TRUE(v4.ok());
-  EXPECT_EQ(v4->prefix_len, 32);
-  auto v6 = parseCidr("2001:db8::7");
-  ASSERT_TRUE(v6.ok());
-  EXPECT_EQ(v6->prefix_len, 128);
-  EXPECT_EQ(v6->toString(), "2001:db8::7/128");
-}
-
-TEST(ParseCidr, MasksHostBits) {
-  EXPECT_EQ(parseCidr("10.1.2.3/8")->toString(), "10.0.0.0/8");
-  EXPECT_EQ(parseCidr("192.0.2.255/25")->toString(), "192.0.2.128/25");
-  EXPECT_EQ(parseCidr("2001:db8:ffff::1/33")->toString(), "2001:db8:8000::/33");
-  EXPECT_EQ(parseCidr("1.2.3.4/0")->toString(), "0.0.0.0/0");
-  EXPECT_EQ(parseCidr("10.1.2.3/8").value(), parseCidr("10.0.0.0/8").value());
-}
-
-TEST(ParseCidr, RejectsOversizedAndMalformedPrefixes) {
-  EXPECT_EQ(errorOf(parseCidr("10.0.0.0/33")), "prefix length 33 is over 32 in '10.0.0.0/33'");
-  EXPECT_EQ(errorOf(parseCidr("::/129")), "prefix length 129 is over 128 in '::/129'");
-  EXPECT_EQ(errorOf(parseCidr("10.0.0.0/")),
-            "missing prefix length in '10.0.0.0/' (e.g. 10.0.0.0/8)");
-  EXPECT_EQ(errorOf(parseCidr("10.0.0.0/-1")), "invalid prefix length in '10.0.0.0/-1'");
-  EXPECT_FALSE(parseCidr("10.0.0.0/+8").ok());
-  EXPECT_FALSE(parseCidr("10.0.0.0/8/8").ok());
-  EXPECT_FALSE(parseCidr("10.0.0.0/0008").ok());
-  EXPECT_FALSE(parseCidr("garbage").ok());
-  EXPECT_FALSE(parseCidr("/8").ok());
-  EXPECT_FALSE(parseCidr("fe80::%eth0/64").ok());
-}
-
-TEST(Cidr, ContainsChecksFamilyAndPrefix) {
-  auto net = parseCidr("10.0.0.0/9").value();
-  EXPECT_TRUE(net.contains(parseIpAddress("10.127.255.255").value()));
-  EXPECT_FALSE(net.contains(parseIpAddress("10.128.0.0").value()));
-  EXPECT_FALSE(net.contains(parseIpAddress("::a00:1").value()));
-  EXPECT_TRUE(parseCidr("::/0")->contains(parseIpAddress("2001:db8::1").value()));
+// CIDR parsing is common::parseIpPrefix, tested in tests/unit/common/ip_prefix_test.cpp.
+TEST(ParseIpAddress, RefusesAPrefixLength) {
+  EXPECT_EQ(errorOf(parseIpAddress("10.0.0.1/32")),
+            "invalid address '10.0.0.1/32' (no prefix length here)");
 }
 
 TEST(ParseEndpoint, AcceptsIpv4Ipv6AndNames) {

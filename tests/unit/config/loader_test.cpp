@@ -61,12 +61,12 @@ TEST(LoadConfig, FullExampleSetsEveryField) {
   EXPECT_EQ(s.interfaces, (std::vector<std::string>{"eth0", "eth1"}));
   EXPECT_EQ(s.attach_mode, AttachMode::Generic);
   ASSERT_EQ(s.allow.size(), 3u);
-  EXPECT_EQ(s.allow[0].toString(), "192.0.2.10/32");
+  EXPECT_EQ(s.allow[0].toString(), "192.0.2.10");  // a host prints without /32
   EXPECT_EQ(s.allow[1].toString(), "10.0.0.0/8");
   EXPECT_EQ(s.allow[2].toString(), "2001:db8::/32");
   ASSERT_EQ(s.deny.size(), 2u);
   EXPECT_EQ(s.deny[0].toString(), "198.51.100.0/24");
-  EXPECT_EQ(s.deny[1].toString(), "2001:db8:bad::1/128");
+  EXPECT_EQ(s.deny[1].toString(), "2001:db8:bad::1");
   EXPECT_EQ(s.rates.syn, (RateLimit{100, 200}));
   EXPECT_EQ(s.rates.udp, (RateLimit{1000, 1000}));  // burst defaults to one second
   EXPECT_FALSE(s.rates.icmp.enabled());
@@ -144,7 +144,12 @@ TEST(LoadConfig, MinimalConfigGetsDocumentedDefaults) {
   EXPECT_EQ(c.shield.attach_mode, AttachMode::Auto);
   EXPECT_EQ(c.shield.malformed, MalformedAction::Pass);
   EXPECT_EQ(c.shield.max_sources, 1048576u);
-  EXPECT_FALSE(c.shield.rates.syn.enabled());
+  // Shield defaults are the quick start's (shield::defaultSettings()).
+  EXPECT_EQ(c.shield.rates.syn, (RateLimit{200, 400}));
+  EXPECT_EQ(c.shield.rates.udp, (RateLimit{2000, 4000}));
+  EXPECT_EQ(c.shield.rates.icmp, (RateLimit{50, 100}));
+  EXPECT_EQ(c.shield.rates.all, (RateLimit{20000, 40000}));
+  EXPECT_TRUE(c.shield.scanner_syn);
   const Site& site = c.tenants.at(0).sites.at(0);
   EXPECT_EQ(site.mode, SiteMode::Block);
   EXPECT_EQ(site.block.status, 403);
@@ -233,7 +238,7 @@ TEST(LoadConfig, RefusesOutOfRangeValues) {
   EXPECT_EQ(errorsOf("shield:\n  ports:\n    tcp: [80, 70000]\n"),
             "t.yaml:3:15: 'tcp' out of range: 70000 (allowed 1..65535)");
   EXPECT_EQ(errorsOf("shield:\n  rates:\n    syn: {rate: 10, burst: 0}\n"),
-            "t.yaml:3:28: 'burst' out of range: 0 (allowed 1..10000000)");
+            "t.yaml:3:28: 'burst' out of range: 0 (allowed 1..4000000)");
   EXPECT_EQ(errorsOf(siteYaml("        block: {status: 302}\n")),
             "t.yaml:10:25: 'status' out of range: 302 (allowed 400..599)");
   EXPECT_EQ(errorsOf(siteYaml("        limits: {header_timeout: 0s}\n")),
@@ -490,6 +495,27 @@ TEST(LoadConfig, IsRepeatableAndSideEffectFree) {
   ASSERT_TRUE(first.ok());
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(first->tenants[0].sites[0].hosts, second->tenants[0].sites[0].hosts);
+}
+
+TEST(LoadConfig, RateKeysNotGivenKeepTheirDefaults) {
+  auto result = loadConfigString(
+      "shield:\n  rates:\n    syn: {rate: 0}\n    udp: {burst: 100}\n    icmp: {rate: 10}\n",
+      "t.yaml", noFileChecks());
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  const ShieldRates& r = result->shield.rates;
+  EXPECT_FALSE(r.syn.enabled());                // rate 0: this limit is off
+  EXPECT_EQ(r.udp, (RateLimit{2000, 100}));     // rate keeps its default
+  EXPECT_EQ(r.icmp, (RateLimit{10, 10}));       // burst: one second of rate
+  EXPECT_EQ(r.all, (RateLimit{20000, 40000}));  // bucket not named: default
+}
+
+TEST(LoadConfig, BurstIsCappedAtWhatTheShieldHolds) {
+  EXPECT_EQ(errorsOf("shield:\n  rates:\n    all: {rate: 10, burst: 4000001}\n"),
+            "t.yaml:3:28: 'burst' out of range: 4000001 (allowed 1..4000000)");
+  auto result =
+      loadConfigString("shield:\n  rates:\n    all: {rate: 10000000}\n", "t.yaml", noFileChecks());
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->shield.rates.all, (RateLimit{10000000, 4000000}));
 }
 
 }  // namespace
