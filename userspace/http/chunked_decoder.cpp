@@ -1,6 +1,7 @@
 #include "http/chunked_decoder.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace mamori::http {
 
@@ -116,16 +117,8 @@ ChunkedDecoder::Status ChunkedDecoder::feed(std::string_view in, std::size_t* co
         auto st = line_.feed(rest, limits_.max_chunk_line_bytes, &used);
         pos += used;
         if (st == syntax::LineReader::Status::NeedMore) break;
-        if (st == syntax::LineReader::Status::TooLong) {
-          reject(RejectReason::ChunkLineTooLong);
-          break;
-        }
-        if (st == syntax::LineReader::Status::BareLf) {
-          reject(RejectReason::BareLf);
-          break;
-        }
-        if (st == syntax::LineReader::Status::BareCr) {
-          reject(RejectReason::BareCr);
+        if (auto bad = syntax::lineError(st, RejectReason::ChunkLineTooLong)) {
+          reject(*bad);
           break;
         }
         std::uint64_t size = 0;
@@ -188,32 +181,21 @@ ChunkedDecoder::Status ChunkedDecoder::feed(std::string_view in, std::size_t* co
         state_ = State::Size;
         break;
       case State::Trailer: {
-        std::size_t budget = limits_.max_trailer_bytes - trailer_bytes_;
         std::size_t used = 0;
-        std::size_t pending_before = line_.pending();
-        auto st = line_.feed(rest, budget, &used);
-        pos += used;
-        if (st == syntax::LineReader::Status::NeedMore) break;
-        if (st == syntax::LineReader::Status::TooLong) {
-          reject(RejectReason::TrailerSectionTooLarge);
-          break;
-        }
-        if (st == syntax::LineReader::Status::BareLf) {
-          reject(RejectReason::BareLf);
-          break;
-        }
-        if (st == syntax::LineReader::Status::BareCr) {
-          reject(RejectReason::BareCr);
-          break;
-        }
-        trailer_bytes_ += pending_before + used;
-        if (line_.line().empty()) {
-          state_ = State::Done;
-          break;
-        }
         Header field;
-        if (auto bad = syntax::parseFieldLine(line_.line(), &field)) {
-          reject(*bad);
+        RejectReason bad{};
+        // Trailers are bounded by bytes (max_trailer_bytes), not by count.
+        auto step = syntax::readFieldLine(line_, rest, limits_.max_trailer_bytes, &trailer_bytes_,
+                                          0, std::numeric_limits<std::size_t>::max(),
+                                          RejectReason::TrailerSectionTooLarge, &used, &field, &bad);
+        pos += used;
+        if (step == syntax::FieldStep::NeedMore) break;
+        if (step == syntax::FieldStep::Reject) {
+          reject(bad);
+          break;
+        }
+        if (step == syntax::FieldStep::End) {
+          state_ = State::Done;
           break;
         }
         if (limits_.reject_framing_trailers &&

@@ -19,15 +19,6 @@ ChunkedLimits chunkedLimitsFor(const RequestLimits& limits) {
   return c;
 }
 
-std::optional<RejectReason> lineError(syntax::LineReader::Status st, RejectReason too_long) {
-  switch (st) {
-    case syntax::LineReader::Status::TooLong: return too_long;
-    case syntax::LineReader::Status::BareLf: return RejectReason::BareLf;
-    case syntax::LineReader::Status::BareCr: return RejectReason::BareCr;
-    default: return std::nullopt;
-  }
-}
-
 bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 bool isSchemeChar(char c) {
@@ -81,7 +72,7 @@ ParseStatus RequestParser::feed(std::string_view bytes, std::size_t* consumed) {
         auto st = line_.feed(rest, limits_.max_request_line_bytes, &used);
         pos += used;
         if (st == syntax::LineReader::Status::NeedMore) break;
-        if (auto bad = lineError(st, RejectReason::RequestLineTooLong)) {
+        if (auto bad = syntax::lineError(st, RejectReason::RequestLineTooLong)) {
           reject(*bad);
           break;
         }
@@ -95,30 +86,16 @@ ParseStatus RequestParser::feed(std::string_view bytes, std::size_t* consumed) {
         break;
       }
       case State::Headers: {
-        std::size_t pending_before = line_.pending();
         std::size_t used = 0;
-        auto st = line_.feed(rest, limits_.max_header_bytes - header_bytes_, &used);
-        pos += used;
-        if (st == syntax::LineReader::Status::NeedMore) break;
-        if (auto bad = lineError(st, RejectReason::HeaderSectionTooLarge)) {
-          reject(*bad);
-          break;
-        }
-        header_bytes_ += pending_before + used;
-        if (line_.line().empty()) {
-          finishHeaders();
-          break;
-        }
-        if (request_.headers.size() >= limits_.max_header_count) {
-          reject(RejectReason::TooManyHeaders);
-          break;
-        }
         Header field;
-        if (auto bad = syntax::parseFieldLine(line_.line(), &field)) {
-          reject(*bad);
-          break;
-        }
-        request_.headers.push_back(std::move(field));
+        RejectReason bad{};
+        auto step = syntax::readFieldLine(line_, rest, limits_.max_header_bytes, &header_bytes_,
+                                          request_.headers.size(), limits_.max_header_count,
+                                          RejectReason::HeaderSectionTooLarge, &used, &field, &bad);
+        pos += used;
+        if (step == syntax::FieldStep::Reject) reject(bad);
+        else if (step == syntax::FieldStep::End) finishHeaders();
+        else if (step == syntax::FieldStep::Field) request_.headers.push_back(std::move(field));
         break;
       }
       case State::BodyIdentity: {

@@ -20,15 +20,6 @@ ChunkedLimits chunkedLimitsFor(const ResponseLimits& limits) {
   return c;
 }
 
-std::optional<RejectReason> lineError(syntax::LineReader::Status st, RejectReason too_long) {
-  switch (st) {
-    case syntax::LineReader::Status::TooLong: return too_long;
-    case syntax::LineReader::Status::BareLf: return RejectReason::BareLf;
-    case syntax::LineReader::Status::BareCr: return RejectReason::BareCr;
-    default: return std::nullopt;
-  }
-}
-
 }  // namespace
 
 ResponseParser::ResponseParser(Method request_method, ResponseLimits limits)
@@ -99,7 +90,7 @@ ResponseParseStatus ResponseParser::feed(std::string_view bytes, std::size_t* co
         auto st = line_.feed(rest, limits_.max_status_line_bytes, &used);
         pos += used;
         if (st == syntax::LineReader::Status::NeedMore) break;
-        if (auto bad = lineError(st, RejectReason::BadStatusLine)) {
+        if (auto bad = syntax::lineError(st, RejectReason::BadStatusLine)) {
           reject(*bad);
           break;
         }
@@ -107,30 +98,16 @@ ResponseParseStatus ResponseParser::feed(std::string_view bytes, std::size_t* co
         break;
       }
       case State::Headers: {
-        std::size_t pending_before = line_.pending();
         std::size_t used = 0;
-        auto st = line_.feed(rest, limits_.max_header_bytes - header_bytes_, &used);
-        pos += used;
-        if (st == syntax::LineReader::Status::NeedMore) break;
-        if (auto bad = lineError(st, RejectReason::HeaderSectionTooLarge)) {
-          reject(*bad);
-          break;
-        }
-        header_bytes_ += pending_before + used;
-        if (line_.line().empty()) {
-          finishHeaders();
-          break;
-        }
-        if (response_.headers.size() >= limits_.max_header_count) {
-          reject(RejectReason::TooManyHeaders);
-          break;
-        }
         Header field;
-        if (auto bad = syntax::parseFieldLine(line_.line(), &field)) {
-          reject(*bad);
-          break;
-        }
-        response_.headers.push_back(std::move(field));
+        RejectReason bad{};
+        auto step = syntax::readFieldLine(line_, rest, limits_.max_header_bytes, &header_bytes_,
+                                          response_.headers.size(), limits_.max_header_count,
+                                          RejectReason::HeaderSectionTooLarge, &used, &field, &bad);
+        pos += used;
+        if (step == syntax::FieldStep::Reject) reject(bad);
+        else if (step == syntax::FieldStep::End) finishHeaders();
+        else if (step == syntax::FieldStep::Field) response_.headers.push_back(std::move(field));
         break;
       }
       case State::BodyLength: {

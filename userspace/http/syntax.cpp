@@ -142,4 +142,37 @@ std::optional<RejectReason> parseFieldLine(std::string_view line, Header* out) {
   return std::nullopt;
 }
 
+std::optional<RejectReason> lineError(LineReader::Status status, RejectReason too_long) {
+  switch (status) {
+    case LineReader::Status::TooLong: return too_long;
+    case LineReader::Status::BareLf: return RejectReason::BareLf;
+    case LineReader::Status::BareCr: return RejectReason::BareCr;
+    default: return std::nullopt;
+  }
+}
+
+FieldStep readFieldLine(LineReader& line, std::string_view in, std::size_t max_section_bytes,
+                        std::size_t* section_bytes, std::size_t fields_so_far,
+                        std::size_t max_fields, RejectReason too_long, std::size_t* consumed,
+                        Header* field, RejectReason* reason) {
+  const std::size_t pending_before = line.pending();
+  const auto status = line.feed(in, max_section_bytes - *section_bytes, consumed);
+  if (status == LineReader::Status::NeedMore) return FieldStep::NeedMore;
+  if (auto bad = lineError(status, too_long)) {
+    *reason = *bad;
+    return FieldStep::Reject;
+  }
+  *section_bytes += pending_before + *consumed;
+  if (line.line().empty()) return FieldStep::End;
+  if (fields_so_far >= max_fields) {
+    *reason = RejectReason::TooManyHeaders;
+    return FieldStep::Reject;
+  }
+  if (auto bad = parseFieldLine(line.line(), field)) {
+    *reason = *bad;
+    return FieldStep::Reject;
+  }
+  return FieldStep::Field;
+}
+
 }  // namespace mamori::http::syntax

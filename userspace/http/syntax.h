@@ -109,4 +109,23 @@ class LineReader {
 // BadHeaderValue (CTL/NUL in the value). The value is OWS-trimmed.
 std::optional<RejectReason> parseFieldLine(std::string_view line, Header* out);
 
+// The reject reason for a LineReader status that ends a line badly:
+// `too_long` for TooLong, BareLf, BareCr; nullopt for NeedMore and Line.
+std::optional<RejectReason> lineError(LineReader::Status status, RejectReason too_long);
+
+// One step of reading a field section (headers or trailers) that ends at an
+// empty line. Feeds `in` to `line`, bounded so the whole section stays within
+// `max_section_bytes` (`*section_bytes` counts what was read so far and is
+// updated); `max_fields` bounds how many fields the caller may keep
+// (`fields_so_far` have been kept). Sets *consumed like LineReader::feed.
+// Field: *field holds the parsed line. End: the empty line was read.
+// Reject: *reason says why (too_long for an over-long section). Shared by
+// the request and response parsers and the chunked trailer reader so that
+// every field section obeys the same rules.
+enum class FieldStep { NeedMore, Field, End, Reject };
+FieldStep readFieldLine(LineReader& line, std::string_view in, std::size_t max_section_bytes,
+                        std::size_t* section_bytes, std::size_t fields_so_far,
+                        std::size_t max_fields, RejectReason too_long, std::size_t* consumed,
+                        Header* field, RejectReason* reason);
+
 }  // namespace mamori::http::syntax
