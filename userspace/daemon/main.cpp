@@ -1,7 +1,8 @@
-// mamorid: the mamori daemon. Today it loads the XDP shield onto the
-// interfaces it is given (by a config file or by --xdp-iface), reloads the
-// config on SIGHUP and reports sampled drops; the reverse proxy engine joins
-// it in userspace/net (issue #4).
+// mamorid: the mamori daemon. It loads the XDP shield onto the interfaces it
+// is given (by a config file or by --xdp-iface), reloads the shield config on
+// SIGHUP and reports sampled drops, and runs the reverse-proxy engine
+// (userspace/net) for the plain-HTTP listeners of the configured sites or of
+// the --listen/--upstream quick start, on worker threads of its own.
 
 #include <getopt.h>
 #include <net/if.h>
@@ -14,14 +15,17 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "common/version.h"
 #include "config/loader.h"
 #include "daemon/shield_settings.h"
+#include "net/engine.h"
 #include "shield/shield.h"
 
 namespace {
@@ -40,6 +44,7 @@ void onStop(int) { g_stop = true; }
 void onReload(int) { g_reload = true; }
 
 constexpr const char* kUsage = R"(Usage: mamorid --config FILE [--pin-root DIR]
+       mamorid --listen ADDR --upstream ADDR [--workers N] [--xdp-iface IFACE ...]
        mamorid --xdp-iface IFACE [--xdp-mode MODE] [--pin-root DIR]
        mamorid --check-config FILE
        mamorid --purge [--pin-root DIR]
@@ -47,10 +52,15 @@ constexpr const char* kUsage = R"(Usage: mamorid --config FILE [--pin-root DIR]
 mamori web application firewall daemon.
 
 Options:
-  -c, --config FILE     run from a config file (docs/config.md); today the
-                        `shield:` section: interfaces, attach_mode, allow and
-                        deny lists, rates, ports, scanner_syn, malformed,
-                        ban_ipv6_prefix64, max_sources
+  -c, --config FILE     run from a config file (docs/config.md): the
+                        `shield:` section, and the proxy engine for the
+                        plain-HTTP listeners of its sites (TLS listeners are
+                        skipped with a warning until TLS lands)
+  --listen ADDR         quick start: proxy plain HTTP accepted on ADDR
+                        (ip:port) to --upstream; not allowed with --config
+  --upstream ADDR       quick start: the protected application (host:port)
+  --workers N           engine worker threads (default: config `workers`,
+                        0 = one per online core)
   --check-config FILE   validate FILE, print "FILE: ok" or its errors
                         (FILE:LINE:COLUMN: ...), exit 0 or 2; starts nothing
   --xdp-iface IFACE     quick start without a file: attach the XDP shield to
@@ -71,11 +81,13 @@ Signals:
   SIGHUP           reload the config file; an invalid file is reported and
                    the running config stays. Settings and lists change in
                    place; interfaces are attached or detached to match.
-  SIGINT, SIGTERM  detach the shield and exit; pinned maps stay, so bans
-                   and counters survive a restart.
+  SIGINT, SIGTERM  stop accepting, let requests in flight finish (up to
+                   10 s), detach the shield and exit 0; pinned maps stay, so
+                   bans and counters survive a restart. Site changes in a
+                   reloaded file need a restart.
 
 Exit status: 0 after a clean stop, 1 when the shield cannot be loaded or
-attached, 2 for a usage or config error.
+attached or a listener cannot be bound, 2 for a usage or config error.
 )";
 
 int usageError(const std::string& message) {
@@ -189,14 +201,20 @@ int main(int argc, char** argv) {
   std::optional<std::string> config_path;
   std::optional<std::string> check_path;
   bool purge = false;
+  std::optional<std::string> listen_addr;
+  std::optional<std::string> upstream_addr;
+  std::optional<uint32_t> workers;
 
-  enum { kXdpIface = 1000, kXdpMode, kPinRoot, kPurge, kCheckConfig };
+  enum { kXdpIface = 1000, kXdpMode, kPinRoot, kPurge, kCheckConfig, kListen, kUpstream, kWorkers };
   static const option kOptions[] = {{"config", required_argument, nullptr, 'c'},
                                     {"check-config", required_argument, nullptr, kCheckConfig},
                                     {"xdp-iface", required_argument, nullptr, kXdpIface},
                                     {"xdp-mode", required_argument, nullptr, kXdpMode},
                                     {"pin-root", required_argument, nullptr, kPinRoot},
                                     {"purge", no_argument, nullptr, kPurge},
+                                    {"listen", required_argument, nullptr, kListen},
+                                    {"upstream", required_argument, nullptr, kUpstream},
+                                    {"workers", required_argument, nullptr, kWorkers},
                                     {"help", no_argument, nullptr, 'h'},
                                     {"version", no_argument, nullptr, 'V'},
                                     {nullptr, 0, nullptr, 0}};
@@ -223,6 +241,17 @@ int main(int argc, char** argv) {
         break;
       case kPinRoot: pin_root = optarg; break;
       case kPurge: purge = true; break;
+      case kListen: listen_addr = optarg; break;
+      case kUpstream: upstream_addr = optarg; break;
+      case kWorkers: {
+        char* end = nullptr;
+        errno = 0;
+        unsigned long n = std::strtoul(optarg, &end, 10);
+        if (errno != 0 || end == optarg || *end != '\0' || n > 1024)
+          return usageError(std::string("invalid --workers '") + optarg + "' (0..1024)");
+        workers = static_cast<uint32_t>(n);
+        break;
+      }
       case 'h': std::fputs(kUsage, stdout); return 0;
       case 'V': std::printf("mamorid %s\n", kVersion); return 0;
       default:
@@ -255,7 +284,12 @@ int main(int argc, char** argv) {
     return usageError(
         "--xdp-iface and --xdp-mode are the quick start; with --config, set "
         "shield.interfaces and shield.attach_mode in the file");
+  if (config_path && (listen_addr || upstream_addr))
+    return usageError("--listen and --upstream are the quick start; with --config, define sites");
+  if (listen_addr.has_value() != upstream_addr.has_value())
+    return usageError("--listen and --upstream go together");
   config::ShieldConfig running;
+  config::Config full;  // sites and workers for the engine
   if (config_path) {
     auto loaded = config::loadConfigFile(*config_path);
     if (!loaded) {
@@ -263,15 +297,33 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "mamorid: %s refused; not started\n", config_path->c_str());
       return 2;
     }
-    running = loaded.value().shield;
-    if (running.interfaces.empty())
+    full = loaded.value();
+    running = full.shield;
+    if (running.interfaces.empty() && full.tenants.empty())
       return usageError("nothing to do: " + *config_path +
-                        " lists no shield.interfaces (the proxy engine is not built yet)");
+                        " lists no shield.interfaces and no sites");
+  } else if (listen_addr) {
+    config::QuickStart quick;
+    quick.listen = *listen_addr;
+    quick.upstream = *upstream_addr;
+    quick.xdp_interfaces = ifaces;
+    quick.workers = workers.value_or(0);
+    auto built = config::quickStartConfig(quick);
+    if (!built) {
+      printConfigErrors(built.error());
+      return 2;
+    }
+    full = built.value();
+    running = full.shield;
+    running.attach_mode = mode;
   } else {
-    if (ifaces.empty()) return usageError("nothing to do: give --config FILE or --xdp-iface IFACE");
+    if (ifaces.empty())
+      return usageError(
+          "nothing to do: give --config FILE, --listen ADDR --upstream ADDR, or --xdp-iface IFACE");
     running.interfaces = ifaces;  // every other field at its default = shield::defaultSettings()
     running.attach_mode = mode;
   }
+  const bool want_shield = !running.interfaces.empty();
 
   // Handlers go in before anything is attached: SIGHUP's default action
   // would kill the daemon with the shield still attached.
@@ -282,25 +334,69 @@ int main(int argc, char** argv) {
   sa.sa_handler = onReload;
   sigaction(SIGHUP, &sa, nullptr);
 
-  auto loaded = shield::Shield::open(daemon::shieldOptions(running, pin_root));
-  if (!loaded) {
-    std::fprintf(stderr, "mamorid: %s\n", loaded.error().message.c_str());
-    return 1;
+  // The engine binds first: a taken port is reported before the shield
+  // touches any interface.
+  std::unique_ptr<net::Engine> engine;
+  uint32_t engine_workers = workers.value_or(full.workers);
+  if (engine_workers == 0) engine_workers = std::max(1u, std::thread::hardware_concurrency());
+  if (!full.tenants.empty()) {
+    net::EngineOptions options;
+    options.workers = engine_workers;
+    auto created = net::Engine::create(full, options);
+    if (!created) {
+      std::fprintf(stderr, "mamorid: %s\n", created.error().message.c_str());
+      if (created.error().code == EINVAL && want_shield) {
+        std::fprintf(stderr, "mamorid: running the shield only\n");
+      } else {
+        return 1;
+      }
+    } else {
+      engine = std::move(created.value());
+    }
+    if (engine) {
+      for (const auto& skipped : engine->skippedTlsListeners())
+        std::fprintf(stderr, "mamorid: TLS listener %s skipped (TLS is not supported yet)\n",
+                     skipped.c_str());
+    }
   }
+
+  std::unique_ptr<shield::Shield> shield_owner;
   RunningShield run;
-  run.shield = loaded.value().get();
-  run.manage_lists = config_path.has_value();
-  if (auto st = checkInterfacesExist(running.interfaces); !st) {
-    std::fprintf(stderr, "mamorid: %s\n", st.error().message.c_str());
-    return 1;
+  if (want_shield) {
+    auto loaded = shield::Shield::open(daemon::shieldOptions(running, pin_root));
+    if (!loaded) {
+      std::fprintf(stderr, "mamorid: %s\n", loaded.error().message.c_str());
+      return 1;
+    }
+    shield_owner = std::move(loaded.value());
+    run.shield = shield_owner.get();
+    run.manage_lists = config_path.has_value();
+    if (auto st = checkInterfacesExist(running.interfaces); !st) {
+      std::fprintf(stderr, "mamorid: %s\n", st.error().message.c_str());
+      return 1;
+    }
+    if (auto st = applyShield(run, running); !st) {
+      std::fprintf(stderr, "mamorid: %s\n", st.error().message.c_str());
+      return 1;  // the Shield's destructor detaches what was attached
+    }
+    if (config_path)
+      std::printf("mamorid: config %s applied: %zu allow, %zu deny\n", config_path->c_str(),
+                  running.allow.size(), running.deny.size());
   }
-  if (auto st = applyShield(run, running); !st) {
-    std::fprintf(stderr, "mamorid: %s\n", st.error().message.c_str());
-    return 1;  // the Shield's destructor detaches what was attached
+  if (engine) {
+    // Workers must not take the process signals: the handlers only set
+    // flags for the main loop, and a worker in epoll_wait would just see EINTR.
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    engine->start();
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    for (const auto& addr : engine->listenAddresses())
+      std::printf("mamorid: proxy listening on %s (%u workers)\n", addr.c_str(), engine_workers);
   }
-  if (config_path)
-    std::printf("mamorid: config %s applied: %zu allow, %zu deny\n", config_path->c_str(),
-                running.allow.size(), running.deny.size());
   std::fflush(stdout);
 
   // Sampled drops, counted per (source, reason) and reported every few
@@ -309,13 +405,18 @@ int main(int argc, char** argv) {
   // belong to no known source. The DoS log (issue #6) takes this over.
   std::map<std::pair<std::string, int>, uint64_t> sampled;
   uint64_t not_sampled = 0;
-  auto reader = shield::DropEventReader::open(pin_root, [&](const shield::DropEvent& ev) {
-    ++sampled[{ev.source.toString(), ev.reason}];
-    not_sampled += ev.suppressed;
-  });
-  if (!reader) {
-    std::fprintf(stderr, "mamorid: %s\n", reader.error().message.c_str());
-    return 1;
+  std::unique_ptr<shield::DropEventReader> reader;
+  if (want_shield) {
+    auto opened = shield::DropEventReader::open(pin_root, [&](const shield::DropEvent& ev) {
+      ++sampled[{ev.source.toString(), ev.reason}];
+      not_sampled += ev.suppressed;
+    });
+    if (!opened) {
+      std::fprintf(stderr, "mamorid: %s\n", opened.error().message.c_str());
+      if (engine) engine->stop();
+      return 1;
+    }
+    reader = std::move(opened.value());
   }
   auto report = [&] {
     for (const auto& [key, count] : sampled)
@@ -331,13 +432,21 @@ int main(int argc, char** argv) {
   };
   auto last_report = std::chrono::steady_clock::now();
   while (!g_stop) {
-    if (auto n = reader.value()->poll(kPollInterval); !n) {
-      std::fprintf(stderr, "mamorid: %s\n", n.error().message.c_str());
-      break;
+    if (reader) {
+      if (auto n = reader->poll(kPollInterval); !n) {
+        std::fprintf(stderr, "mamorid: %s\n", n.error().message.c_str());
+        break;
+      }
+    } else {
+      std::this_thread::sleep_for(kPollInterval);
     }
     if (g_reload.exchange(false)) {
-      if (config_path) {
+      if (config_path && engine)
+        std::printf("mamorid: reload: site changes need a restart (engine reload is not built yet)\n");
+      if (config_path && want_shield) {
         reload(run, *config_path, running);
+      } else if (config_path) {
+        // nothing else to reload without a shield
       } else {
         std::printf("mamorid: SIGHUP ignored: started without --config, nothing to reload\n");
       }
@@ -349,8 +458,18 @@ int main(int argc, char** argv) {
       last_report = std::chrono::steady_clock::now();
     }
   }
-  report();
-  run.shield->detachAll();
-  std::printf("mamorid: shield detached, pinned maps kept in %s\n", run.shield->pinDir().c_str());
+  if (engine) {
+    engine->stop();  // stops accepting, lets requests in flight finish, joins
+    auto st = engine->stats();
+    std::printf("mamorid: engine stopped: %llu requests, %llu rejected, %llu blocked, %llu 502, %llu 504\n",
+                static_cast<unsigned long long>(st.requests), static_cast<unsigned long long>(st.rejected),
+                static_cast<unsigned long long>(st.blocked), static_cast<unsigned long long>(st.bad_gateway),
+                static_cast<unsigned long long>(st.gateway_timeout));
+  }
+  if (want_shield) {
+    report();
+    run.shield->detachAll();
+    std::printf("mamorid: shield detached, pinned maps kept in %s\n", run.shield->pinDir().c_str());
+  }
   return 0;
 }

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# End to end: mamorid as a plain-HTTP reverse proxy, on loopback (no
+# namespaces, no root needed).
+#
+#   curl / python ──► mamorid --listen 127.0.0.1:P ──► lib/echo_upstream.py 127.0.0.1:U
+#
+# Checks: GET through the proxy with X-Forwarded-* rewritten (a client-sent
+# X-Forwarded-For is dropped); a 200 KB POST body arrives intact; a chunked
+# request body is forwarded de-chunked; two URLs on one client connection
+# (keep-alive); pipelined requests answered in order; a CL+TE smuggling
+# attempt gets 400 with a request id and never reaches the upstream; a 5 MB
+# response streams intact to a slow reader (sha256); a chunked response; a
+# client that half-closes after its request still gets the whole answer; a
+# slow client sending half a header is cut after header_timeout (1 s, from
+# --config); upstream down → 502; SIGTERM → exit 0.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+BIN=${MAMORI_BIN:-$here/../../build/bin}
+
+for tool in curl python3 sha256sum; do
+  command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+done
+[[ -x "$BIN/mamorid" ]] || { echo "SKIP: $BIN/mamorid not built"; exit 77; }
+
+DIR=$(mktemp -d /tmp/mamori-e2e-proxy.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() {
+  echo "FAIL: $*" >&2
+  for log in "$DIR"/mamorid*.log; do echo "--- $log:" >&2; cat "$log" >&2 || true; done
+  exit 1
+}
+pass() { echo "ok: $*"; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_port() {  # wait until something accepts on 127.0.0.1:$1
+  for _ in $(seq 100); do
+    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+UP=$(free_port)
+P=$(free_port)
+UPLOG="$DIR/upstream.log"
+: >"$UPLOG"
+python3 "$here/lib/echo_upstream.py" "$UP" "$UPLOG" &
+up_pid=$!
+pids+=("$up_pid")
+wait_port "$UP" || fail "upstream did not start"
+
+"$BIN/mamorid" --listen "127.0.0.1:$P" --upstream "127.0.0.1:$UP" --workers 2 \
+  >"$DIR/mamorid.log" 2>&1 &
+m_pid=$!
+pids+=("$m_pid")
+wait_port "$P" || fail "mamorid did not listen on $P"
+URL="http://127.0.0.1:$P"
+
+# --- GET ------------------------------------------------------------------
+out=$(curl -sS -i -H 'X-Forwarded-For: 6.6.6.6' "$URL/hello?x=1") || fail "GET failed"
+grep -q '^HTTP/1.1 200' <<<"$out" || fail "GET status: $out"
+grep -q '"path": "/hello?x=1"' <<<"$out" || fail "GET path not echoed: $out"
+grep -q '"X-Forwarded-For",' <<<"$out" || fail "no X-Forwarded-For: $out"
+grep -q '6.6.6.6' <<<"$out" && fail "client-sent X-Forwarded-For reached the upstream: $out"
+grep -A1 '"X-Forwarded-For",' <<<"$out" | grep -q '"127.0.0.1"' || fail "X-Forwarded-For is not the peer"
+grep -q 'for=127.0.0.1;' <<<"$out" || fail "no Forwarded: $out"
+pass "GET 200 through the proxy, X-Forwarded-For rewritten"
+
+# --- POST 200 KB ----------------------------------------------------------
+head -c 200000 /dev/urandom >"$DIR/body.bin"
+want=$(sha256sum "$DIR/body.bin" | cut -c1-64)
+out=$(curl -sS --data-binary @"$DIR/body.bin" "$URL/post") || fail "POST failed"
+grep -q '"body_length": 200000' <<<"$out" || fail "POST body length: $out"
+grep -q "\"body_sha256\": \"$want\"" <<<"$out" || fail "POST body differs: $out"
+pass "POST 200 KB body echoed intact"
+
+# --- chunked request body -------------------------------------------------
+out=$(curl -sS -H 'Transfer-Encoding: chunked' --data-binary 'hello chunked world' "$URL/chunked-in")
+grep -q '"body_length": 19' <<<"$out" || fail "chunked body: $out"
+pass "chunked request body forwarded with Content-Length"
+
+# --- keep-alive -----------------------------------------------------------
+out=$(curl -sS -v "$URL/a" "$URL/b" 2>&1) || fail "keep-alive curl failed"
+grep -q 'Re-using existing connection' <<<"$out" || fail "connection not reused: $out"
+[[ $(grep -c '"path": "/[ab]"' <<<"$out") == 2 ]] || fail "keep-alive answers: $out"
+pass "keep-alive: two requests on one connection"
+
+# --- pipelining -----------------------------------------------------------
+out=$(python3 - "$P" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
+s.sendall(b"GET /p1 HTTP/1.1\r\nHost: x\r\n\r\nGET /p2 HTTP/1.1\r\nHost: x\r\n\r\n"
+          b"GET /p3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+data = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    data += d
+print(" ".join(l.split(b'"')[3].decode() for l in data.split(b"\n") if b'"path"' in l))
+PY
+)
+[[ "$out" == "/p1 /p2 /p3" ]] || fail "pipelined answers out of order or missing: '$out'"
+pass "pipelined requests answered in order"
+
+# --- request smuggling: CL + TE -------------------------------------------
+out=$(python3 - "$P" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
+s.sendall(b"POST /smuggle HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+          b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /evil HTTP/1.1\r\nHost: x\r\n\r\n")
+data = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    data += d
+print(data.decode(errors="replace"))
+PY
+)
+grep -q '^HTTP/1.1 400' <<<"$out" || fail "smuggling attempt not refused: $out"
+grep -Eq '^X-Request-Id: [0-9a-f]{16}' <<<"$out" || fail "400 without request id: $out"
+grep -Eq 'smuggle|evil' "$UPLOG" && fail "smuggled request reached the upstream: $(cat "$UPLOG")"
+pass "CL+TE smuggling attempt answered 400, never reached the upstream"
+
+# --- large response, slow reader (back-pressure) --------------------------
+want=$(python3 -c "import sys,hashlib; sys.path.insert(0,'$here/lib'); import echo_upstream as e; print(hashlib.sha256(e.bigdata(5242880)).hexdigest())")
+got=$(curl -sS "$URL/big?n=5242880" | sha256sum | cut -c1-64)
+[[ "$got" == "$want" ]] || fail "5 MB response differs"
+got=$(curl -sS --limit-rate 4M "$URL/big?n=5242880" | sha256sum | cut -c1-64)
+[[ "$got" == "$want" ]] || fail "5 MB response to a slow reader differs"
+got=$(curl -sS "$URL/chunked?n=5242880" | sha256sum | cut -c1-64)
+[[ "$got" == "$want" ]] || fail "5 MB chunked response differs"
+pass "5 MB responses streamed intact (fast, rate-limited reader, chunked)"
+
+# --- half-close: the client shuts down its side after the request ---------
+got=$(python3 - "$P" <<'PY' | sha256sum | cut -c1-64
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 10)
+s.sendall(b"GET /big?n=5242880 HTTP/1.1\r\nHost: x\r\n\r\n")
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    d = s.recv(1 << 20)
+    if not d:
+        break
+    data += d
+sys.stdout.buffer.write(data.split(b"\r\n\r\n", 1)[1])
+PY
+)
+[[ "$got" == "$want" ]] || fail "half-closed client did not get the whole 5 MB response"
+pass "half-closed client still gets its whole response"
+
+# --- upstream down → 502 --------------------------------------------------
+kill "$up_pid"
+wait "$up_pid" 2>/dev/null || true
+code=$(curl -sS -o "$DIR/502.txt" -w '%{http_code}' "$URL/down")
+[[ "$code" == 502 ]] || fail "upstream down gave $code"
+grep -Eq 'request id: [0-9a-f]{16}' "$DIR/502.txt" || fail "502 without request id"
+pass "upstream down → 502"
+
+# --- SIGTERM → exit 0 -----------------------------------------------------
+kill -TERM "$m_pid"
+rc=0
+wait "$m_pid" || rc=$?
+[[ $rc == 0 ]] || fail "mamorid exited $rc on SIGTERM"
+pass "SIGTERM: clean exit 0"
+
+# --- header timeout (slowloris) via --config ------------------------------
+python3 "$here/lib/echo_upstream.py" "$UP" "$UPLOG" &
+pids+=("$!")
+wait_port "$UP" || fail "upstream did not restart"
+P2=$(free_port)
+cat >"$DIR/mamori.yaml" <<YAML
+workers: 1
+tenants:
+  - id: e2e
+    sites:
+      - name: e2e-site
+        hosts: ["*"]
+        listeners:
+          - address: 127.0.0.1:$P2
+        upstreams:
+          - address: 127.0.0.1:$UP
+        limits:
+          header_timeout: 1s
+YAML
+"$BIN/mamorid" --config "$DIR/mamori.yaml" >"$DIR/mamorid-config.log" 2>&1 &
+m2_pid=$!
+pids+=("$m2_pid")
+wait_port "$P2" || fail "mamorid --config did not listen on $P2"
+curl -sS -o /dev/null "http://127.0.0.1:$P2/ok" || fail "GET through --config site failed"
+out=$(python3 - "$P2" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 10)
+s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nX-Half: ")
+t0 = time.monotonic()
+data = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    data += d
+print("%.1f %s" % (time.monotonic() - t0, data.split(b"\r\n")[0].decode()))
+PY
+)
+read -r secs status_line <<<"$out"
+python3 -c "import sys; sys.exit(0 if 0.5 <= $secs <= 4 else 1)" || fail "half header cut after ${secs}s"
+grep -q '408' <<<"$status_line" || fail "half header answered '$status_line'"
+grep -q '/slow' "$UPLOG" && fail "half request reached the upstream"
+pass "half a header is cut after header_timeout (${secs}s, 408)"
+kill -TERM "$m2_pid"
+wait "$m2_pid" || fail "mamorid --config exited non-zero on SIGTERM"
+
+echo "PASS: proxy e2e"

@@ -1,0 +1,1107 @@
+#include "net/engine.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string_view>
+#include <unordered_map>
+
+#include "http/request_parser.h"
+#include "http/response_parser.h"
+#include "net/forward.h"
+#include "net/timer_heap.h"
+#include "net/upstream_set.h"
+
+namespace mamori::net {
+
+using Clock = std::chrono::steady_clock;
+
+// Read-only after Engine::create(); shared by all workers.
+struct SiteRuntime {
+  config::Site site;
+  std::vector<sockaddr_storage> upstream_addrs;  // one per site.upstreams entry
+  std::vector<socklen_t> upstream_lens;
+  std::string block_page;  // contents of site.block.page, empty for the built-in page
+  http::RequestLimits limits;
+};
+
+struct ListenerRuntime {
+  std::string address;                   // "ip:port"
+  std::vector<const SiteRuntime*> sites;  // every site listening here
+  // One SO_REUSEPORT socket per worker. Slot i is touched only by worker i
+  // once threads run (it closes it on stop and writes -1); whatever is left
+  // open is closed here.
+  std::vector<int> fds;
+  ~ListenerRuntime() {
+    for (int fd : fds)
+      if (fd >= 0) ::close(fd);
+  }
+};
+
+namespace {
+
+// A client's pending output above which we stop reading its upstream
+// (back-pressure) and stop parsing its next pipelined request.
+constexpr std::size_t kClientOutputBound = 256 * 1024;
+constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kIdlePerUpstream = 16;  // idle keep-alive upstream conns per worker
+constexpr auto kLingerTime = std::chrono::seconds(2);
+
+const char* reasonPhrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return status < 500 ? "Client Error" : "Server Error";
+  }
+}
+
+// A complete local answer. `body` empty: a short text naming the status and
+// the request id, which is what an operator asks a user for.
+std::string localResponse(int status, std::string_view request_id, std::string_view body,
+                          bool close, bool head) {
+  std::string text;
+  bool html = !body.empty();
+  if (body.empty()) {
+    text = std::to_string(status) + " " + reasonPhrase(status) + "\nrequest id: " +
+           std::string(request_id) + "\n";
+    body = text;
+  }
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reasonPhrase(status) + "\r\n";
+  out += html ? "Content-Type: text/html; charset=utf-8\r\n" : "Content-Type: text/plain\r\n";
+  out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  out += "X-Request-Id: " + std::string(request_id) + "\r\n";
+  out += "Cache-Control: no-store\r\n";
+  if (close) out += "Connection: close\r\n";
+  out += "\r\n";
+  if (!head) out += body;
+  return out;
+}
+
+config::IpAddress ipOf(const sockaddr_storage& ss, std::uint16_t* port) {
+  config::IpAddress ip;
+  if (ss.ss_family == AF_INET6) {
+    const auto* s6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    ip.family = config::AddressFamily::Ipv6;
+    std::memcpy(ip.bytes.data(), &s6->sin6_addr, 16);
+    *port = ntohs(s6->sin6_port);
+  } else {
+    const auto* s4 = reinterpret_cast<const sockaddr_in*>(&ss);
+    std::memcpy(ip.bytes.data(), &s4->sin_addr, 4);
+    *port = ntohs(s4->sin_port);
+  }
+  return ip;
+}
+
+common::Result<int> bindListener(const config::Endpoint& ep) {
+  sockaddr_storage ss{};
+  socklen_t len;
+  int family;
+  if (ep.ip->family == config::AddressFamily::Ipv6) {
+    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    s6->sin6_family = AF_INET6;
+    std::memcpy(&s6->sin6_addr, ep.ip->bytes.data(), 16);
+    s6->sin6_port = htons(ep.port);
+    len = sizeof(sockaddr_in6);
+    family = AF_INET6;
+  } else {
+    auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
+    s4->sin_family = AF_INET;
+    std::memcpy(&s4->sin_addr, ep.ip->bytes.data(), 4);
+    s4->sin_port = htons(ep.port);
+    len = sizeof(sockaddr_in);
+    family = AF_INET;
+  }
+  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return common::errnoError("socket for " + ep.toString(), errno);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd, 1024) != 0) {
+    int err = errno;
+    ::close(fd);
+    return common::errnoError("listen on " + ep.toString(), err);
+  }
+  return fd;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Worker: one thread, one epoll loop. Level-triggered epoll: every handler
+// does one bounded read or write per event and recomputes its interest set
+// afterwards (updateClient/updateUpstream), which keeps fairness between
+// connections and makes a forgotten EAGAIN loop impossible. The cost is an
+// epoll_ctl when interest changes, which only happens at request boundaries
+// and on back-pressure.
+
+struct Handler {
+  enum class Kind { Listen, Client, Upstream, Wake } kind;
+  explicit Handler(Kind k) : kind(k) {}
+};
+
+struct ListenHandler : Handler {
+  ListenHandler() : Handler(Kind::Listen) {}
+  int fd = -1;
+  int* slot = nullptr;  // this worker's entry in listener->fds
+  const ListenerRuntime* listener = nullptr;
+};
+
+struct ClientConn;
+
+struct UpstreamConn : Handler {
+  UpstreamConn() : Handler(Kind::Upstream) {}
+  int fd = -1;
+  const SiteRuntime* site = nullptr;
+  std::size_t index = 0;  // into site->upstream_addrs
+  ClientConn* client = nullptr;  // null while idle in the pool
+  std::string out;
+  std::size_t out_off = 0;
+  http::ResponseParser parser{http::Method::Get};
+  bool connecting = false;
+  bool reused = false;    // taken from the idle pool
+  bool got_bytes = false;  // any response byte for the current request
+  bool paused = false;     // back-pressure: the client is not keeping up
+  bool closed = false;
+  std::uint32_t events = 0;
+};
+
+// What the connection's one deadline currently means.
+enum class Phase { Idle, Header, Body, Connect, UpstreamRead, Linger };
+
+struct ClientConn : Handler {
+  ClientConn() : Handler(Kind::Client) {}
+  std::uint64_t id = 0;
+  int fd = -1;
+  const ListenerRuntime* listener = nullptr;
+  const SiteRuntime* site = nullptr;  // site of the current request
+  config::IpAddress peer;
+  std::string peer_key;  // peer address bytes, for the per-source cap
+  std::uint16_t peer_port = 0;
+  std::string in;
+  std::string out;
+  std::size_t out_off = 0;
+  std::optional<http::RequestParser> parser;
+  Phase phase = Phase::Header;
+  std::size_t request_bytes = 0;  // received since the current request began
+  bool busy = false;              // a request is with the upstream
+  bool close_after = false;       // close once the current output is flushed
+  bool response_started = false;  // a byte of the upstream response was forwarded
+  bool sent_continue = false;
+  bool lingering = false;
+  bool peer_eof = false;  // the client shut down its side: answer what we have, then close
+  bool closed = false;
+  http::Request request;
+  std::string request_id;
+  std::string upstream_bytes;  // the serialized request, kept for a retry
+  UpstreamConn* up = nullptr;
+  std::size_t attempts = 0;  // upstream connect attempts for this request
+  bool retried_stale = false;
+  std::optional<Clock::time_point> deadline;
+  std::optional<Clock::time_point> armed;  // deadline of the live heap entry
+  std::uint32_t events = 0;
+
+  std::size_t pending() const { return out.size() - out_off; }
+};
+
+class Worker {
+ public:
+  Worker(std::size_t index, const EngineOptions& options,
+         const std::vector<std::unique_ptr<ListenerRuntime>>& listeners,
+         const std::vector<std::unique_ptr<SiteRuntime>>& sites)
+      : options_(options) {
+    epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    wakefd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    addFd(wakefd_, EPOLLIN, &wake_);
+    for (const auto& l : listeners) {
+      auto h = std::make_unique<ListenHandler>();
+      h->fd = l->fds[index];
+      h->slot = &l->fds[index];
+      h->listener = l.get();
+      addFd(h->fd, EPOLLIN, h.get());
+      listen_.push_back(std::move(h));
+    }
+    for (const auto& s : sites) {
+      std::vector<std::uint32_t> weights;
+      for (const auto& u : s->site.upstreams) weights.push_back(u.weight);
+      health_.emplace(s.get(), UpstreamSet(weights));
+      idle_[s.get()].resize(s->site.upstreams.size());
+    }
+    std::uint64_t seed = 0;
+    if (::getrandom(&seed, sizeof seed, 0) != sizeof seed)
+      seed = static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()) ^ (index << 56);
+    ids_.emplace(seed);
+  }
+
+  ~Worker() {
+    for (auto& [id, c] : clients_) ::close(c->fd);
+    for (auto& [p, u] : upstreams_) ::close(u->fd);
+    ::close(wakefd_);  // listening sockets belong to ListenerRuntime
+    ::close(epfd_);
+  }
+
+  void requestStop() {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wakefd_, &one, sizeof one);
+  }
+
+  EngineStats stats() const {
+    EngineStats s;
+#define MAMORI_NET_LOAD(name) s.name = counters_.name.load(std::memory_order_relaxed);
+    MAMORI_NET_COUNTERS(MAMORI_NET_LOAD)
+#undef MAMORI_NET_LOAD
+    for (std::size_t i = 0; i < s.rejected_by_reason.size(); ++i)
+      s.rejected_by_reason[i] = counters_.rejected_by_reason[i].load(std::memory_order_relaxed);
+    return s;
+  }
+
+  void run() {
+    epoll_event events[128];
+    while (true) {
+      int timeout = timers_.waitMs(Clock::now(), 1000);
+      int n = ::epoll_wait(epfd_, events, 128, timeout);
+      if (n < 0 && errno != EINTR) break;
+      for (int i = 0; i < n; ++i) dispatch(static_cast<Handler*>(events[i].data.ptr), events[i].events);
+      runTimers();
+      graveyard_clients_.clear();
+      graveyard_upstreams_.clear();
+      if (stopping_) {
+        closeIdleClients();
+        if (clients_.empty() || Clock::now() >= stop_deadline_) break;
+      }
+    }
+  }
+
+ private:
+  // Relaxed atomics: written by this worker only, read by stats().
+  struct Counters {
+#define MAMORI_NET_ATOMIC(name) std::atomic<std::uint64_t> name{0};
+    MAMORI_NET_COUNTERS(MAMORI_NET_ATOMIC)
+#undef MAMORI_NET_ATOMIC
+    std::array<std::atomic<std::uint64_t>, http::kRejectReasonCount> rejected_by_reason{};
+  };
+  static void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+
+  void addFd(int fd, std::uint32_t ev, Handler* h) {
+    epoll_event e{};
+    e.events = ev;
+    e.data.ptr = h;
+    ::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &e);
+  }
+  void modFd(int fd, std::uint32_t ev, Handler* h) {
+    epoll_event e{};
+    e.events = ev;
+    e.data.ptr = h;
+    ::epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &e);
+  }
+
+  void dispatch(Handler* h, std::uint32_t ev) {
+    switch (h->kind) {
+      case Handler::Kind::Wake: onWake(); break;
+      case Handler::Kind::Listen: onAccept(static_cast<ListenHandler*>(h)); break;
+      case Handler::Kind::Client: {
+        auto* c = static_cast<ClientConn*>(h);
+        if (!c->closed) onClient(c, ev);
+        break;
+      }
+      case Handler::Kind::Upstream: {
+        auto* u = static_cast<UpstreamConn*>(h);
+        if (!u->closed) onUpstream(u, ev);
+        break;
+      }
+    }
+  }
+
+  // --- stop ----------------------------------------------------------------
+
+  void onWake() {
+    std::uint64_t v;
+    [[maybe_unused]] auto n = ::read(wakefd_, &v, sizeof v);
+    if (stopping_) return;
+    stopping_ = true;
+    stop_deadline_ = Clock::now() + options_.stop_grace;
+    for (auto& l : listen_) {
+      ::epoll_ctl(epfd_, EPOLL_CTL_DEL, l->fd, nullptr);
+      ::close(l->fd);
+      l->fd = -1;
+      *l->slot = -1;
+    }
+  }
+
+  // While stopping: a connection between requests is closed now; one with
+  // a request in flight finishes it (close_after is forced in finish()).
+  void closeIdleClients() {
+    std::vector<ClientConn*> idle;
+    for (auto& [id, c] : clients_)
+      if (!c->busy && c->pending() == 0 && c->request_bytes == 0 && !c->lingering) idle.push_back(c.get());
+    for (auto* c : idle) closeClient(c);
+  }
+
+  // --- accept --------------------------------------------------------------
+
+  void onAccept(ListenHandler* l) {
+    for (int i = 0; i < 64 && l->fd >= 0; ++i) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      int fd = ::accept4(l->fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) return;  // EAGAIN, or EMFILE and friends: try again on the next event
+      bump(counters_.accepted);
+      auto c = std::make_unique<ClientConn>();
+      c->fd = fd;
+      c->id = ++next_id_;
+      c->listener = l->listener;
+      c->site = l->listener->sites.front();
+      c->peer = ipOf(ss, &c->peer_port);
+      c->peer_key.assign(reinterpret_cast<const char*>(c->peer.bytes.data()), c->peer.bits() / 8);
+      // The cap is enforced per worker: with N workers a source may hold up
+      // to N times max_conns_per_source. Exact would need a shared counter
+      // on the accept path; the shield's SYN rate limit bounds the rest.
+      auto& count = per_source_[c->peer_key];
+      if (count >= c->site->site.limits.max_conns_per_source) {
+        bump(counters_.over_source_cap);
+        auto resp = localResponse(503, ids_->next(), {}, true, false);
+        [[maybe_unused]] auto n = ::send(fd, resp.data(), resp.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        ::close(fd);
+        if (count == 0) per_source_.erase(c->peer_key);
+        continue;
+      }
+      ++count;
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      c->parser.emplace(c->site->limits);
+      c->events = EPOLLIN;
+      addFd(fd, c->events, c.get());
+      setDeadline(c.get(), Phase::Header, c->site->site.limits.header_timeout);
+      clients_.emplace(c->id, std::move(c));
+    }
+  }
+
+  // --- timers --------------------------------------------------------------
+
+  void setDeadline(ClientConn* c, Phase phase, std::chrono::seconds after) {
+    c->phase = phase;
+    auto d = Clock::now() + after;
+    c->deadline = d;
+    if (!c->armed || d < *c->armed) {
+      timers_.push(d, c->id);
+      c->armed = d;
+    }
+  }
+
+  void runTimers() {
+    auto now = Clock::now();
+    for (const auto& e : timers_.popExpired(now)) {
+      auto it = clients_.find(e.key);
+      if (it == clients_.end()) continue;
+      ClientConn* c = it->second.get();
+      if (!c->armed || *c->armed != e.deadline) continue;  // superseded entry
+      c->armed.reset();
+      if (!c->deadline) continue;
+      if (*c->deadline > now) {  // pushed forward since: re-arm
+        timers_.push(*c->deadline, c->id);
+        c->armed = c->deadline;
+        continue;
+      }
+      c->deadline.reset();
+      onTimeout(c);
+    }
+  }
+
+  void onTimeout(ClientConn* c) {
+    switch (c->phase) {
+      case Phase::Idle: closeClient(c); return;
+      case Phase::Header:
+      case Phase::Body:
+        bump(counters_.client_timeouts);
+        // Nothing received yet (a preconnect, a keep-alive lull): close quietly.
+        if (c->request_bytes == 0 && c->phase == Phase::Header) {
+          closeClient(c);
+          return;
+        }
+        answerAndClose(c, 408);
+        return;
+      case Phase::Connect: {
+        UpstreamConn* u = c->up;
+        if (u) {
+          bump(counters_.upstream_connect_failures);
+          health_.at(u->site).markDown(u->index, Clock::now());
+          closeUpstream(u);
+        }
+        c->up = nullptr;
+        ++c->attempts;
+        retryOrFail(c, 502);
+        return;
+      }
+      case Phase::UpstreamRead:
+        if (c->up) closeUpstream(c->up);
+        c->up = nullptr;
+        if (c->response_started) {
+          bump(counters_.aborted_responses);
+          closeClient(c);
+          return;
+        }
+        bump(counters_.gateway_timeout);
+        c->busy = false;
+        answerAndClose(c, 504);
+        return;
+      case Phase::Linger: closeClient(c); return;
+    }
+  }
+
+  // --- client side ---------------------------------------------------------
+
+  void onClient(ClientConn* c, std::uint32_t ev) {
+    if (ev & (EPOLLERR | EPOLLHUP)) {
+      abortClient(c);
+      return;
+    }
+    if (ev & EPOLLOUT) {
+      if (!flushClient(c)) return;
+    }
+    if ((ev & EPOLLIN) && (c->events & EPOLLIN)) {
+      char buf[kReadChunk];
+      ssize_t n = ::recv(c->fd, buf, sizeof buf, 0);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        abortClient(c);
+        return;
+      }
+      if (n == 0) {
+        // A half-close (shutdown(SHUT_WR) after the request, as `nc -N`
+        // does) still deserves its answer: finish what is in flight.
+        c->peer_eof = true;
+        if (c->lingering || (!c->busy && c->pending() == 0)) {
+          closeClient(c);
+          return;
+        }
+        if (!flushClient(c)) return;
+        updateClient(c);
+        return;
+      }
+      if (n > 0) {
+        if (c->lingering) return;  // discarding until EOF
+        if (c->phase == Phase::Idle)  // first byte of the next request
+          setDeadline(c, Phase::Header, c->site->site.limits.header_timeout);
+        c->request_bytes += static_cast<std::size_t>(n);
+        c->in.append(buf, static_cast<std::size_t>(n));
+        processInput(c);
+        if (c->closed) return;
+        if (!flushClient(c)) return;
+      }
+    }
+    updateClient(c);
+  }
+
+  // Parses and handles buffered requests one at a time, in order.
+  void processInput(ClientConn* c) {
+    while (!c->busy && !c->close_after && !c->closed && !c->in.empty() &&
+           c->pending() < kClientOutputBound) {
+      std::size_t used = 0;
+      auto st = c->parser->feed(c->in, &used);
+      if (st == http::ParseStatus::NeedMore) {
+        c->in.clear();
+        if (c->parser->headersComplete() && c->phase == Phase::Header)
+          setDeadline(c, Phase::Body, c->site->site.limits.body_timeout);
+        const auto& req = c->parser->request();
+        if (c->parser->headersComplete() && req.expect_continue && !c->sent_continue) {
+          c->sent_continue = true;  // the client waits for this before sending the body
+          c->out += "HTTP/1.1 100 Continue\r\n\r\n";
+        }
+        return;
+      }
+      if (st == http::ParseStatus::Reject) {
+        auto reason = c->parser->rejectReason();
+        bump(counters_.rejected);
+        bump(counters_.rejected_by_reason[static_cast<std::size_t>(reason)]);
+        c->request_id = ids_->next();
+        c->in.clear();
+        answerAndClose(c, http::rejectReasonStatus(reason));
+        return;
+      }
+      c->in.erase(0, used);
+      c->request = c->parser->takeRequest();
+      c->parser->reset();
+      c->sent_continue = false;
+      handleRequest(c);
+    }
+  }
+
+  const SiteRuntime* route(const ClientConn* c) const {
+    const auto& sites = c->listener->sites;
+    if (sites.size() == 1) return sites.front();
+    std::string host = routingHost(c->request.host);
+    const SiteRuntime* wildcard = nullptr;
+    const SiteRuntime* any = nullptr;
+    for (const auto* s : sites)
+      for (const auto& pattern : s->site.hosts) {
+        if (pattern == host) return s;
+        if (pattern == "*") any = any ? any : s;
+        else if (hostMatches(pattern, host)) wildcard = wildcard ? wildcard : s;
+      }
+    return wildcard ? wildcard : any;
+  }
+
+  void handleRequest(ClientConn* c) {
+    bump(counters_.requests);
+    c->request_id = ids_->next();
+    c->request_bytes = 0;
+    const bool head = c->request.method == http::Method::Head;
+    const SiteRuntime* site = route(c);
+    if (!site) {
+      answerLocal(c, 421, {}, !c->request.keep_alive, head);
+      return;
+    }
+    c->site = site;
+    if (options_.verdict) {
+      RequestContext ctx{c->request_id, site->site.name, c->peer, c->peer_port, false};
+      Verdict v = options_.verdict(c->request, ctx);
+      if (v.action == Verdict::Action::Block) {
+        if (site->site.mode == config::SiteMode::Detect) {
+          bump(counters_.detect_only);
+        } else {
+          bump(counters_.blocked);
+          std::string page = v.page.empty() ? site->block_page : v.page;
+          answerLocal(c, v.status, page, !c->request.keep_alive, head);
+          return;
+        }
+      }
+    }
+    if (c->request.body_truncated) {
+      // body_over_limit: inspect_prefix needs body streaming, which the
+      // parser does not offer yet: refuse rather than forward a cut body.
+      answerAndClose(c, 413);
+      return;
+    }
+    ForwardContext fwd{c->peer, isTrustedPeer(site->site.trusted_proxies, c->peer), "http"};
+    c->upstream_bytes = serializeUpstreamRequest(c->request, fwd);
+    c->busy = true;
+    c->response_started = false;
+    c->attempts = 0;
+    c->retried_stale = false;
+    c->close_after = !c->request.keep_alive;
+    startUpstream(c);
+  }
+
+  // Queues a local answer; the connection stays open unless `close`.
+  void answerLocal(ClientConn* c, int status, std::string_view body, bool close, bool head) {
+    if (stopping_) close = true;
+    c->out += localResponse(status, c->request_id, body, close, head);
+    c->busy = false;
+    c->request_bytes = 0;
+    if (close) {
+      c->close_after = true;
+    } else {
+      setDeadline(c, c->in.empty() ? Phase::Idle : Phase::Header,
+                  c->in.empty() ? c->site->site.limits.idle_timeout
+                                : c->site->site.limits.header_timeout);
+    }
+  }
+
+  void answerAndClose(ClientConn* c, int status) {
+    if (c->request_id.empty()) c->request_id = ids_->next();
+    if (status == 502) bump(counters_.bad_gateway);
+    answerLocal(c, status, {}, true, c->request.method == http::Method::Head && status >= 500);
+    if (flushClient(c)) updateClient(c);
+  }
+
+  // Writes what it can. Returns false when the connection was closed.
+  bool flushClient(ClientConn* c) {
+    while (c->pending() > 0) {
+      ssize_t n = ::send(c->fd, c->out.data() + c->out_off, c->pending(), MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        if (errno == EINTR) continue;
+        abortClient(c);
+        return false;
+      }
+      c->out_off += static_cast<std::size_t>(n);
+      if (c->up && c->phase == Phase::UpstreamRead)  // progress: the exchange is alive
+        setDeadline(c, Phase::UpstreamRead, c->site->site.limits.upstream_read_timeout);
+    }
+    if (c->out_off == c->out.size()) {
+      c->out.clear();
+      c->out_off = 0;
+    } else if (c->out_off > (1 << 20)) {
+      c->out.erase(0, c->out_off);
+      c->out_off = 0;
+    }
+    if (c->up && c->up->paused && c->pending() < kClientOutputBound / 2) {
+      c->up->paused = false;
+      updateUpstream(c->up);
+    }
+    if (!c->busy && !c->close_after && c->pending() < kClientOutputBound && !c->in.empty()) {
+      processInput(c);  // a pipelined request waiting for room
+      if (c->closed) return false;
+      if (c->pending() > 0 && !c->busy) return flushClient(c);
+    }
+    if (c->peer_eof && !c->busy) c->close_after = true;  // nothing more can arrive
+    if (c->pending() == 0 && c->close_after && !c->busy && !c->lingering) {
+      if (c->peer_eof) {
+        closeClient(c);
+        return false;
+      }
+      // Half-close and drain before closing: closing with unread input makes
+      // the kernel send RST, which can destroy the answer before the client
+      // reads it (a rejected request often has body bytes still arriving).
+      ::shutdown(c->fd, SHUT_WR);
+      c->lingering = true;
+      c->in.clear();
+      setDeadline(c, Phase::Linger, std::chrono::duration_cast<std::chrono::seconds>(kLingerTime));
+    }
+    return true;
+  }
+
+  void updateClient(ClientConn* c) {
+    if (c->closed) return;
+    std::uint32_t ev = 0;
+    if (!c->peer_eof &&
+        (c->lingering || (!c->busy && !c->close_after && c->pending() < kClientOutputBound)))
+      ev |= EPOLLIN;
+    if (c->pending() > 0) ev |= EPOLLOUT;
+    if (ev != c->events) {
+      c->events = ev;
+      modFd(c->fd, ev, c);
+    }
+  }
+
+  // The client went away or broke: drop its upstream exchange too (the
+  // upstream connection is mid-response and cannot be reused).
+  void abortClient(ClientConn* c) {
+    if (c->up) {
+      closeUpstream(c->up);
+      c->up = nullptr;
+    }
+    closeClient(c);
+  }
+
+  void closeClient(ClientConn* c) {
+    if (c->closed) return;
+    if (c->up) {
+      closeUpstream(c->up);
+      c->up = nullptr;
+    }
+    c->closed = true;
+    ::epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
+    ::close(c->fd);
+    if (auto it = per_source_.find(c->peer_key); it != per_source_.end() && --it->second == 0)
+      per_source_.erase(it);
+    auto it = clients_.find(c->id);
+    if (it != clients_.end()) {
+      graveyard_clients_.push_back(std::move(it->second));
+      clients_.erase(it);
+    }
+  }
+
+  // --- upstream side -------------------------------------------------------
+
+  void startUpstream(ClientConn* c) {
+    const SiteRuntime* site = c->site;
+    auto& health = health_.at(site);
+    auto now = Clock::now();
+    auto index = health.pick(now);
+    if (!index) {
+      failBeforeResponse(c, 502);
+      return;
+    }
+    auto& pool = idle_.at(site)[*index];
+    if (!pool.empty()) {
+      UpstreamConn* u = pool.back();
+      pool.pop_back();
+      u->reused = true;
+      attach(c, u);
+      setDeadline(c, Phase::UpstreamRead, site->site.limits.upstream_read_timeout);
+      flushUpstream(u);
+      return;
+    }
+    const auto& addr = site->upstream_addrs[*index];
+    int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      failBeforeResponse(c, 502);
+      return;
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), site->upstream_lens[*index]);
+    if (rc != 0 && errno != EINPROGRESS) {
+      ::close(fd);
+      bump(counters_.upstream_connect_failures);
+      health.markDown(*index, now);
+      ++c->attempts;
+      retryOrFail(c, 502);
+      return;
+    }
+    auto u = std::make_unique<UpstreamConn>();
+    u->fd = fd;
+    u->site = site;
+    u->index = *index;
+    u->connecting = true;
+    u->events = EPOLLOUT;
+    addFd(fd, u->events, u.get());
+    UpstreamConn* raw = u.get();
+    upstreams_.emplace(raw, std::move(u));
+    attach(c, raw);
+    setDeadline(c, Phase::Connect, site->site.limits.upstream_connect_timeout);
+  }
+
+  void attach(ClientConn* c, UpstreamConn* u) {
+    c->up = u;
+    u->client = c;
+    u->out = c->upstream_bytes;
+    u->out_off = 0;
+    u->got_bytes = false;
+    u->paused = false;
+    u->parser.reset(c->request.method);
+  }
+
+  // Another upstream if one is left untried, else `status`.
+  void retryOrFail(ClientConn* c, int status) {
+    c->up = nullptr;
+    if (c->attempts < c->site->site.upstreams.size()) {
+      startUpstream(c);
+      return;
+    }
+    failBeforeResponse(c, status);
+  }
+
+  void failBeforeResponse(ClientConn* c, int status) {
+    c->up = nullptr;
+    c->busy = false;
+    if (status == 502) bump(counters_.bad_gateway);
+    if (status == 504) bump(counters_.gateway_timeout);
+    answerLocal(c, status, {}, c->close_after, c->request.method == http::Method::Head);
+    if (flushClient(c)) updateClient(c);
+  }
+
+  void onUpstream(UpstreamConn* u, std::uint32_t ev) {
+    if (!u->client) {  // idle in the pool: data or EOF means it is unusable now
+      dropIdle(u);
+      return;
+    }
+    ClientConn* c = u->client;
+    if (u->connecting) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) {
+        bump(counters_.upstream_connect_failures);
+        health_.at(u->site).markDown(u->index, Clock::now());
+        closeUpstream(u);
+        ++c->attempts;
+        retryOrFail(c, 502);
+        return;
+      }
+      if (!(ev & EPOLLOUT)) return;
+      u->connecting = false;
+      health_.at(u->site).markUp(u->index);
+      setDeadline(c, Phase::UpstreamRead, c->site->site.limits.upstream_read_timeout);
+      flushUpstream(u);
+      return;
+    }
+    if (ev & EPOLLOUT) {
+      if (!flushUpstream(u)) return;
+    }
+    if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) readUpstream(u);
+  }
+
+  bool flushUpstream(UpstreamConn* u) {
+    while (u->out_off < u->out.size()) {
+      ssize_t n = ::send(u->fd, u->out.data() + u->out_off, u->out.size() - u->out_off, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        if (errno == EINTR) continue;
+        upstreamBroken(u);
+        return false;
+      }
+      u->out_off += static_cast<std::size_t>(n);
+    }
+    if (u->out_off == u->out.size()) {
+      u->out.clear();
+      u->out_off = 0;
+    }
+    updateUpstream(u);
+    return true;
+  }
+
+  void updateUpstream(UpstreamConn* u) {
+    if (u->closed) return;
+    std::uint32_t ev = 0;
+    if (u->connecting || !u->out.empty()) ev |= EPOLLOUT;
+    if (!u->connecting && !u->paused) ev |= EPOLLIN;
+    if (ev != u->events) {
+      u->events = ev;
+      modFd(u->fd, ev, u);
+    }
+  }
+
+  void readUpstream(UpstreamConn* u) {
+    ClientConn* c = u->client;
+    char buf[kReadChunk];
+    ssize_t n = ::recv(u->fd, buf, sizeof buf, 0);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+      upstreamBroken(u);
+      return;
+    }
+    if (n == 0) {
+      if (u->parser.finishAtEof() == http::ResponseParseStatus::Done && u->got_bytes) {
+        finish(c, u, false);
+      } else {
+        upstreamBroken(u);
+      }
+      return;
+    }
+    u->got_bytes = true;
+    setDeadline(c, Phase::UpstreamRead, c->site->site.limits.upstream_read_timeout);
+    std::string_view data(buf, static_cast<std::size_t>(n));
+    while (!data.empty()) {
+      std::size_t used = 0;
+      auto st = u->parser.feed(data, &used);
+      if (st == http::ResponseParseStatus::Reject) {
+        upstreamBroken(u);
+        return;
+      }
+      c->out.append(data.substr(0, used));
+      if (used > 0) c->response_started = true;
+      data.remove_prefix(used);
+      if (st == http::ResponseParseStatus::Done) {
+        if (u->parser.isInterim()) {  // 1xx relayed; the final response follows
+          u->parser.reset(c->request.method);
+          continue;
+        }
+        // Bytes after the end of the response were never asked for: the
+        // connection is out of step and must not be reused.
+        finish(c, u, u->parser.connectionReusable() && data.empty());
+        return;
+      }
+      if (st == http::ResponseParseStatus::NeedMore) break;
+    }
+    if (c->pending() > kClientOutputBound) {
+      u->paused = true;  // resumed by flushClient once the client drains
+      updateUpstream(u);
+    }
+    if (flushClient(c)) updateClient(c);
+  }
+
+  // The response to the current request has been relayed in full.
+  void finish(ClientConn* c, UpstreamConn* u, bool reusable) {
+    bump(counters_.proxied);
+    const auto& resp = u->parser.response();
+    // The upstream's own Connection: close (or close-delimited body) went to
+    // the client verbatim, so the client expects the connection to end.
+    if (!resp.keep_alive || resp.framing == http::BodyFraming::UntilClose || stopping_)
+      c->close_after = true;
+    c->up = nullptr;
+    u->client = nullptr;
+    auto& pool = idle_.at(u->site)[u->index];
+    if (reusable && pool.size() < kIdlePerUpstream) {
+      u->reused = false;
+      u->paused = false;
+      pool.push_back(u);
+      updateUpstream(u);
+    } else {
+      closeUpstream(u);
+    }
+    c->busy = false;
+    c->request_bytes = 0;
+    if (!c->close_after)
+      setDeadline(c, c->in.empty() ? Phase::Idle : Phase::Header,
+                  c->in.empty() ? c->site->site.limits.idle_timeout
+                                : c->site->site.limits.header_timeout);
+    if (flushClient(c)) updateClient(c);
+  }
+
+  // The upstream connection failed (reset, EOF mid-response, malformed).
+  void upstreamBroken(UpstreamConn* u) {
+    ClientConn* c = u->client;
+    bool stale = u->reused && !u->got_bytes;
+    closeUpstream(u);
+    if (!c) return;
+    c->up = nullptr;
+    if (c->response_started) {
+      bump(counters_.aborted_responses);
+      closeClient(c);
+      return;
+    }
+    if (stale && !c->retried_stale) {
+      // A pooled connection the upstream closed while we were picking it:
+      // the request never reached the application, so send it again once
+      // on a fresh connection. TODO(net): restrict to idempotent methods
+      // once the pool also ages out idle connections (#4).
+      c->retried_stale = true;
+      startUpstream(c);
+      return;
+    }
+    failBeforeResponse(c, 502);
+  }
+
+  void dropIdle(UpstreamConn* u) {
+    auto& pool = idle_.at(u->site)[u->index];
+    pool.erase(std::remove(pool.begin(), pool.end(), u), pool.end());
+    closeUpstream(u);
+  }
+
+  void closeUpstream(UpstreamConn* u) {
+    if (u->closed) return;
+    u->closed = true;
+    if (u->client && u->client->up == u) u->client->up = nullptr;
+    u->client = nullptr;
+    ::epoll_ctl(epfd_, EPOLL_CTL_DEL, u->fd, nullptr);
+    ::close(u->fd);
+    auto it = upstreams_.find(u);
+    if (it != upstreams_.end()) {
+      graveyard_upstreams_.push_back(std::move(it->second));
+      upstreams_.erase(it);
+    }
+  }
+
+  const EngineOptions& options_;
+  int epfd_ = -1;
+  int wakefd_ = -1;
+  Handler wake_{Handler::Kind::Wake};
+  std::vector<std::unique_ptr<ListenHandler>> listen_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<ClientConn>> clients_;
+  std::unordered_map<UpstreamConn*, std::unique_ptr<UpstreamConn>> upstreams_;
+  std::vector<std::unique_ptr<ClientConn>> graveyard_clients_;  // freed after each batch
+  std::vector<std::unique_ptr<UpstreamConn>> graveyard_upstreams_;
+  std::unordered_map<const SiteRuntime*, UpstreamSet> health_;
+  std::unordered_map<const SiteRuntime*, std::vector<std::vector<UpstreamConn*>>> idle_;
+  std::unordered_map<std::string, std::uint32_t> per_source_;
+  TimerHeap timers_;
+  std::optional<RequestIdGenerator> ids_;
+  std::uint64_t next_id_ = 0;
+  bool stopping_ = false;
+  Clock::time_point stop_deadline_;
+  Counters counters_;
+};
+
+// ---------------------------------------------------------------------------
+
+common::Result<std::unique_ptr<Engine>> Engine::create(const config::Config& config,
+                                                       EngineOptions options) {
+  std::unique_ptr<Engine> engine(new Engine());
+  if (options.workers == 0) options.workers = 1;
+  engine->options_ = std::move(options);
+  std::map<std::string, ListenerRuntime*> by_address;
+  for (const auto& tenant : config.tenants) {
+    for (const auto& site : tenant.sites) {
+      auto rt = std::make_unique<SiteRuntime>();
+      rt->site = site;
+      for (const auto& up : site.upstreams) {
+        addrinfo hints{};
+        hints.ai_socktype = SOCK_STREAM;
+        addrinfo* res = nullptr;
+        std::string port = std::to_string(up.address.port);
+        int rc = ::getaddrinfo(up.address.host.c_str(), port.c_str(), &hints, &res);
+        if (rc != 0 || !res)
+          return common::Error{EINVAL, "site " + site.name + ": cannot resolve upstream " +
+                                           up.address.toString() + ": " + ::gai_strerror(rc)};
+        sockaddr_storage ss{};
+        std::memcpy(&ss, res->ai_addr, res->ai_addrlen);
+        rt->upstream_addrs.push_back(ss);
+        rt->upstream_lens.push_back(res->ai_addrlen);
+        ::freeaddrinfo(res);
+      }
+      if (site.block.page) {
+        std::ifstream f(*site.block.page, std::ios::binary);
+        if (!f) return common::errnoError("site " + site.name + ": block page " + *site.block.page, errno);
+        std::ostringstream s;
+        s << f.rdbuf();
+        rt->block_page = s.str();
+      }
+      auto& l = rt->limits;
+      l.max_request_line_bytes = site.limits.max_request_line;
+      l.max_header_bytes = site.limits.max_header_bytes;
+      l.max_header_count = site.limits.max_headers;
+      l.max_body_bytes = site.limits.max_body_bytes;
+      l.body_policy = site.limits.body_over_limit == config::BodyOverLimit::Reject
+                          ? http::BodyLimitPolicy::Reject
+                          : http::BodyLimitPolicy::InspectPrefix;
+      for (const auto& listener : site.listeners) {
+        std::string addr = listener.address.toString();
+        if (listener.tls) {
+          engine->skipped_tls_.push_back(site.name + " " + addr);
+          continue;
+        }
+        auto& slot = by_address[addr];
+        if (!slot) {
+          auto lr = std::make_unique<ListenerRuntime>();
+          lr->address = addr;
+          for (std::uint32_t w = 0; w < engine->options_.workers; ++w) {
+            auto fd = bindListener(listener.address);
+            if (!fd) return fd.error();  // ~ListenerRuntime closes what was bound
+            lr->fds.push_back(fd.value());
+          }
+          slot = lr.get();
+          engine->listen_addresses_.push_back(addr);
+          engine->listeners_.push_back(std::move(lr));
+        }
+        slot->sites.push_back(rt.get());
+      }
+      engine->sites_.push_back(std::move(rt));
+    }
+  }
+  if (engine->listeners_.empty())
+    return common::Error{EINVAL, "no plain-HTTP listener configured (TLS is not supported yet)"};
+  for (std::uint32_t w = 0; w < engine->options_.workers; ++w)
+    engine->workers_.push_back(
+        std::make_unique<Worker>(w, engine->options_, engine->listeners_, engine->sites_));
+  return engine;
+}
+
+Engine::~Engine() {
+  stop();
+  workers_.clear();  // before listeners_, whose sockets the workers point at
+}
+
+void Engine::start() {
+  if (started_) return;
+  started_ = true;
+  for (auto& w : workers_) threads_.emplace_back([worker = w.get()] { worker->run(); });
+}
+
+void Engine::stop() {
+  if (stopped_ || !started_) return;
+  stopped_ = true;
+  for (auto& w : workers_) w->requestStop();
+  for (auto& t : threads_) t.join();
+}
+
+EngineStats Engine::stats() const {
+  EngineStats total;
+  for (const auto& w : workers_) {
+    auto s = w->stats();
+#define MAMORI_NET_SUM(name) total.name += s.name;
+    MAMORI_NET_COUNTERS(MAMORI_NET_SUM)
+#undef MAMORI_NET_SUM
+    for (std::size_t i = 0; i < total.rejected_by_reason.size(); ++i)
+      total.rejected_by_reason[i] += s.rejected_by_reason[i];
+  }
+  return total;
+}
+
+}  // namespace mamori::net

@@ -1,0 +1,75 @@
+#pragma once
+
+// The reverse-proxy engine: N worker threads, each with its own epoll loop
+// and its own SO_REUSEPORT listening socket per listener address, so the
+// kernel spreads connections over workers and nothing on the request path
+// takes a lock. Plain HTTP only for now; TLS (a follow-up) slots in as a
+// transport under ClientConn's read and write calls.
+//
+// Life cycle (daemon thread): create() resolves upstreams and binds every
+// socket, so address errors are reported before any thread starts; start()
+// launches the workers; stop() stops accepting, lets in-flight requests
+// finish (bounded by a grace period) and joins. stats() may be called from
+// any thread at any time.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "config/types.h"
+#include "net/types.h"
+
+namespace mamori::net {
+
+class Worker;
+struct SiteRuntime;
+struct ListenerRuntime;
+
+struct EngineOptions {
+  std::uint32_t workers = 1;  // >= 1
+  VerdictHook verdict;        // empty: every request passes
+  // How long stop() waits for in-flight requests before closing them.
+  std::chrono::milliseconds stop_grace{10000};
+};
+
+class Engine {
+ public:
+  // Builds the engine for the non-TLS listeners of every site in `config`
+  // (TLS listeners are skipped and listed by skippedTlsListeners()).
+  // Upstream host names are resolved here (blocking getaddrinfo) and block
+  // pages are read here. Fails with the first bind/resolve/read error, or
+  // EINVAL when no plain-HTTP listener is left.
+  static common::Result<std::unique_ptr<Engine>> create(const config::Config& config,
+                                                        EngineOptions options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  void start();
+  // Idempotent; returns once every worker thread has exited.
+  void stop();
+
+  EngineStats stats() const;
+  // "ip:port" of each listener address served, and of TLS listeners skipped.
+  const std::vector<std::string>& listenAddresses() const { return listen_addresses_; }
+  const std::vector<std::string>& skippedTlsListeners() const { return skipped_tls_; }
+
+ private:
+  Engine() = default;
+
+  EngineOptions options_;
+  std::vector<std::unique_ptr<SiteRuntime>> sites_;
+  std::vector<std::unique_ptr<ListenerRuntime>> listeners_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::vector<std::string> listen_addresses_;
+  std::vector<std::string> skipped_tls_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace mamori::net

@@ -1,0 +1,72 @@
+#pragma once
+
+// Types the engine's neighbours see: the verdict hook that inspect/guard
+// plug into (through userspace/daemon/), and the engine's counters. Plain
+// data, no sockets.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "config/address.h"
+#include "http/types.h"
+
+namespace mamori::net {
+
+// What the engine knows about a request beyond the request itself. Views
+// are valid only during the hook call.
+struct RequestContext {
+  std::string_view request_id;  // 16 lower-case hex digits, unique per request
+  std::string_view site;        // config::Site::name
+  config::IpAddress peer;       // the TCP peer (not X-Forwarded-For)
+  std::uint16_t peer_port = 0;
+  bool tls = false;             // always false until TLS lands
+};
+
+// The decision on one complete request. Block is answered locally with
+// `status` and `page` (empty page: a built-in text body naming the request
+// id). In a site with mode: detect a Block is counted and the request passes.
+struct Verdict {
+  enum class Action { Pass, Block };
+  Action action = Action::Pass;
+  std::uint16_t status = 403;
+  std::string page;
+
+  static Verdict pass() { return {}; }
+  static Verdict block(std::uint16_t status = 403, std::string page = {}) {
+    return {Action::Block, status, std::move(page)};
+  }
+};
+
+// Called by a worker thread on every complete request before it is
+// proxied, concurrently from all workers: it must be thread-safe and must
+// not block (it runs on the event loop). Never called for rejected requests.
+using VerdictHook = std::function<Verdict(const http::Request&, const RequestContext&)>;
+
+// Every counter the engine keeps, in one list (STYLE.md §2).
+#define MAMORI_NET_COUNTERS(X)                                                      \
+  X(accepted)            /* client connections accepted */                          \
+  X(over_source_cap)     /* connections refused: max_conns_per_source */            \
+  X(requests)            /* complete requests parsed */                             \
+  X(rejected)            /* requests the parser rejected (4xx/5xx, closed) */       \
+  X(blocked)             /* answered locally by a Block verdict */                  \
+  X(detect_only)         /* Block verdicts let through by mode: detect */           \
+  X(proxied)             /* responses relayed from an upstream to the end */        \
+  X(upstream_connect_failures) /* refused or timed out; the upstream goes down */   \
+  X(bad_gateway)         /* 502 answered */                                         \
+  X(gateway_timeout)     /* 504 answered */                                         \
+  X(client_timeouts)     /* header, body or idle timeout fired */                   \
+  X(aborted_responses)   /* client closed because a started response broke */
+
+// Snapshot of the counters, summed over workers.
+struct EngineStats {
+#define MAMORI_NET_FIELD(name) std::uint64_t name = 0;
+  MAMORI_NET_COUNTERS(MAMORI_NET_FIELD)
+#undef MAMORI_NET_FIELD
+  std::array<std::uint64_t, http::kRejectReasonCount> rejected_by_reason{};
+};
+
+}  // namespace mamori::net
