@@ -39,6 +39,7 @@ fail() {
 }
 pass() { echo "ok: $*"; }
 
+raw() { python3 "$here/lib/raw_http.py" "$@"; }  # raw PORT [opts] < request bytes
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -96,38 +97,14 @@ grep -q 'Re-using existing connection' <<<"$out" || fail "connection not reused:
 pass "keep-alive: two requests on one connection"
 
 # --- pipelining -----------------------------------------------------------
-out=$(python3 - "$P" <<'PY'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
-s.sendall(b"GET /p1 HTTP/1.1\r\nHost: x\r\n\r\nGET /p2 HTTP/1.1\r\nHost: x\r\n\r\n"
-          b"GET /p3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-data = b""
-while True:
-    d = s.recv(65536)
-    if not d:
-        break
-    data += d
-print(" ".join(l.split(b'"')[3].decode() for l in data.split(b"\n") if b'"path"' in l))
-PY
-)
+out=$(printf 'GET /p1 HTTP/1.1\r\nHost: x\r\n\r\nGET /p2 HTTP/1.1\r\nHost: x\r\n\r\nGET /p3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+  raw "$P" | grep '"path"' | cut -d'"' -f4 | paste -sd' ')
 [[ "$out" == "/p1 /p2 /p3" ]] || fail "pipelined answers out of order or missing: '$out'"
 pass "pipelined requests answered in order"
 
 # --- request smuggling: CL + TE -------------------------------------------
-out=$(python3 - "$P" <<'PY'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
-s.sendall(b"POST /smuggle HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
-          b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /evil HTTP/1.1\r\nHost: x\r\n\r\n")
-data = b""
-while True:
-    d = s.recv(65536)
-    if not d:
-        break
-    data += d
-print(data.decode(errors="replace"))
-PY
-)
+out=$(printf 'POST /smuggle HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /evil HTTP/1.1\r\nHost: x\r\n\r\n' |
+  raw "$P")
 grep -q '^HTTP/1.1 400' <<<"$out" || fail "smuggling attempt not refused: $out"
 grep -Eq '^X-Request-Id: [0-9a-f]{16}' <<<"$out" || fail "400 without request id: $out"
 grep -Eq 'smuggle|evil' "$UPLOG" && fail "smuggled request reached the upstream: $(cat "$UPLOG")"
@@ -144,20 +121,8 @@ got=$(curl -sS "$URL/chunked?n=5242880" | sha256sum | cut -c1-64)
 pass "5 MB responses streamed intact (fast, rate-limited reader, chunked)"
 
 # --- half-close: the client shuts down its side after the request ---------
-got=$(python3 - "$P" <<'PY' | sha256sum | cut -c1-64
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 10)
-s.sendall(b"GET /big?n=5242880 HTTP/1.1\r\nHost: x\r\n\r\n")
-s.shutdown(socket.SHUT_WR)
-data = b""
-while True:
-    d = s.recv(1 << 20)
-    if not d:
-        break
-    data += d
-sys.stdout.buffer.write(data.split(b"\r\n\r\n", 1)[1])
-PY
-)
+got=$(printf 'GET /big?n=5242880 HTTP/1.1\r\nHost: x\r\n\r\n' |
+  raw "$P" --half-close --body | sha256sum | cut -c1-64)
 [[ "$got" == "$want" ]] || fail "half-closed client did not get the whole 5 MB response"
 pass "half-closed client still gets its whole response"
 
@@ -200,21 +165,9 @@ m2_pid=$!
 pids+=("$m2_pid")
 wait_port "$P2" || fail "mamorid --config did not listen on $P2"
 curl -sS -o /dev/null "http://127.0.0.1:$P2/ok" || fail "GET through --config site failed"
-out=$(python3 - "$P2" <<'PY'
-import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 10)
-s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nX-Half: ")
-t0 = time.monotonic()
-data = b""
-while True:
-    d = s.recv(65536)
-    if not d:
-        break
-    data += d
-print("%.1f %s" % (time.monotonic() - t0, data.split(b"\r\n")[0].decode()))
-PY
-)
-read -r secs status_line <<<"$out"
+out=$(printf 'GET /slow HTTP/1.1\r\nHost: x\r\nX-Half: ' | raw "$P2" --elapsed | tr -d '\r')
+secs=$(sed -n 1p <<<"$out")
+status_line=$(sed -n 2p <<<"$out")
 python3 -c "import sys; sys.exit(0 if 0.5 <= $secs <= 4 else 1)" || fail "half header cut after ${secs}s"
 grep -q '408' <<<"$status_line" || fail "half header answered '$status_line'"
 grep -q '/slow' "$UPLOG" && fail "half request reached the upstream"
