@@ -14,12 +14,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/netns.sh
 . "$here/lib/netns.sh"
+# shellcheck source=lib/shield.sh
+. "$here/lib/shield.sh"
 BIN=${MAMORI_BIN:-$here/../../build/bin}
 
 lab_require
 lab_init
 PIN="/sys/fs/bpf/mamori-e2e-cfg-$$"
-lab_on_cleanup() { "$BIN/mamorid" --purge --pin-root "$PIN" >/dev/null 2>&1; }
+lab_on_cleanup() { purge_pins; }
 DIR=$(mktemp -d /tmp/mamori-e2e-cfg.XXXXXX)
 
 fail() { echo "FAIL: $*" >&2; echo "--- mamorid log:" >&2; cat "$DIR/mamorid.log" >&2 || true; exit 1; }
@@ -37,14 +39,7 @@ IF_CLIENT=$(lab_dev waf client)
 IF_SPARE=$(lab_dev waf spare)
 CFG="$DIR/mamori.yaml"
 
-ctl() { "$BIN/mamorictl" --pin-root "$PIN" "$@"; }
 http_ok() { lab_exec client curl -sf -o /dev/null --max-time "${1:-2}" http://10.78.2.2:8080/; }
-dropped() {  # dropped packets for a reason, from `shield status --output json`
-  ctl --output json shield status | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print(sum(r["packets"] for r in d["reasons"] if r["reason"] == sys.argv[1] and r["verdict"] == "drop"))' "$1"
-}
 has_xdp() { lab_exec waf ip link show dev "$1" | grep -q xdp; }
 log_count() { grep -c "$1" "$DIR/mamorid.log" || true; }
 log_count_at_least() { [ "$(log_count "$1")" -ge "$2" ]; }

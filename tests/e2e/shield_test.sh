@@ -12,12 +12,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/netns.sh
 . "$here/lib/netns.sh"
+# shellcheck source=lib/shield.sh
+. "$here/lib/shield.sh"
 BIN=${MAMORI_BIN:-$here/../../build/bin}
 
 lab_require
 lab_init
 PIN="/sys/fs/bpf/mamori-e2e-$$"
-lab_on_cleanup() { "$BIN/mamorid" --purge --pin-root "$PIN" >/dev/null 2>&1; }
+lab_on_cleanup() { purge_pins; }
 LOG=$(mktemp -d /tmp/mamori-e2e.XXXXXX)
 
 fail() { echo "FAIL: $*" >&2; echo "--- mamorid log:" >&2; cat "$LOG"/mamorid*.log >&2 || true; exit 1; }
@@ -39,14 +41,7 @@ start_mamorid() {
   lab_wait_for 100 grep -q "attached to $(lab_dev waf attacker)" "$LOG/mamorid$1.log" ||
     fail "mamorid did not attach"
 }
-ctl() { "$BIN/mamorictl" --pin-root "$PIN" "$@"; }
 http_ok() { lab_exec "$1" curl -sf -o /dev/null --max-time "${2:-2}" http://10.77.2.2:8080/; }
-dropped() {  # dropped packets for a reason, from `shield status --output json`
-  ctl --output json shield status | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print(sum(r["packets"] for r in d["reasons"] if r["reason"] == sys.argv[1] and r["verdict"] == "drop"))' "$1"
-}
 
 start_mamorid 1
 lab_wait_for 50 http_ok client || fail "client cannot reach the app through the shield"
