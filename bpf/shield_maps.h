@@ -23,43 +23,33 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } shield_cfg SEC(".maps");
 
-/* Allow list: a match passes and skips every later check. */
+/* Allow and deny lists, merged (struct shield_list_entry explains how). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, SHIELD_LIST_MAX);
 	__type(key, struct shield_lpm_v4);
-	__type(value, __u32);
+	__type(value, struct shield_list_entry);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} allow_v4 SEC(".maps");
+} lists_v4 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, SHIELD_LIST_MAX);
 	__type(key, struct shield_lpm_v6);
-	__type(value, __u32);
+	__type(value, struct shield_list_entry);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} allow_v6 SEC(".maps");
+} lists_v6 SEC(".maps");
 
-/* Deny list: a match drops. */
+/* How many entries each list trie has, so an empty one costs no walk. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, SHIELD_LIST_MAX);
-	__type(key, struct shield_lpm_v4);
-	__type(value, __u32);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct shield_list_state);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} deny_v4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, SHIELD_LIST_MAX);
-	__type(key, struct shield_lpm_v6);
-	__type(value, __u32);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} deny_v6 SEC(".maps");
+} list_state SEC(".maps");
 
 /* Dynamic bans with expiry; LRU so a ban storm evicts the oldest, never fails. */
 struct {

@@ -108,6 +108,48 @@ TEST_F(ShieldFixture, AllowListBeatsDenyListAndBans) {
   EXPECT_EQ(c.dropped[reason(SHIELD_R_DENY)].packets, 1u);
 }
 
+// The lists share one trie per family; these pin down that a longer deny
+// prefix inside an allow prefix, the same prefix on both lists, and removals
+// of a covering prefix all keep "allow wins" exact.
+TEST_F(ShieldFixture, AllowWinsOverALongerDenyPrefixInsideIt) {
+  ASSERT_TRUE(maps_->addToList(shield::ListKind::Allow, *parseIpPrefix("10.0.0.0/8")).ok());
+  ASSERT_TRUE(maps_->addToList(shield::ListKind::Deny, *parseIpPrefix("10.1.0.0/16")).ok());
+  EXPECT_EQ(run(Packet().ipv4("10.1.2.3", "192.0.2.1").tcp(1, 80, kSyn)), kPass);
+  EXPECT_EQ(counters().passed[reason(SHIELD_R_ALLOW)].packets, 1u);
+
+  // Without the covering allow prefix the deny entry applies again.
+  ASSERT_TRUE(maps_->deleteFromList(shield::ListKind::Allow, *parseIpPrefix("10.0.0.0/8")).ok());
+  EXPECT_EQ(run(Packet().ipv4("10.1.2.3", "192.0.2.1").tcp(1, 80, kSyn)), kDrop);
+  EXPECT_EQ(run(Packet().ipv4("10.2.0.1", "192.0.2.1").tcp(1, 80, kSyn)), kPass);
+}
+
+TEST_F(ShieldFixture, SamePrefixOnBothListsIsAllowedAndListedOnEach) {
+  auto p = *parseIpPrefix("2001:db8:5::/48");
+  ASSERT_TRUE(maps_->addToList(shield::ListKind::Deny, p).ok());
+  ASSERT_TRUE(maps_->addToList(shield::ListKind::Allow, p).ok());
+  EXPECT_EQ(run(Packet().ipv6("2001:db8:5::1", "2001:db8::2").icmpEcho()), kPass);
+  EXPECT_EQ(*maps_->list(shield::ListKind::Allow), std::vector<mamori::common::IpPrefix>{p});
+  EXPECT_EQ(*maps_->list(shield::ListKind::Deny), std::vector<mamori::common::IpPrefix>{p});
+
+  ASSERT_TRUE(maps_->deleteFromList(shield::ListKind::Allow, p).ok());
+  EXPECT_EQ(run(Packet().ipv6("2001:db8:5::1", "2001:db8::2").icmpEcho()), kDrop);
+  EXPECT_FALSE(maps_->deleteFromList(shield::ListKind::Allow, p).ok());
+  ASSERT_TRUE(maps_->deleteFromList(shield::ListKind::Deny, p).ok());
+  EXPECT_EQ(run(Packet().ipv6("2001:db8:5::1", "2001:db8::2").icmpEcho()), kPass);
+  EXPECT_TRUE(maps_->list(shield::ListKind::Deny)->empty());
+}
+
+TEST_F(ShieldFixture, ReplaceListLeavesTheOtherListAlone) {
+  ASSERT_TRUE(maps_->addToList(shield::ListKind::Allow, *parseIpPrefix("192.0.2.0/24")).ok());
+  ASSERT_TRUE(maps_->replaceList(shield::ListKind::Deny, {*parseIpPrefix("198.51.100.0/24"),
+                                                          *parseIpPrefix("192.0.2.7")}).ok());
+  EXPECT_EQ(run(Packet().ipv4("198.51.100.1", "10.0.0.2").udp(1, 53)), kDrop);
+  EXPECT_EQ(run(Packet().ipv4("192.0.2.7", "10.0.0.2").udp(1, 53)), kPass);
+  ASSERT_TRUE(maps_->replaceList(shield::ListKind::Deny, {}).ok());
+  EXPECT_EQ(run(Packet().ipv4("198.51.100.1", "10.0.0.2").udp(1, 53)), kPass);
+  EXPECT_EQ(maps_->list(shield::ListKind::Allow)->size(), 1u);
+}
+
 TEST_F(ShieldFixture, DenyListMatchesIpv6Prefixes) {
   ASSERT_TRUE(maps_->addToList(shield::ListKind::Deny, *parseIpPrefix("2001:db8:bad::/48")).ok());
   EXPECT_EQ(run(Packet().ipv6("2001:db8:bad:1::7", "2001:db8::2").icmpEcho()), kDrop);
@@ -128,7 +170,9 @@ TEST_F(ShieldFixture, BanDropsUntilExpiryThenIsDeleted) {
   std::memcpy(&key, src.bytes.data(), 4);
   shield_ban ban{};
   ASSERT_EQ(bpf_map_lookup_elem(fd, &key, &ban), 0);
-  ban.expires_ns = shield::monotonicNowNs() - 1;
+  // A second back: the program reads the coarse clock, which lags
+  // CLOCK_MONOTONIC by up to one tick.
+  ban.expires_ns = shield::monotonicNowNs() - 1000000000ull;
   ASSERT_EQ(bpf_map_update_elem(fd, &key, &ban, BPF_EXIST), 0);
 
   EXPECT_EQ(run(Packet().ipv4("203.0.113.50", "10.0.0.2").tcp(1, 443, kSyn)), kPass);

@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <set>
+#include <unordered_map>
 
 #include "shield.skel.h"
 #include "shield_abi.h"
@@ -325,26 +327,16 @@ Status Shield::applySettings(const Settings& s) {
 Status Shield::replaceList(ListKind kind, const std::vector<IpPrefix>& prefixes) {
   auto maps = PinnedMaps::open(pin_dir_.substr(0, pin_dir_.rfind('/')));
   if (!maps) return maps.error();
-  auto current = maps->list(kind);
-  if (!current) return current.error();
-  for (const auto& p : prefixes)
-    if (auto st = maps->addToList(kind, p); !st) return st;
-  for (const auto& old : *current) {
-    bool keep = false;
-    for (const auto& p : prefixes) keep = keep || p == old;
-    if (!keep)
-      if (auto st = maps->deleteFromList(kind, old); !st) return st;
-  }
-  return {};
+  return maps->replaceList(kind, prefixes);
 }
 
 // ---------------------------------------------------------------------------
 // PinnedMaps
 
 namespace {
-constexpr const char* kMapNames[] = {"shield_cfg", "allow_v4", "allow_v6", "deny_v4",
-                                     "deny_v6",    "bans_v4",  "bans_v6",  "stats",
-                                     "ev_lost",    "ports"};
+constexpr const char* kMapNames[] = {"shield_cfg", "lists_v4", "lists_v6", "list_state",
+                                     "bans_v4",    "bans_v6",  "stats",    "ev_lost",
+                                     "ports"};
 constexpr size_t kMapCount = sizeof(kMapNames) / sizeof(kMapNames[0]);
 }  // namespace
 
@@ -517,74 +509,178 @@ Result<std::vector<Ban>> PinnedMaps::listBans() const {
   return out;
 }
 
+// The allow and deny lists live in one LPM trie per family (lists_v4,
+// lists_v6; shield_abi.h says why). Every change reads the family's trie,
+// edits the `own` bits, recomputes every entry's `eff` bits and writes back
+// what changed. Entries are written before removed ones are deleted, so
+// while a change is in flight a packet sees either the old or the new
+// entry for its longest match, never none.
 namespace {
-const char* listMapName(ListKind kind, bool v6) {
-  if (kind == ListKind::Allow) return v6 ? "allow_v6" : "allow_v4";
-  return v6 ? "deny_v6" : "deny_v4";
+
+uint8_t listBit(ListKind kind) { return kind == ListKind::Allow ? SHIELD_L_ALLOW : SHIELD_L_DENY; }
+
+struct ListEntry {
+  IpPrefix prefix;
+  uint8_t own = 0;
+  uint8_t eff = 0;
+};
+
+// `p` with every bit past `len` cleared.
+IpPrefix truncated(const IpPrefix& p, int len) {
+  IpPrefix out = p;
+  out.prefix_len = static_cast<uint8_t>(len);
+  for (int bit = len; bit < p.maxPrefix(); ++bit)
+    out.bytes[static_cast<size_t>(bit / 8)] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
+  return out;
 }
+
+std::string prefixKey(const IpPrefix& p) {
+  return std::string(reinterpret_cast<const char*>(p.bytes.data()), p.is_v6 ? 16 : 4) +
+         static_cast<char>(p.prefix_len);
+}
+
+// Sets each entry's eff to the OR of the own bits of every entry covering
+// it (itself included): one hash probe per prefix length present.
+void computeEffective(std::vector<ListEntry>& entries) {
+  std::unordered_map<std::string, uint8_t> own_by_prefix;
+  std::set<int> lengths;
+  for (const auto& e : entries) {
+    own_by_prefix[prefixKey(e.prefix)] = e.own;
+    lengths.insert(e.prefix.prefix_len);
+  }
+  for (auto& e : entries) {
+    e.eff = 0;
+    for (int len : lengths) {
+      if (len > e.prefix.prefix_len) break;
+      auto it = own_by_prefix.find(prefixKey(truncated(e.prefix, len)));
+      if (it != own_by_prefix.end()) e.eff |= it->second;
+    }
+  }
+}
+
 }  // namespace
 
-Status PinnedMaps::addToList(ListKind kind, const IpPrefix& prefix) {
-  uint32_t one = 1;
-  int err;
-  if (prefix.is_v6) {
-    shield_lpm_v6 key{prefix.prefix_len, {}};
-    std::memcpy(key.addr, prefix.bytes.data(), 16);
-    err = bpf_map_update_elem(fd(listMapName(kind, true)), &key, &one, BPF_ANY);
-  } else {
-    shield_lpm_v4 key{prefix.prefix_len, {}};
-    std::memcpy(key.addr, prefix.bytes.data(), 4);
-    err = bpf_map_update_elem(fd(listMapName(kind, false)), &key, &one, BPF_ANY);
+Result<std::vector<PinnedMaps::ListRow>> PinnedMaps::readList(bool v6) const {
+  std::vector<ListRow> out;
+  const int map_fd = fd(v6 ? "lists_v6" : "lists_v4");
+  shield_lpm_v6 key{}, next{};  // the v6 key is the larger; v4 keys use its first 8 bytes
+  void* prev = nullptr;
+  while (bpf_map_get_next_key(map_fd, prev, &next) == 0) {
+    shield_list_entry value{};
+    if (bpf_map_lookup_elem(map_fd, &next, &value) == 0) {
+      IpPrefix p;
+      p.is_v6 = v6;
+      std::memcpy(p.bytes.data(), next.addr, v6 ? 16 : 4);
+      p.prefix_len = static_cast<uint8_t>(next.prefixlen);
+      out.push_back({p, value.own, value.eff});
+    } else if (errno != ENOENT) {
+      return errnoError(std::string("read ") + (v6 ? "lists_v6" : "lists_v4"), errno);
+    }
+    key = next;
+    prev = &key;
   }
-  if (err) return errnoError(std::string("write ") + listMapName(kind, prefix.is_v6), errno);
+  return out;
+}
+
+Status PinnedMaps::writeList(bool v6, const std::vector<ListRow>& before,
+                             std::vector<ListRow> after) {
+  const char* name = v6 ? "lists_v6" : "lists_v4";
+  const int map_fd = fd(name);
+  std::vector<ListEntry> entries;
+  for (const auto& r : after) entries.push_back({r.prefix, r.own, 0});
+  computeEffective(entries);
+
+  std::unordered_map<std::string, const ListRow*> old_rows;
+  for (const auto& r : before) old_rows[prefixKey(r.prefix)] = &r;
+  for (const auto& e : entries) {
+    auto it = old_rows.find(prefixKey(e.prefix));
+    if (it != old_rows.end() && it->second->own == e.own && it->second->eff == e.eff) continue;
+    shield_lpm_v6 key{e.prefix.prefix_len, {}};
+    std::memcpy(key.addr, e.prefix.bytes.data(), v6 ? 16 : 4);
+    shield_list_entry value{e.own, e.eff, 0};
+    if (bpf_map_update_elem(map_fd, &key, &value, BPF_ANY))
+      return errnoError(std::string("write ") + name + " " + e.prefix.toString(), errno);
+  }
+  std::set<std::string> kept;
+  for (const auto& e : entries) kept.insert(prefixKey(e.prefix));
+  for (const auto& r : before) {
+    if (kept.count(prefixKey(r.prefix))) continue;
+    shield_lpm_v6 key{r.prefix.prefix_len, {}};
+    std::memcpy(key.addr, r.prefix.bytes.data(), v6 ? 16 : 4);
+    if (bpf_map_delete_elem(map_fd, &key) && errno != ENOENT)
+      return errnoError(std::string("delete from ") + name + " " + r.prefix.toString(), errno);
+  }
+
+  // The entry count gates the trie walk; raise it before the program could
+  // need it and lower it only once the trie is empty.
+  uint32_t zero = 0;
+  shield_list_state state{};
+  if (bpf_map_lookup_elem(fd("list_state"), &zero, &state)) return errnoError("read list_state", errno);
+  (v6 ? state.v6_entries : state.v4_entries) = static_cast<uint32_t>(entries.size());
+  if (bpf_map_update_elem(fd("list_state"), &zero, &state, BPF_ANY))
+    return errnoError("write list_state", errno);
   return {};
 }
 
+Status PinnedMaps::addToList(ListKind kind, const IpPrefix& prefix) {
+  auto rows = readList(prefix.is_v6);
+  if (!rows) return rows.error();
+  std::vector<ListRow> after = *rows;
+  bool found = false;
+  for (auto& r : after)
+    if (r.prefix == prefix) {
+      r.own |= listBit(kind);
+      found = true;
+    }
+  if (!found) after.push_back({prefix, listBit(kind), 0});
+  return writeList(prefix.is_v6, *rows, std::move(after));
+}
+
 Status PinnedMaps::deleteFromList(ListKind kind, const IpPrefix& prefix) {
-  int err;
-  if (prefix.is_v6) {
-    shield_lpm_v6 key{prefix.prefix_len, {}};
-    std::memcpy(key.addr, prefix.bytes.data(), 16);
-    err = bpf_map_delete_elem(fd(listMapName(kind, true)), &key);
-  } else {
-    shield_lpm_v4 key{prefix.prefix_len, {}};
-    std::memcpy(key.addr, prefix.bytes.data(), 4);
-    err = bpf_map_delete_elem(fd(listMapName(kind, false)), &key);
+  auto rows = readList(prefix.is_v6);
+  if (!rows) return rows.error();
+  std::vector<ListRow> after;
+  bool found = false;
+  for (const auto& r : *rows) {
+    ListRow next = r;
+    if (r.prefix == prefix && (r.own & listBit(kind))) {
+      found = true;
+      next.own &= static_cast<uint8_t>(~listBit(kind));
+    }
+    if (next.own) after.push_back(next);
   }
-  if (err) {
-    Error e = errnoError("delete " + prefix.toString(), errno);
-    if (e.code == ENOENT) e.message = prefix.toString() + " is not on the list";
-    return e;
+  if (!found) return Error{ENOENT, prefix.toString() + " is not on the list"};
+  return writeList(prefix.is_v6, *rows, std::move(after));
+}
+
+Status PinnedMaps::replaceList(ListKind kind, const std::vector<IpPrefix>& prefixes) {
+  for (bool v6 : {false, true}) {
+    auto rows = readList(v6);
+    if (!rows) return rows.error();
+    std::vector<ListRow> after;
+    std::set<std::string> wanted;
+    for (const auto& p : prefixes)
+      if (p.is_v6 == v6) wanted.insert(prefixKey(p));
+    for (const auto& r : *rows) {
+      ListRow next = r;
+      next.own &= static_cast<uint8_t>(~listBit(kind));
+      if (wanted.erase(prefixKey(r.prefix))) next.own |= listBit(kind);
+      if (next.own) after.push_back(next);
+    }
+    for (const auto& p : prefixes)
+      if (p.is_v6 == v6 && wanted.erase(prefixKey(p))) after.push_back({p, listBit(kind), 0});
+    if (auto st = writeList(v6, *rows, std::move(after)); !st) return st;
   }
   return {};
 }
 
 Result<std::vector<IpPrefix>> PinnedMaps::list(ListKind kind) const {
   std::vector<IpPrefix> out;
-  {
-    shield_lpm_v4 key{}, next{};
-    shield_lpm_v4* prev = nullptr;
-    while (bpf_map_get_next_key(fd(listMapName(kind, false)), prev, &next) == 0) {
-      IpPrefix p;
-      std::memcpy(p.bytes.data(), next.addr, 4);
-      p.prefix_len = static_cast<uint8_t>(next.prefixlen);
-      out.push_back(p);
-      key = next;
-      prev = &key;
-    }
-  }
-  {
-    shield_lpm_v6 key{}, next{};
-    shield_lpm_v6* prev = nullptr;
-    while (bpf_map_get_next_key(fd(listMapName(kind, true)), prev, &next) == 0) {
-      IpPrefix p;
-      p.is_v6 = true;
-      std::memcpy(p.bytes.data(), next.addr, 16);
-      p.prefix_len = static_cast<uint8_t>(next.prefixlen);
-      out.push_back(p);
-      key = next;
-      prev = &key;
-    }
+  for (bool v6 : {false, true}) {
+    auto rows = readList(v6);
+    if (!rows) return rows.error();
+    for (const auto& r : *rows)
+      if (r.own & listBit(kind)) out.push_back(r.prefix);
   }
   return out;
 }

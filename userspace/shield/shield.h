@@ -88,10 +88,22 @@ class PinnedMaps {
   common::Status addToList(ListKind kind, const common::IpPrefix& prefix);
   common::Status deleteFromList(ListKind kind, const common::IpPrefix& prefix);
   common::Result<std::vector<common::IpPrefix>> list(ListKind kind) const;
+  // Makes `prefixes` the whole `kind` list (both families), in one pass.
+  common::Status replaceList(ListKind kind, const std::vector<common::IpPrefix>& prefixes);
 
   const std::string& pinDir() const { return pin_dir_; }
 
  private:
+  // One entry of a merged list trie: which lists its prefix is on (own) and
+  // which apply once covering prefixes are counted (eff).
+  struct ListRow {
+    common::IpPrefix prefix;
+    uint8_t own = 0;
+    uint8_t eff = 0;
+  };
+  common::Result<std::vector<ListRow>> readList(bool v6) const;
+  common::Status writeList(bool v6, const std::vector<ListRow>& before, std::vector<ListRow> after);
+
   PinnedMaps() = default;
   std::string pin_dir_;
   int fd(const char* name) const;
