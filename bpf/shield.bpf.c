@@ -116,34 +116,33 @@ static __always_inline int bucket_take(struct shield_rate_state *s, const struct
 	return 0;
 }
 
-/* Returns the drop reason of the first bucket over its limit, or 0. */
+/* Nanoseconds until bucket `b` of `s` holds a whole token again. */
+static __always_inline __u64 next_token_ns(const struct shield_rate_state *s,
+					   const struct shield_rate *r, int b)
+{
+	__u32 missing = s->tokens[b] < 1000 ? 1000 - s->tokens[b] : 0;
+
+	return r->rate ? (__u64)missing * 1000000 / r->rate : 0;
+}
+
+/*
+ * Refills and takes from the `all` bucket and the packet's protocol bucket
+ * (`kind`, or SHIELD_B_ALL for none) of the source's entry `s` (NULL: the
+ * source is new). Returns the drop reason of the first bucket over its
+ * limit, or 0; a dry bucket also sets the entry's hold.
+ */
 static __always_inline __u32 rate_check(const struct shield_config *cfg, const struct packet *p,
-					 __u64 now)
+					 struct shield_rate_state *s, int kind, __u64 now)
 {
 	const struct shield_rate *rates = cfg->rates;
-	struct shield_rate_state *s, fresh = {};
+	struct shield_rate_state fresh = {};
 	struct shield_src key;
 	__u64 elapsed;
-	int kind = -1;
 	__u32 over = 0;
 
-	if (!rates[SHIELD_B_SYN].rate && !rates[SHIELD_B_UDP].rate && !rates[SHIELD_B_ICMP].rate &&
-	    !rates[SHIELD_B_ALL].rate)
-		return 0;
-
-	if (p->has_l4) {
-		if (p->l4proto == IPPROTO_TCP && p->tcp_flags_syn_only)
-			kind = SHIELD_B_SYN;
-		else if (p->l4proto == IPPROTO_UDP)
-			kind = SHIELD_B_UDP;
-		else if (p->l4proto == IPPROTO_ICMP || p->l4proto == IPPROTO_ICMPV6)
-			kind = SHIELD_B_ICMP;
-	}
-
-	__builtin_memcpy(key.addr, p->src, 16);
-	s = bpf_map_lookup_elem(&rate_src, &key);
 	if (!s) {
 		/* A new source starts with full buckets. */
+		__builtin_memcpy(key.addr, p->src, 16);
 		fresh.last_ns = now;
 		fresh.tokens[SHIELD_B_SYN] = rates[SHIELD_B_SYN].burst * 1000;
 		fresh.tokens[SHIELD_B_UDP] = rates[SHIELD_B_UDP].burst * 1000;
@@ -159,8 +158,11 @@ static __always_inline __u32 rate_check(const struct shield_config *cfg, const s
 		elapsed = 10 * NS_PER_SEC;
 	s->last_ns = now;
 
-	if (bucket_take(s, &rates[SHIELD_B_ALL], SHIELD_B_ALL, elapsed))
+	if (bucket_take(s, &rates[SHIELD_B_ALL], SHIELD_B_ALL, elapsed)) {
 		over = SHIELD_R_RATE_ALL;
+		s->hold_until_ns = now + next_token_ns(s, &rates[SHIELD_B_ALL], SHIELD_B_ALL);
+		s->hold_kinds = 0xF; /* every kind */
+	}
 	/* Refill/take the protocol bucket even when `all` is over, so both
 	 * buckets see the same clock. */
 	if (kind == SHIELD_B_SYN && bucket_take(s, &rates[SHIELD_B_SYN], SHIELD_B_SYN, elapsed))
@@ -170,6 +172,12 @@ static __always_inline __u32 rate_check(const struct shield_config *cfg, const s
 	else if (kind == SHIELD_B_ICMP &&
 		 bucket_take(s, &rates[SHIELD_B_ICMP], SHIELD_B_ICMP, elapsed))
 		over = over ? over : SHIELD_R_RATE_ICMP;
+	if (over && over != SHIELD_R_RATE_ALL && kind >= 0 && kind < SHIELD_B_ALL) {
+		s->hold_until_ns = now + next_token_ns(s, &rates[kind], kind);
+		s->hold_kinds = 1u << kind;
+	}
+	if (over)
+		s->hold_reason = over;
 	return over;
 }
 
@@ -212,7 +220,9 @@ int shield_xdp(struct xdp_md *ctx)
 	 * here (bench/xdp_cost); buckets, ban expiries and the event window
 	 * are all far coarser than a tick. */
 	__u64 now = 0;
-	int dropped = 0;
+	struct shield_rate_state *rs = NULL; /* this source's buckets, once looked up */
+	int kind = SHIELD_B_ALL;	     /* protocol bucket; SHIELD_B_ALL: none */
+	int rates_on, dropped = 0;
 
 	if (!cfg) {
 		/* Cannot happen for an array map; fail open. */
@@ -354,6 +364,31 @@ int shield_xdp(struct xdp_md *ctx)
 		}
 	}
 
+	/* 1b. A source whose bucket ran dry drops at once until its next token
+	 * is due (struct shield_rate_state): one hash lookup per flood packet
+	 * instead of the whole pipeline. */
+	rates_on = cfg->rates[SHIELD_B_SYN].rate || cfg->rates[SHIELD_B_UDP].rate ||
+		   cfg->rates[SHIELD_B_ICMP].rate || cfg->rates[SHIELD_B_ALL].rate;
+	if (rates_on) {
+		struct shield_src key;
+
+		if (p.has_l4) {
+			if (p.l4proto == IPPROTO_TCP && p.tcp_flags_syn_only)
+				kind = SHIELD_B_SYN;
+			else if (p.l4proto == IPPROTO_UDP)
+				kind = SHIELD_B_UDP;
+			else if (p.l4proto == IPPROTO_ICMP || p.l4proto == IPPROTO_ICMPV6)
+				kind = SHIELD_B_ICMP;
+		}
+		now = bpf_ktime_get_coarse_ns();
+		__builtin_memcpy(key.addr, p.src, 16);
+		rs = bpf_map_lookup_elem(&rate_src, &key);
+		if (rs && now < rs->hold_until_ns && (rs->hold_kinds & (1u << kind))) {
+			reason = rs->hold_reason;
+			goto drop;
+		}
+	}
+
 	/* 2.-3. Allow and deny lists: one trie walk, skipped while the family's
 	 * trie is empty. Allow passes and skips everything below; it wins over
 	 * any deny entry that also covers the address. */
@@ -387,7 +422,8 @@ int shield_xdp(struct xdp_md *ctx)
 	}
 
 	/* 4. Dynamic bans; an expired entry passes and is deleted here. */
-	now = bpf_ktime_get_coarse_ns();
+	if (!now)
+		now = bpf_ktime_get_coarse_ns();
 	{
 		struct shield_ban *ban;
 
@@ -421,9 +457,11 @@ int shield_xdp(struct xdp_md *ctx)
 	}
 
 	/* 5. Per-source token buckets. */
-	reason = rate_check(cfg, &p, now);
-	if (reason)
-		goto drop;
+	if (rates_on) {
+		reason = rate_check(cfg, &p, rs, kind, now);
+		if (reason)
+			goto drop;
+	}
 
 	/* 6. Port policy. */
 	if ((cfg->flags & SHIELD_F_PORT_POLICY) && p.has_l4 &&

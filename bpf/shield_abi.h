@@ -148,6 +148,16 @@ struct shield_src {
 struct shield_rate_state {
 	__u64 last_ns;
 	__u32 tokens[SHIELD_B_MAX];
+	/*
+	 * Set when a bucket runs dry: until hold_until_ns (the time its next
+	 * token is due) packets of the kinds in hold_kinds (1 << SHIELD_B_*,
+	 * SHIELD_B_ALL standing for "no protocol bucket") drop with
+	 * hold_reason before any other lookup, which is what keeps a flood
+	 * cheap. Only a source that got past the lists and bans is held.
+	 */
+	__u64 hold_until_ns;
+	__u32 hold_reason;
+	__u32 hold_kinds;
 };
 
 #define SHIELD_RATE_MAX 10000000u /* packets/s */

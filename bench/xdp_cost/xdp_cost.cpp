@@ -86,6 +86,10 @@ bpf_object* loadXdpFilter(const std::string& path, int* prog_fd) {
     std::fprintf(stderr, "xdp_cost: cannot open %s: %s\n", path.c_str(), strerror(errno));
     return nullptr;
   }
+  // xdp-filter's maps ask to be pinned by name under /sys/fs/bpf; a
+  // benchmark must leave nothing behind, so keep them unpinned.
+  bpf_map* map;
+  bpf_object__for_each_map(map, obj) bpf_map__set_pin_path(map, nullptr);
   if (int err = bpf_object__load(obj)) {
     std::fprintf(stderr, "xdp_cost: cannot load %s: %s\n", path.c_str(), strerror(-err));
     bpf_object__close(obj);

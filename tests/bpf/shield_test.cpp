@@ -211,7 +211,13 @@ TEST_F(ShieldFixture, SynBucketDropsOverBurstAndRefills) {
   inet_pton(AF_INET, "198.51.100.7", key.addr + 12);
   shield_rate_state st{};
   ASSERT_EQ(bpf_map_lookup_elem(fd, &key, &st), 0);
+  // The dry bucket holds SYNs (only) until its next token, 1 s away at 1/s.
+  EXPECT_EQ(st.hold_kinds, 1u << SHIELD_B_SYN);
+  EXPECT_EQ(st.hold_reason, static_cast<uint32_t>(SHIELD_R_RATE_SYN));
+  EXPECT_GT(st.hold_until_ns, st.last_ns);
+  EXPECT_LE(st.hold_until_ns, st.last_ns + 1'000'000'000ull);
   st.last_ns -= 2'000'000'000ull;
+  st.hold_until_ns -= 2'000'000'000ull;
   ASSERT_EQ(bpf_map_update_elem(fd, &key, &st, BPF_EXIST), 0);
   close(fd);
   EXPECT_EQ(run(syn), kPass);

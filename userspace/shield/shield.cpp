@@ -34,7 +34,7 @@ static_assert(sizeof(shield_lpm_v6) == 20);
 static_assert(sizeof(shield_ban_v6_key) == 20);
 static_assert(sizeof(shield_ban) == 16);
 static_assert(sizeof(shield_src) == 16);
-static_assert(sizeof(shield_rate_state) == 24);
+static_assert(sizeof(shield_rate_state) == 40);
 static_assert(sizeof(shield_event) == 40);
 static_assert(SHIELD_R_MAX == kReasonCount);
 
