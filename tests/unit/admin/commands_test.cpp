@@ -1,0 +1,198 @@
+#include "admin/commands.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace mamori::admin {
+namespace {
+
+using common::IpPrefix;
+using common::parseIpPrefix;
+
+// A call with its output captured.
+class FakeCall final : public Call {
+ public:
+  explicit FakeCall(std::vector<std::string> args) : args_(std::move(args)) {}
+  const Caller& caller() const override { return caller_; }
+  const std::vector<std::string>& args() const override { return args_; }
+  bool out(std::string_view t) override { return out_ += t, true; }
+  bool err(std::string_view t) override { return err_ += t, true; }
+  bool cancelled() override { return false; }
+  std::string out_, err_;
+
+ private:
+  Caller caller_;
+  std::vector<std::string> args_;
+};
+
+class FakeServices final : public Services {
+ public:
+  DaemonInfo daemonInfo() override { return {"0.1.0", 42, std::chrono::seconds(7), "", 2}; }
+  net::EngineStats engineStats() override {
+    net::EngineStats s;
+    s.requests = 10;
+    s.blocked = 3;
+    return s;
+  }
+  std::vector<SiteInfo> sites() override {
+    return {{"acme", "shop", {"shop.example"}, {"0.0.0.0:443 tls"}, {"10.0.0.5:8080"}, "block"}};
+  }
+  ShieldInfo shieldInfo() override { return {shield_loaded, {"eth0 (native)"}, "/sys/fs/bpf/x"}; }
+  common::Result<shield::Counters> shieldCounters() override {
+    shield::Counters c;
+    c.dropped[3] = {5, 300};
+    return c;
+  }
+  common::Result<std::vector<shield::Ban>> listBans() override { return bans; }
+  common::Status addBan(const IpPrefix& source, std::chrono::seconds ttl,
+                        shield::BanReason reason) override {
+    bans.erase(std::remove_if(bans.begin(), bans.end(),
+                              [&](const shield::Ban& b) { return b.source == source; }),
+               bans.end());
+    bans.push_back({source, ttl, reason});
+    return {};
+  }
+  common::Status deleteBan(const IpPrefix& source) override {
+    auto before = bans.size();
+    bans.erase(std::remove_if(bans.begin(), bans.end(),
+                              [&](const shield::Ban& b) { return b.source == source; }),
+               bans.end());
+    if (before == bans.size()) return common::Error{ENOENT, source.toString() + " is not banned"};
+    return {};
+  }
+  common::Result<std::vector<IpPrefix>> list(shield::ListKind kind) override {
+    return kind == shield::ListKind::Allow ? allow : deny;
+  }
+  common::Status addToList(shield::ListKind kind, const IpPrefix& p) override {
+    (kind == shield::ListKind::Allow ? allow : deny).push_back(p);
+    return {};
+  }
+  common::Status deleteFromList(shield::ListKind kind, const IpPrefix& p) override {
+    auto& l = kind == shield::ListKind::Allow ? allow : deny;
+    auto it = std::find(l.begin(), l.end(), p);
+    if (it == l.end()) return common::Error{ENOENT, p.toString() + " is not on the list"};
+    l.erase(it);
+    return {};
+  }
+  common::Result<std::string> reload() override {
+    if (reload_error) return common::Error{EINVAL, "mamori.yaml:3:5: unknown key 'sitez'"};
+    return std::string("reloaded: 1 site");
+  }
+
+  bool shield_loaded = true;
+  bool reload_error = false;
+  std::vector<shield::Ban> bans;
+  std::vector<IpPrefix> allow, deny;
+};
+
+struct Outcome {
+  int code;
+  std::string out, err, before, after;
+};
+
+Outcome run(FakeServices& sv, std::vector<std::string> args) {
+  FakeCall call(std::move(args));
+  int code = runCommand(call, sv);
+  return {code, call.out_, call.err_, call.audit_before, call.audit_after};
+}
+
+TEST(Commands, UsageErrorsExitTwoWithOneShortReason) {
+  FakeServices sv;
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {},
+           {"frobnicate"},
+           {"bans"},
+           {"bans", "add"},
+           {"bans", "add", "not-an-ip"},
+           {"bans", "add", "192.0.2.1", "--ttl", "ten minutes"},
+           {"bans", "add", "192.0.2.1", "--reason", "grumpy"},
+           {"lists", "maybe", "list"},
+           {"status", "extra"},
+           {"--output", "yaml", "status"},
+           {"--output"}}) {
+    Outcome r = run(sv, args);
+    EXPECT_EQ(r.code, 2) << ::testing::PrintToString(args);
+    EXPECT_TRUE(r.out.empty());
+    EXPECT_EQ(r.err.rfind("mamorictl: ", 0), 0u) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 2) << r.err;
+  }
+}
+
+TEST(Commands, BanAddListDelWithAuditTrail) {
+  FakeServices sv;
+  Outcome add = run(sv, {"bans", "add", "192.0.2.7", "--ttl", "1h", "--reason", "login"});
+  EXPECT_EQ(add.code, 0) << add.err;
+  EXPECT_EQ(add.out, "banned 192.0.2.7 for 3600s (login)\n");
+  EXPECT_EQ(add.before, "192.0.2.7: not banned");
+  EXPECT_EQ(add.after, "192.0.2.7: banned 3600s (login)");
+
+  Outcome list = run(sv, {"bans", "list", "--output", "json"});
+  EXPECT_EQ(list.code, 0);
+  EXPECT_EQ(list.out, "[{\"source\":\"192.0.2.7\",\"remaining_seconds\":3600,\"reason\":\"login\"}]\n");
+
+  Outcome del = run(sv, {"--output", "json", "bans", "del", "192.0.2.7"});
+  EXPECT_EQ(del.code, 0);
+  EXPECT_EQ(del.out, "{\"ok\":true,\"message\":\"ban lifted: 192.0.2.7\"}\n");
+  EXPECT_EQ(del.before, "192.0.2.7: banned 3600s more (login)");
+  EXPECT_EQ(del.after, "192.0.2.7: not banned");
+
+  Outcome again = run(sv, {"bans", "del", "192.0.2.7"});
+  EXPECT_EQ(again.code, 1);
+  EXPECT_EQ(again.err, "mamorictl: 192.0.2.7 is not banned\n");
+}
+
+TEST(Commands, ListsAddListDel) {
+  FakeServices sv;
+  EXPECT_EQ(run(sv, {"lists", "deny", "add", "198.51.100.0/24"}).code, 0);
+  Outcome list = run(sv, {"lists", "deny", "list"});
+  EXPECT_EQ(list.out, "198.51.100.0/24\n");
+  Outcome del = run(sv, {"lists", "deny", "del", "198.51.100.0/24"});
+  EXPECT_EQ(del.code, 0);
+  EXPECT_EQ(del.before, "198.51.100.0/24 on the deny list");
+  EXPECT_EQ(del.after, "198.51.100.0/24 not on the deny list");
+  EXPECT_EQ(run(sv, {"lists", "allow", "list", "--output", "json"}).out, "[]\n");
+}
+
+TEST(Commands, StatusStatsAndSites) {
+  FakeServices sv;
+  Outcome status = run(sv, {"status", "--output", "json"});
+  EXPECT_EQ(status.code, 0);
+  EXPECT_NE(status.out.find("\"pid\":42"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("\"blocked\":3"), std::string::npos);
+  EXPECT_NE(status.out.find("\"interfaces\":[\"eth0 (native)\"]"), std::string::npos);
+
+  Outcome stats = run(sv, {"stats", "--output", "json"});
+  EXPECT_NE(stats.out.find("\"requests\":10"), std::string::npos) << stats.out;
+  EXPECT_NE(stats.out.find("\"verdict\":\"drop\",\"packets\":5"), std::string::npos);
+  sv.shield_loaded = false;
+  EXPECT_NE(run(sv, {"stats", "--output", "json"}).out.find("\"shield\":null"), std::string::npos);
+  EXPECT_EQ(run(sv, {"shield", "status"}).code, 1);
+
+  Outcome sites = run(sv, {"sites", "list"});
+  EXPECT_NE(sites.out.find("shop.example"), std::string::npos);
+  Outcome show = run(sv, {"sites", "show", "shop", "--output", "json"});
+  EXPECT_EQ(show.out,
+            "{\"tenant\":\"acme\",\"name\":\"shop\",\"hosts\":[\"shop.example\"],"
+            "\"listeners\":[\"0.0.0.0:443 tls\"],\"upstreams\":[\"10.0.0.5:8080\"],"
+            "\"mode\":\"block\"}\n");
+  EXPECT_EQ(run(sv, {"sites", "show", "nope"}).code, 1);
+}
+
+TEST(Commands, ConfigReloadReportsTheRefusal) {
+  FakeServices sv;
+  Outcome ok = run(sv, {"config", "reload"});
+  EXPECT_EQ(ok.code, 0);
+  EXPECT_EQ(ok.after, "reloaded: 1 site");
+  sv.reload_error = true;
+  Outcome bad = run(sv, {"config", "reload"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_EQ(bad.err, "mamorictl: mamori.yaml:3:5: unknown key 'sitez'\n");
+}
+
+TEST(Commands, JsonStringsEscapeControlBytes) {
+  EXPECT_EQ(jsonString("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
+}
+
+}  // namespace
+}  // namespace mamori::admin

@@ -1,0 +1,412 @@
+#include "admin/commands.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "common/duration.h"
+
+namespace mamori::admin {
+
+using common::IpPrefix;
+
+std::string jsonString(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+namespace {
+
+std::string jsonStrings(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + jsonString(items[i]);
+  return out + "]";
+}
+
+std::string join(const std::vector<std::string>& items, const char* sep = ", ") {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
+  return out;
+}
+
+std::string pad(std::string text, size_t width) {
+  if (text.size() < width) text.append(width - text.size(), ' ');
+  return text;
+}
+
+// One command invocation: the arguments without global options, the output
+// mode and the streams.
+class Context {
+ public:
+  Context(Call& call, Services& services) : call_(call), services_(services) {}
+
+  Call& call() { return call_; }
+  Services& services() { return services_; }
+  std::vector<std::string>& args() { return args_; }
+  bool json() const { return json_; }
+
+  // Strips --output; returns false (after a usage error) on a bad value.
+  bool parseGlobalOptions() {
+    const auto& in = call_.args();
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in[i] == "--output") {
+        if (i + 1 >= in.size()) return usage("--output needs a value (text or json)") == 0;
+        const std::string& v = in[++i];
+        if (v != "text" && v != "json")
+          return usage("unknown output format '" + v + "' (text or json)") == 0;
+        json_ = v == "json";
+      } else {
+        args_.push_back(in[i]);
+      }
+    }
+    return true;
+  }
+
+  int usage(const std::string& message) {
+    call_.err("mamorictl: " + message + "\nTry 'mamorictl --help'.\n");
+    return 2;
+  }
+  int failed(const common::Error& error) {
+    call_.err("mamorictl: " + error.message + "\n");
+    return 1;
+  }
+  int ok(const std::string& message) {
+    if (json_) call_.out("{\"ok\":true,\"message\":" + jsonString(message) + "}\n");
+    else call_.out(message + "\n");
+    return 0;
+  }
+  void out(const std::string& text) { call_.out(text); }
+
+ private:
+  Call& call_;
+  Services& services_;
+  std::vector<std::string> args_;
+  bool json_ = false;
+};
+
+std::string engineJson(const net::EngineStats& s) {
+  std::string out;
+#define MAMORI_ENGINE_JSON(name) \
+  out += std::string(out.empty() ? "{" : ",") + "\"" #name "\":" + std::to_string(s.name);
+  MAMORI_NET_COUNTERS(MAMORI_ENGINE_JSON)
+#undef MAMORI_ENGINE_JSON
+  return out + "}";
+}
+
+std::string engineText(const net::EngineStats& s) {
+  std::string out;
+#define MAMORI_ENGINE_TEXT(name) out += pad("  " #name, 30) + std::to_string(s.name) + "\n";
+  MAMORI_NET_COUNTERS(MAMORI_ENGINE_TEXT)
+#undef MAMORI_ENGINE_TEXT
+  return out;
+}
+
+std::string shieldJson(const shield::Counters& c) {
+  std::string out = "{\"passed\":{\"packets\":" + std::to_string(c.totalPassed().packets) +
+                    ",\"bytes\":" + std::to_string(c.totalPassed().bytes) +
+                    "},\"dropped\":{\"packets\":" + std::to_string(c.totalDropped().packets) +
+                    ",\"bytes\":" + std::to_string(c.totalDropped().bytes) +
+                    "},\"events_lost\":" + std::to_string(c.events_lost) + ",\"reasons\":[";
+  bool first = true;
+  for (int r = 0; r < shield::kReasonCount; ++r) {
+    for (int dropped = 0; dropped < 2; ++dropped) {
+      const auto& k = dropped ? c.dropped[r] : c.passed[r];
+      if (k.packets == 0) continue;
+      out += std::string(first ? "" : ",") + "{\"reason\":\"" + shield::reasonName(r) +
+             "\",\"verdict\":\"" + (dropped ? "drop" : "pass") +
+             "\",\"packets\":" + std::to_string(k.packets) +
+             ",\"bytes\":" + std::to_string(k.bytes) + "}";
+      first = false;
+    }
+  }
+  return out + "]}";
+}
+
+std::string shieldText(const shield::Counters& c) {
+  std::ostringstream o;
+  o << "passed: " << c.totalPassed().packets << " packets, " << c.totalPassed().bytes
+    << " bytes\n"
+    << "dropped: " << c.totalDropped().packets << " packets, " << c.totalDropped().bytes
+    << " bytes\n";
+  o << pad("reason", 15) << pad("verdict", 8) << pad("packets", 15) << "bytes\n";
+  for (int r = 0; r < shield::kReasonCount; ++r) {
+    for (int dropped = 0; dropped < 2; ++dropped) {
+      const auto& k = dropped ? c.dropped[r] : c.passed[r];
+      if (k.packets == 0) continue;
+      o << pad(shield::reasonName(r), 15) << pad(dropped ? "drop" : "pass", 8)
+        << pad(std::to_string(k.packets), 15) << k.bytes << "\n";
+    }
+  }
+  o << "drop events lost: " << c.events_lost << "\n";
+  return o.str();
+}
+
+std::string shieldInfoJson(const ShieldInfo& info) {
+  return "{\"loaded\":" + std::string(info.loaded ? "true" : "false") +
+         ",\"interfaces\":" + jsonStrings(info.interfaces) +
+         ",\"pin_dir\":" + jsonString(info.pin_dir) + "}";
+}
+
+int status(Context& ctx) {
+  if (ctx.args().size() != 1) return ctx.usage("status takes no arguments");
+  auto& sv = ctx.services();
+  DaemonInfo d = sv.daemonInfo();
+  ShieldInfo sh = sv.shieldInfo();
+  net::EngineStats e = sv.engineStats();
+  auto sites = sv.sites();
+  if (ctx.json()) {
+    ctx.out("{\"version\":" + jsonString(d.version) + ",\"pid\":" + std::to_string(d.pid) +
+            ",\"uptime_seconds\":" + std::to_string(d.uptime.count()) +
+            ",\"config\":" + jsonString(d.config_path) +
+            ",\"workers\":" + std::to_string(d.workers) +
+            ",\"sites\":" + std::to_string(sites.size()) + ",\"shield\":" + shieldInfoJson(sh) +
+            ",\"requests\":" + std::to_string(e.requests) +
+            ",\"blocked\":" + std::to_string(e.blocked) + "}\n");
+    return 0;
+  }
+  std::ostringstream o;
+  o << "mamorid " << d.version << " (pid " << d.pid << "), up " << d.uptime.count() << "s\n"
+    << "config: " << (d.config_path.empty() ? "quick start (no file)" : d.config_path) << "\n"
+    << "workers: " << d.workers << ", sites: " << sites.size() << "\n"
+    << "shield: "
+    << (sh.loaded ? "attached to " + (sh.interfaces.empty() ? std::string("no interface")
+                                                           : join(sh.interfaces))
+                  : std::string("not loaded"))
+    << "\n"
+    << "requests: " << e.requests << ", blocked: " << e.blocked << ", rejected: " << e.rejected
+    << "\n";
+  ctx.out(o.str());
+  return 0;
+}
+
+int stats(Context& ctx) {
+  if (ctx.args().size() != 1) return ctx.usage("stats takes no arguments");
+  auto& sv = ctx.services();
+  net::EngineStats e = sv.engineStats();
+  ShieldInfo sh = sv.shieldInfo();
+  common::Result<shield::Counters> c =
+      sh.loaded ? sv.shieldCounters() : common::Result<shield::Counters>(shield::Counters{});
+  if (!c) return ctx.failed(c.error());
+  if (ctx.json()) {
+    ctx.out("{\"engine\":" + engineJson(e) + ",\"shield\":" +
+            (sh.loaded ? shieldJson(*c) : std::string("null")) + "}\n");
+    return 0;
+  }
+  ctx.out("engine:\n" + engineText(e));
+  if (sh.loaded) ctx.out("shield:\n" + shieldText(*c));
+  else ctx.out("shield: not loaded\n");
+  return 0;
+}
+
+std::string siteJson(const SiteInfo& s) {
+  return "{\"tenant\":" + jsonString(s.tenant) + ",\"name\":" + jsonString(s.name) +
+         ",\"hosts\":" + jsonStrings(s.hosts) + ",\"listeners\":" + jsonStrings(s.listeners) +
+         ",\"upstreams\":" + jsonStrings(s.upstreams) + ",\"mode\":" + jsonString(s.mode) + "}";
+}
+
+int sites(Context& ctx) {
+  auto& a = ctx.args();
+  if (a.size() < 2) return ctx.usage("sites needs list or show");
+  auto all = ctx.services().sites();
+  if (a[1] == "list") {
+    if (a.size() != 2) return ctx.usage("sites list takes no arguments");
+    if (ctx.json()) {
+      std::string out = "[";
+      for (size_t i = 0; i < all.size(); ++i) out += (i ? "," : "") + siteJson(all[i]);
+      ctx.out(out + "]\n");
+      return 0;
+    }
+    std::string out = pad("tenant", 16) + pad("site", 24) + pad("mode", 8) + "hosts\n";
+    for (const auto& s : all)
+      out += pad(s.tenant, 16) + pad(s.name, 24) + pad(s.mode, 8) + join(s.hosts) + "\n";
+    ctx.out(out);
+    return 0;
+  }
+  if (a[1] == "show") {
+    if (a.size() != 3) return ctx.usage("sites show takes one site name");
+    for (const auto& s : all) {
+      if (s.name != a[2]) continue;
+      if (ctx.json()) {
+        ctx.out(siteJson(s) + "\n");
+        return 0;
+      }
+      ctx.out("site: " + s.name + "\ntenant: " + s.tenant + "\nmode: " + s.mode +
+              "\nhosts: " + join(s.hosts) + "\nlisteners: " + join(s.listeners) +
+              "\nupstreams: " + join(s.upstreams) + "\n");
+      return 0;
+    }
+    return ctx.failed(common::Error{ENOENT, "no site named '" + a[2] + "'"});
+  }
+  return ctx.usage("unknown sites command '" + a[1] + "'");
+}
+
+int shieldCommand(Context& ctx) {
+  auto& a = ctx.args();
+  if (a.size() != 2 || a[1] != "status") return ctx.usage("usage: shield status");
+  ShieldInfo info = ctx.services().shieldInfo();
+  if (!info.loaded)
+    return ctx.failed(common::Error{ENOENT, "the XDP shield is not loaded in this mamorid"});
+  auto c = ctx.services().shieldCounters();
+  if (!c) return ctx.failed(c.error());
+  if (ctx.json()) {
+    std::string counters = shieldJson(*c);
+    ctx.out("{\"pin_dir\":" + jsonString(info.pin_dir) +
+            ",\"interfaces\":" + jsonStrings(info.interfaces) + "," + counters.substr(1) + "\n");
+    return 0;
+  }
+  ctx.out("shield maps: " + info.pin_dir + "\ninterfaces: " +
+          (info.interfaces.empty() ? std::string("none") : join(info.interfaces)) + "\n" +
+          shieldText(*c));
+  return 0;
+}
+
+std::string describeBan(const shield::Ban& b) {
+  return "banned " + std::to_string(b.remaining.count()) + "s more (" +
+         shield::banReasonName(b.reason) + ")";
+}
+
+int bans(Context& ctx) {
+  auto& a = ctx.args();
+  auto& sv = ctx.services();
+  if (a.size() < 2) return ctx.usage("bans needs list, add or del");
+  if (a[1] == "list") {
+    if (a.size() != 2) return ctx.usage("bans list takes no arguments");
+    auto list = sv.listBans();
+    if (!list) return ctx.failed(list.error());
+    if (ctx.json()) {
+      std::string out = "[";
+      for (size_t i = 0; i < list->size(); ++i) {
+        const auto& b = (*list)[i];
+        out += std::string(i ? "," : "") + "{\"source\":" + jsonString(b.source.toString()) +
+               ",\"remaining_seconds\":" + std::to_string(b.remaining.count()) +
+               ",\"reason\":\"" + shield::banReasonName(b.reason) + "\"}";
+      }
+      ctx.out(out + "]\n");
+      return 0;
+    }
+    std::string out = pad("source", 41) + pad("remaining", 11) + "reason\n";
+    for (const auto& b : *list)
+      out += pad(b.source.toString(), 41) + pad(std::to_string(b.remaining.count()) + "s", 11) +
+             shield::banReasonName(b.reason) + "\n";
+    ctx.out(out);
+    return 0;
+  }
+  if (a[1] != "add" && a[1] != "del") return ctx.usage("unknown bans command '" + a[1] + "'");
+  if (a.size() < 3) return ctx.usage("bans " + a[1] + " needs an address");
+  auto source = common::parseIpPrefix(a[2]);
+  if (!source) return ctx.usage(source.error().message);
+
+  // The state before the change, for the audit log.
+  std::string before = "not banned";
+  if (auto list = sv.listBans())
+    for (const auto& b : *list)
+      if (b.source == *source) before = describeBan(b);
+  ctx.call().audit_before = source->toString() + ": " + before;
+
+  if (a[1] == "del") {
+    if (a.size() != 3) return ctx.usage("bans del takes one address");
+    if (auto st = sv.deleteBan(*source); !st) return ctx.failed(st.error());
+    ctx.call().audit_after = source->toString() + ": not banned";
+    return ctx.ok("ban lifted: " + source->toString());
+  }
+  std::chrono::seconds ttl(600);
+  shield::BanReason reason = shield::BanReason::Manual;
+  for (size_t i = 3; i < a.size(); ++i) {
+    if (a[i] == "--ttl" && i + 1 < a.size()) {
+      auto d = common::parseDuration(a[++i]);
+      if (!d) return ctx.usage(d.error().message);
+      ttl = *d;
+    } else if (a[i] == "--reason" && i + 1 < a.size()) {
+      if (!shield::parseBanReason(a[++i], &reason))
+        return ctx.usage("unknown ban reason '" + a[i] + "'");
+    } else {
+      return ctx.usage("unexpected argument '" + a[i] + "'");
+    }
+  }
+  if (auto st = sv.addBan(*source, ttl, reason); !st) return ctx.failed(st.error());
+  ctx.call().audit_after = source->toString() + ": banned " + std::to_string(ttl.count()) +
+                           "s (" + shield::banReasonName(reason) + ")";
+  return ctx.ok("banned " + source->toString() + " for " + std::to_string(ttl.count()) + "s (" +
+                shield::banReasonName(reason) + ")");
+}
+
+int lists(Context& ctx) {
+  auto& a = ctx.args();
+  auto& sv = ctx.services();
+  if (a.size() < 3) return ctx.usage("lists needs allow|deny and list|add|del");
+  shield::ListKind kind;
+  if (a[1] == "allow") kind = shield::ListKind::Allow;
+  else if (a[1] == "deny") kind = shield::ListKind::Deny;
+  else return ctx.usage("unknown list '" + a[1] + "' (allow or deny)");
+  if (a[2] == "list") {
+    if (a.size() != 3) return ctx.usage("lists " + a[1] + " list takes no arguments");
+    auto entries = sv.list(kind);
+    if (!entries) return ctx.failed(entries.error());
+    std::vector<std::string> text;
+    for (const auto& e : *entries) text.push_back(e.toString());
+    if (ctx.json()) ctx.out(jsonStrings(text) + "\n");
+    else ctx.out(text.empty() ? std::string() : join(text, "\n") + "\n");
+    return 0;
+  }
+  if (a[2] != "add" && a[2] != "del") return ctx.usage("unknown lists command '" + a[2] + "'");
+  if (a.size() != 4) return ctx.usage("lists " + a[1] + " " + a[2] + " takes one CIDR");
+  auto prefix = common::parseIpPrefix(a[3]);
+  if (!prefix) return ctx.usage(prefix.error().message);
+  bool present = false;
+  if (auto entries = sv.list(kind))
+    for (const auto& e : *entries) present = present || e == *prefix;
+  const std::string where = " the " + a[1] + " list";
+  ctx.call().audit_before = prefix->toString() + (present ? " on" : " not on") + where;
+  if (a[2] == "add") {
+    if (auto st = sv.addToList(kind, *prefix); !st) return ctx.failed(st.error());
+    ctx.call().audit_after = prefix->toString() + " on" + where;
+    return ctx.ok("added " + prefix->toString() + " to" + where);
+  }
+  if (auto st = sv.deleteFromList(kind, *prefix); !st) return ctx.failed(st.error());
+  ctx.call().audit_after = prefix->toString() + " not on" + where;
+  return ctx.ok("removed " + prefix->toString() + " from" + where);
+}
+
+int config(Context& ctx) {
+  auto& a = ctx.args();
+  if (a.size() != 2 || a[1] != "reload") return ctx.usage("usage: config reload");
+  auto summary = ctx.services().reload();
+  if (!summary) return ctx.failed(summary.error());
+  ctx.call().audit_after = *summary;
+  return ctx.ok(*summary);
+}
+
+}  // namespace
+
+int runCommand(Call& call, Services& services) {
+  Context ctx(call, services);
+  if (!ctx.parseGlobalOptions()) return 2;
+  if (ctx.args().empty()) return ctx.usage("no command given");
+  const std::string& noun = ctx.args()[0];
+  if (noun == "status") return status(ctx);
+  if (noun == "stats") return stats(ctx);
+  if (noun == "sites") return sites(ctx);
+  if (noun == "shield") return shieldCommand(ctx);
+  if (noun == "bans") return bans(ctx);
+  if (noun == "lists") return lists(ctx);
+  if (noun == "config") return config(ctx);
+  return ctx.usage("unknown command '" + noun + "'");
+}
+
+}  // namespace mamori::admin

@@ -1,0 +1,68 @@
+#pragma once
+
+// What the control commands act on (admin/commands.h). The daemon
+// implements this over its live modules (shield maps, engine, config);
+// tests implement it over plain data. Methods are called from control
+// threads, concurrently with the request path, and must be thread-safe.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/ip_prefix.h"
+#include "common/result.h"
+#include "net/types.h"
+#include "shield/types.h"
+
+namespace mamori::admin {
+
+// The shield as the daemon runs it.
+struct ShieldInfo {
+  bool loaded = false;                  // false: mamorid runs without XDP
+  std::vector<std::string> interfaces;  // "eth0 (native)"
+  std::string pin_dir;
+};
+
+// One site as configured (what `sites list|show` prints).
+struct SiteInfo {
+  std::string tenant;
+  std::string name;
+  std::vector<std::string> hosts;
+  std::vector<std::string> listeners;  // "0.0.0.0:443 tls"
+  std::vector<std::string> upstreams;  // "10.0.0.5:8080"
+  std::string mode;                    // "block" or "detect"
+};
+
+struct DaemonInfo {
+  std::string version;
+  std::int64_t pid = 0;
+  std::chrono::seconds uptime{0};
+  std::string config_path;  // empty: quick start
+  unsigned workers = 0;
+};
+
+class Services {
+ public:
+  virtual ~Services() = default;
+
+  virtual DaemonInfo daemonInfo() = 0;
+  virtual net::EngineStats engineStats() = 0;  // zeros when no engine runs
+  virtual std::vector<SiteInfo> sites() = 0;
+
+  virtual ShieldInfo shieldInfo() = 0;
+  // The shield calls fail with a clear Error when no shield is loaded.
+  virtual common::Result<shield::Counters> shieldCounters() = 0;
+  virtual common::Result<std::vector<shield::Ban>> listBans() = 0;
+  virtual common::Status addBan(const common::IpPrefix& source, std::chrono::seconds ttl,
+                                shield::BanReason reason) = 0;
+  virtual common::Status deleteBan(const common::IpPrefix& source) = 0;
+  virtual common::Result<std::vector<common::IpPrefix>> list(shield::ListKind kind) = 0;
+  virtual common::Status addToList(shield::ListKind kind, const common::IpPrefix& prefix) = 0;
+  virtual common::Status deleteFromList(shield::ListKind kind, const common::IpPrefix& prefix) = 0;
+
+  // Reloads the config file as SIGHUP does; the text says what changed.
+  virtual common::Result<std::string> reload() = 0;
+};
+
+}  // namespace mamori::admin
