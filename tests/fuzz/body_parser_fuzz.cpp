@@ -83,7 +83,8 @@ void checkOne(std::string_view content_type, std::string_view body) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
   std::size_t lf = in.find('\n');
-  std::string_view content_type = lf == std::string_view::npos ? std::string_view() : in.substr(0, lf);
+  std::string_view content_type =
+      lf == std::string_view::npos ? std::string_view() : in.substr(0, lf);
   std::string_view body = lf == std::string_view::npos ? in : in.substr(lf + 1);
 
   checkOne(content_type, body);

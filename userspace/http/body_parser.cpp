@@ -10,13 +10,20 @@ namespace mamori::http {
 
 const char* bodyErrorName(BodyError error) {
   switch (error) {
-    case BodyError::None: return "none";
-    case BodyError::Malformed: return "malformed";
-    case BodyError::TooDeep: return "too_deep";
-    case BodyError::TooManyFields: return "too_many_fields";
-    case BodyError::FieldTooLarge: return "field_too_large";
-    case BodyError::MissingBoundary: return "missing_boundary";
-    case BodyError::Truncated: return "truncated";
+    case BodyError::None:
+      return "none";
+    case BodyError::Malformed:
+      return "malformed";
+    case BodyError::TooDeep:
+      return "too_deep";
+    case BodyError::TooManyFields:
+      return "too_many_fields";
+    case BodyError::FieldTooLarge:
+      return "field_too_large";
+    case BodyError::MissingBoundary:
+      return "missing_boundary";
+    case BodyError::Truncated:
+      return "truncated";
   }
   return "unknown";
 }
@@ -115,8 +122,7 @@ bool FieldSink::add(BodyField field) {
     return fail(BodyError::TooManyFields,
                 "more than " + std::to_string(limits_.max_fields) + " fields");
   }
-  if (field.name.size() > limits_.max_field_bytes ||
-      field.value.size() > limits_.max_field_bytes ||
+  if (field.name.size() > limits_.max_field_bytes || field.value.size() > limits_.max_field_bytes ||
       field.filename.size() > limits_.max_field_bytes) {
     return fail(BodyError::FieldTooLarge, "field " + std::to_string(out_->fields.size()) +
                                               " over " + std::to_string(limits_.max_field_bytes) +
@@ -170,9 +176,9 @@ void parseUrlEncoded(std::string_view body, FieldSink& sink) {
       malformed = true;
       std::size_t pct = 0;
       while (pct < raw.size()) {
-        if (raw[pct] == '%' &&
-            (pct + 2 >= raw.size() || syntax::hexValue(static_cast<unsigned char>(raw[pct + 1])) < 0 ||
-             syntax::hexValue(static_cast<unsigned char>(raw[pct + 2])) < 0)) {
+        if (raw[pct] == '%' && (pct + 2 >= raw.size() ||
+                                syntax::hexValue(static_cast<unsigned char>(raw[pct + 1])) < 0 ||
+                                syntax::hexValue(static_cast<unsigned char>(raw[pct + 2])) < 0)) {
           break;
         }
         pct += raw[pct] == '%' ? 3 : 1;

@@ -45,8 +45,19 @@ constexpr std::size_t kMaxBoundaryBytes = 70;
 bool isBoundaryChar(unsigned char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '\'': case '(': case ')': case '+': case '_': case ',': case '-':
-    case '.': case '/': case ':': case '=': case '?': case ' ':
+    case '\'':
+    case '(':
+    case ')':
+    case '+':
+    case '_':
+    case ',':
+    case '-':
+    case '.':
+    case '/':
+    case ':':
+    case '=':
+    case '?':
+    case ' ':
       return true;
     default:
       return false;
@@ -130,8 +141,10 @@ bool decodeExtValue(std::string_view raw, std::string* out) {
   for (std::size_t i = 0; i < value.size(); ++i) {
     unsigned char byte = static_cast<unsigned char>(value[i]);
     if (byte == '%') {
-      int hi = i + 1 < value.size() ? syntax::hexValue(static_cast<unsigned char>(value[i + 1])) : -1;
-      int lo = i + 2 < value.size() ? syntax::hexValue(static_cast<unsigned char>(value[i + 2])) : -1;
+      int hi =
+          i + 1 < value.size() ? syntax::hexValue(static_cast<unsigned char>(value[i + 1])) : -1;
+      int lo =
+          i + 2 < value.size() ? syntax::hexValue(static_cast<unsigned char>(value[i + 2])) : -1;
       if (hi < 0 || lo < 0) return false;
       byte = static_cast<unsigned char>((hi << 4) | lo);
       i += 2;
@@ -218,26 +231,27 @@ bool MultipartParser::parseDisposition(std::string_view value, std::size_t at, B
   std::string filename;
   std::string ext_filename;
   std::string why;
-  bool ok = forEachParameter(
-      semi == std::string_view::npos ? std::string_view() : value.substr(semi), &why,
-      [&](std::string_view name, std::string param, bool quoted) {
-        if (equalsIgnoreCase(name, "name")) {
-          if (have_name) return why = "repeated name parameter", false;
-          have_name = true;
-          field->name = std::move(param);
-        } else if (equalsIgnoreCase(name, "filename")) {
-          if (have_filename) return why = "repeated filename parameter", false;
-          have_filename = true;
-          filename = std::move(param);
-        } else if (equalsIgnoreCase(name, "filename*")) {
-          if (have_ext_filename) return why = "repeated filename* parameter", false;
-          if (quoted || !decodeExtValue(param, &ext_filename)) {
-            return why = "bad filename* value", false;
-          }
-          have_ext_filename = true;
-        }
-        return true;
-      });
+  bool ok =
+      forEachParameter(semi == std::string_view::npos ? std::string_view() : value.substr(semi),
+                       &why, [&](std::string_view name, std::string param, bool quoted) {
+                         if (equalsIgnoreCase(name, "name")) {
+                           if (have_name) return why = "repeated name parameter", false;
+                           have_name = true;
+                           field->name = std::move(param);
+                         } else if (equalsIgnoreCase(name, "filename")) {
+                           if (have_filename) return why = "repeated filename parameter", false;
+                           have_filename = true;
+                           filename = std::move(param);
+                         } else if (equalsIgnoreCase(name, "filename*")) {
+                           if (have_ext_filename)
+                             return why = "repeated filename* parameter", false;
+                           if (quoted || !decodeExtValue(param, &ext_filename)) {
+                             return why = "bad filename* value", false;
+                           }
+                           have_ext_filename = true;
+                         }
+                         return true;
+                       });
   if (!ok) return fail(BodyError::Malformed, why, at);
   if (!have_name) return fail(BodyError::Malformed, "form-data part without a name", at);
   if (have_filename && have_ext_filename && filename != ext_filename) {
@@ -293,7 +307,8 @@ bool MultipartParser::parseHeaders(std::size_t* pos, BodyField* field) {
       }
     }
     if (equalsIgnoreCase(name, "content-disposition")) {
-      if (have_disposition) return fail(BodyError::Malformed, "repeated Content-Disposition", start);
+      if (have_disposition)
+        return fail(BodyError::Malformed, "repeated Content-Disposition", start);
       have_disposition = true;
       if (!parseDisposition(value, start, field)) return false;
     } else if (equalsIgnoreCase(name, "content-type")) {

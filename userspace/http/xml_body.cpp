@@ -119,9 +119,12 @@ bool XmlParser::parseReference(std::string* out) {
     while (pos_ < in_.size() && in_[pos_] != ';') {
       unsigned char c = static_cast<unsigned char>(in_[pos_]);
       int v = -1;
-      if (c >= '0' && c <= '9') v = c - '0';
-      else if (hex && c >= 'a' && c <= 'f') v = c - 'a' + 10;
-      else if (hex && c >= 'A' && c <= 'F') v = c - 'A' + 10;
+      if (c >= '0' && c <= '9')
+        v = c - '0';
+      else if (hex && c >= 'a' && c <= 'f')
+        v = c - 'a' + 10;
+      else if (hex && c >= 'A' && c <= 'F')
+        v = c - 'A' + 10;
       if (v < 0) return fail(BodyError::Malformed, "bad character reference");
       cp = cp * (hex ? 16 : 10) + static_cast<char32_t>(v);
       if (cp > 0x10FFFF) return fail(BodyError::Malformed, "character reference out of range");
@@ -141,13 +144,20 @@ bool XmlParser::parseReference(std::string* out) {
   if (atEnd()) return fail(BodyError::Truncated, "unfinished entity reference");
   if (in_[pos_] != ';') return fail(BodyError::Malformed, "';' expected after entity name");
   ++pos_;
-  if (name == "lt") out->push_back('<');
-  else if (name == "gt") out->push_back('>');
-  else if (name == "amp") out->push_back('&');
-  else if (name == "apos") out->push_back('\'');
-  else if (name == "quot") out->push_back('"');
-  else if (seen_doctype_) out->append(in_.substr(start, pos_ - start));
-  else return fail(BodyError::Malformed, "undeclared entity");
+  if (name == "lt")
+    out->push_back('<');
+  else if (name == "gt")
+    out->push_back('>');
+  else if (name == "amp")
+    out->push_back('&');
+  else if (name == "apos")
+    out->push_back('\'');
+  else if (name == "quot")
+    out->push_back('"');
+  else if (seen_doctype_)
+    out->append(in_.substr(start, pos_ - start));
+  else
+    return fail(BodyError::Malformed, "undeclared entity");
   return true;
 }
 
@@ -177,7 +187,8 @@ bool XmlParser::parsePi() {
   // The XML declaration is only valid as the very first thing (after a
   // BOM); a reserved "xml" target elsewhere is a confusion attempt.
   if (target.size() == 3 && (target[0] | 0x20) == 'x' && (target[1] | 0x20) == 'm' &&
-      (target[2] | 0x20) == 'l' && !(start == 0 || (start == 3 && in_.substr(0, 3) == "\xEF\xBB\xBF"))) {
+      (target[2] | 0x20) == 'l' &&
+      !(start == 0 || (start == 3 && in_.substr(0, 3) == "\xEF\xBB\xBF"))) {
     pos_ = start;
     return fail(BodyError::Malformed, "XML declaration not at the start");
   }
@@ -269,9 +280,9 @@ bool XmlParser::parseStartTag() {
   std::string_view name;
   if (!parseName(&name)) return false;
   if (open_.size() >= sink_.limits().max_depth) {
-    return sink_.fail(BodyError::TooDeep, "nesting over " +
-                                              std::to_string(sink_.limits().max_depth) + " at " +
-                                              std::to_string(pos_));
+    return sink_.fail(
+        BodyError::TooDeep,
+        "nesting over " + std::to_string(sink_.limits().max_depth) + " at " + std::to_string(pos_));
   }
   seen_root_ = true;
   open_.push_back(Open{name, path_.size()});

@@ -121,21 +121,25 @@ TEST(BodyParser, ErrorNamesAreStable) {
 constexpr const char* kForm = "application/x-www-form-urlencoded";
 
 TEST(BodyParser, UrlEncodedTable) {
-  runCases(kForm, {
-      {"simple", "a=1&b=2", {F("a", "1"), F("b", "2")}},
-      {"repeats kept in order", "a=1&b=2&a=3", {F("a", "1"), F("b", "2"), F("a", "3")}},
-      {"plus and percent", "first+name=J%C3%B6rg+%2B1", {F("first name", "J\xC3\xB6rg +1")}},
-      {"semicolon is not a separator", "a=1;b=2", {F("a", "1;b=2")}},
-      {"name without '='", "flag&b=", {F("flag", ""), F("b", "")}},
-      {"empty pieces skipped", "&&a=1&&", {F("a", "1")}},
-      {"empty name", "=x", {F("", "x")}},
-      {"second '=' is value", "a=b=c", {F("a", "b=c")}},
-      {"NUL byte decoded", "a=%00", {F("a", "\0"s)}},
-      {"bad escape keeps all fields", "a=%zz&b=1", {F("a", "%zz"), F("b", "1")},
-       BodyError::Malformed},
-      {"escape cut at end", "a=1&b=%4", {F("a", "1"), F("b", "%4")}, BodyError::Malformed},
-      {"bad escape in name", "%g1=x", {F("%g1", "x")}, BodyError::Malformed},
-  });
+  runCases(
+      kForm,
+      {
+          {"simple", "a=1&b=2", {F("a", "1"), F("b", "2")}},
+          {"repeats kept in order", "a=1&b=2&a=3", {F("a", "1"), F("b", "2"), F("a", "3")}},
+          {"plus and percent", "first+name=J%C3%B6rg+%2B1", {F("first name", "J\xC3\xB6rg +1")}},
+          {"semicolon is not a separator", "a=1;b=2", {F("a", "1;b=2")}},
+          {"name without '='", "flag&b=", {F("flag", ""), F("b", "")}},
+          {"empty pieces skipped", "&&a=1&&", {F("a", "1")}},
+          {"empty name", "=x", {F("", "x")}},
+          {"second '=' is value", "a=b=c", {F("a", "b=c")}},
+          {"NUL byte decoded", "a=%00", {F("a", "\0"s)}},
+          {"bad escape keeps all fields",
+           "a=%zz&b=1",
+           {F("a", "%zz"), F("b", "1")},
+           BodyError::Malformed},
+          {"escape cut at end", "a=1&b=%4", {F("a", "1"), F("b", "%4")}, BodyError::Malformed},
+          {"bad escape in name", "%g1=x", {F("%g1", "x")}, BodyError::Malformed},
+      });
 }
 
 TEST(BodyParser, UrlEncodedMalformedDetailNamesFirstBadOffset) {
@@ -148,12 +152,14 @@ TEST(BodyParser, UrlEncodedLimits) {
   BodyLimits limits;
   limits.max_fields = 2;
   limits.max_field_bytes = 4;
-  runCases(kForm, {
-      {"count", "a=1&b=2&c=3", {F("a", "1"), F("b", "2")}, BodyError::TooManyFields},
-      {"value size", "a=1&b=12345", {F("a", "1")}, BodyError::FieldTooLarge},
-      {"decoded size counts", "a=%41%41%41%41", {F("a", "AAAA")}},
-      {"name size", "abcde=1", {}, BodyError::FieldTooLarge},
-  }, limits);
+  runCases(kForm,
+           {
+               {"count", "a=1&b=2&c=3", {F("a", "1"), F("b", "2")}, BodyError::TooManyFields},
+               {"value size", "a=1&b=12345", {F("a", "1")}, BodyError::FieldTooLarge},
+               {"decoded size counts", "a=%41%41%41%41", {F("a", "AAAA")}},
+               {"name size", "abcde=1", {}, BodyError::FieldTooLarge},
+           },
+           limits);
 }
 
 // ----------------------------------------------------------------- JSON
@@ -161,76 +167,86 @@ TEST(BodyParser, UrlEncodedLimits) {
 constexpr const char* kJson = "application/json";
 
 TEST(BodyParser, JsonStructureTable) {
-  runCases(kJson, {
-      {"nested object", R"({"user":{"name":"bob","age":30}})",
-       {F("user.name", "bob"), F("user.age", "30")}},
-      {"array of objects", R"({"items":[{"id":1},{"id":2},{"id":3}]})",
-       {F("items[0].id", "1"), F("items[1].id", "2"), F("items[2].id", "3")}},
-      {"top-level string", R"("hi")", {F("", "hi")}},
-      {"top-level number", " 42 ", {F("", "42")}},
-      {"top-level array", "[1,[2,3]]", {F("[0]", "1"), F("[1][0]", "2"), F("[1][1]", "3")}},
-      {"object in top-level array", R"([{"a":true}])", {F("[0].a", "true")}},
-      {"literals as text", R"({"t":true,"f":false,"n":null})",
-       {F("t", "true"), F("f", "false"), F("n", "null")}},
-      {"numbers as written", "[-0.5e-2,1E+3,0,-0]",
-       {F("[0]", "-0.5e-2"), F("[1]", "1E+3"), F("[2]", "0"), F("[3]", "-0")}},
-      {"duplicate keys both kept", R"({"a":1,"a":2})", {F("a", "1"), F("a", "2")}},
-      {"empty containers", R"({"a":{},"b":[],"c":1})", {F("c", "1")}},
-      {"empty key", R"({"":{"x":1}})", {F(".x", "1")}},
-      {"whitespace everywhere", " {\t\"a\" :\r\n[ 1 , 2 ] } ", {F("a[0]", "1"), F("a[1]", "2")}},
-      {"BOM skipped", "\xEF\xBB\xBF{\"a\":1}", {F("a", "1")}},
-  });
+  runCases(
+      kJson,
+      {
+          {"nested object",
+           R"({"user":{"name":"bob","age":30}})",
+           {F("user.name", "bob"), F("user.age", "30")}},
+          {"array of objects",
+           R"({"items":[{"id":1},{"id":2},{"id":3}]})",
+           {F("items[0].id", "1"), F("items[1].id", "2"), F("items[2].id", "3")}},
+          {"top-level string", R"("hi")", {F("", "hi")}},
+          {"top-level number", " 42 ", {F("", "42")}},
+          {"top-level array", "[1,[2,3]]", {F("[0]", "1"), F("[1][0]", "2"), F("[1][1]", "3")}},
+          {"object in top-level array", R"([{"a":true}])", {F("[0].a", "true")}},
+          {"literals as text",
+           R"({"t":true,"f":false,"n":null})",
+           {F("t", "true"), F("f", "false"), F("n", "null")}},
+          {"numbers as written",
+           "[-0.5e-2,1E+3,0,-0]",
+           {F("[0]", "-0.5e-2"), F("[1]", "1E+3"), F("[2]", "0"), F("[3]", "-0")}},
+          {"duplicate keys both kept", R"({"a":1,"a":2})", {F("a", "1"), F("a", "2")}},
+          {"empty containers", R"({"a":{},"b":[],"c":1})", {F("c", "1")}},
+          {"empty key", R"({"":{"x":1}})", {F(".x", "1")}},
+          {"whitespace everywhere",
+           " {\t\"a\" :\r\n[ 1 , 2 ] } ",
+           {F("a[0]", "1"), F("a[1]", "2")}},
+          {"BOM skipped", "\xEF\xBB\xBF{\"a\":1}", {F("a", "1")}},
+      });
 }
 
 TEST(BodyParser, JsonStringEscapesTable) {
-  runCases(kJson, {
-      {"simple escapes", R"(["\"\\\/\b\f\n\r\t"])", {F("[0]", "\"\\/\b\f\n\r\t")}},
-      {"BMP escape", R"(["caf\u00e9 \u20AC"])", {F("[0]", "caf\xC3\xA9 \xE2\x82\xAC")}},
-      {"surrogate pair", R"(["\ud83d\ude00"])", {F("[0]", "\xF0\x9F\x98\x80")}},
-      {"escaped NUL", R"(["a\u0000b"])", {F("[0]", "a\0b"s)}},
-      {"raw UTF-8 passes", "[\"\xC3\xA9\"]", {F("[0]", "\xC3\xA9")}},
-      {"escaped key", R"({"us\u0065r":1})", {F("user", "1")}},
-      {"lone high surrogate", R"(["\ud83d"])", {}, BodyError::Malformed},
-      {"high then letter", R"(["\ud83dx"])", {}, BodyError::Malformed},
-      {"high then non-low", R"(["\ud83d\u0041"])", {}, BodyError::Malformed},
-      {"lone low surrogate", R"(["\ude00"])", {}, BodyError::Malformed},
-      {"bad hex", R"(["\u12g4"])", {}, BodyError::Malformed},
-      {"unknown escape", R"(["\x41"])", {}, BodyError::Malformed},
-      {"raw control byte", "[\"a\nb\"]", {}, BodyError::Malformed},
-      {"unterminated", R"(["abc)", {}, BodyError::Truncated},
-      {"cut in escape", R"(["\u12)", {}, BodyError::Truncated},
-      {"cut after high surrogate", R"(["\ud83d\)", {}, BodyError::Truncated},
-  });
+  runCases(kJson,
+           {
+               {"simple escapes", R"(["\"\\\/\b\f\n\r\t"])", {F("[0]", "\"\\/\b\f\n\r\t")}},
+               {"BMP escape", R"(["caf\u00e9 \u20AC"])", {F("[0]", "caf\xC3\xA9 \xE2\x82\xAC")}},
+               {"surrogate pair", R"(["\ud83d\ude00"])", {F("[0]", "\xF0\x9F\x98\x80")}},
+               {"escaped NUL", R"(["a\u0000b"])", {F("[0]", "a\0b"s)}},
+               {"raw UTF-8 passes", "[\"\xC3\xA9\"]", {F("[0]", "\xC3\xA9")}},
+               {"escaped key", R"({"us\u0065r":1})", {F("user", "1")}},
+               {"lone high surrogate", R"(["\ud83d"])", {}, BodyError::Malformed},
+               {"high then letter", R"(["\ud83dx"])", {}, BodyError::Malformed},
+               {"high then non-low", R"(["\ud83d\u0041"])", {}, BodyError::Malformed},
+               {"lone low surrogate", R"(["\ude00"])", {}, BodyError::Malformed},
+               {"bad hex", R"(["\u12g4"])", {}, BodyError::Malformed},
+               {"unknown escape", R"(["\x41"])", {}, BodyError::Malformed},
+               {"raw control byte", "[\"a\nb\"]", {}, BodyError::Malformed},
+               {"unterminated", R"(["abc)", {}, BodyError::Truncated},
+               {"cut in escape", R"(["\u12)", {}, BodyError::Truncated},
+               {"cut after high surrogate", R"(["\ud83d\)", {}, BodyError::Truncated},
+           });
 }
 
 TEST(BodyParser, JsonSyntaxErrorsTable) {
-  runCases(kJson, {
-      {"trailing garbage", R"({"a":1} x)", {F("a", "1")}, BodyError::Malformed},
-      {"two documents", "{}{}", {}, BodyError::Malformed},
-      {"trailing comma in array", "[1,]", {F("[0]", "1")}, BodyError::Malformed},
-      {"trailing comma in object", R"({"a":1,})", {F("a", "1")}, BodyError::Malformed},
-      {"single quotes", "['a']", {}, BodyError::Malformed},
-      {"unquoted key", "{a:1}", {}, BodyError::Malformed},
-      {"comment", "[1 /* x */]", {F("[0]", "1")}, BodyError::Malformed},
-      {"NaN", "[NaN]", {}, BodyError::Malformed},
-      {"leading zero", "[01]", {F("[0]", "0")}, BodyError::Malformed},
-      {"plus sign", "[+1]", {}, BodyError::Malformed},
-      {"leading dot", "[.5]", {}, BodyError::Malformed},
-      {"bad literal", "[trux]", {}, BodyError::Malformed},
-      {"missing colon", R"({"a" 1})", {}, BodyError::Malformed},
-      {"missing comma", "[1 2]", {F("[0]", "1")}, BodyError::Malformed},
-      {"mismatched close", "[1}", {F("[0]", "1")}, BodyError::Malformed},
-      {"only whitespace", " \r\n ", {}, BodyError::Malformed},
-      {"form body sent as JSON", "a=1&b=2", {}, BodyError::Malformed},
-      {"unclosed object", R"({"a":1)", {F("a", "1")}, BodyError::Truncated},
-      {"unclosed after comma", "[1,", {F("[0]", "1")}, BodyError::Truncated},
-      {"cut in key", R"({"ab)", {}, BodyError::Truncated},
-      {"cut after key", R"({"ab")", {}, BodyError::Truncated},
-      {"cut in literal", "[tru", {}, BodyError::Truncated},
-      {"cut in number", "[1.", {}, BodyError::Truncated},
-      {"cut in exponent", "[1e", {}, BodyError::Truncated},
-      {"lone minus", "-", {}, BodyError::Truncated},
-  });
+  runCases(kJson,
+           {
+               {"trailing garbage", R"({"a":1} x)", {F("a", "1")}, BodyError::Malformed},
+               {"two documents", "{}{}", {}, BodyError::Malformed},
+               {"trailing comma in array", "[1,]", {F("[0]", "1")}, BodyError::Malformed},
+               {"trailing comma in object", R"({"a":1,})", {F("a", "1")}, BodyError::Malformed},
+               {"single quotes", "['a']", {}, BodyError::Malformed},
+               {"unquoted key", "{a:1}", {}, BodyError::Malformed},
+               {"comment", "[1 /* x */]", {F("[0]", "1")}, BodyError::Malformed},
+               {"NaN", "[NaN]", {}, BodyError::Malformed},
+               {"leading zero", "[01]", {F("[0]", "0")}, BodyError::Malformed},
+               {"plus sign", "[+1]", {}, BodyError::Malformed},
+               {"leading dot", "[.5]", {}, BodyError::Malformed},
+               {"bad literal", "[trux]", {}, BodyError::Malformed},
+               {"missing colon", R"({"a" 1})", {}, BodyError::Malformed},
+               {"missing comma", "[1 2]", {F("[0]", "1")}, BodyError::Malformed},
+               {"mismatched close", "[1}", {F("[0]", "1")}, BodyError::Malformed},
+               {"only whitespace", " \r\n ", {}, BodyError::Malformed},
+               {"form body sent as JSON", "a=1&b=2", {}, BodyError::Malformed},
+               {"unclosed object", R"({"a":1)", {F("a", "1")}, BodyError::Truncated},
+               {"unclosed after comma", "[1,", {F("[0]", "1")}, BodyError::Truncated},
+               {"cut in key", R"({"ab)", {}, BodyError::Truncated},
+               {"cut after key", R"({"ab")", {}, BodyError::Truncated},
+               {"cut in literal", "[tru", {}, BodyError::Truncated},
+               {"cut in number", "[1.", {}, BodyError::Truncated},
+               {"cut in exponent", "[1e", {}, BodyError::Truncated},
+               {"lone minus", "-", {}, BodyError::Truncated},
+           });
 }
 
 TEST(BodyParser, JsonDeepNestingIsTooDeepAndFast) {
@@ -250,23 +266,27 @@ TEST(BodyParser, JsonDeepNestingIsTooDeepAndFast) {
 TEST(BodyParser, JsonDepthLimitIsInclusive) {
   BodyLimits limits;
   limits.max_depth = 3;
-  runCases(kJson, {
-      {"at the limit", "[[[1]]]", {F("[0][0][0]", "1")}},
-      {"one over", R"({"a":[1,{"b":[2]}]})", {F("a[0]", "1")}, BodyError::TooDeep},
-      {"scalars need no depth", "7", {F("", "7")}},
-  }, limits);
+  runCases(kJson,
+           {
+               {"at the limit", "[[[1]]]", {F("[0][0][0]", "1")}},
+               {"one over", R"({"a":[1,{"b":[2]}]})", {F("a[0]", "1")}, BodyError::TooDeep},
+               {"scalars need no depth", "7", {F("", "7")}},
+           },
+           limits);
 }
 
 TEST(BodyParser, JsonFieldLimits) {
   BodyLimits limits;
   limits.max_fields = 2;
   limits.max_field_bytes = 8;
-  runCases(kJson, {
-      {"count", "[1,2,3,4]", {F("[0]", "1"), F("[1]", "2")}, BodyError::TooManyFields},
-      {"value size", R"({"a":"123456789"})", {}, BodyError::FieldTooLarge},
-      {"path size", R"({"abcd":{"efgh":1}})", {}, BodyError::FieldTooLarge},
-      {"value at limit", R"({"a":"12345678"})", {F("a", "12345678")}},
-  }, limits);
+  runCases(kJson,
+           {
+               {"count", "[1,2,3,4]", {F("[0]", "1"), F("[1]", "2")}, BodyError::TooManyFields},
+               {"value size", R"({"a":"123456789"})", {}, BodyError::FieldTooLarge},
+               {"path size", R"({"abcd":{"efgh":1}})", {}, BodyError::FieldTooLarge},
+               {"value at limit", R"({"a":"12345678"})", {F("a", "12345678")}},
+           },
+           limits);
 }
 
 // ------------------------------------------------------------ multipart
@@ -284,157 +304,221 @@ std::string crlf(std::initializer_list<std::string_view> lines) {
 }
 
 TEST(BodyParser, MultipartTable) {
-  runCases(kMultipart, {
-      {"fields and a file",
-       crlf({"--XyZ", "Content-Disposition: form-data; name=\"user\"", "", "bob", "--XyZ",
-             "Content-Disposition: form-data; name=\"up\"; filename=\"a.php\"",
-             "Content-Type: application/octet-stream", "", "<?php system($_GET[c]); ?>",
-             "--XyZ--"}),
-       {F("user", "bob"), File("up", "a.php", "<?php system($_GET[c]); ?>")}},
-      {"preamble and epilogue ignored",
-       "this is a preamble\r\n" +
-           crlf({"--XyZ", "Content-Disposition: form-data; name=a", "", "1", "--XyZ--"}) +
-           "epilogue --XyZ junk",
-       {F("a", "1")}},
-      {"no CRLF after close delimiter", "--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--XyZ--",
-       {F("a", "1")}},
-      {"empty content", crlf({"--XyZ", "Content-Disposition: form-data; name=a", "", "", "--XyZ--"}),
-       {F("a", "")}},
-      {"content keeps inner CRLFs",
-       crlf({"--XyZ", "Content-Disposition: form-data; name=a", "", "l1", "l2", "", "--XyZ--"}),
-       {F("a", "l1\r\nl2\r\n")}},
-      {"boundary text not at line start is content",
-       crlf({"--XyZ", "Content-Disposition: form-data; name=a", "", "x--XyZ--y", "--XyZ--"}),
-       {F("a", "x--XyZ--y")}},
-      {"no parts", "--XyZ--\r\n", {}},
-      {"empty filename is a file part",
-       crlf({"--XyZ", "Content-Disposition: form-data; name=f; filename=\"\"", "", "", "--XyZ--"}),
-       {File("f", "", "")}},
-      {"case-insensitive header and params",
-       crlf({"--XyZ", "content-disposition: Form-Data; NAME=a; FileName=b.txt", "", "x", "--XyZ--"}),
-       {File("a", "b.txt", "x")}},
-      {"filename* UTF-8",
-       crlf({"--XyZ", "Content-Disposition: form-data; name=f; filename*=UTF-8''%E2%82%AC%20rates.txt",
-             "", "x", "--XyZ--"}),
-       {File("f", "\xE2\x82\xAC rates.txt", "x")}},
-      {"filename* ISO-8859-1 to UTF-8",
-       crlf({"--XyZ", "Content-Disposition: form-data; name=f; filename*=iso-8859-1'en'%E9t%E9", "",
-             "x", "--XyZ--"}),
-       {File("f", "\xC3\xA9t\xC3\xA9", "x")}},
-      {"filename and filename* agreeing",
-       crlf({"--XyZ", "Content-Disposition: form-data; name=f; filename=\"a b\"; filename*=UTF-8''a%20b",
-             "", "x", "--XyZ--"}),
-       {File("f", "a b", "x")}},
-      {"allowed transfer encoding",
-       crlf({"--XyZ", "Content-Disposition: form-data; name=a", "Content-Transfer-Encoding: binary", "",
-             "x", "--XyZ--"}),
-       {F("a", "x")}},
-      {"other headers ignored",
-       crlf({"--XyZ", "X-Thing: 1", "Content-Disposition: form-data; name=a", "", "x", "--XyZ--"}),
-       {F("a", "x")}},
-      {"nested multipart is content",
-       crlf({"--XyZ", "Content-Disposition: form-data; name=a", "Content-Type: multipart/mixed; boundary=in",
-             "", "--in", "inner", "--in--", "--XyZ--"}),
-       {F("a", "--in\r\ninner\r\n--in--")}},
-      {"windows path kept literally",
-       crlf({"--XyZ", "Content-Disposition: form-data; name=f; filename=\"C:\\dir\\a.txt\"", "", "x",
-             "--XyZ--"}),
-       {File("f", "C:\\dir\\a.txt", "x")}},
-  });
+  runCases(
+      kMultipart,
+      {
+          {"fields and a file",
+           crlf({"--XyZ", "Content-Disposition: form-data; name=\"user\"", "", "bob", "--XyZ",
+                 "Content-Disposition: form-data; name=\"up\"; filename=\"a.php\"",
+                 "Content-Type: application/octet-stream", "", "<?php system($_GET[c]); ?>",
+                 "--XyZ--"}),
+           {F("user", "bob"), File("up", "a.php", "<?php system($_GET[c]); ?>")}},
+          {"preamble and epilogue ignored",
+           "this is a preamble\r\n" +
+               crlf({"--XyZ", "Content-Disposition: form-data; name=a", "", "1", "--XyZ--"}) +
+               "epilogue --XyZ junk",
+           {F("a", "1")}},
+          {"no CRLF after close delimiter",
+           "--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--XyZ--",
+           {F("a", "1")}},
+          {"empty content",
+           crlf({"--XyZ", "Content-Disposition: form-data; name=a", "", "", "--XyZ--"}),
+           {F("a", "")}},
+          {"content keeps inner CRLFs",
+           crlf({"--XyZ", "Content-Disposition: form-data; name=a", "", "l1", "l2", "", "--XyZ--"}),
+           {F("a", "l1\r\nl2\r\n")}},
+          {"boundary text not at line start is content",
+           crlf({"--XyZ", "Content-Disposition: form-data; name=a", "", "x--XyZ--y", "--XyZ--"}),
+           {F("a", "x--XyZ--y")}},
+          {"no parts", "--XyZ--\r\n", {}},
+          {"empty filename is a file part",
+           crlf({"--XyZ", "Content-Disposition: form-data; name=f; filename=\"\"", "", "",
+                 "--XyZ--"}),
+           {File("f", "", "")}},
+          {"case-insensitive header and params",
+           crlf({"--XyZ", "content-disposition: Form-Data; NAME=a; FileName=b.txt", "", "x",
+                 "--XyZ--"}),
+           {File("a", "b.txt", "x")}},
+          {"filename* UTF-8",
+           crlf({"--XyZ",
+                 "Content-Disposition: form-data; name=f; filename*=UTF-8''%E2%82%AC%20rates.txt",
+                 "", "x", "--XyZ--"}),
+           {File("f", "\xE2\x82\xAC rates.txt", "x")}},
+          {"filename* ISO-8859-1 to UTF-8",
+           crlf({"--XyZ", "Content-Disposition: form-data; name=f; filename*=iso-8859-1'en'%E9t%E9",
+                 "", "x", "--XyZ--"}),
+           {File("f", "\xC3\xA9t\xC3\xA9", "x")}},
+          {"filename and filename* agreeing",
+           crlf({"--XyZ",
+                 "Content-Disposition: form-data; name=f; filename=\"a b\"; filename*=UTF-8''a%20b",
+                 "", "x", "--XyZ--"}),
+           {File("f", "a b", "x")}},
+          {"allowed transfer encoding",
+           crlf({"--XyZ", "Content-Disposition: form-data; name=a",
+                 "Content-Transfer-Encoding: binary", "", "x", "--XyZ--"}),
+           {F("a", "x")}},
+          {"other headers ignored",
+           crlf({"--XyZ", "X-Thing: 1", "Content-Disposition: form-data; name=a", "", "x",
+                 "--XyZ--"}),
+           {F("a", "x")}},
+          {"nested multipart is content",
+           crlf({"--XyZ", "Content-Disposition: form-data; name=a",
+                 "Content-Type: multipart/mixed; boundary=in", "", "--in", "inner", "--in--",
+                 "--XyZ--"}),
+           {F("a", "--in\r\ninner\r\n--in--")}},
+          {"windows path kept literally",
+           crlf({"--XyZ", "Content-Disposition: form-data; name=f; filename=\"C:\\dir\\a.txt\"", "",
+                 "x", "--XyZ--"}),
+           {File("f", "C:\\dir\\a.txt", "x")}},
+      });
 }
 
 TEST(BodyParser, MultipartEvasionsAreMalformed) {
   const std::string part = "Content-Disposition: form-data; name=a\r\n\r\nx\r\n";
-  runCases(kMultipart, {
-      {"transport padding after boundary", "--XyZ \r\n" + part + "--XyZ--", {}, BodyError::Malformed},
-      {"tab after boundary", "--XyZ\t\r\n" + part + "--XyZ--", {}, BodyError::Malformed},
-      {"longer boundary in preamble", "--XyZa\r\n--XyZ\r\n" + part + "--XyZ--", {},
-       BodyError::Malformed},
-      {"LF-only boundary line", "--XyZ\n" + part + "--XyZ--", {}, BodyError::Malformed},
-      {"bare LF before boundary", "--XyZ\r\n" + part.substr(0, part.size() - 2) + "\n--XyZ--",
-       {}, BodyError::Malformed},
-      {"boundary prefix inside content",
-       "--XyZ\r\n" + part + "--XyZX\r\n" + part + "--XyZ--", {F("a", "x")},
-       BodyError::Malformed},
-      {"LF-only part headers",
-       "--XyZ\r\nContent-Disposition: form-data; name=a\n\nx\r\n--XyZ--", {},
-       BodyError::Malformed},
-      {"bare CR in part header",
-       "--XyZ\r\nContent-Disposition: form-data;\r name=a\r\n\r\nx\r\n--XyZ--", {},
-       BodyError::Malformed},
-      {"folded part header",
-       "--XyZ\r\nContent-Disposition: form-data;\r\n name=a\r\n\r\nx\r\n--XyZ--", {},
-       BodyError::Malformed},
-      {"space before colon",
-       "--XyZ\r\nContent-Disposition : form-data; name=a\r\n\r\nx\r\n--XyZ--", {},
-       BodyError::Malformed},
-      {"no Content-Disposition", "--XyZ\r\nContent-Type: text/plain\r\n\r\nx\r\n--XyZ--", {},
-       BodyError::Malformed},
-      {"not form-data", "--XyZ\r\nContent-Disposition: attachment; name=a\r\n\r\nx\r\n--XyZ--", {},
-       BodyError::Malformed},
-      {"no name", "--XyZ\r\nContent-Disposition: form-data; filename=a\r\n\r\nx\r\n--XyZ--", {},
-       BodyError::Malformed},
-      {"two Content-Dispositions",
-       "--XyZ\r\nContent-Disposition: form-data; name=a\r\nContent-Disposition: form-data; "
-       "name=b\r\n\r\nx\r\n--XyZ--",
-       {}, BodyError::Malformed},
-      {"two names", "--XyZ\r\nContent-Disposition: form-data; name=a; name=b\r\n\r\nx\r\n--XyZ--",
-       {}, BodyError::Malformed},
-      {"two filenames",
-       "--XyZ\r\nContent-Disposition: form-data; name=a; filename=x; filename=y\r\n\r\nx\r\n--XyZ--",
-       {}, BodyError::Malformed},
-      {"filename and filename* disagree",
-       "--XyZ\r\nContent-Disposition: form-data; name=a; filename=a.jpg; "
-       "filename*=UTF-8''a.php\r\n\r\nx\r\n--XyZ--",
-       {}, BodyError::Malformed},
-      {"filename* unknown charset",
-       "--XyZ\r\nContent-Disposition: form-data; name=a; filename*=koi8-r''x\r\n\r\nx\r\n--XyZ--",
-       {}, BodyError::Malformed},
-      {"filename* bad escape",
-       "--XyZ\r\nContent-Disposition: form-data; name=a; filename*=UTF-8''%zz\r\n\r\nx\r\n--XyZ--",
-       {}, BodyError::Malformed},
-      {"backslash-quote in filename",
-       "--XyZ\r\nContent-Disposition: form-data; name=a; filename=\"a.php\\\".jpg\"\r\n\r\nx\r\n--XyZ--",
-       {}, BodyError::Malformed},
-      {"unterminated quoted name",
-       "--XyZ\r\nContent-Disposition: form-data; name=\"a\r\n\r\nx\r\n--XyZ--", {},
-       BodyError::Malformed},
-      {"base64 transfer encoding",
-       "--XyZ\r\nContent-Disposition: form-data; name=a\r\nContent-Transfer-Encoding: "
-       "base64\r\n\r\neA==\r\n--XyZ--",
-       {}, BodyError::Malformed},
-      {"boundary right after headers",
-       "--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\n--XyZ--", {}, BodyError::Malformed},
-      {"boundary in headers", "--XyZ\r\n--XyZ\r\n" + part + "--XyZ--", {}, BodyError::Malformed},
-      {"no boundary at all", "just text", {}, BodyError::Malformed},
-      {"later part bad, first kept",
-       "--XyZ\r\n" + part + "--XyZ\r\nContent-Type: x\r\n\r\ny\r\n--XyZ--", {F("a", "x")},
-       BodyError::Malformed},
-  });
+  runCases(
+      kMultipart,
+      {
+          {"transport padding after boundary",
+           "--XyZ \r\n" + part + "--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"tab after boundary", "--XyZ\t\r\n" + part + "--XyZ--", {}, BodyError::Malformed},
+          {"longer boundary in preamble",
+           "--XyZa\r\n--XyZ\r\n" + part + "--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"LF-only boundary line", "--XyZ\n" + part + "--XyZ--", {}, BodyError::Malformed},
+          {"bare LF before boundary",
+           "--XyZ\r\n" + part.substr(0, part.size() - 2) + "\n--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"boundary prefix inside content",
+           "--XyZ\r\n" + part + "--XyZX\r\n" + part + "--XyZ--",
+           {F("a", "x")},
+           BodyError::Malformed},
+          {"LF-only part headers",
+           "--XyZ\r\nContent-Disposition: form-data; name=a\n\nx\r\n--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"bare CR in part header",
+           "--XyZ\r\nContent-Disposition: form-data;\r name=a\r\n\r\nx\r\n--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"folded part header",
+           "--XyZ\r\nContent-Disposition: form-data;\r\n name=a\r\n\r\nx\r\n--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"space before colon",
+           "--XyZ\r\nContent-Disposition : form-data; name=a\r\n\r\nx\r\n--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"no Content-Disposition",
+           "--XyZ\r\nContent-Type: text/plain\r\n\r\nx\r\n--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"not form-data",
+           "--XyZ\r\nContent-Disposition: attachment; name=a\r\n\r\nx\r\n--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"no name",
+           "--XyZ\r\nContent-Disposition: form-data; filename=a\r\n\r\nx\r\n--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"two Content-Dispositions",
+           "--XyZ\r\nContent-Disposition: form-data; name=a\r\nContent-Disposition: form-data; "
+           "name=b\r\n\r\nx\r\n--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"two names",
+           "--XyZ\r\nContent-Disposition: form-data; name=a; name=b\r\n\r\nx\r\n--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"two filenames",
+           "--XyZ\r\nContent-Disposition: form-data; name=a; filename=x; "
+           "filename=y\r\n\r\nx\r\n--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"filename and filename* disagree",
+           "--XyZ\r\nContent-Disposition: form-data; name=a; filename=a.jpg; "
+           "filename*=UTF-8''a.php\r\n\r\nx\r\n--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"filename* unknown charset",
+           "--XyZ\r\nContent-Disposition: form-data; name=a; "
+           "filename*=koi8-r''x\r\n\r\nx\r\n--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"filename* bad escape",
+           "--XyZ\r\nContent-Disposition: form-data; name=a; "
+           "filename*=UTF-8''%zz\r\n\r\nx\r\n--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"backslash-quote in filename",
+           "--XyZ\r\nContent-Disposition: form-data; name=a; "
+           "filename=\"a.php\\\".jpg\"\r\n\r\nx\r\n--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"unterminated quoted name",
+           "--XyZ\r\nContent-Disposition: form-data; name=\"a\r\n\r\nx\r\n--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"base64 transfer encoding",
+           "--XyZ\r\nContent-Disposition: form-data; name=a\r\nContent-Transfer-Encoding: "
+           "base64\r\n\r\neA==\r\n--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"boundary right after headers",
+           "--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\n--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"boundary in headers",
+           "--XyZ\r\n--XyZ\r\n" + part + "--XyZ--",
+           {},
+           BodyError::Malformed},
+          {"no boundary at all", "just text", {}, BodyError::Malformed},
+          {"later part bad, first kept",
+           "--XyZ\r\n" + part + "--XyZ\r\nContent-Type: x\r\n\r\ny\r\n--XyZ--",
+           {F("a", "x")},
+           BodyError::Malformed},
+      });
 }
 
 TEST(BodyParser, MultipartTruncationTable) {
   const std::string part = "Content-Disposition: form-data; name=a\r\n\r\nx\r\n";
-  runCases(kMultipart, {
-      {"no close delimiter", "--XyZ\r\n" + part + "--XyZ\r\n" + "Content-Disposition: form-data; name=b\r\n\r\nrest",
-       {F("a", "x")}, BodyError::Truncated},
-      {"ends after boundary", "--XyZ\r\n" + part + "--XyZ", {F("a", "x")}, BodyError::Truncated},
-      {"ends after one dash", "--XyZ\r\n" + part + "--XyZ-", {F("a", "x")}, BodyError::Truncated},
-      {"ends in headers", "--XyZ\r\nContent-Disposition: form-da", {}, BodyError::Truncated},
-      {"ends before blank line", "--XyZ\r\nContent-Disposition: form-data; name=a\r\n", {},
-       BodyError::Truncated},
-  });
+  runCases(
+      kMultipart,
+      {
+          {"no close delimiter",
+           "--XyZ\r\n" + part + "--XyZ\r\n" + "Content-Disposition: form-data; name=b\r\n\r\nrest",
+           {F("a", "x")},
+           BodyError::Truncated},
+          {"ends after boundary",
+           "--XyZ\r\n" + part + "--XyZ",
+           {F("a", "x")},
+           BodyError::Truncated},
+          {"ends after one dash",
+           "--XyZ\r\n" + part + "--XyZ-",
+           {F("a", "x")},
+           BodyError::Truncated},
+          {"ends in headers", "--XyZ\r\nContent-Disposition: form-da", {}, BodyError::Truncated},
+          {"ends before blank line",
+           "--XyZ\r\nContent-Disposition: form-data; name=a\r\n",
+           {},
+           BodyError::Truncated},
+      });
 }
 
 TEST(BodyParser, MultipartBoundaryParameter) {
-  const std::string body = "--a b'c\r\nContent-Disposition: form-data; name=x\r\n\r\n1\r\n--a b'c--";
+  const std::string body =
+      "--a b'c\r\nContent-Disposition: form-data; name=x\r\n\r\n1\r\n--a b'c--";
   ParsedBody got = parseBody("multipart/form-data; Boundary=\"a b'c\"", body);
   EXPECT_EQ(got.error, BodyError::None) << got.error_detail;
   EXPECT_EQ(got.fields, std::vector<BodyField>{F("x", "1")});
 
   std::string b70(70, 'b');
-  got = parseBody("multipart/form-data; boundary=" + b70,
-                  "--" + b70 + "\r\nContent-Disposition: form-data; name=x\r\n\r\n1\r\n--" + b70 + "--");
+  got = parseBody(
+      "multipart/form-data; boundary=" + b70,
+      "--" + b70 + "\r\nContent-Disposition: form-data; name=x\r\n\r\n1\r\n--" + b70 + "--");
   EXPECT_EQ(got.error, BodyError::None) << got.error_detail;
 
   const char* bad[] = {
@@ -463,19 +547,27 @@ TEST(BodyParser, MultipartLimits) {
   limits.max_fields = 1;
   limits.max_field_bytes = 64;
   const std::string part = "Content-Disposition: form-data; name=a\r\n\r\nx\r\n";
-  runCases(kMultipart, {
-      {"count", "--XyZ\r\n" + part + "--XyZ\r\n" + part + "--XyZ--", {F("a", "x")},
-       BodyError::TooManyFields},
-      {"content size",
-       "--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\n" + std::string(65, 'x') +
-           "\r\n--XyZ--",
-       {}, BodyError::FieldTooLarge},
-      {"unterminated huge content",
-       "--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\n" + std::string(100, 'x'), {},
-       BodyError::FieldTooLarge},
-      {"header line size", "--XyZ\r\nX: " + std::string(80, 'h') + "\r\n" + part + "--XyZ--", {},
-       BodyError::FieldTooLarge},
-  }, limits);
+  runCases(kMultipart,
+           {
+               {"count",
+                "--XyZ\r\n" + part + "--XyZ\r\n" + part + "--XyZ--",
+                {F("a", "x")},
+                BodyError::TooManyFields},
+               {"content size",
+                "--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\n" + std::string(65, 'x') +
+                    "\r\n--XyZ--",
+                {},
+                BodyError::FieldTooLarge},
+               {"unterminated huge content",
+                "--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\n" + std::string(100, 'x'),
+                {},
+                BodyError::FieldTooLarge},
+               {"header line size",
+                "--XyZ\r\nX: " + std::string(80, 'h') + "\r\n" + part + "--XyZ--",
+                {},
+                BodyError::FieldTooLarge},
+           },
+           limits);
 
   std::string many = "--XyZ\r\n";
   for (int i = 0; i < 40; ++i) many += "X-H: 1\r\n";
@@ -488,85 +580,101 @@ TEST(BodyParser, MultipartLimits) {
 constexpr const char* kXml = "application/xml";
 
 TEST(BodyParser, XmlTable) {
-  runCases(kXml, {
-      {"elements and attributes", R"(<a><b>x</b><c k="v" j='w'>y</c></a>)",
-       {F("a.b", "x"), F("a.c@k", "v"), F("a.c@j", "w"), F("a.c", "y")}},
-      {"declaration, PI and comment skipped",
-       "<?xml version=\"1.0\"?>\n<!-- c --><?pi x?><r>t</r>\n<!-- tail -->", {F("r", "t")}},
-      {"predefined entities", "<r a=\"&lt;&quot;&apos;\">&amp;&gt;</r>",
-       {F("r@a", "<\"'"), F("r", "&>")}},
-      {"character references", "<r>&#65;&#x42;&#x1F600;&#xe9;</r>",
-       {F("r", "AB\xF0\x9F\x98\x80\xC3\xA9")}},
-      {"CDATA is raw text", "<r><![CDATA[<script>&amp;]]></r>", {F("r", "<script>&amp;")}},
-      {"comment inside text joins it", "<r>SEL<!-- x -->ECT</r>", {F("r", "SELECT")}},
-      {"CDATA joins text", "<r>a<![CDATA[b]]>c</r>", {F("r", "abc")}},
-      {"child element splits text", "<a>x<b>y</b>z</a>", {F("a", "x"), F("a.b", "y"), F("a", "z")}},
-      {"whitespace-only text skipped", "<a>\n  <b>1</b>\n</a>", {F("a.b", "1")}},
-      {"text kept as is", "<a> 1 </a>", {F("a", " 1 ")}},
-      {"self-closing", "<a><b/><c x=\"1\"/></a>", {F("a.c@x", "1")}},
-      {"namespaces kept", "<s:Env xmlns:s=\"u\"><s:Body>x</s:Body></s:Env>",
-       {F("s:Env@xmlns:s", "u"), F("s:Env.s:Body", "x")}},
-      {"attribute whitespace normalised", "<r a=\"x\ty\nz\"/>", {F("r@a", "x y z")}},
-      {"spaces around '='", "<r a = '1' ></r >", {F("r@a", "1")}},
-      {"'>' in text allowed", "<r>a>b</r>", {F("r", "a>b")}},
-      {"BOM skipped", "\xEF\xBB\xBF<?xml version=\"1.0\"?><r>1</r>", {F("r", "1")}},
-      {"doctype recorded, entity kept literally",
-       "<?xml version=\"1.0\"?>\n<!DOCTYPE r [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>"
-       "<r>&xxe;</r>",
-       {F("!doctype", "<!DOCTYPE r [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>"),
-        F("r", "&xxe;")}},
-      {"doctype with '>' and ']' in literals and comments",
-       "<!DOCTYPE r [<!-- ]> --><!ENTITY e \"a>]b\">]><r/>",
-       {F("!doctype", "<!DOCTYPE r [<!-- ]> --><!ENTITY e \"a>]b\">]>")}},
-  });
+  runCases(
+      kXml,
+      {
+          {"elements and attributes",
+           R"(<a><b>x</b><c k="v" j='w'>y</c></a>)",
+           {F("a.b", "x"), F("a.c@k", "v"), F("a.c@j", "w"), F("a.c", "y")}},
+          {"declaration, PI and comment skipped",
+           "<?xml version=\"1.0\"?>\n<!-- c --><?pi x?><r>t</r>\n<!-- tail -->",
+           {F("r", "t")}},
+          {"predefined entities",
+           "<r a=\"&lt;&quot;&apos;\">&amp;&gt;</r>",
+           {F("r@a", "<\"'"), F("r", "&>")}},
+          {"character references",
+           "<r>&#65;&#x42;&#x1F600;&#xe9;</r>",
+           {F("r", "AB\xF0\x9F\x98\x80\xC3\xA9")}},
+          {"CDATA is raw text", "<r><![CDATA[<script>&amp;]]></r>", {F("r", "<script>&amp;")}},
+          {"comment inside text joins it", "<r>SEL<!-- x -->ECT</r>", {F("r", "SELECT")}},
+          {"CDATA joins text", "<r>a<![CDATA[b]]>c</r>", {F("r", "abc")}},
+          {"child element splits text",
+           "<a>x<b>y</b>z</a>",
+           {F("a", "x"), F("a.b", "y"), F("a", "z")}},
+          {"whitespace-only text skipped", "<a>\n  <b>1</b>\n</a>", {F("a.b", "1")}},
+          {"text kept as is", "<a> 1 </a>", {F("a", " 1 ")}},
+          {"self-closing", "<a><b/><c x=\"1\"/></a>", {F("a.c@x", "1")}},
+          {"namespaces kept",
+           "<s:Env xmlns:s=\"u\"><s:Body>x</s:Body></s:Env>",
+           {F("s:Env@xmlns:s", "u"), F("s:Env.s:Body", "x")}},
+          {"attribute whitespace normalised", "<r a=\"x\ty\nz\"/>", {F("r@a", "x y z")}},
+          {"spaces around '='", "<r a = '1' ></r >", {F("r@a", "1")}},
+          {"'>' in text allowed", "<r>a>b</r>", {F("r", "a>b")}},
+          {"BOM skipped", "\xEF\xBB\xBF<?xml version=\"1.0\"?><r>1</r>", {F("r", "1")}},
+          {"doctype recorded, entity kept literally",
+           "<?xml version=\"1.0\"?>\n<!DOCTYPE r [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>"
+           "<r>&xxe;</r>",
+           {F("!doctype", "<!DOCTYPE r [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>"),
+            F("r", "&xxe;")}},
+          {"doctype with '>' and ']' in literals and comments",
+           "<!DOCTYPE r [<!-- ]> --><!ENTITY e \"a>]b\">]><r/>",
+           {F("!doctype", "<!DOCTYPE r [<!-- ]> --><!ENTITY e \"a>]b\">]>")}},
+      });
 }
 
 TEST(BodyParser, XmlErrorsTable) {
-  runCases(kXml, {
-      {"mismatched end tag", "<a><b>x</c></a>", {F("a.b", "x")}, BodyError::Malformed},
-      {"stray end tag", "</a>", {}, BodyError::Malformed},
-      {"second root", "<a/><b/>", {}, BodyError::Malformed},
-      {"text outside root", "x<a/>", {}, BodyError::Malformed},
-      {"text after root", "<a/>x", {}, BodyError::Malformed},
-      {"no root", "<!-- only -->", {}, BodyError::Malformed},
-      {"undeclared entity", "<a>&xxe;</a>", {}, BodyError::Malformed},
-      {"entity without ';'", "<a>&amp x</a>", {}, BodyError::Malformed},
-      {"bare '&'", "<a>a & b</a>", {}, BodyError::Malformed},
-      {"NUL char ref", "<a>&#0;</a>", {}, BodyError::Malformed},
-      {"surrogate char ref", "<a>&#xD800;</a>", {}, BodyError::Malformed},
-      {"char ref over range", "<a>&#x110000;</a>", {}, BodyError::Malformed},
-      {"huge char ref", "<a>&#99999999999999999999;</a>", {}, BodyError::Malformed},
-      {"empty char ref", "<a>&#;</a>", {}, BodyError::Malformed},
-      {"duplicate attribute", "<a x=\"1\" x=\"2\"/>", {F("a@x", "1")}, BodyError::Malformed},
-      {"'<' in attribute", "<a x=\"<\"/>", {}, BodyError::Malformed},
-      {"unquoted attribute", "<a x=1/>", {}, BodyError::Malformed},
-      {"attributes not separated", "<a x=\"1\"y=\"2\"/>", {F("a@x", "1")}, BodyError::Malformed},
-      {"']]>' in text", "<a>x]]>y</a>", {}, BodyError::Malformed},
-      {"'--' in comment", "<a><!-- a -- b --></a>", {}, BodyError::Malformed},
-      {"declaration not first", "<a><?xml version=\"1.0\"?></a>", {}, BodyError::Malformed},
-      {"lowercase doctype", "<!doctype a><a/>", {}, BodyError::Malformed},
-      {"doctype after root", "<a/><!DOCTYPE a>", {}, BodyError::Malformed},
-      {"two doctypes", "<!DOCTYPE a><!DOCTYPE a><a/>", {F("!doctype", "<!DOCTYPE a>")},
-       BodyError::Malformed},
-      {"unknown declaration", "<a><!ELEMENT x></a>", {}, BodyError::Malformed},
-      {"CDATA outside root", "<![CDATA[x]]><a/>", {}, BodyError::Malformed},
-      {"bad element name", "<1a/>", {}, BodyError::Malformed},
-      {"JSON sent as XML", "{\"a\":1}", {}, BodyError::Malformed},
-      {"unclosed element", "<a><b>x</b>", {F("a.b", "x")}, BodyError::Truncated},
-      {"unclosed CDATA", "<a><![CDATA[x", {}, BodyError::Truncated},
-      {"unclosed comment", "<a><!-- x", {}, BodyError::Truncated},
-      {"comment ends in '--'", "<a><!-- x --", {}, BodyError::Truncated},
-      {"unclosed PI", "<?xml version=\"1.0\"", {}, BodyError::Truncated},
-      {"unclosed start tag", "<a x=\"1\"", {F("a@x", "1")}, BodyError::Truncated},
-      {"unclosed attribute value", "<a x=\"1", {}, BodyError::Truncated},
-      {"unclosed doctype", "<!DOCTYPE a [<!ENTITY x \"y\">", {}, BodyError::Truncated},
-      {"cut in reference", "<a>x&am", {}, BodyError::Truncated},
-      {"cut in char reference", "<a>&#x4", {}, BodyError::Truncated},
-      {"cut after '<'", "<a><", {}, BodyError::Truncated},
-      {"cut in markup", "<a><!-", {}, BodyError::Truncated},
-      {"cut in DOCTYPE keyword", "<!DOCT", {}, BodyError::Truncated},
-      {"short unknown markup", "<a><!x", {}, BodyError::Malformed},
-  });
+  runCases(
+      kXml,
+      {
+          {"mismatched end tag", "<a><b>x</c></a>", {F("a.b", "x")}, BodyError::Malformed},
+          {"stray end tag", "</a>", {}, BodyError::Malformed},
+          {"second root", "<a/><b/>", {}, BodyError::Malformed},
+          {"text outside root", "x<a/>", {}, BodyError::Malformed},
+          {"text after root", "<a/>x", {}, BodyError::Malformed},
+          {"no root", "<!-- only -->", {}, BodyError::Malformed},
+          {"undeclared entity", "<a>&xxe;</a>", {}, BodyError::Malformed},
+          {"entity without ';'", "<a>&amp x</a>", {}, BodyError::Malformed},
+          {"bare '&'", "<a>a & b</a>", {}, BodyError::Malformed},
+          {"NUL char ref", "<a>&#0;</a>", {}, BodyError::Malformed},
+          {"surrogate char ref", "<a>&#xD800;</a>", {}, BodyError::Malformed},
+          {"char ref over range", "<a>&#x110000;</a>", {}, BodyError::Malformed},
+          {"huge char ref", "<a>&#99999999999999999999;</a>", {}, BodyError::Malformed},
+          {"empty char ref", "<a>&#;</a>", {}, BodyError::Malformed},
+          {"duplicate attribute", "<a x=\"1\" x=\"2\"/>", {F("a@x", "1")}, BodyError::Malformed},
+          {"'<' in attribute", "<a x=\"<\"/>", {}, BodyError::Malformed},
+          {"unquoted attribute", "<a x=1/>", {}, BodyError::Malformed},
+          {"attributes not separated",
+           "<a x=\"1\"y=\"2\"/>",
+           {F("a@x", "1")},
+           BodyError::Malformed},
+          {"']]>' in text", "<a>x]]>y</a>", {}, BodyError::Malformed},
+          {"'--' in comment", "<a><!-- a -- b --></a>", {}, BodyError::Malformed},
+          {"declaration not first", "<a><?xml version=\"1.0\"?></a>", {}, BodyError::Malformed},
+          {"lowercase doctype", "<!doctype a><a/>", {}, BodyError::Malformed},
+          {"doctype after root", "<a/><!DOCTYPE a>", {}, BodyError::Malformed},
+          {"two doctypes",
+           "<!DOCTYPE a><!DOCTYPE a><a/>",
+           {F("!doctype", "<!DOCTYPE a>")},
+           BodyError::Malformed},
+          {"unknown declaration", "<a><!ELEMENT x></a>", {}, BodyError::Malformed},
+          {"CDATA outside root", "<![CDATA[x]]><a/>", {}, BodyError::Malformed},
+          {"bad element name", "<1a/>", {}, BodyError::Malformed},
+          {"JSON sent as XML", "{\"a\":1}", {}, BodyError::Malformed},
+          {"unclosed element", "<a><b>x</b>", {F("a.b", "x")}, BodyError::Truncated},
+          {"unclosed CDATA", "<a><![CDATA[x", {}, BodyError::Truncated},
+          {"unclosed comment", "<a><!-- x", {}, BodyError::Truncated},
+          {"comment ends in '--'", "<a><!-- x --", {}, BodyError::Truncated},
+          {"unclosed PI", "<?xml version=\"1.0\"", {}, BodyError::Truncated},
+          {"unclosed start tag", "<a x=\"1\"", {F("a@x", "1")}, BodyError::Truncated},
+          {"unclosed attribute value", "<a x=\"1", {}, BodyError::Truncated},
+          {"unclosed doctype", "<!DOCTYPE a [<!ENTITY x \"y\">", {}, BodyError::Truncated},
+          {"cut in reference", "<a>x&am", {}, BodyError::Truncated},
+          {"cut in char reference", "<a>&#x4", {}, BodyError::Truncated},
+          {"cut after '<'", "<a><", {}, BodyError::Truncated},
+          {"cut in markup", "<a><!-", {}, BodyError::Truncated},
+          {"cut in DOCTYPE keyword", "<!DOCT", {}, BodyError::Truncated},
+          {"short unknown markup", "<a><!x", {}, BodyError::Malformed},
+      });
 }
 
 TEST(BodyParser, XmlDeepNestingIsTooDeepAndFast) {
@@ -584,14 +692,18 @@ TEST(BodyParser, XmlLimits) {
   limits.max_depth = 2;
   limits.max_fields = 2;
   limits.max_field_bytes = 8;
-  runCases(kXml, {
-      {"depth at limit", "<a><b>1</b></a>", {F("a.b", "1")}},
-      {"depth over", "<a><b><c>1</c></b></a>", {}, BodyError::TooDeep},
-      {"count", "<a x=\"1\" y=\"2\" z=\"3\"/>", {F("a@x", "1"), F("a@y", "2")},
-       BodyError::TooManyFields},
-      {"text size", "<a>123456789</a>", {}, BodyError::FieldTooLarge},
-      {"doctype size", "<!DOCTYPE a SYSTEM \"x\"><a/>", {}, BodyError::FieldTooLarge},
-  }, limits);
+  runCases(kXml,
+           {
+               {"depth at limit", "<a><b>1</b></a>", {F("a.b", "1")}},
+               {"depth over", "<a><b><c>1</c></b></a>", {}, BodyError::TooDeep},
+               {"count",
+                "<a x=\"1\" y=\"2\" z=\"3\"/>",
+                {F("a@x", "1"), F("a@y", "2")},
+                BodyError::TooManyFields},
+               {"text size", "<a>123456789</a>", {}, BodyError::FieldTooLarge},
+               {"doctype size", "<!DOCTYPE a SYSTEM \"x\"><a/>", {}, BodyError::FieldTooLarge},
+           },
+           limits);
 }
 
 // Every kind: a prefix of a valid body never crashes and never reports
