@@ -10,6 +10,9 @@
 //    whitespace are skipped.
 //  - attributes: "a.b@name" = value, in document order, before the
 //    element's text.
+//  - Line ends in text and CDATA are normalised to LF (XML 1.0 §2.11), and
+//    literal whitespace in attribute values to SP (§3.3.3), as an XML
+//    library does before the application sees them.
 //  - "!doctype": the raw text of a DOCTYPE declaration, so rules can see
 //    XXE ("<!ENTITY x SYSTEM ...>"). It is never processed: no entity is
 //    declared, expanded or fetched, internal or external.
@@ -209,7 +212,16 @@ bool XmlParser::parseCdata() {
     pos_ = in_.size();
     return fail(BodyError::Truncated, "unclosed CDATA section");
   }
-  text_.append(in_.substr(body, end - body));
+  std::string_view raw = in_.substr(body, end - body);
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    // XML 1.0 §2.11 line-end normalisation applies inside CDATA too.
+    if (raw[i] == '\r') {
+      text_.push_back('\n');
+      if (i + 1 < raw.size() && raw[i + 1] == '\n') ++i;
+    } else {
+      text_.push_back(raw[i]);
+    }
+  }
   pos_ = end + 3;
   return true;
 }
@@ -332,8 +344,10 @@ bool XmlParser::parseStartTag() {
         continue;
       }
       // XML 1.0 §3.3.3 attribute-value normalisation of literal whitespace.
+      // (after §2.11 has turned CRLF into one LF).
       field.value.push_back(isXmlSpace(c) ? ' ' : c);
       ++pos_;
+      if (c == '\r' && pos_ < in_.size() && in_[pos_] == '\n') ++pos_;
     }
     field.name.reserve(path_.size() + 1 + attr.size());
     field.name = path_;
@@ -373,8 +387,10 @@ bool XmlParser::parseText() {
     if (c == '>' && pos_ >= 2 && in_[pos_ - 1] == ']' && in_[pos_ - 2] == ']') {
       return fail(BodyError::Malformed, "']]>' in text");
     }
-    text_.push_back(c);
+    // XML 1.0 §2.11: CRLF and a lone CR reach the application as LF.
+    text_.push_back(c == '\r' ? '\n' : c);
     ++pos_;
+    if (c == '\r' && pos_ < in_.size() && in_[pos_] == '\n') ++pos_;
   }
   return true;
 }

@@ -608,6 +608,8 @@ TEST(BodyParser, XmlTable) {
            "<s:Env xmlns:s=\"u\"><s:Body>x</s:Body></s:Env>",
            {F("s:Env@xmlns:s", "u"), F("s:Env.s:Body", "x")}},
           {"attribute whitespace normalised", "<r a=\"x\ty\nz\"/>", {F("r@a", "x y z")}},
+          {"attribute CRLF is one space", "<r a=\"x\r\ny\"/>", {F("r@a", "x y")}},
+          {"line ends normalised", "<r>a\r\nb\rc<![CDATA[\r\nd]]></r>", {F("r", "a\nb\nc\nd")}},
           {"spaces around '='", "<r a = '1' ></r >", {F("r@a", "1")}},
           {"'>' in text allowed", "<r>a>b</r>", {F("r", "a>b")}},
           {"BOM skipped", "\xEF\xBB\xBF<?xml version=\"1.0\"?><r>1</r>", {F("r", "1")}},
