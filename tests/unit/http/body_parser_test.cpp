@@ -708,6 +708,50 @@ TEST(BodyParser, XmlLimits) {
            limits);
 }
 
+// A value over the default 1 MiB limit is refused in every format, with
+// the fields before it kept.
+TEST(BodyParser, HugeFieldIsTooLargeWithDefaultLimits) {
+  const std::string huge(BodyLimits{}.max_field_bytes + 1, 'A');
+  struct Doc {
+    const char* content_type;
+    std::string body;
+  };
+  const Doc docs[] = {
+      {kForm, "a=1&b=" + huge},
+      {kJson, R"({"a":"1","b":")" + huge + "\"}"},
+      {kMultipart,
+       "--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--XyZ\r\n"
+       "Content-Disposition: form-data; name=b\r\n\r\n" +
+           huge + "\r\n--XyZ--"},
+      {kXml, "<r><a>1</a><b>" + huge + "</b></r>"},
+  };
+  for (const Doc& doc : docs) {
+    ParsedBody got = parseBody(doc.content_type, doc.body);
+    EXPECT_EQ(got.error, BodyError::FieldTooLarge) << doc.content_type;
+    ASSERT_EQ(got.fields.size(), 1u) << doc.content_type;
+    EXPECT_EQ(got.fields[0].value, "1") << doc.content_type;
+  }
+}
+
+TEST(BodyParser, ZeroFieldLimitRefusesTheFirstField) {
+  BodyLimits limits;
+  limits.max_fields = 0;
+  EXPECT_EQ(parseBody(kJson, "1", limits).error, BodyError::TooManyFields);
+  EXPECT_EQ(parseBody(kJson, "[]", limits).error, BodyError::None);
+  EXPECT_EQ(parseBody(kForm, "a", limits).error, BodyError::TooManyFields);
+}
+
+TEST(BodyParser, MultipartFilenameCountsTowardsFieldSize) {
+  BodyLimits limits;
+  limits.max_field_bytes = 8;
+  ParsedBody got = parseBody(
+      kMultipart,
+      "--XyZ\r\nContent-Disposition: form-data; name=a; filename=\"123456789\"\r\n\r\nx\r\n--XyZ--",
+      limits);
+  EXPECT_EQ(got.error, BodyError::FieldTooLarge);
+  EXPECT_TRUE(got.fields.empty());
+}
+
 // Every kind: a prefix of a valid body never crashes and never reports
 // success with more fields than the whole body has.
 TEST(BodyParser, EveryPrefixIsHandled) {
