@@ -1,0 +1,171 @@
+#include "daemon/control_services.h"
+
+#include <unistd.h>
+
+#include "common/version.h"
+#include "net/engine.h"
+#include "shield/shield.h"
+
+namespace mamori::daemon {
+
+using common::Error;
+using common::Result;
+using common::Status;
+
+ControlServices::ControlServices(std::string pin_root, std::string config_path, unsigned workers)
+    : pin_root_(std::move(pin_root)),
+      config_path_(std::move(config_path)),
+      workers_(workers),
+      started_(std::chrono::steady_clock::now()) {}
+
+void ControlServices::setConfig(std::shared_ptr<const config::Config> config) {
+  std::lock_guard lock(mu_);
+  config_ = std::move(config);
+}
+
+void ControlServices::setShield(admin::ShieldInfo info) {
+  std::lock_guard lock(mu_);
+  shield_ = std::move(info);
+}
+
+void ControlServices::setEngine(const net::Engine* engine) {
+  std::lock_guard lock(mu_);
+  engine_ = engine;
+}
+
+admin::DaemonInfo ControlServices::daemonInfo() {
+  admin::DaemonInfo d;
+  d.version = kVersion;
+  d.pid = ::getpid();
+  d.uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                              started_);
+  d.config_path = config_path_;
+  d.workers = workers_;
+  return d;
+}
+
+net::EngineStats ControlServices::engineStats() {
+  std::lock_guard lock(mu_);
+  return engine_ ? engine_->stats() : net::EngineStats{};
+}
+
+std::vector<admin::SiteInfo> ControlServices::sites() {
+  std::shared_ptr<const config::Config> cfg;
+  {
+    std::lock_guard lock(mu_);
+    cfg = config_;
+  }
+  std::vector<admin::SiteInfo> out;
+  if (!cfg) return out;
+  for (const auto& tenant : cfg->tenants) {
+    for (const auto& site : tenant.sites) {
+      admin::SiteInfo info;
+      info.tenant = tenant.id;
+      info.name = site.name;
+      info.hosts = site.hosts;
+      for (const auto& l : site.listeners)
+        info.listeners.push_back(l.address.toString() + (l.tls ? " tls" : ""));
+      for (const auto& u : site.upstreams) info.upstreams.push_back(u.address.toString());
+      info.mode = site.mode == config::SiteMode::Detect ? "detect" : "block";
+      out.push_back(std::move(info));
+    }
+  }
+  return out;
+}
+
+admin::ShieldInfo ControlServices::shieldInfo() {
+  std::lock_guard lock(mu_);
+  return shield_;
+}
+
+Status ControlServices::requireShield() {
+  std::lock_guard lock(mu_);
+  if (!shield_.loaded)
+    return Error{ENOENT, "the XDP shield is not loaded in this mamorid (start it with "
+                         "--xdp-iface or shield.interfaces)"};
+  return {};
+}
+
+// Each call opens the pinned maps afresh: the fds are the call's own, so
+// control threads never share libbpf state with the main thread.
+#define MAMORI_WITH_MAPS(maps)                                 \
+  if (auto st = requireShield(); !st) return st.error();       \
+  auto maps = shield::PinnedMaps::open(pin_root_);             \
+  if (!maps) return maps.error();
+
+Result<shield::Counters> ControlServices::shieldCounters() {
+  MAMORI_WITH_MAPS(maps)
+  return maps->counters();
+}
+
+Result<std::vector<shield::Ban>> ControlServices::listBans() {
+  MAMORI_WITH_MAPS(maps)
+  return maps->listBans();
+}
+
+Status ControlServices::addBan(const common::IpPrefix& source, std::chrono::seconds ttl,
+                               shield::BanReason reason) {
+  MAMORI_WITH_MAPS(maps)
+  return maps->addBan(source, ttl, reason);
+}
+
+Status ControlServices::deleteBan(const common::IpPrefix& source) {
+  MAMORI_WITH_MAPS(maps)
+  return maps->deleteBan(source);
+}
+
+Result<std::vector<common::IpPrefix>> ControlServices::list(shield::ListKind kind) {
+  MAMORI_WITH_MAPS(maps)
+  return maps->list(kind);
+}
+
+Status ControlServices::addToList(shield::ListKind kind, const common::IpPrefix& prefix) {
+  MAMORI_WITH_MAPS(maps)
+  return maps->addToList(kind, prefix);
+}
+
+Status ControlServices::deleteFromList(shield::ListKind kind, const common::IpPrefix& prefix) {
+  MAMORI_WITH_MAPS(maps)
+  return maps->deleteFromList(kind, prefix);
+}
+
+#undef MAMORI_WITH_MAPS
+
+Result<std::string> ControlServices::reload() {
+  if (config_path_.empty())
+    return Error{EINVAL, "mamorid runs the quick start (no --config): nothing to reload"};
+  std::unique_lock lock(mu_);
+  if (stopped_) return Error{ECANCELED, "mamorid is stopping"};
+  const std::uint64_t generation = reload_generation_;
+  reload_wanted_ = true;
+  reload_done_.wait(lock, [&] { return stopped_ || reload_generation_ != generation; });
+  if (reload_generation_ == generation) return Error{ECANCELED, "mamorid is stopping"};
+  return *reload_result_;
+}
+
+void ControlServices::serveReloadRequest(
+    const std::function<common::Result<std::string>()>& reload) {
+  {
+    std::lock_guard lock(mu_);
+    if (!reload_wanted_) return;
+    reload_wanted_ = false;
+  }
+  // Outside the lock: the reload publishes a new config through setConfig.
+  auto result = reload();
+  {
+    std::lock_guard lock(mu_);
+    reload_result_ = std::move(result);
+    ++reload_generation_;
+  }
+  reload_done_.notify_all();
+}
+
+void ControlServices::shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+  }
+  reload_done_.notify_all();
+}
+
+}  // namespace mamori::daemon
