@@ -407,6 +407,9 @@ bool LogWriter::tenantPurged(const std::string& tenant, chr::system_clock::time_
 }
 
 size_t LogWriter::pump() {
+  // Held for the whole round: the rings have a single consumer, so two
+  // pump() calls (the thread and stop(), or a test) must never overlap.
+  std::lock_guard<std::mutex> lock(io_mutex_);
   batch_.clear();
   {
     std::lock_guard<std::mutex> lock(producers_mutex_);
@@ -419,13 +422,15 @@ size_t LogWriter::pump() {
       return p.use_count() == 1 && p->depth() == 0;
     });
   }
-  std::lock_guard<std::mutex> lock(io_mutex_);
   auto now = this->now();
   auto today = options_.zone.localDate(now);
   if (today < today_) today = today_;  // the clock stepped back: never reopen a finished day
   if (today != today_) {
     rotate(today);
     today_ = today;
+    // Files of the day just ended that this process never opened (written
+    // by a previous run earlier that day) need compressing too.
+    scanForUnfinished(today);
   }
   for (auto& rec : batch_) {
     if (!validTenantId(rec.tenant) || tenantPurged(rec.tenant, now)) {

@@ -132,6 +132,9 @@ class LogWriter {
   // purge_interval has passed. Returns the number of records taken from the
   // rings. Called by the writer thread; tests call it directly without
   // start() so that everything happens on their thread with their clock.
+  // Serialised with purge() and itself by one lock. Compressing a finished
+  // day happens here too, so the first pump after midnight takes as long as
+  // gzip needs for that day's files (the rings absorb the pause).
   size_t pump();
 
   // Applies retention now: deletes day files dated before today - keep_days

@@ -147,6 +147,17 @@ TEST_F(LogWriterTest, CompressesLeftoversOfACrashAtStartup) {
   EXPECT_EQ(w->counters().compressions, 1u);
 }
 
+TEST_F(LogWriterTest, CompressesADayWrittenOnlyByAPreviousRun) {
+  touch(path("acme/audit/audit-2026-11-28.jsonl"), "{\"a\":1}\n");  // today, not ours
+  auto w = make();
+  w->pump();
+  EXPECT_TRUE(fs::exists(path("acme/audit/audit-2026-11-28.jsonl")));
+  clock_.set(at("2026-11-29T00:00:00Z"));
+  w->pump();
+  EXPECT_TRUE(fs::exists(path("acme/audit/audit-2026-11-28.jsonl.gz")));
+  EXPECT_FALSE(fs::exists(path("acme/audit/audit-2026-11-28.jsonl")));
+}
+
 TEST_F(LogWriterTest, PurgeDeletesFilesOlderThanKeepDays) {
   // today is 2026-11-28; keep_days 365 keeps 2025-11-28 and deletes 2025-11-27.
   touch(path("acme/event/event-2025-11-27.jsonl.gz"), "x");
