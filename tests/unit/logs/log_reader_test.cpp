@@ -181,6 +181,22 @@ TEST_F(LogReaderTest, OnlyTheLastNinetyDaysAreReadable) {
   EXPECT_EQ(messages(f), (Msgs{"89 days ago", "today"}));
 }
 
+TEST_F(LogReaderTest, DamagedGzipGivesTheLinesBeforeTheDamage) {
+  for (int i = 0; i < 200; ++i) {
+    write("2026-11-27T08:00:00Z", "acme", "192.0.2.1", "1", "shop", "line " + std::to_string(i));
+  }
+  write("2026-11-28T08:00:00Z", "acme", "192.0.2.1", "1", "shop", "today");
+  std::string gz = dir_.path() + "/acme/event/event-2026-11-27.jsonl.gz";
+  std::string bytes = testing::readFile(gz);
+  ASSERT_GT(bytes.size(), 100u);
+  { std::ofstream(gz, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() - 40); }
+  auto got = messages(QueryFilter{});
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back(), "today");
+  EXPECT_LE(got.size(), 201u);
+  for (size_t i = 0; i + 1 < got.size(); ++i) EXPECT_EQ(got[i], "line " + std::to_string(i));
+}
+
 TEST_F(LogReaderTest, RejectsBadFilters) {
   QueryFilter f;
   f.tenant = "../etc";

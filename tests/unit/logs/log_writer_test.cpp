@@ -1,7 +1,9 @@
 #include "logs/log_writer.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -252,6 +254,59 @@ TEST_F(LogWriterTest, TornLastLineGetsANewlineBeforeNewRecords) {
   EXPECT_EQ((*got)[0].fields.get("message"), "good");
   EXPECT_EQ((*got)[1].fields.get("message"), "after restart");
   EXPECT_EQ(w->counters().torn_lines_skipped, 1u);
+}
+
+// A writer process killed with SIGKILL while writing flat out leaves only
+// whole lines and at most one torn last line; a new writer carries on after it.
+TEST_F(LogWriterTest, SurvivesKillNineMidWrite) {
+  std::string file = path("acme/event/event-2026-11-28.jsonl");
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    WriterOptions o;
+    o.dir = path("");
+    o.clock = clock_.clock();
+    o.poll_interval = chr::milliseconds(1);
+    o.purge_interval = chr::seconds(0);
+    auto w = LogWriter::create(o);
+    if (!w.ok() || !(*w)->start().ok()) ::_exit(1);
+    auto p = (*w)->registerProducer();
+    std::string big(3000, 'x');
+    for (uint64_t i = 0;; ++i) (void)p->submit(rec("acme", LogType::Event, clock_.now(), big + std::to_string(i)));
+  }
+  // Wait (bounded) until the child has written a good amount, then kill it.
+  std::error_code ec;
+  for (int i = 0; i < 1000 && (!fs::exists(file, ec) || fs::file_size(file, ec) < (2u << 20)); ++i) {
+    ::usleep(10 * 1000);
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the child exited early: " << status;
+
+  std::string content = readFile(file);
+  ASSERT_FALSE(content.empty());
+  auto ls = lines(content);
+  size_t whole = content.back() == '\n' ? ls.size() : ls.size() - 1;
+  for (size_t i = 0; i < whole; ++i) ASSERT_TRUE(parseFlatJson(ls[i]).ok()) << "line " << i;
+
+  auto w = make();
+  auto p = w->registerProducer();
+  ASSERT_TRUE(p->submit(rec("acme", LogType::Event, clock_.now(), "after")));
+  w->pump();
+  ReaderOptions ro;
+  ro.dir = path("");
+  ro.clock = clock_.clock();
+  LogReader reader(ro);
+  size_t count = 0;
+  std::string last;
+  ASSERT_TRUE(reader.query(QueryFilter{}, [&](const LogEntry& e) {
+    ++count;
+    last = e.fields.get("message");
+    return true;
+  }).ok());
+  EXPECT_EQ(count, whole + 1);
+  EXPECT_EQ(last, "after");
 }
 
 TEST_F(LogWriterTest, QueueOverflowIsCountedNotBlocking) {
