@@ -103,6 +103,7 @@ Result<std::unique_ptr<LogWriter>> LogWriter::create(WriterOptions options) {
     return Error{EINVAL, "logs: queue_capacity must be 1..16777216"};
   }
   if (options.keep_days < 1) return Error{EINVAL, "logs: keep_days must be at least 1"};
+  if (options.poll_interval.count() <= 0) return Error{EINVAL, "logs: poll_interval must be positive"};
   if (options.dir.empty()) return Error{EINVAL, "logs: dir is empty"};
   if (!options.clock) options.clock = [] { return chr::system_clock::now(); };
   Status st = makeDirs(options.dir);

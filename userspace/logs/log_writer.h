@@ -46,7 +46,10 @@ struct WriterOptions {
   FsyncPolicy fsync = FsyncPolicy::Interval;
   std::chrono::milliseconds flush_interval{1000};  // FsyncPolicy::Interval period
   std::chrono::milliseconds poll_interval{50};     // writer thread wake-up period
-  size_t queue_capacity = 8192;  // records per producer ring (rounded up to a power of two)
+  // Records per producer ring, rounded up to a power of two. Slots are
+  // preallocated LogRecords (~0.7 KiB each, strings allocated on fill), so
+  // 4096 costs about 3 MiB per worker.
+  size_t queue_capacity = 4096;
   std::chrono::seconds warn_interval{60};  // at most one I/O warning per interval
   int keep_days = 365;                     // files of older days are deleted by purge()
   std::chrono::seconds purge_interval{3600};  // the writer thread calls purge(); 0: only on demand
@@ -108,7 +111,8 @@ class LogWriter {
   // Creates `dir` if needed, removes leftover *.gz.tmp files, and queues
   // plain files of finished days (a crash before their compression) for
   // compression. Fails when `dir` cannot be created or listed, or on options
-  // out of range (queue_capacity 0 or > 2^24, keep_days < 1). Control plane.
+  // out of range (queue_capacity 0 or > 2^24, keep_days < 1, poll_interval
+  // not positive). Control plane.
   static common::Result<std::unique_ptr<LogWriter>> create(WriterOptions options);
 
   ~LogWriter();  // stop()

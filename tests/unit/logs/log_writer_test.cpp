@@ -426,6 +426,9 @@ TEST_F(LogWriterTest, RejectsBadOptions) {
   o.keep_days = 0;
   EXPECT_FALSE(LogWriter::create(o).ok());
   o.keep_days = 1;
+  o.poll_interval = chr::milliseconds(0);
+  EXPECT_FALSE(LogWriter::create(o).ok());
+  o.poll_interval = chr::milliseconds(50);
   o.dir = "/proc/mamori-cannot-exist";
   EXPECT_FALSE(LogWriter::create(o).ok());
 }
