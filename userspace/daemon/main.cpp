@@ -22,8 +22,11 @@
 #include <utility>
 #include <vector>
 
+#include "admin/commands.h"
+#include "admin/control_server.h"
 #include "common/version.h"
 #include "config/loader.h"
+#include "daemon/control_services.h"
 #include "daemon/shield_settings.h"
 #include "net/engine.h"
 #include "shield/shield.h"
@@ -69,6 +72,8 @@ Options:
   --xdp-mode MODE       quick start: auto (default: native, else generic),
                         native, generic
   --pin-root DIR        where the shield's maps are pinned (default /sys/fs/bpf/mamori)
+  --control-socket PATH where mamorictl reaches this daemon (default: config
+                        `control.socket`, /run/mamori/control.sock)
   --purge               remove the pinned maps (bans, lists, counters) and exit
   -h, --help            show this help and exit
   -V, --version         show the version and exit
@@ -118,6 +123,7 @@ common::Status checkInterfacesExist(const std::vector<std::string>& names) {
 struct RunningShield {
   shield::Shield* shield = nullptr;
   std::vector<std::string> attached;  // interface names, in attach order
+  std::map<std::string, std::string> modes;  // interface -> "native" / "generic"
   bool manage_lists = false;          // --config: the file's lists are authoritative
 };
 
@@ -139,56 +145,75 @@ common::Status applyShield(RunningShield& run, const config::ShieldConfig& next)
     auto mode = sh.attach(iface, daemon::shieldAttachMode(next.attach_mode));
     if (!mode) return mode.error();
     run.attached.push_back(iface);
+    run.modes[iface] = shield::attachModeName(mode.value());
     std::printf("mamorid: XDP shield attached to %s (%s mode), maps in %s\n", iface.c_str(),
                 shield::attachModeName(mode.value()), sh.pinDir().c_str());
   }
   for (const auto& iface : changes.detach) {
     sh.detach(iface);
     run.attached.erase(std::find(run.attached.begin(), run.attached.end(), iface));
+    run.modes.erase(iface);
     std::printf("mamorid: XDP shield detached from %s\n", iface.c_str());
   }
   return {};
 }
 
-// SIGHUP: re-read `path`; apply it only if it is valid. Prints one line
-// saying what happened (after the loader's error lines, if any).
-void reload(RunningShield& run, const std::string& path, config::ShieldConfig& running) {
+// What control commands show of the shield as it runs now.
+admin::ShieldInfo shieldInfo(const RunningShield& run) {
+  admin::ShieldInfo info;
+  if (!run.shield) return info;
+  info.loaded = true;
+  info.pin_dir = run.shield->pinDir();
+  for (const auto& iface : run.attached) {
+    auto it = run.modes.find(iface);
+    info.interfaces.push_back(iface + " (" + (it == run.modes.end() ? "?" : it->second) + ")");
+  }
+  return info;
+}
+
+// A reload (SIGHUP or `mamorictl config reload`): re-read `path` and apply
+// it only if it is valid. Returns what changed, or why nothing did (the
+// loader's FILE:LINE:COLUMN lines included).
+common::Result<std::string> reload(RunningShield& run, const std::string& path,
+                                   config::ShieldConfig& running) {
   auto loaded = config::loadConfigFile(path);
-  if (!loaded) {
-    printConfigErrors(loaded.error());
-    std::fprintf(stderr, "mamorid: reload refused: %s is invalid; the running config stays\n",
-                 path.c_str());
-    return;
-  }
+  if (!loaded)
+    return common::Error{loaded.error().code, loaded.error().message + "\nreload refused: " +
+                                                  path + " is invalid; the running config stays"};
   config::ShieldConfig next = loaded.value().shield;
-  if (next.interfaces.empty()) {
-    std::fprintf(stderr,
-                 "mamorid: reload refused: %s lists no shield.interfaces; the running config "
-                 "stays\n",
-                 path.c_str());
-    return;
-  }
+  if (next.interfaces.empty())
+    return common::Error{EINVAL, "reload refused: " + path +
+                                     " lists no shield.interfaces; the running config stays"};
   const auto changes = daemon::interfaceChanges(run.attached, next.interfaces);
-  if (auto st = checkInterfacesExist(changes.attach); !st) {
-    std::fprintf(stderr, "mamorid: reload refused: %s; the running config stays\n",
-                 st.error().message.c_str());
-    return;
-  }
+  if (auto st = checkInterfacesExist(changes.attach); !st)
+    return common::Error{st.error().code, "reload refused: " + st.error().message +
+                                              "; the running config stays"};
+  std::string notes;
   for (const auto& note : daemon::changesNeedingRestart(running, next))
-    std::fprintf(stderr, "mamorid: reload: %s\n", note.c_str());
+    notes += "reload: " + note + "\n";
   next.max_sources = running.max_sources;  // sized at load; see changesNeedingRestart
   auto st = applyShield(run, next);
   next.interfaces = run.attached;
   running = next;
-  if (!st) {
-    std::fprintf(stderr,
-                 "mamorid: reload failed part way: %s (settings and lists may be the new "
-                 "ones; attached: %s)\n",
-                 st.error().message.c_str(), joined(run.attached).c_str());
-    return;
-  }
-  std::printf("mamorid: reloaded %s: %zu allow, %zu deny, attached: %s\n", path.c_str(),
-              next.allow.size(), next.deny.size(), joined(run.attached).c_str());
+  if (!st)
+    return common::Error{st.error().code,
+                         notes + "reload failed part way: " + st.error().message +
+                             " (settings and lists may be the new ones; attached: " +
+                             joined(run.attached) + ")"};
+  return notes + "reloaded " + path + ": " + std::to_string(next.allow.size()) + " allow, " +
+         std::to_string(next.deny.size()) + " deny, attached: " + joined(run.attached);
+}
+
+// Prints an audit line per control call. The audit log (userspace/logs,
+// issue #6) takes this over; until then the journal keeps it.
+void auditToStdout(const admin::Caller& caller, const std::vector<std::string>& args, int code,
+                   const std::string& before, const std::string& after) {
+  std::string command;
+  for (const auto& a : args) command += (command.empty() ? "" : " ") + a;
+  std::printf("mamorid: audit: uid=%u pid=%d command=\"%s\" exit=%d%s%s\n", caller.uid,
+              caller.pid, command.c_str(), code, before.empty() ? "" : (" before=\"" + before + "\"").c_str(),
+              after.empty() ? "" : (" after=\"" + after + "\"").c_str());
+  std::fflush(stdout);
 }
 
 }  // namespace
@@ -204,8 +229,10 @@ int main(int argc, char** argv) {
   std::optional<std::string> listen_addr;
   std::optional<std::string> upstream_addr;
   std::optional<uint32_t> workers;
+  std::optional<std::string> control_socket;
 
-  enum { kXdpIface = 1000, kXdpMode, kPinRoot, kPurge, kCheckConfig, kListen, kUpstream, kWorkers };
+  enum { kXdpIface = 1000, kXdpMode, kPinRoot, kPurge, kCheckConfig, kListen, kUpstream, kWorkers,
+         kControlSocket };
   static const option kOptions[] = {{"config", required_argument, nullptr, 'c'},
                                     {"check-config", required_argument, nullptr, kCheckConfig},
                                     {"xdp-iface", required_argument, nullptr, kXdpIface},
@@ -215,6 +242,7 @@ int main(int argc, char** argv) {
                                     {"listen", required_argument, nullptr, kListen},
                                     {"upstream", required_argument, nullptr, kUpstream},
                                     {"workers", required_argument, nullptr, kWorkers},
+                                    {"control-socket", required_argument, nullptr, kControlSocket},
                                     {"help", no_argument, nullptr, 'h'},
                                     {"version", no_argument, nullptr, 'V'},
                                     {nullptr, 0, nullptr, 0}};
@@ -243,6 +271,7 @@ int main(int argc, char** argv) {
       case kPurge: purge = true; break;
       case kListen: listen_addr = optarg; break;
       case kUpstream: upstream_addr = optarg; break;
+      case kControlSocket: control_socket = optarg; break;
       case kWorkers: {
         char* end = nullptr;
         errno = 0;
@@ -397,6 +426,25 @@ int main(int argc, char** argv) {
     for (const auto& addr : engine->listenAddresses())
       std::printf("mamorid: proxy listening on %s (%u workers)\n", addr.c_str(), engine_workers);
   }
+
+  // The control socket comes up last, once there is something to control.
+  daemon::ControlServices services(pin_root, config_path.value_or(""), engine_workers);
+  services.setConfig(std::make_shared<const config::Config>(full));
+  services.setShield(shieldInfo(run));
+  services.setEngine(engine.get());
+  admin::ControlServerOptions control_options;
+  control_options.path = control_socket.value_or(full.control.socket);
+  auto control = admin::ControlServer::start(
+      control_options, [&services](admin::Call& call) { return admin::runCommand(call, services); },
+      auditToStdout);
+  if (!control) {
+    std::fprintf(stderr, "mamorid: control socket: %s\n", control.error().message.c_str());
+    if (engine) engine->stop();
+    return 1;
+  }
+  if (!(*control)->note().empty())
+    std::fprintf(stderr, "mamorid: control socket: %s\n", (*control)->note().c_str());
+  std::printf("mamorid: control socket %s\n", control_options.path.c_str());
   std::fflush(stdout);
 
   // Sampled drops, counted per (source, reason) and reported every few
@@ -440,24 +488,33 @@ int main(int argc, char** argv) {
     } else {
       std::this_thread::sleep_for(kPollInterval);
     }
+    // One reload path for SIGHUP and `mamorictl config reload`.
+    auto reloadNow = [&]() -> common::Result<std::string> {
+      if (!config_path)
+        return common::Error{EINVAL, "started without --config, nothing to reload"};
+      std::string engine_note =
+          engine ? "site changes need a restart (engine reload is not built yet)\n" : "";
+      if (!want_shield) return engine_note + "nothing else to reload without a shield";
+      auto result = reload(run, *config_path, running);
+      services.setShield(shieldInfo(run));
+      if (!result) return common::Error{result.error().code, engine_note + result.error().message};
+      return engine_note + *result;
+    };
     if (g_reload.exchange(false)) {
-      if (config_path && engine)
-        std::printf("mamorid: reload: site changes need a restart (engine reload is not built yet)\n");
-      if (config_path && want_shield) {
-        reload(run, *config_path, running);
-      } else if (config_path) {
-        // nothing else to reload without a shield
-      } else {
-        std::printf("mamorid: SIGHUP ignored: started without --config, nothing to reload\n");
-      }
+      auto result = reloadNow();
+      if (result) std::printf("mamorid: %s\n", result->c_str());
+      else std::fprintf(stderr, "mamorid: %s\n", result.error().message.c_str());
       std::fflush(stdout);
       std::fflush(stderr);
     }
+    services.serveReloadRequest(reloadNow);
     if (std::chrono::steady_clock::now() - last_report >= kReportInterval) {
       report();
       last_report = std::chrono::steady_clock::now();
     }
   }
+  services.shutdown();
+  control->reset();  // no control call runs while the rest shuts down
   if (engine) {
     engine->stop();  // stops accepting, lets requests in flight finish, joins
     auto st = engine->stats();
