@@ -239,27 +239,8 @@ upstream_accepts() {
   curl -s --max-time 2 "http://127.0.0.1:$up_status/" | awk 'NR == 3 { print $1 }'
 }
 
-# wrk output → "rps p50_ms p99_ms errors requests": latencies converted to
-# ms; errors = socket errors (connect, read, write, timeout) + non-2xx/3xx.
-parse_wrk() {
-  awk '
-    function ms(v) {
-      if (v ~ /us$/) return v / 1000
-      if (v ~ /ms$/) return v + 0
-      if (v ~ /s$/) return v * 1000
-      return v + 0
-    }
-    /^ +50%/ { p50 = ms($2) }
-    /^ +99%/ { p99 = ms($2) }
-    /Requests\/sec:/ { rps = $2 }
-    / requests in / { reqs = $1 }
-    /Socket errors:/ { gsub(",", ""); errs += $4 + $6 + $8 + $10 }
-    /Non-2xx or 3xx responses:/ { errs += $5 }
-    END {
-      if (rps == "" || p99 == "") exit 1
-      printf "%.1f %.3f %.3f %d %d\n", rps, p50, p99, errs, reqs
-    }'
-}
+# wrk output → "rps p50_ms p99_ms errors requests" (bench/proxy/parse_wrk.awk).
+parse_wrk() { awk -f "$here/parse_wrk.awk"; }
 
 run_wrk() {  # $1 url, $2 threads, $3 conns, $4 duration → wrk output
   "${client_pin[@]}" wrk -t"$2" -c"$3" -d"$4" --latency "$1"

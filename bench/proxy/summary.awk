@@ -19,6 +19,8 @@ function median(key,    n, i, j, v, tmp) {
 }
 function add(key, v) { val[key, ++cnt[key]] = v }
 function fmt(v, f) { return v == "" ? "-" : sprintf(f, v) }
+# A difference of equal medians can come out as -0.000: snap it to zero.
+function diff(a, b) { return (a - b < 0.0005 && b - a < 0.0005) ? 0 : a - b }
 
 {
   t = $2; s = $3; mode = $4
@@ -56,10 +58,10 @@ END {
       l50 = median(t SUBSEP s SUBSEP "low" SUBSEP "p50")
       l99 = median(t SUBSEP s SUBSEP "low" SUBSEP "p99")
       ratio = base_rps > 0 ? rps / base_rps : ""
-      added = (t != "direct" && d99 != "") ? p99 - d99 : ""
-      ladded = (t != "direct" && dl99 != "" && l99 != "") ? l99 - dl99 : ""
+      added = (t != "direct" && d99 != "") ? diff(p99, d99) : ""
+      ladded = (t != "direct" && dl99 != "" && l99 != "") ? diff(l99, dl99) : ""
       printf "%-8s %10.0f %8.3f %8.3f %8s %9s %7d %9s | %8s %8s %9s\n", t, rps, p50, p99, \
-        fmt(ratio, "%.2f"), fmt(added, "%+.3f"), errors[t, s], t == "direct" ? "-" : acc, \
+        fmt(ratio, "%.2f"), fmt(added, "%+.3f"), errors[t, s], t == "direct" ? "-" : fmt(acc, "%.0f"), \
         fmt(l50, "%.3f"), fmt(l99, "%.3f"), fmt(ladded, "%+.3f")
       res_ratio[s] = t == "mamorid" ? ratio : res_ratio[s]
       res_added[s] = t == "mamorid" ? added : res_added[s]
