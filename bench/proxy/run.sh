@@ -33,10 +33,10 @@
 #
 # Usage: bench/proxy/run.sh   (root only for installing nginx/wrk if missing)
 # Environment: MAMORID (default <repo>/build/bin/mamorid), WORKERS=1,
-#   THREADS=1, CONNS=32, DURATION=10s, WARMUP=2s, LOW_CONNS=1,
-#   LOW_DURATION=3s (0 skips the low-load runs), ROUNDS=1, PIN=1,
+#   THREADS=1, CONNS=32, DURATION=8s, WARMUP=1s, LOW_CONNS=1,
+#   LOW_DURATION=2s (0 skips the low-load runs), ROUNDS=2, PIN=1,
 #   SERVER_CPUS=0, CLIENT_CPU=1, TARGETS="direct nginx mamorid",
-#   SCHEMES="http https". Default run: about 100 s.
+#   SCHEMES="http https". Default run: about 2.5 minutes (2 rounds x 6 x 11 s).
 # All processes are started by this script, tracked by PID and stopped on
 # exit (also on failure or Ctrl-C); the temp dir is removed.
 set -euo pipefail
@@ -46,11 +46,11 @@ mamorid=${MAMORID:-$root/build/bin/mamorid}
 workers=${WORKERS:-1}
 threads=${THREADS:-1}
 conns=${CONNS:-32}
-duration=${DURATION:-10s}
-warmup=${WARMUP:-2s}
+duration=${DURATION:-8s}
+warmup=${WARMUP:-1s}
 low_conns=${LOW_CONNS:-1}
-low_duration=${LOW_DURATION:-3s}
-rounds=${ROUNDS:-1}
+low_duration=${LOW_DURATION:-2s}
+rounds=${ROUNDS:-2}
 pin=${PIN:-1}
 server_cpus=${SERVER_CPUS:-0}
 client_cpu=${CLIENT_CPU:-1}
