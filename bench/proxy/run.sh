@@ -96,6 +96,9 @@ trap 'exit 130' INT TERM
 # whose PID is not the server's, and killing it would leave the server alive.
 server_pin=()
 client_pin=()
+if [ "$pin" = 1 ] && [ "$workers" -gt 1 ] && [ -z "${SERVER_CPUS:-}" ]; then
+  echo "proxy bench: note: $workers workers share CPU $server_cpus; set SERVER_CPUS (and CLIENT_CPU) or PIN=0" >&2
+fi
 if [ "$pin" = 1 ] && [ "$ncpu" -gt 1 ]; then
   server_pin=(taskset -c "$server_cpus")
   client_pin=(taskset -c "$client_cpu")
