@@ -1,8 +1,9 @@
 // mamorid: the mamori daemon. It loads the XDP shield onto the interfaces it
 // is given (by a config file or by --xdp-iface), reloads the shield config on
 // SIGHUP and reports sampled drops, and runs the reverse-proxy engine
-// (userspace/net) for the plain-HTTP listeners of the configured sites or of
-// the --listen/--upstream quick start, on worker threads of its own.
+// (userspace/net) for the listeners (plain HTTP or TLS) of the configured
+// sites or of the --listen/--upstream [--tls-cert/--tls-key] quick start, on
+// worker threads of its own.
 
 #include <getopt.h>
 #include <net/if.h>
@@ -26,6 +27,7 @@
 #include "config/loader.h"
 #include "daemon/shield_settings.h"
 #include "net/engine.h"
+#include "net/tls.h"
 #include "shield/shield.h"
 
 namespace {
@@ -44,7 +46,8 @@ void onStop(int) { g_stop = true; }
 void onReload(int) { g_reload = true; }
 
 constexpr const char* kUsage = R"(Usage: mamorid --config FILE [--pin-root DIR]
-       mamorid --listen ADDR --upstream ADDR [--workers N] [--xdp-iface IFACE ...]
+       mamorid --listen ADDR --upstream ADDR [--tls-cert FILE --tls-key FILE]
+               [--workers N] [--xdp-iface IFACE ...]
        mamorid --xdp-iface IFACE [--xdp-mode MODE] [--pin-root DIR]
        mamorid --check-config FILE
        mamorid --purge [--pin-root DIR]
@@ -54,15 +57,19 @@ mamori web application firewall daemon.
 Options:
   -c, --config FILE     run from a config file (docs/config.md): the
                         `shield:` section, and the proxy engine for the
-                        plain-HTTP listeners of its sites (TLS listeners are
-                        skipped with a warning until TLS lands)
-  --listen ADDR         quick start: proxy plain HTTP accepted on ADDR
-                        (ip:port) to --upstream; not allowed with --config
+                        listeners of its sites (plain HTTP and TLS)
+  --listen ADDR         quick start: proxy HTTP accepted on ADDR (ip:port)
+                        to --upstream; not allowed with --config
   --upstream ADDR       quick start: the protected application (host:port)
+  --tls-cert FILE       quick start: the --listen listener speaks TLS (1.2 and
+  --tls-key FILE        1.3) with this PEM certificate chain and PEM key
+                        (unencrypted); both or neither
   --workers N           engine worker threads (default: config `workers`,
                         0 = one per online core)
   --check-config FILE   validate FILE, print "FILE: ok" or its errors
-                        (FILE:LINE:COLUMN: ...), exit 0 or 2; starts nothing
+                        (FILE:LINE:COLUMN: ..., then certificate and key
+                        problems naming the site and file), exit 0 or 2;
+                        loads certificates, starts nothing
   --xdp-iface IFACE     quick start without a file: attach the XDP shield to
                         IFACE with default limits (repeat for several
                         interfaces); not allowed with --config
@@ -204,8 +211,21 @@ int main(int argc, char** argv) {
   std::optional<std::string> listen_addr;
   std::optional<std::string> upstream_addr;
   std::optional<uint32_t> workers;
+  std::optional<std::string> tls_cert;
+  std::optional<std::string> tls_key;
 
-  enum { kXdpIface = 1000, kXdpMode, kPinRoot, kPurge, kCheckConfig, kListen, kUpstream, kWorkers };
+  enum {
+    kXdpIface = 1000,
+    kXdpMode,
+    kPinRoot,
+    kPurge,
+    kCheckConfig,
+    kListen,
+    kUpstream,
+    kWorkers,
+    kTlsCert,
+    kTlsKey
+  };
   static const option kOptions[] = {{"config", required_argument, nullptr, 'c'},
                                     {"check-config", required_argument, nullptr, kCheckConfig},
                                     {"xdp-iface", required_argument, nullptr, kXdpIface},
@@ -215,6 +235,8 @@ int main(int argc, char** argv) {
                                     {"listen", required_argument, nullptr, kListen},
                                     {"upstream", required_argument, nullptr, kUpstream},
                                     {"workers", required_argument, nullptr, kWorkers},
+                                    {"tls-cert", required_argument, nullptr, kTlsCert},
+                                    {"tls-key", required_argument, nullptr, kTlsKey},
                                     {"help", no_argument, nullptr, 'h'},
                                     {"version", no_argument, nullptr, 'V'},
                                     {nullptr, 0, nullptr, 0}};
@@ -243,6 +265,8 @@ int main(int argc, char** argv) {
       case kPurge: purge = true; break;
       case kListen: listen_addr = optarg; break;
       case kUpstream: upstream_addr = optarg; break;
+      case kTlsCert: tls_cert = optarg; break;
+      case kTlsKey: tls_key = optarg; break;
       case kWorkers: {
         char* end = nullptr;
         errno = 0;
@@ -266,6 +290,13 @@ int main(int argc, char** argv) {
       printConfigErrors(loaded.error());
       return 2;
     }
+    // The loader checked the files are readable; whether they are a usable
+    // certificate and matching key takes OpenSSL, which lives in net.
+    if (auto st = net::checkTlsCertificates(loaded.value()); !st) {
+      std::fprintf(stderr, "%s: %s\n", check_path->c_str(),
+                   st.error().message.c_str());
+      return 2;
+    }
     std::printf("%s: ok\n", check_path->c_str());
     return 0;
   }
@@ -284,10 +315,15 @@ int main(int argc, char** argv) {
     return usageError(
         "--xdp-iface and --xdp-mode are the quick start; with --config, set "
         "shield.interfaces and shield.attach_mode in the file");
-  if (config_path && (listen_addr || upstream_addr))
-    return usageError("--listen and --upstream are the quick start; with --config, define sites");
+  if (config_path && (listen_addr || upstream_addr || tls_cert || tls_key))
+    return usageError(
+        "--listen, --upstream, --tls-cert and --tls-key are the quick start; with --config, "
+        "define sites");
   if (listen_addr.has_value() != upstream_addr.has_value())
     return usageError("--listen and --upstream go together");
+  if (tls_cert.has_value() != tls_key.has_value())
+    return usageError("--tls-cert and --tls-key go together");
+  if (tls_cert && !listen_addr) return usageError("--tls-cert needs --listen and --upstream");
   config::ShieldConfig running;
   config::Config full;  // sites and workers for the engine
   if (config_path) {
@@ -308,6 +344,8 @@ int main(int argc, char** argv) {
     quick.upstream = *upstream_addr;
     quick.xdp_interfaces = ifaces;
     quick.workers = workers.value_or(0);
+    quick.tls_cert = tls_cert;
+    quick.tls_key = tls_key;
     auto built = config::quickStartConfig(quick);
     if (!built) {
       printConfigErrors(built.error());
@@ -324,6 +362,13 @@ int main(int argc, char** argv) {
     running.attach_mode = mode;
   }
   const bool want_shield = !running.interfaces.empty();
+  // Certificates are part of the config: a bad one refuses the start with
+  // the same message --check-config gives, rather than leaving a site down.
+  if (auto st = net::checkTlsCertificates(full); !st) {
+    std::fprintf(stderr, "%s\nmamorid: TLS certificates refused; not started\n",
+                 st.error().message.c_str());
+    return 2;
+  }
 
   // Handlers go in before anything is attached: SIGHUP's default action
   // would kill the daemon with the shield still attached.
@@ -352,11 +397,6 @@ int main(int argc, char** argv) {
       }
     } else {
       engine = std::move(created.value());
-    }
-    if (engine) {
-      for (const auto& skipped : engine->skippedTlsListeners())
-        std::fprintf(stderr, "mamorid: TLS listener %s skipped (TLS is not supported yet)\n",
-                     skipped.c_str());
     }
   }
 

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -24,6 +26,7 @@
 #include "http/response_parser.h"
 #include "net/forward.h"
 #include "net/timer_heap.h"
+#include "net/tls_context.h"
 #include "net/upstream_set.h"
 
 namespace mamori::net {
@@ -42,6 +45,10 @@ struct SiteRuntime {
 struct ListenerRuntime {
   std::string address;                   // "ip:port"
   std::vector<const SiteRuntime*> sites;  // every site listening here
+  bool is_tls = false;
+  // Built once all sites are known; shared by the workers (SSL_new on a
+  // shared SSL_CTX is thread-safe).
+  std::unique_ptr<TlsContext> tls;
   // One SO_REUSEPORT socket per worker. Slot i is touched only by worker i
   // once threads run (it closes it on stop and writes -1); whatever is left
   // open is closed here.
@@ -58,6 +65,7 @@ namespace {
 // (back-pressure) and stop parsing its next pipelined request.
 constexpr std::size_t kClientOutputBound = 256 * 1024;
 constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kTlsRecordMax = 16 * 1024;  // plaintext of one TLS record
 constexpr std::size_t kIdlePerUpstream = 16;  // idle keep-alive upstream conns per worker
 constexpr auto kLingerTime = std::chrono::seconds(2);
 
@@ -208,6 +216,12 @@ struct ClientConn : Handler {
   std::string out;
   std::size_t out_off = 0;
   std::optional<http::RequestParser> parser;
+  // TLS listeners only. The want flags say which socket readiness an
+  // interrupted TLS operation waits for, so updateClient() asks for it.
+  std::unique_ptr<TlsConn> tls;
+  bool tls_handshake_wants_write = false;
+  bool tls_read_wants_write = false;
+  bool tls_write_wants_read = false;
   Phase phase = Phase::Header;
   std::size_t request_bytes = 0;  // received since the current request began
   bool busy = false;              // a request is with the upstream
@@ -282,6 +296,14 @@ class Worker {
   }
 
   void run() {
+    // OpenSSL writes to the socket with write(2), not send(MSG_NOSIGNAL):
+    // a client that resets mid-write would raise SIGPIPE and kill the
+    // process. Blocked in this thread only, the signal stays pending and
+    // the write fails with EPIPE instead.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
     epoll_event events[128];
     while (true) {
       int timeout = timers_.waitMs(Clock::now(), 1000);
@@ -394,6 +416,15 @@ class Worker {
       ++count;
       int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      if (l->listener->tls) {
+        c->tls = TlsConn::create(*l->listener->tls, fd);
+        if (!c->tls) {  // out of memory: refuse this one connection
+          bump(counters_.tls_handshake_failures);
+          ::close(fd);
+          if (--count == 0) per_source_.erase(c->peer_key);
+          continue;
+        }
+      }
       c->parser.emplace(c->site->limits);
       c->events = EPOLLIN;
       addFd(fd, c->events, c.get());
@@ -439,7 +470,9 @@ class Worker {
       case Phase::Header:
       case Phase::Body:
         bump(counters_.client_timeouts);
-        // Nothing received yet (a preconnect, a keep-alive lull): close quietly.
+        // Nothing received yet (a preconnect, a keep-alive lull, a TLS
+        // handshake that stalled: header_timeout bounds the handshake too):
+        // close quietly.
         if (c->request_bytes == 0 && c->phase == Phase::Header) {
           closeClient(c);
           return;
@@ -481,17 +514,24 @@ class Worker {
       abortClient(c);
       return;
     }
-    if (ev & EPOLLOUT) {
+    bool readable = (ev & EPOLLIN) && (c->events & EPOLLIN);
+    if (c->tls && !c->tls->handshakeDone()) {
+      if (!advanceHandshake(c)) return;
+      readable = true;  // the first request may already be waiting in the socket
+    }
+    if (c->tls_read_wants_write && (ev & EPOLLOUT)) readable = true;
+    if ((ev & EPOLLOUT) || (c->tls_write_wants_read && (ev & EPOLLIN))) {
       if (!flushClient(c)) return;
     }
-    if ((ev & EPOLLIN) && (c->events & EPOLLIN)) {
+    if (readable && !c->closed && (c->events & EPOLLIN || c->tls_read_wants_write)) {
       char buf[kReadChunk];
-      ssize_t n = ::recv(c->fd, buf, sizeof buf, 0);
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      std::size_t n = 0;
+      auto rd = clientRead(c, buf, sizeof buf, &n);
+      if (rd == ReadResult::Broken) {
         abortClient(c);
         return;
       }
-      if (n == 0) {
+      if (rd == ReadResult::Eof) {
         // A half-close (shutdown(SHUT_WR) after the request, as `nc -N`
         // does) still deserves its answer: finish what is in flight.
         c->peer_eof = true;
@@ -503,18 +543,95 @@ class Worker {
         updateClient(c);
         return;
       }
-      if (n > 0) {
+      if (rd == ReadResult::Data) {
         if (c->lingering) return;  // discarding until EOF
         if (c->phase == Phase::Idle)  // first byte of the next request
           setDeadline(c, Phase::Header, c->site->site.limits.header_timeout);
-        c->request_bytes += static_cast<std::size_t>(n);
-        c->in.append(buf, static_cast<std::size_t>(n));
+        c->request_bytes += n;
+        c->in.append(buf, n);
         processInput(c);
         if (c->closed) return;
         if (!flushClient(c)) return;
       }
     }
     updateClient(c);
+  }
+
+  // One step of the TLS handshake. Returns true once it is complete (the
+  // caller goes on to read), false while it waits or after closing `c`.
+  bool advanceHandshake(ClientConn* c) {
+    auto io = c->tls->handshake();
+    c->tls_handshake_wants_write = io == TlsConn::Io::WantWrite;
+    if (io == TlsConn::Io::WantRead || io == TlsConn::Io::WantWrite) {
+      updateClient(c);
+      return false;
+    }
+    if (io != TlsConn::Io::Ok) {
+      // Wrong version, no common suite, ALPN without http/1.1, or bytes
+      // that are not TLS at all: OpenSSL has queued its alert, if any.
+      bump(counters_.tls_handshake_failures);
+      closeClient(c);
+      return false;
+    }
+    bump(counters_.tls_handshakes);
+    if (c->tls->resumed()) bump(counters_.tls_resumed);
+    // The handshake used the first header_timeout; the request gets its own.
+    setDeadline(c, Phase::Header, c->site->site.limits.header_timeout);
+    return true;
+  }
+
+  enum class ReadResult { Data, Again, Eof, Broken };
+
+  // One read from the client, decrypted on TLS listeners (up to four
+  // records, stopping while a whole record still fits so that no plaintext
+  // is left inside OpenSSL where level-triggered epoll cannot see it).
+  ReadResult clientRead(ClientConn* c, char* buf, std::size_t len, std::size_t* n) {
+    *n = 0;
+    if (!c->tls || c->lingering) {  // lingering: the bytes are discarded, TLS or not
+      ssize_t r = ::recv(c->fd, buf, len, 0);
+      if (r > 0) {
+        *n = static_cast<std::size_t>(r);
+        return ReadResult::Data;
+      }
+      if (r == 0) return ReadResult::Eof;
+      return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? ReadResult::Again
+                                                                         : ReadResult::Broken;
+    }
+    c->tls_read_wants_write = false;
+    while (len - *n >= kTlsRecordMax) {
+      std::size_t got = 0;
+      auto io = c->tls->read(buf + *n, len - *n, &got);
+      if (io == TlsConn::Io::Ok) {
+        *n += got;
+        continue;
+      }
+      if (*n > 0) break;  // report the data; the condition repeats on the next call
+      switch (io) {
+        case TlsConn::Io::WantWrite: c->tls_read_wants_write = true; return ReadResult::Again;
+        case TlsConn::Io::WantRead: return ReadResult::Again;
+        case TlsConn::Io::Eof: return ReadResult::Eof;
+        default: return ReadResult::Broken;
+      }
+    }
+    return *n > 0 ? ReadResult::Data : ReadResult::Again;
+  }
+
+  // One write to the client, encrypted on TLS listeners. Returns the bytes
+  // taken (0: the socket is full, try on EPOLLOUT), or -1 when broken.
+  ssize_t clientWrite(ClientConn* c, const char* data, std::size_t len) {
+    if (!c->tls) {
+      while (true) {
+        ssize_t n = ::send(c->fd, data, len, MSG_NOSIGNAL);
+        if (n >= 0) return n;
+        if (errno == EINTR) continue;
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+      }
+    }
+    std::size_t n = 0;
+    auto io = c->tls->write(data, len, &n);
+    c->tls_write_wants_read = io == TlsConn::Io::WantRead;
+    if (io == TlsConn::Io::Ok) return static_cast<ssize_t>(n);
+    return (io == TlsConn::Io::WantRead || io == TlsConn::Io::WantWrite) ? 0 : -1;
   }
 
   // Parses and handles buffered requests one at a time, in order.
@@ -578,7 +695,22 @@ class Worker {
     }
     c->site = site;
     if (options_.verdict) {
-      RequestContext ctx{c->request_id, site->site.name, c->peer, c->peer_port, false};
+      RequestContext ctx;
+      ctx.request_id = c->request_id;
+      ctx.site = site->site.name;
+      ctx.peer = c->peer;
+      ctx.peer_port = c->peer_port;
+      if (c->tls) {
+        const TlsConn& t = *c->tls;
+        ctx.tls = true;
+        ctx.tls_version = t.version();
+        ctx.tls_cipher = t.cipher();
+        ctx.tls_sni = t.sni();
+        ctx.tls_alpn = t.alpn();
+        ctx.tls_resumed = t.resumed();
+        ctx.client_hello = t.clientHello();
+        ctx.client_hello_truncated = t.clientHelloTruncated();
+      }
       Verdict v = options_.verdict(c->request, ctx);
       if (v.action == Verdict::Action::Block) {
         if (site->site.mode == config::SiteMode::Detect) {
@@ -597,7 +729,8 @@ class Worker {
       answerAndClose(c, 413);
       return;
     }
-    ForwardContext fwd{c->peer, isTrustedPeer(site->site.trusted_proxies, c->peer), "http"};
+    ForwardContext fwd{c->peer, isTrustedPeer(site->site.trusted_proxies, c->peer),
+                       c->tls ? "https" : "http"};
     c->upstream_bytes = serializeUpstreamRequest(c->request, fwd);
     c->busy = true;
     c->response_started = false;
@@ -632,13 +765,12 @@ class Worker {
   // Writes what it can. Returns false when the connection was closed.
   bool flushClient(ClientConn* c) {
     while (c->pending() > 0) {
-      ssize_t n = ::send(c->fd, c->out.data() + c->out_off, c->pending(), MSG_NOSIGNAL);
+      ssize_t n = clientWrite(c, c->out.data() + c->out_off, c->pending());
       if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        if (errno == EINTR) continue;
         abortClient(c);
         return false;
       }
+      if (n == 0) break;
       c->out_off += static_cast<std::size_t>(n);
       if (c->up && c->phase == Phase::UpstreamRead)  // progress: the exchange is alive
         setDeadline(c, Phase::UpstreamRead, c->site->site.limits.upstream_read_timeout);
@@ -668,6 +800,7 @@ class Worker {
       // Half-close and drain before closing: closing with unread input makes
       // the kernel send RST, which can destroy the answer before the client
       // reads it (a rejected request often has body bytes still arriving).
+      if (c->tls) c->tls->shutdown();  // close_notify first: a TLS client sees a clean end
       ::shutdown(c->fd, SHUT_WR);
       c->lingering = true;
       c->in.clear();
@@ -679,10 +812,15 @@ class Worker {
   void updateClient(ClientConn* c) {
     if (c->closed) return;
     std::uint32_t ev = 0;
-    if (!c->peer_eof &&
-        (c->lingering || (!c->busy && !c->close_after && c->pending() < kClientOutputBound)))
-      ev |= EPOLLIN;
-    if (c->pending() > 0) ev |= EPOLLOUT;
+    if (c->tls && !c->tls->handshakeDone()) {
+      ev = c->tls_handshake_wants_write ? EPOLLOUT : EPOLLIN;
+    } else {
+      if (!c->peer_eof &&
+          (c->lingering || (!c->busy && !c->close_after && c->pending() < kClientOutputBound)))
+        ev |= EPOLLIN;
+      if (c->pending() > 0 || c->tls_read_wants_write) ev |= EPOLLOUT;
+      if (c->tls_write_wants_read && c->pending() > 0) ev |= EPOLLIN;
+    }
     if (ev != c->events) {
       c->events = ev;
       modFd(c->fd, ev, c);
@@ -707,6 +845,7 @@ class Worker {
     }
     c->closed = true;
     ::epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
+    if (c->tls) c->tls->shutdown();  // close_notify, once, if the handshake finished
     ::close(c->fd);
     if (auto it = per_source_.find(c->peer_key); it != per_source_.end() && --it->second == 0)
       per_source_.erase(it);
@@ -1043,30 +1182,49 @@ common::Result<std::unique_ptr<Engine>> Engine::create(const config::Config& con
                           : http::BodyLimitPolicy::InspectPrefix;
       for (const auto& listener : site.listeners) {
         std::string addr = listener.address.toString();
-        if (listener.tls) {
-          engine->skipped_tls_.push_back(site.name + " " + addr);
-          continue;
-        }
         auto& slot = by_address[addr];
         if (!slot) {
           auto lr = std::make_unique<ListenerRuntime>();
           lr->address = addr;
+          lr->is_tls = listener.tls;
           for (std::uint32_t w = 0; w < engine->options_.workers; ++w) {
             auto fd = bindListener(listener.address);
             if (!fd) return fd.error();  // ~ListenerRuntime closes what was bound
             lr->fds.push_back(fd.value());
           }
           slot = lr.get();
-          engine->listen_addresses_.push_back(addr);
+          engine->listen_addresses_.push_back(listener.tls ? addr + " (TLS)" : addr);
           engine->listeners_.push_back(std::move(lr));
         }
+        if (slot->is_tls != listener.tls)  // the loader refuses this; a hand-built Config may not
+          return common::Error{EINVAL, "listener " + addr + " is TLS for one site and plain for another"};
         slot->sites.push_back(rt.get());
       }
       engine->sites_.push_back(std::move(rt));
     }
   }
-  if (engine->listeners_.empty())
-    return common::Error{EINVAL, "no plain-HTTP listener configured (TLS is not supported yet)"};
+  if (engine->listeners_.empty()) return common::Error{EINVAL, "no listener configured"};
+  // TLS contexts once every site is known: a listener serves the
+  // certificates of all its sites, the first site's first one by default.
+  std::vector<std::string> tls_errors;
+  for (auto& lr : engine->listeners_) {
+    if (!lr->is_tls) continue;
+    std::vector<TlsCertificateSpec> specs;
+    for (const SiteRuntime* s : lr->sites)
+      for (const auto& cert : s->site.certificates)
+        specs.push_back(TlsCertificateSpec{s->site.name, cert, s->site.hosts});
+    auto ctx = TlsContext::create(specs, lr->address);
+    if (!ctx) {
+      tls_errors.push_back(ctx.error().message);
+      continue;
+    }
+    lr->tls = std::move(ctx.value());
+  }
+  if (!tls_errors.empty()) {
+    std::string joined;
+    for (const auto& e : tls_errors) joined += (joined.empty() ? "" : "\n") + e;
+    return common::Error{EINVAL, joined};
+  }
   for (std::uint32_t w = 0; w < engine->options_.workers; ++w)
     engine->workers_.push_back(
         std::make_unique<Worker>(w, engine->options_, engine->listeners_, engine->sites_));

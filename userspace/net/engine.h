@@ -3,8 +3,8 @@
 // The reverse-proxy engine: N worker threads, each with its own epoll loop
 // and its own SO_REUSEPORT listening socket per listener address, so the
 // kernel spreads connections over workers and nothing on the request path
-// takes a lock. Plain HTTP only for now; TLS (a follow-up) slots in as a
-// transport under ClientConn's read and write calls.
+// takes a lock. TLS listeners (OpenSSL, tls_context.h) run the handshake
+// and record layer under the client connection's read and write calls.
 //
 // Life cycle (daemon thread): create() resolves upstreams and binds every
 // socket, so address errors are reported before any thread starts; start()
@@ -38,11 +38,12 @@ struct EngineOptions {
 
 class Engine {
  public:
-  // Builds the engine for the non-TLS listeners of every site in `config`
-  // (TLS listeners are skipped and listed by skippedTlsListeners()).
-  // Upstream host names are resolved here (blocking getaddrinfo) and block
-  // pages are read here. Fails with the first bind/resolve/read error, or
-  // EINVAL when no plain-HTTP listener is left.
+  // Builds the engine for every listener of every site in `config`.
+  // Upstream host names are resolved here (blocking getaddrinfo), block
+  // pages are read here, and each TLS listener loads the certificates and
+  // keys of all its sites (see checkTlsCertificates in net/tls.h). Fails
+  // with the first bind/resolve/read error, EINVAL listing every bad
+  // certificate or key, or EINVAL when no listener is configured.
   static common::Result<std::unique_ptr<Engine>> create(const config::Config& config,
                                                         EngineOptions options);
   ~Engine();
@@ -54,9 +55,8 @@ class Engine {
   void stop();
 
   EngineStats stats() const;
-  // "ip:port" of each listener address served, and of TLS listeners skipped.
+  // "ip:port" of each listener address served, with " (TLS)" on TLS ones.
   const std::vector<std::string>& listenAddresses() const { return listen_addresses_; }
-  const std::vector<std::string>& skippedTlsListeners() const { return skipped_tls_; }
 
  private:
   Engine() = default;
@@ -67,7 +67,6 @@ class Engine {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::vector<std::string> listen_addresses_;
-  std::vector<std::string> skipped_tls_;
   bool started_ = false;
   bool stopped_ = false;
 };
