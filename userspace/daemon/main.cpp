@@ -86,12 +86,14 @@ then. The quick start leaves the pinned lists as they are.
 
 Signals:
   SIGHUP           reload the config file; an invalid file is reported and
-                   the running config stays. Settings and lists change in
-                   place; interfaces are attached or detached to match.
+                   the running config stays. Sites (hosts, upstreams,
+                   limits, certificates) apply to new connections, open
+                   ones finish on the old config; listener addresses need a
+                   restart. Shield settings and lists change in place;
+                   interfaces are attached or detached to match.
   SIGINT, SIGTERM  stop accepting, let requests in flight finish (up to
                    10 s), detach the shield and exit 0; pinned maps stay, so
-                   bans and counters survive a restart. Site changes in a
-                   reloaded file need a restart.
+                   bans and counters survive a restart.
 
 Exit status: 0 after a clean stop, 1 when the shield cannot be loaded or
 attached or a listener cannot be bound, 2 for a usage or config error.
@@ -157,17 +159,11 @@ common::Status applyShield(RunningShield& run, const config::ShieldConfig& next)
   return {};
 }
 
-// SIGHUP: re-read `path`; apply it only if it is valid. Prints one line
-// saying what happened (after the loader's error lines, if any).
-void reload(RunningShield& run, const std::string& path, config::ShieldConfig& running) {
-  auto loaded = config::loadConfigFile(path);
-  if (!loaded) {
-    printConfigErrors(loaded.error());
-    std::fprintf(stderr, "mamorid: reload refused: %s is invalid; the running config stays\n",
-                 path.c_str());
-    return;
-  }
-  config::ShieldConfig next = loaded.value().shield;
+// SIGHUP, shield part: apply the `shield:` section of the re-read, valid
+// config `loaded` (from `path`). Prints one line saying what happened.
+void reloadShield(RunningShield& run, const std::string& path, const config::Config& loaded,
+                  config::ShieldConfig& running) {
+  config::ShieldConfig next = loaded.shield;
   if (next.interfaces.empty()) {
     std::fprintf(stderr,
                  "mamorid: reload refused: %s lists no shield.interfaces; the running config "
@@ -481,14 +477,28 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(kPollInterval);
     }
     if (g_reload.exchange(false)) {
-      if (config_path && engine)
-        std::printf("mamorid: reload: site changes need a restart (engine reload is not built yet)\n");
-      if (config_path && want_shield) {
-        reload(run, *config_path, running);
-      } else if (config_path) {
-        // nothing else to reload without a shield
-      } else {
+      if (!config_path) {
         std::printf("mamorid: SIGHUP ignored: started without --config, nothing to reload\n");
+      } else if (auto loaded = config::loadConfigFile(*config_path); !loaded) {
+        printConfigErrors(loaded.error());
+        std::fprintf(stderr, "mamorid: reload refused: %s is invalid; the running config stays\n",
+                     config_path->c_str());
+      } else {
+        // Sites first: the engine builds the new snapshot (resolving,
+        // reading pages, loading certificates) and swaps it only if all of
+        // that worked; connections already open finish on the old one.
+        if (engine) {
+          if (auto st = engine->reload(loaded.value()); !st) {
+            std::fprintf(stderr, "%s\nmamorid: reload of sites refused; the running sites stay\n",
+                         st.error().message.c_str());
+          } else {
+            std::size_t sites = 0;
+            for (const auto& t : loaded.value().tenants) sites += t.sites.size();
+            std::printf("mamorid: reloaded %s: %zu sites for new connections\n",
+                        config_path->c_str(), sites);
+          }
+        }
+        if (want_shield) reloadShield(run, *config_path, loaded.value(), running);
       }
       std::fflush(stdout);
       std::fflush(stderr);

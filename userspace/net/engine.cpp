@@ -17,6 +17,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string_view>
@@ -33,7 +34,7 @@ namespace mamori::net {
 
 using Clock = std::chrono::steady_clock;
 
-// Read-only after Engine::create(); shared by all workers.
+// Read-only once built; shared by all workers through a Snapshot.
 struct SiteRuntime {
   config::Site site;
   std::vector<sockaddr_storage> upstream_addrs;  // one per site.upstreams entry
@@ -42,13 +43,26 @@ struct SiteRuntime {
   http::RequestLimits limits;
 };
 
+// What a reload replaces: the sites and, per listener, the sites served
+// there and its TLS context. Immutable once built and shared (shared_ptr)
+// by the workers and by every connection accepted while it was current, so
+// a connection finishes on the config it started with.
+struct Snapshot {
+  struct PerListener {
+    std::vector<const SiteRuntime*> sites;  // every site listening here, config order
+    // Shared by the workers (SSL_new on a shared SSL_CTX is thread-safe).
+    std::unique_ptr<TlsContext> tls;
+  };
+  std::vector<std::unique_ptr<SiteRuntime>> sites;
+  std::vector<PerListener> listeners;  // indexed like Engine::listeners_
+};
+
+// A listening address and its sockets; kept across reloads.
 struct ListenerRuntime {
-  std::string address;                   // "ip:port"
-  std::vector<const SiteRuntime*> sites;  // every site listening here
+  std::string address;  // "ip:port"
+  std::size_t index = 0;  // into Snapshot::listeners
   bool is_tls = false;
-  // Built once all sites are known; shared by the workers (SSL_new on a
-  // shared SSL_CTX is thread-safe).
-  std::unique_ptr<TlsContext> tls;
+  config::Endpoint endpoint;
   // One SO_REUSEPORT socket per worker. Slot i is touched only by worker i
   // once threads run (it closes it on stop and writes -1); whatever is left
   // open is closed here.
@@ -182,10 +196,22 @@ struct ListenHandler : Handler {
 };
 
 struct ClientConn;
+struct UpstreamConn;
+
+// A worker's own state for one snapshot: upstream health and idle
+// keep-alive pools per site. Held by the worker while current and by each
+// connection accepted under it. When a reload makes it old its idle pools
+// are closed, and upstream connections finishing under it are not pooled.
+struct WorkerGen {
+  std::shared_ptr<const Snapshot> snap;
+  std::unordered_map<const SiteRuntime*, UpstreamSet> health;
+  std::unordered_map<const SiteRuntime*, std::vector<std::vector<UpstreamConn*>>> idle;
+};
 
 struct UpstreamConn : Handler {
   UpstreamConn() : Handler(Kind::Upstream) {}
   int fd = -1;
+  WorkerGen* gen = nullptr;  // kept alive by the client, or current while idle
   const SiteRuntime* site = nullptr;
   std::size_t index = 0;  // into site->upstream_addrs
   ClientConn* client = nullptr;  // null while idle in the pool
@@ -207,7 +233,8 @@ struct ClientConn : Handler {
   ClientConn() : Handler(Kind::Client) {}
   std::uint64_t id = 0;
   int fd = -1;
-  const ListenerRuntime* listener = nullptr;
+  std::shared_ptr<WorkerGen> gen;  // the config this connection lives under
+  const Snapshot::PerListener* routes = nullptr;  // gen's sites on this listener
   const SiteRuntime* site = nullptr;  // site of the current request
   config::IpAddress peer;
   std::string peer_key;  // peer address bytes, for the per-source cap
@@ -248,7 +275,7 @@ class Worker {
  public:
   Worker(std::size_t index, const EngineOptions& options,
          const std::vector<std::unique_ptr<ListenerRuntime>>& listeners,
-         const std::vector<std::unique_ptr<SiteRuntime>>& sites)
+         std::shared_ptr<const Snapshot> snapshot)
       : options_(options) {
     epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
     wakefd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -261,12 +288,7 @@ class Worker {
       addFd(h->fd, EPOLLIN, h.get());
       listen_.push_back(std::move(h));
     }
-    for (const auto& s : sites) {
-      std::vector<std::uint32_t> weights;
-      for (const auto& u : s->site.upstreams) weights.push_back(u.weight);
-      health_.emplace(s.get(), UpstreamSet(weights));
-      idle_[s.get()].resize(s->site.upstreams.size());
-    }
+    install(std::move(snapshot));
     std::uint64_t seed = 0;
     if (::getrandom(&seed, sizeof seed, 0) != sizeof seed)
       seed = static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()) ^ (index << 56);
@@ -280,9 +302,20 @@ class Worker {
     ::close(epfd_);
   }
 
+  // Any thread. The worker begins its graceful stop at its next wake-up.
   void requestStop() {
-    std::uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(wakefd_, &one, sizeof one);
+    stop_requested_.store(true);
+    wake();
+  }
+
+  // Any thread. The worker switches to `snapshot` for connections it
+  // accepts from its next wake-up on; open connections keep theirs.
+  void offer(std::shared_ptr<const Snapshot> snapshot) {
+    {
+      std::lock_guard lock(offer_mu_);
+      offered_ = std::move(snapshot);
+    }
+    wake();
   }
 
   EngineStats stats() const {
@@ -362,10 +395,46 @@ class Worker {
 
   // --- stop ----------------------------------------------------------------
 
+  void wake() {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wakefd_, &one, sizeof one);
+  }
+
+  // Makes `snapshot` current. The old generation's idle upstream
+  // connections are closed (they belong to sites that may be gone); its
+  // busy ones finish and are then closed instead of pooled (finish()).
+  void install(std::shared_ptr<const Snapshot> snapshot) {
+    if (gen_) {
+      std::vector<UpstreamConn*> idle;
+      for (auto& [site, pools] : gen_->idle)
+        for (auto& pool : pools) {
+          idle.insert(idle.end(), pool.begin(), pool.end());
+          pool.clear();
+        }
+      for (auto* u : idle) closeUpstream(u);
+    }
+    auto g = std::make_shared<WorkerGen>();
+    for (const auto& s : snapshot->sites) {
+      std::vector<std::uint32_t> weights;
+      for (const auto& u : s->site.upstreams) weights.push_back(u.weight);
+      g->health.emplace(s.get(), UpstreamSet(weights));
+      g->idle[s.get()].resize(s->site.upstreams.size());
+    }
+    g->snap = std::move(snapshot);
+    gen_ = std::move(g);
+  }
+
   void onWake() {
     std::uint64_t v;
     [[maybe_unused]] auto n = ::read(wakefd_, &v, sizeof v);
-    if (stopping_) return;
+    std::shared_ptr<const Snapshot> offered;
+    {
+      std::lock_guard lock(offer_mu_);
+      offered = std::move(offered_);
+      offered_.reset();
+    }
+    if (offered) install(std::move(offered));
+    if (stopping_ || !stop_requested_.load()) return;
     stopping_ = true;
     stop_deadline_ = Clock::now() + options_.stop_grace;
     for (auto& l : listen_) {
@@ -397,8 +466,9 @@ class Worker {
       auto c = std::make_unique<ClientConn>();
       c->fd = fd;
       c->id = ++next_id_;
-      c->listener = l->listener;
-      c->site = l->listener->sites.front();
+      c->gen = gen_;
+      c->routes = &gen_->snap->listeners[l->listener->index];
+      c->site = c->routes->sites.front();
       c->peer = ipOf(ss, &c->peer_port);
       c->peer_key.assign(reinterpret_cast<const char*>(c->peer.bytes.data()), c->peer.bits() / 8);
       // The cap is enforced per worker: with N workers a source may hold up
@@ -416,8 +486,8 @@ class Worker {
       ++count;
       int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      if (l->listener->tls) {
-        c->tls = TlsConn::create(*l->listener->tls, fd);
+      if (c->routes->tls) {
+        c->tls = TlsConn::create(*c->routes->tls, fd);
         if (!c->tls) {  // out of memory: refuse this one connection
           bump(counters_.tls_handshake_failures);
           ::close(fd);
@@ -483,7 +553,7 @@ class Worker {
         UpstreamConn* u = c->up;
         if (u) {
           bump(counters_.upstream_connect_failures);
-          health_.at(u->site).markDown(u->index, Clock::now());
+          u->gen->health.at(u->site).markDown(u->index, Clock::now());
           closeUpstream(u);
         }
         c->up = nullptr;
@@ -669,7 +739,7 @@ class Worker {
   }
 
   const SiteRuntime* route(const ClientConn* c) const {
-    const auto& sites = c->listener->sites;
+    const auto& sites = c->routes->sites;
     if (sites.size() == 1) return sites.front();
     std::string host = routingHost(c->request.host);
     const SiteRuntime* wildcard = nullptr;
@@ -860,14 +930,14 @@ class Worker {
 
   void startUpstream(ClientConn* c) {
     const SiteRuntime* site = c->site;
-    auto& health = health_.at(site);
+    auto& health = c->gen->health.at(site);
     auto now = Clock::now();
     auto index = health.pick(now);
     if (!index) {
       failBeforeResponse(c, 502);
       return;
     }
-    auto& pool = idle_.at(site)[*index];
+    auto& pool = c->gen->idle.at(site)[*index];
     if (!pool.empty()) {
       UpstreamConn* u = pool.back();
       pool.pop_back();
@@ -896,6 +966,7 @@ class Worker {
     }
     auto u = std::make_unique<UpstreamConn>();
     u->fd = fd;
+    u->gen = c->gen.get();
     u->site = site;
     u->index = *index;
     u->connecting = true;
@@ -948,7 +1019,7 @@ class Worker {
       ::getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err != 0) {
         bump(counters_.upstream_connect_failures);
-        health_.at(u->site).markDown(u->index, Clock::now());
+        u->gen->health.at(u->site).markDown(u->index, Clock::now());
         closeUpstream(u);
         ++c->attempts;
         retryOrFail(c, 502);
@@ -956,7 +1027,7 @@ class Worker {
       }
       if (!(ev & EPOLLOUT)) return;
       u->connecting = false;
-      health_.at(u->site).markUp(u->index);
+      u->gen->health.at(u->site).markUp(u->index);
       setDeadline(c, Phase::UpstreamRead, c->site->site.limits.upstream_read_timeout);
       flushUpstream(u);
       return;
@@ -1056,8 +1127,9 @@ class Worker {
       c->close_after = true;
     c->up = nullptr;
     u->client = nullptr;
-    auto& pool = idle_.at(u->site)[u->index];
-    if (reusable && pool.size() < kIdlePerUpstream) {
+    auto& pool = u->gen->idle.at(u->site)[u->index];
+    // Only the current generation pools: an old one's sites may be gone.
+    if (reusable && u->gen == gen_.get() && pool.size() < kIdlePerUpstream) {
       u->reused = false;
       u->paused = false;
       pool.push_back(u);
@@ -1099,7 +1171,7 @@ class Worker {
   }
 
   void dropIdle(UpstreamConn* u) {
-    auto& pool = idle_.at(u->site)[u->index];
+    auto& pool = u->gen->idle.at(u->site)[u->index];
     pool.erase(std::remove(pool.begin(), pool.end(), u), pool.end());
     closeUpstream(u);
   }
@@ -1127,8 +1199,10 @@ class Worker {
   std::unordered_map<UpstreamConn*, std::unique_ptr<UpstreamConn>> upstreams_;
   std::vector<std::unique_ptr<ClientConn>> graveyard_clients_;  // freed after each batch
   std::vector<std::unique_ptr<UpstreamConn>> graveyard_upstreams_;
-  std::unordered_map<const SiteRuntime*, UpstreamSet> health_;
-  std::unordered_map<const SiteRuntime*, std::vector<std::vector<UpstreamConn*>>> idle_;
+  std::shared_ptr<WorkerGen> gen_;  // current: new connections join it
+  std::atomic<bool> stop_requested_{false};
+  std::mutex offer_mu_;  // guards offered_; taken on wake-ups only, never per request
+  std::shared_ptr<const Snapshot> offered_;
   std::unordered_map<std::string, std::uint32_t> per_source_;
   TimerHeap timers_;
   std::optional<RequestIdGenerator> ids_;
@@ -1140,12 +1214,51 @@ class Worker {
 
 // ---------------------------------------------------------------------------
 
-common::Result<std::unique_ptr<Engine>> Engine::create(const config::Config& config,
-                                                       EngineOptions options) {
-  std::unique_ptr<Engine> engine(new Engine());
-  if (options.workers == 0) options.workers = 1;
-  engine->options_ = std::move(options);
-  std::map<std::string, ListenerRuntime*> by_address;
+namespace {
+
+// The listening addresses `config` asks for, in order of first mention,
+// with whether each is TLS. EINVAL when sites disagree on TLS for one
+// address (the loader refuses that; a hand-built Config may not).
+struct ListenerPlan {
+  std::string address;
+  config::Endpoint endpoint;
+  bool tls = false;
+};
+common::Result<std::vector<ListenerPlan>> planListeners(const config::Config& config) {
+  std::vector<ListenerPlan> plan;
+  std::map<std::string, std::size_t> seen;
+  for (const auto& tenant : config.tenants)
+    for (const auto& site : tenant.sites)
+      for (const auto& listener : site.listeners) {
+        std::string addr = listener.address.toString();
+        auto [it, inserted] = seen.emplace(addr, plan.size());
+        if (inserted) {
+          plan.push_back({addr, listener.address, listener.tls});
+        } else if (plan[it->second].tls != listener.tls) {
+          return common::Error{EINVAL,
+                               "listener " + addr + " is TLS for one site and plain for another"};
+        }
+      }
+  if (plan.empty()) return common::Error{EINVAL, "no listener configured"};
+  return plan;
+}
+
+std::string joinLines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += (out.empty() ? "" : "\n") + l;
+  return out;
+}
+
+// Builds the sites of `config` for the listeners `listeners` (whose
+// addresses are exactly those planListeners(config) gives): resolves
+// upstreams, reads block pages, loads every TLS listener's certificates.
+// Blocking; control plane only.
+common::Result<std::shared_ptr<const Snapshot>> buildSnapshot(
+    const config::Config& config, const std::vector<std::unique_ptr<ListenerRuntime>>& listeners) {
+  auto snap = std::make_shared<Snapshot>();
+  snap->listeners.resize(listeners.size());
+  std::map<std::string, std::size_t> index;
+  for (const auto& l : listeners) index[l->address] = l->index;
   for (const auto& tenant : config.tenants) {
     for (const auto& site : tenant.sites) {
       auto rt = std::make_unique<SiteRuntime>();
@@ -1168,9 +1281,9 @@ common::Result<std::unique_ptr<Engine>> Engine::create(const config::Config& con
       if (site.block.page) {
         std::ifstream f(*site.block.page, std::ios::binary);
         if (!f) return common::errnoError("site " + site.name + ": block page " + *site.block.page, errno);
-        std::ostringstream s;
-        s << f.rdbuf();
-        rt->block_page = s.str();
+        std::ostringstream text;
+        text << f.rdbuf();
+        rt->block_page = text.str();
       }
       auto& l = rt->limits;
       l.max_request_line_bytes = site.limits.max_request_line;
@@ -1180,37 +1293,19 @@ common::Result<std::unique_ptr<Engine>> Engine::create(const config::Config& con
       l.body_policy = site.limits.body_over_limit == config::BodyOverLimit::Reject
                           ? http::BodyLimitPolicy::Reject
                           : http::BodyLimitPolicy::InspectPrefix;
-      for (const auto& listener : site.listeners) {
-        std::string addr = listener.address.toString();
-        auto& slot = by_address[addr];
-        if (!slot) {
-          auto lr = std::make_unique<ListenerRuntime>();
-          lr->address = addr;
-          lr->is_tls = listener.tls;
-          for (std::uint32_t w = 0; w < engine->options_.workers; ++w) {
-            auto fd = bindListener(listener.address);
-            if (!fd) return fd.error();  // ~ListenerRuntime closes what was bound
-            lr->fds.push_back(fd.value());
-          }
-          slot = lr.get();
-          engine->listen_addresses_.push_back(listener.tls ? addr + " (TLS)" : addr);
-          engine->listeners_.push_back(std::move(lr));
-        }
-        if (slot->is_tls != listener.tls)  // the loader refuses this; a hand-built Config may not
-          return common::Error{EINVAL, "listener " + addr + " is TLS for one site and plain for another"};
-        slot->sites.push_back(rt.get());
-      }
-      engine->sites_.push_back(std::move(rt));
+      for (const auto& listener : site.listeners)
+        snap->listeners.at(index.at(listener.address.toString())).sites.push_back(rt.get());
+      snap->sites.push_back(std::move(rt));
     }
   }
-  if (engine->listeners_.empty()) return common::Error{EINVAL, "no listener configured"};
   // TLS contexts once every site is known: a listener serves the
   // certificates of all its sites, the first site's first one by default.
   std::vector<std::string> tls_errors;
-  for (auto& lr : engine->listeners_) {
+  for (const auto& lr : listeners) {
     if (!lr->is_tls) continue;
+    auto& per = snap->listeners[lr->index];
     std::vector<TlsCertificateSpec> specs;
-    for (const SiteRuntime* s : lr->sites)
+    for (const SiteRuntime* s : per.sites)
       for (const auto& cert : s->site.certificates)
         specs.push_back(TlsCertificateSpec{s->site.name, cert, s->site.hosts});
     auto ctx = TlsContext::create(specs, lr->address);
@@ -1218,17 +1313,64 @@ common::Result<std::unique_ptr<Engine>> Engine::create(const config::Config& con
       tls_errors.push_back(ctx.error().message);
       continue;
     }
-    lr->tls = std::move(ctx.value());
+    per.tls = std::move(ctx.value());
   }
-  if (!tls_errors.empty()) {
-    std::string joined;
-    for (const auto& e : tls_errors) joined += (joined.empty() ? "" : "\n") + e;
-    return common::Error{EINVAL, joined};
+  if (!tls_errors.empty()) return common::Error{EINVAL, joinLines(tls_errors)};
+  return std::shared_ptr<const Snapshot>(std::move(snap));
+}
+
+}  // namespace
+
+common::Result<std::unique_ptr<Engine>> Engine::create(const config::Config& config,
+                                                       EngineOptions options) {
+  std::unique_ptr<Engine> engine(new Engine());
+  if (options.workers == 0) options.workers = 1;
+  engine->options_ = std::move(options);
+  auto plan = planListeners(config);
+  if (!plan) return plan.error();
+  for (const auto& p : plan.value()) {
+    auto lr = std::make_unique<ListenerRuntime>();
+    lr->address = p.address;
+    lr->index = engine->listeners_.size();
+    lr->is_tls = p.tls;
+    lr->endpoint = p.endpoint;
+    for (std::uint32_t w = 0; w < engine->options_.workers; ++w) {
+      auto fd = bindListener(p.endpoint);
+      if (!fd) return fd.error();  // ~ListenerRuntime closes what was bound
+      lr->fds.push_back(fd.value());
+    }
+    engine->listen_addresses_.push_back(p.tls ? p.address + " (TLS)" : p.address);
+    engine->listeners_.push_back(std::move(lr));
   }
+  auto snap = buildSnapshot(config, engine->listeners_);
+  if (!snap) return snap.error();
   for (std::uint32_t w = 0; w < engine->options_.workers; ++w)
     engine->workers_.push_back(
-        std::make_unique<Worker>(w, engine->options_, engine->listeners_, engine->sites_));
+        std::make_unique<Worker>(w, engine->options_, engine->listeners_, snap.value()));
   return engine;
+}
+
+common::Status Engine::reload(const config::Config& config) {
+  std::lock_guard lock(reload_mu_);
+  auto plan = planListeners(config);
+  if (!plan) return plan.error();
+  // The sockets stay: binding new ones would race the old ones for the
+  // port and leave clients of a removed address hanging.
+  bool same = plan->size() == listeners_.size();
+  for (std::size_t i = 0; same && i < plan->size(); ++i)
+    same = (*plan)[i].address == listeners_[i]->address && (*plan)[i].tls == listeners_[i]->is_tls;
+  if (!same) {
+    std::string want;
+    for (const auto& p : plan.value()) want += (want.empty() ? "" : ", ") + p.address + (p.tls ? " (TLS)" : "");
+    std::string have;
+    for (const auto& a : listen_addresses_) have += (have.empty() ? "" : ", ") + a;
+    return common::Error{EINVAL, "listener addresses changed (running: " + have + "; new: " +
+                                     want + "): that needs a restart"};
+  }
+  auto snap = buildSnapshot(config, listeners_);
+  if (!snap) return snap.error();
+  for (auto& w : workers_) w->offer(snap.value());
+  return {};
 }
 
 Engine::~Engine() {

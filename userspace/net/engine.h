@@ -8,13 +8,14 @@
 //
 // Life cycle (daemon thread): create() resolves upstreams and binds every
 // socket, so address errors are reported before any thread starts; start()
-// launches the workers; stop() stops accepting, lets in-flight requests
-// finish (bounded by a grace period) and joins. stats() may be called from
-// any thread at any time.
+// launches the workers; reload() swaps in new sites for new connections;
+// stop() stops accepting, lets in-flight requests finish (bounded by a
+// grace period) and joins. stats() may be called from any thread at any time.
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,7 +27,6 @@
 namespace mamori::net {
 
 class Worker;
-struct SiteRuntime;
 struct ListenerRuntime;
 
 struct EngineOptions {
@@ -51,6 +51,17 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   void start();
+
+  // Replaces the sites (hosts, upstreams, limits, block pages, TLS
+  // certificates) with those of `config`, built here in the calling thread
+  // (getaddrinfo, file reads). Connections accepted afterwards use the new
+  // sites; open connections, and requests in flight on them, finish on the
+  // config they were accepted under. The listening addresses are kept, so
+  // `config` must list the same ones with the same `tls` flags.
+  // Out: ok, or an error (nothing changed): EINVAL for changed listeners or
+  // bad certificates (one line per problem), or the build error. Any one
+  // thread at a time (serialised); safe while the workers run.
+  common::Status reload(const config::Config& config);
   // Idempotent; returns once every worker thread has exited.
   void stop();
 
@@ -62,11 +73,11 @@ class Engine {
   Engine() = default;
 
   EngineOptions options_;
-  std::vector<std::unique_ptr<SiteRuntime>> sites_;
   std::vector<std::unique_ptr<ListenerRuntime>> listeners_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::vector<std::string> listen_addresses_;
+  std::mutex reload_mu_;
   bool started_ = false;
   bool stopped_ = false;
 };

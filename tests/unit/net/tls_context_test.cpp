@@ -14,6 +14,7 @@
 
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "net/engine.h"
@@ -311,6 +312,36 @@ TEST_F(TlsEngine, PlaintextOnTlsPortIsClosed) {
   engine_->stop();
   EXPECT_EQ(engine_->stats().tls_handshake_failures, 1u);
   EXPECT_EQ(up_.requests(), 1);
+}
+
+TEST_F(TlsEngine, ReloadWithBadKeyIsRefusedAndOldCertificatesStay) {
+  ASSERT_TRUE(certs_.make("c", "c.test"));
+  config::Config cfg = oneSite(port_, up_.port());
+  auto& site = cfg.tenants[0].sites[0];
+  site.listeners[0].tls = true;
+  site.certificates = {certOf(certs_, "c")};
+  site.certificates[0].key = certs_.keyPath("a");
+  auto st = engine_->reload(cfg);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("does not match"), std::string::npos) << st.error().message;
+  EXPECT_EQ(tlsGet(port_, "a.test").subject_cn, "a.test");
+}
+
+TEST_F(TlsEngine, ReloadSwapsCertificatesForNewConnections) {
+  ASSERT_TRUE(certs_.make("c", "c.test"));
+  config::Config cfg = oneSite(port_, up_.port());
+  auto& site = cfg.tenants[0].sites[0];
+  site.hosts = {"a.test"};
+  site.listeners[0].tls = true;
+  site.certificates = {certOf(certs_, "c")};
+  auto st = engine_->reload(cfg);
+  ASSERT_TRUE(st) << st.error().message;
+  std::string cn;
+  for (int i = 0; i < 50 && cn != "c.test"; ++i) {
+    cn = tlsGet(port_, "a.test").subject_cn;
+    if (cn != "c.test") std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(cn, "c.test");
 }
 
 }  // namespace
