@@ -81,6 +81,26 @@ constexpr std::size_t kClientOutputBound = 256 * 1024;
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kTlsRecordMax = 16 * 1024;  // plaintext of one TLS record
 constexpr std::size_t kIdlePerUpstream = 16;  // idle keep-alive upstream conns per worker
+// An idle upstream connection older than this is closed rather than used:
+// below the 5 s keep-alive timeout of Node.js and similar servers, so we
+// rarely write into a connection the upstream is closing at that moment.
+constexpr auto kUpstreamIdleMax = std::chrono::seconds(4);
+// A request that is not idempotent cannot be retried (the upstream may have
+// acted on it), so it only reuses a connection this recently active.
+constexpr auto kUnsafeReuseMax = std::chrono::seconds(1);
+
+// RFC 9110 §9.2.2: a client (or proxy) may repeat these automatically.
+bool isIdempotent(http::Method m) {
+  switch (m) {
+    case http::Method::Get:
+    case http::Method::Head:
+    case http::Method::Options:
+    case http::Method::Trace:
+    case http::Method::Put:
+    case http::Method::Delete: return true;
+    default: return false;
+  }
+}
 constexpr auto kLingerTime = std::chrono::seconds(2);
 
 const char* reasonPhrase(int status) {
@@ -220,6 +240,7 @@ struct UpstreamConn : Handler {
   http::ResponseParser parser{http::Method::Get};
   bool connecting = false;
   bool reused = false;    // taken from the idle pool
+  std::chrono::steady_clock::time_point idle_since;  // when it went into the pool
   bool got_bytes = false;  // any response byte for the current request
   bool paused = false;     // back-pressure: the client is not keeping up
   bool closed = false;
@@ -928,7 +949,9 @@ class Worker {
 
   // --- upstream side -------------------------------------------------------
 
-  void startUpstream(ClientConn* c) {
+  // Sends the current request to an upstream: a pooled connection when a
+  // usable one exists (and `fresh` is false), else a new one.
+  void startUpstream(ClientConn* c, bool fresh = false) {
     const SiteRuntime* site = c->site;
     auto& health = c->gen->health.at(site);
     auto now = Clock::now();
@@ -938,7 +961,13 @@ class Worker {
       return;
     }
     auto& pool = c->gen->idle.at(site)[*index];
-    if (!pool.empty()) {
+    while (!pool.empty() && now - pool.front()->idle_since > kUpstreamIdleMax) {
+      UpstreamConn* old = pool.front();  // oldest first: the pool is used LIFO
+      pool.erase(pool.begin());
+      closeUpstream(old);
+    }
+    const bool safe = isIdempotent(c->request.method);
+    if (!fresh && !pool.empty() && (safe || now - pool.back()->idle_since <= kUnsafeReuseMax)) {
       UpstreamConn* u = pool.back();
       pool.pop_back();
       u->reused = true;
@@ -1132,6 +1161,7 @@ class Worker {
     if (reusable && u->gen == gen_.get() && pool.size() < kIdlePerUpstream) {
       u->reused = false;
       u->paused = false;
+      u->idle_since = Clock::now();
       pool.push_back(u);
       updateUpstream(u);
     } else {
@@ -1158,13 +1188,13 @@ class Worker {
       closeClient(c);
       return;
     }
-    if (stale && !c->retried_stale) {
-      // A pooled connection the upstream closed while we were picking it:
-      // the request never reached the application, so send it again once
-      // on a fresh connection. TODO(net): restrict to idempotent methods
-      // once the pool also ages out idle connections (#4).
+    if (stale && !c->retried_stale && isIdempotent(c->request.method)) {
+      // A pooled connection that closed before any response byte: most
+      // likely the upstream timed it out as we wrote, but it may have
+      // received the request, so only an idempotent one is sent again,
+      // once, on a fresh connection (RFC 9110 §9.2.2). Others get 502.
       c->retried_stale = true;
-      startUpstream(c);
+      startUpstream(c, /*fresh=*/true);
       return;
     }
     failBeforeResponse(c, 502);

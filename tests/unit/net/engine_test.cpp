@@ -189,5 +189,115 @@ TEST(Engine, ReloadRefusesChangedListeners) {
   (*engine)->stop();
 }
 
+// An upstream that answers the first request on each connection with
+// keep-alive, then closes the connection when the second request arrives
+// without answering it: what an upstream timing out an idle connection
+// looks like to a proxy that wrote into it at that moment.
+class DropSecondUpstream {
+ public:
+  DropSecondUpstream() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 16);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      while (true) {
+        int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        timeval tv{3, 0};
+        ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        std::string in;
+        char buf[4096];
+        int seen = 0;
+        ssize_t n;
+        while (seen < 2 && (n = ::recv(c, buf, sizeof buf, 0)) > 0) {
+          in.append(buf, static_cast<size_t>(n));
+          size_t end;
+          while (seen < 2 && (end = in.find("\r\n\r\n")) != std::string::npos) {
+            in.erase(0, end + 4);
+            ++requests_;
+            if (++seen == 1) {
+              std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+              ::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
+            }
+          }
+        }
+        ::close(c);
+      }
+    });
+  }
+  ~DropSecondUpstream() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  uint16_t port() const { return port_; }
+  int requests() const { return requests_.load(); }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<int> requests_{0};
+  std::thread thread_;
+};
+
+// Sends `method` /path with keep-alive and returns the status line.
+std::string statusOf(int fd, const std::string& method, const std::string& path) {
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n";
+  ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  std::string in;
+  char buf[2048];
+  while (true) {
+    auto head_end = in.find("\r\n\r\n");
+    if (head_end != std::string::npos) {
+      auto cl = in.find("Content-Length: ");
+      size_t body = cl == std::string::npos ? 0 : std::stoul(in.substr(cl + 16));
+      if (in.size() >= head_end + 4 + body) break;
+    }
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    in.append(buf, static_cast<size_t>(n));
+  }
+  return in.substr(0, in.find("\r\n"));
+}
+
+TEST(Engine, StalePooledConnectionRetriesIdempotentRequestOnFreshOne) {
+  DropSecondUpstream up;
+  uint16_t port = freePort();
+  auto engine = Engine::create(oneSite(port, up.port()), {});
+  ASSERT_TRUE(engine) << engine.error().message;
+  (*engine)->start();
+  int fd = connectTo(port);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(statusOf(fd, "GET", "/1"), "HTTP/1.1 200 OK");
+  EXPECT_EQ(statusOf(fd, "GET", "/2"), "HTTP/1.1 200 OK");  // pooled one dropped it: retried
+  EXPECT_EQ(up.requests(), 3);
+  ::close(fd);
+  (*engine)->stop();
+  EXPECT_EQ((*engine)->stats().bad_gateway, 0u);
+}
+
+TEST(Engine, StalePooledConnectionDoesNotRetryPost) {
+  DropSecondUpstream up;
+  uint16_t port = freePort();
+  auto engine = Engine::create(oneSite(port, up.port()), {});
+  ASSERT_TRUE(engine) << engine.error().message;
+  (*engine)->start();
+  int fd = connectTo(port);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(statusOf(fd, "GET", "/1"), "HTTP/1.1 200 OK");
+  // Within kUnsafeReuseMax the POST may take the pooled connection; the
+  // upstream may have acted on it, so it is not sent twice.
+  EXPECT_EQ(statusOf(fd, "POST", "/2"), "HTTP/1.1 502 Bad Gateway");
+  EXPECT_EQ(up.requests(), 2);
+  ::close(fd);
+  (*engine)->stop();
+}
+
 }  // namespace
 }  // namespace mamori::net
