@@ -1,8 +1,9 @@
 // mamorid: the mamori daemon. It loads the XDP shield onto the interfaces it
 // is given (by a config file or by --xdp-iface), reloads the shield config on
 // SIGHUP and reports sampled drops, and runs the reverse-proxy engine
-// (userspace/net) for the plain-HTTP listeners of the configured sites or of
-// the --listen/--upstream quick start, on worker threads of its own.
+// (userspace/net) for the listeners (plain HTTP or TLS) of the configured
+// sites or of the --listen/--upstream [--tls-cert/--tls-key] quick start, on
+// worker threads of its own.
 
 #include <getopt.h>
 #include <net/if.h>
@@ -29,6 +30,7 @@
 #include "daemon/control_services.h"
 #include "daemon/shield_settings.h"
 #include "net/engine.h"
+#include "net/tls.h"
 #include "shield/shield.h"
 
 namespace {
@@ -47,7 +49,8 @@ void onStop(int) { g_stop = true; }
 void onReload(int) { g_reload = true; }
 
 constexpr const char* kUsage = R"(Usage: mamorid --config FILE [--pin-root DIR]
-       mamorid --listen ADDR --upstream ADDR [--workers N] [--xdp-iface IFACE ...]
+       mamorid --listen ADDR --upstream ADDR [--tls-cert FILE --tls-key FILE]
+               [--workers N] [--xdp-iface IFACE ...]
        mamorid --xdp-iface IFACE [--xdp-mode MODE] [--pin-root DIR]
        mamorid --check-config FILE
        mamorid --purge [--pin-root DIR]
@@ -57,15 +60,19 @@ mamori web application firewall daemon.
 Options:
   -c, --config FILE     run from a config file (docs/config.md): the
                         `shield:` section, and the proxy engine for the
-                        plain-HTTP listeners of its sites (TLS listeners are
-                        skipped with a warning until TLS lands)
-  --listen ADDR         quick start: proxy plain HTTP accepted on ADDR
-                        (ip:port) to --upstream; not allowed with --config
+                        listeners of its sites (plain HTTP and TLS)
+  --listen ADDR         quick start: proxy HTTP accepted on ADDR (ip:port)
+                        to --upstream; not allowed with --config
   --upstream ADDR       quick start: the protected application (host:port)
+  --tls-cert FILE       quick start: the --listen listener speaks TLS (1.2 and
+  --tls-key FILE        1.3) with this PEM certificate chain and PEM key
+                        (unencrypted); both or neither
   --workers N           engine worker threads (default: config `workers`,
                         0 = one per online core)
   --check-config FILE   validate FILE, print "FILE: ok" or its errors
-                        (FILE:LINE:COLUMN: ...), exit 0 or 2; starts nothing
+                        (FILE:LINE:COLUMN: ..., then certificate and key
+                        problems naming the site and file), exit 0 or 2;
+                        loads certificates, starts nothing
   --xdp-iface IFACE     quick start without a file: attach the XDP shield to
                         IFACE with default limits (repeat for several
                         interfaces); not allowed with --config
@@ -84,12 +91,14 @@ then. The quick start leaves the pinned lists as they are.
 
 Signals:
   SIGHUP           reload the config file; an invalid file is reported and
-                   the running config stays. Settings and lists change in
-                   place; interfaces are attached or detached to match.
+                   the running config stays. Sites (hosts, upstreams,
+                   limits, certificates) apply to new connections, open
+                   ones finish on the old config; listener addresses need a
+                   restart. Shield settings and lists change in place;
+                   interfaces are attached or detached to match.
   SIGINT, SIGTERM  stop accepting, let requests in flight finish (up to
                    10 s), detach the shield and exit 0; pinned maps stay, so
-                   bans and counters survive a restart. Site changes in a
-                   reloaded file need a restart.
+                   bans and counters survive a restart.
 
 Exit status: 0 after a clean stop, 1 when the shield cannot be loaded or
 attached or a listener cannot be bound, 2 for a usage or config error.
@@ -171,16 +180,12 @@ admin::ShieldInfo shieldInfo(const RunningShield& run) {
   return info;
 }
 
-// A reload (SIGHUP or `mamorictl config reload`): re-read `path` and apply
-// it only if it is valid. Returns what changed, or why nothing did (the
-// loader's FILE:LINE:COLUMN lines included).
-common::Result<std::string> reload(RunningShield& run, const std::string& path,
-                                   config::ShieldConfig& running) {
-  auto loaded = config::loadConfigFile(path);
-  if (!loaded)
-    return common::Error{loaded.error().code, loaded.error().message + "\nreload refused: " +
-                                                  path + " is invalid; the running config stays"};
-  config::ShieldConfig next = loaded.value().shield;
+// Reload, shield part: apply the `shield:` section of the re-read, valid
+// config `loaded` (from `path`). Returns what changed, or why nothing did.
+common::Result<std::string> reloadShield(RunningShield& run, const std::string& path,
+                                         const config::Config& loaded,
+                                         config::ShieldConfig& running) {
+  config::ShieldConfig next = loaded.shield;
   if (next.interfaces.empty())
     return common::Error{EINVAL, "reload refused: " + path +
                                      " lists no shield.interfaces; the running config stays"};
@@ -230,9 +235,22 @@ int main(int argc, char** argv) {
   std::optional<std::string> upstream_addr;
   std::optional<uint32_t> workers;
   std::optional<std::string> control_socket;
+  std::optional<std::string> tls_cert;
+  std::optional<std::string> tls_key;
 
-  enum { kXdpIface = 1000, kXdpMode, kPinRoot, kPurge, kCheckConfig, kListen, kUpstream, kWorkers,
-         kControlSocket };
+  enum {
+    kXdpIface = 1000,
+    kXdpMode,
+    kPinRoot,
+    kPurge,
+    kCheckConfig,
+    kListen,
+    kUpstream,
+    kWorkers,
+    kTlsCert,
+    kTlsKey,
+    kControlSocket
+  };
   static const option kOptions[] = {{"config", required_argument, nullptr, 'c'},
                                     {"check-config", required_argument, nullptr, kCheckConfig},
                                     {"xdp-iface", required_argument, nullptr, kXdpIface},
@@ -243,6 +261,8 @@ int main(int argc, char** argv) {
                                     {"upstream", required_argument, nullptr, kUpstream},
                                     {"workers", required_argument, nullptr, kWorkers},
                                     {"control-socket", required_argument, nullptr, kControlSocket},
+                                    {"tls-cert", required_argument, nullptr, kTlsCert},
+                                    {"tls-key", required_argument, nullptr, kTlsKey},
                                     {"help", no_argument, nullptr, 'h'},
                                     {"version", no_argument, nullptr, 'V'},
                                     {nullptr, 0, nullptr, 0}};
@@ -272,6 +292,8 @@ int main(int argc, char** argv) {
       case kListen: listen_addr = optarg; break;
       case kUpstream: upstream_addr = optarg; break;
       case kControlSocket: control_socket = optarg; break;
+      case kTlsCert: tls_cert = optarg; break;
+      case kTlsKey: tls_key = optarg; break;
       case kWorkers: {
         char* end = nullptr;
         errno = 0;
@@ -295,6 +317,13 @@ int main(int argc, char** argv) {
       printConfigErrors(loaded.error());
       return 2;
     }
+    // The loader checked the files are readable; whether they are a usable
+    // certificate and matching key takes OpenSSL, which lives in net.
+    if (auto st = net::checkTlsCertificates(loaded.value()); !st) {
+      std::fprintf(stderr, "%s: %s\n", check_path->c_str(),
+                   st.error().message.c_str());
+      return 2;
+    }
     std::printf("%s: ok\n", check_path->c_str());
     return 0;
   }
@@ -313,10 +342,15 @@ int main(int argc, char** argv) {
     return usageError(
         "--xdp-iface and --xdp-mode are the quick start; with --config, set "
         "shield.interfaces and shield.attach_mode in the file");
-  if (config_path && (listen_addr || upstream_addr))
-    return usageError("--listen and --upstream are the quick start; with --config, define sites");
+  if (config_path && (listen_addr || upstream_addr || tls_cert || tls_key))
+    return usageError(
+        "--listen, --upstream, --tls-cert and --tls-key are the quick start; with --config, "
+        "define sites");
   if (listen_addr.has_value() != upstream_addr.has_value())
     return usageError("--listen and --upstream go together");
+  if (tls_cert.has_value() != tls_key.has_value())
+    return usageError("--tls-cert and --tls-key go together");
+  if (tls_cert && !listen_addr) return usageError("--tls-cert needs --listen and --upstream");
   config::ShieldConfig running;
   config::Config full;  // sites and workers for the engine
   if (config_path) {
@@ -337,6 +371,8 @@ int main(int argc, char** argv) {
     quick.upstream = *upstream_addr;
     quick.xdp_interfaces = ifaces;
     quick.workers = workers.value_or(0);
+    quick.tls_cert = tls_cert;
+    quick.tls_key = tls_key;
     auto built = config::quickStartConfig(quick);
     if (!built) {
       printConfigErrors(built.error());
@@ -353,6 +389,13 @@ int main(int argc, char** argv) {
     running.attach_mode = mode;
   }
   const bool want_shield = !running.interfaces.empty();
+  // Certificates are part of the config: a bad one refuses the start with
+  // the same message --check-config gives, rather than leaving a site down.
+  if (auto st = net::checkTlsCertificates(full); !st) {
+    std::fprintf(stderr, "%s\nmamorid: TLS certificates refused; not started\n",
+                 st.error().message.c_str());
+    return 2;
+  }
 
   // Handlers go in before anything is attached: SIGHUP's default action
   // would kill the daemon with the shield still attached.
@@ -381,11 +424,6 @@ int main(int argc, char** argv) {
       }
     } else {
       engine = std::move(created.value());
-    }
-    if (engine) {
-      for (const auto& skipped : engine->skippedTlsListeners())
-        std::fprintf(stderr, "mamorid: TLS listener %s skipped (TLS is not supported yet)\n",
-                     skipped.c_str());
     }
   }
 
@@ -489,16 +527,42 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(kPollInterval);
     }
     // One reload path for SIGHUP and `mamorictl config reload`.
+    // One reload path for SIGHUP and `mamorictl config reload`: the file is
+    // read once; sites first (the engine builds the new snapshot - resolving,
+    // reading pages, loading certificates - and swaps it only if all of that
+    // worked; open connections finish on the old one), then the shield. A
+    // file the engine refuses changes nothing.
     auto reloadNow = [&]() -> common::Result<std::string> {
       if (!config_path)
         return common::Error{EINVAL, "started without --config, nothing to reload"};
-      std::string engine_note =
-          engine ? "site changes need a restart (engine reload is not built yet)\n" : "";
-      if (!want_shield) return engine_note + "nothing else to reload without a shield";
-      auto result = reload(run, *config_path, running);
-      services.setShield(shieldInfo(run));
-      if (!result) return common::Error{result.error().code, engine_note + result.error().message};
-      return engine_note + *result;
+      auto loaded = config::loadConfigFile(*config_path);
+      if (!loaded)
+        return common::Error{loaded.error().code,
+                             loaded.error().message + "\nreload refused: " + *config_path +
+                                 " is invalid; the running config stays"};
+      std::string summary;
+      if (engine) {
+        if (auto st = engine->reload(loaded.value()); !st)
+          return common::Error{st.error().code,
+                               st.error().message +
+                                   "\nreload refused: the running sites and shield stay"};
+        std::size_t sites = 0;
+        for (const auto& t : loaded.value().tenants) sites += t.sites.size();
+        summary = "reloaded " + *config_path + ": " + std::to_string(sites) +
+                  " sites for new connections";
+      }
+      services.setConfig(std::make_shared<const config::Config>(loaded.value()));
+      if (want_shield) {
+        auto shield_result = reloadShield(run, *config_path, loaded.value(), running);
+        services.setShield(shieldInfo(run));
+        if (!shield_result)
+          return common::Error{shield_result.error().code,
+                               (summary.empty() ? "" : summary + "\n") +
+                                   shield_result.error().message};
+        summary += (summary.empty() ? "" : "\n") + *shield_result;
+      }
+      return summary.empty() ? std::string("reloaded ") + *config_path + ": nothing to apply"
+                             : summary;
     };
     if (g_reload.exchange(false)) {
       auto result = reloadNow();
