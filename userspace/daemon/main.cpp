@@ -24,7 +24,10 @@
 
 #include "common/version.h"
 #include "config/loader.h"
+#include "daemon/metrics_sources.h"
 #include "daemon/shield_settings.h"
+#include "metrics/metrics_server.h"
+#include "metrics/system_collectors.h"
 #include "net/engine.h"
 #include "shield/shield.h"
 
@@ -69,6 +72,9 @@ Options:
   --xdp-mode MODE       quick start: auto (default: native, else generic),
                         native, generic
   --pin-root DIR        where the shield's maps are pinned (default /sys/fs/bpf/mamori)
+  --metrics ADDR        serve Prometheus metrics on http://ADDR/metrics (ip:port;
+                        default: config `metrics.listen`, 127.0.0.1:9464);
+                        `--metrics off` serves none (docs/metrics.md)
   --purge               remove the pinned maps (bans, lists, counters) and exit
   -h, --help            show this help and exit
   -V, --version         show the version and exit
@@ -191,6 +197,45 @@ void reload(RunningShield& run, const std::string& path, config::ShieldConfig& r
               next.allow.size(), next.deny.size(), joined(run.attached).c_str());
 }
 
+// Serves /metrics on `listen` with the engine's and the shield's counters
+// and the process and host families. Fail-open: mamorid without metrics
+// still protects, so a bind failure is a warning and null is returned (the
+// metrics server is an observer, not part of the request path).
+std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
+                                                     const net::Engine* engine, bool with_shield,
+                                                     const std::string& pin_root,
+                                                     const std::string& log_dir) {
+  auto registry = std::make_shared<metrics::Registry>();
+  auto check = [](common::Status st) {
+    if (!st) std::fprintf(stderr, "mamorid: metrics: %s\n", st.error().message.c_str());
+  };
+  if (engine)
+    check(registry->add("engine", metrics::engineCollector([engine] {
+      return common::Result<metrics::EngineSnapshot>(daemon::engineSnapshot(engine->stats()));
+    })));
+  if (with_shield)
+    check(registry->add("xdp", metrics::xdpCollector([pin_root]() -> common::Result<metrics::XdpSnapshot> {
+      auto maps = shield::PinnedMaps::open(pin_root);
+      if (!maps) return maps.error();
+      auto counters = maps->counters();
+      if (!counters) return counters.error();
+      auto bans = maps->listBans();
+      if (!bans) return bans.error();
+      return daemon::xdpSnapshot(counters.value(), bans.value());
+    })));
+  metrics::SystemSources sources;
+  sources.log_dir = log_dir;
+  check(registry->add("process", metrics::processCollector(sources)));
+  check(registry->add("host", metrics::hostCollector(sources)));
+  auto server = metrics::MetricsServer::start(listen, registry);
+  if (!server) {
+    std::fprintf(stderr, "mamorid: %s; running without /metrics\n", server.error().message.c_str());
+    return nullptr;
+  }
+  std::printf("mamorid: metrics on http://%s/metrics\n", listen.c_str());
+  return std::move(server.value());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -204,8 +249,10 @@ int main(int argc, char** argv) {
   std::optional<std::string> listen_addr;
   std::optional<std::string> upstream_addr;
   std::optional<uint32_t> workers;
+  std::optional<std::string> metrics_flag;
 
-  enum { kXdpIface = 1000, kXdpMode, kPinRoot, kPurge, kCheckConfig, kListen, kUpstream, kWorkers };
+  enum { kXdpIface = 1000, kXdpMode, kPinRoot, kPurge, kCheckConfig, kListen, kUpstream, kWorkers,
+         kMetrics };
   static const option kOptions[] = {{"config", required_argument, nullptr, 'c'},
                                     {"check-config", required_argument, nullptr, kCheckConfig},
                                     {"xdp-iface", required_argument, nullptr, kXdpIface},
@@ -215,6 +262,7 @@ int main(int argc, char** argv) {
                                     {"listen", required_argument, nullptr, kListen},
                                     {"upstream", required_argument, nullptr, kUpstream},
                                     {"workers", required_argument, nullptr, kWorkers},
+                                    {"metrics", required_argument, nullptr, kMetrics},
                                     {"help", no_argument, nullptr, 'h'},
                                     {"version", no_argument, nullptr, 'V'},
                                     {nullptr, 0, nullptr, 0}};
@@ -243,6 +291,7 @@ int main(int argc, char** argv) {
       case kPurge: purge = true; break;
       case kListen: listen_addr = optarg; break;
       case kUpstream: upstream_addr = optarg; break;
+      case kMetrics: metrics_flag = optarg; break;
       case kWorkers: {
         char* end = nullptr;
         errno = 0;
@@ -288,6 +337,10 @@ int main(int argc, char** argv) {
     return usageError("--listen and --upstream are the quick start; with --config, define sites");
   if (listen_addr.has_value() != upstream_addr.has_value())
     return usageError("--listen and --upstream go together");
+  if (metrics_flag && *metrics_flag != "off") {
+    if (auto ep = config::parseEndpoint(*metrics_flag, config::HostKind::IpOnly); !ep)
+      return usageError("invalid --metrics '" + *metrics_flag + "': " + ep.error().message);
+  }
   config::ShieldConfig running;
   config::Config full;  // sites and workers for the engine
   if (config_path) {
@@ -396,6 +449,23 @@ int main(int argc, char** argv) {
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     for (const auto& addr : engine->listenAddresses())
       std::printf("mamorid: proxy listening on %s (%u workers)\n", addr.c_str(), engine_workers);
+  }
+  // Declared after the engine and the shield so it is destroyed (and stops
+  // scraping them) first.
+  std::unique_ptr<metrics::MetricsServer> metrics_server;
+  {
+    std::string metrics_listen = metrics_flag.value_or(full.metrics.listen.toString());
+    if (metrics_listen != "off") {
+      // Like the engine's workers, the server's threads leave the signals to main.
+      sigset_t block, old;
+      sigemptyset(&block);
+      sigaddset(&block, SIGINT);
+      sigaddset(&block, SIGTERM);
+      sigaddset(&block, SIGHUP);
+      pthread_sigmask(SIG_BLOCK, &block, &old);
+      metrics_server = startMetrics(metrics_listen, engine.get(), want_shield, pin_root, full.logs.dir);
+      pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
   }
   std::fflush(stdout);
 

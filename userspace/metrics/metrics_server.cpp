@@ -1,12 +1,11 @@
 #include "metrics/metrics_server.h"
 
-#include <prometheus/collectable.h>
-#include <prometheus/exposer.h>
+#include <civetweb.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
 #include <cerrno>
-#include <exception>
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -51,19 +50,6 @@ std::vector<prometheus::MetricFamily> toPrometheus(const std::vector<Family>& fa
   return out;
 }
 
-// The bridge prometheus-cpp calls on each scrape.
-class RegistryCollectable : public prometheus::Collectable {
- public:
-  explicit RegistryCollectable(std::shared_ptr<Registry> registry)
-      : registry_(std::move(registry)) {}
-  std::vector<prometheus::MetricFamily> Collect() const override {
-    return toPrometheus(registry_->collect());
-  }
-
- private:
-  std::shared_ptr<Registry> registry_;
-};
-
 // Checks "ip:port" / "[v6]:port" enough to give a clear error before
 // civetweb sees it (civetweb's own message is a bare "null context").
 common::Status checkListen(const std::string& listen) {
@@ -87,32 +73,74 @@ common::Status checkListen(const std::string& listen) {
 
 }  // namespace
 
+// civetweb runs the HTTP side; prometheus-cpp's text serializer writes the
+// body. We do not use prometheus::Exposer: it adds families of its own
+// (exposer_*) that break the mamori_ naming every dashboard and the lint
+// rely on, and it reports bind errors as exceptions.
 struct MetricsServer::Impl {
-  std::shared_ptr<RegistryCollectable> collectable;
-  std::unique_ptr<prometheus::Exposer> exposer;
+  std::shared_ptr<Registry> registry;
+  mg_context* ctx = nullptr;
+  std::string start_error;  // civetweb's log lines while starting
+  ~Impl() {
+    if (ctx) mg_stop(ctx);  // joins civetweb's threads
+  }
 };
+
+namespace {
+
+// GET or HEAD /metrics, on a civetweb worker thread.
+int serveMetrics(mg_connection* conn, void* data) {
+  auto* impl = static_cast<MetricsServer::Impl*>(data);
+  const mg_request_info* req = mg_get_request_info(conn);
+  const bool head = std::strcmp(req->request_method, "HEAD") == 0;
+  if (!head && std::strcmp(req->request_method, "GET") != 0) {
+    mg_printf(conn,
+              "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\n"
+              "Connection: close\r\n\r\n");
+    return 405;
+  }
+  const std::string body = renderText(impl->registry->collect());
+  mg_printf(conn,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+            "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+            body.size());
+  if (!head) mg_write(conn, body.data(), body.size());
+  return 200;
+}
+
+int logStartError(const mg_connection* conn, const char* message) {
+  const mg_context* ctx = mg_get_context(conn);
+  auto* impl = ctx ? static_cast<MetricsServer::Impl*>(mg_get_user_data(ctx)) : nullptr;
+  if (impl && message) impl->start_error += (impl->start_error.empty() ? "" : "; ") + std::string(message);
+  return 1;  // handled: civetweb prints nothing itself
+}
+
+}  // namespace
 
 common::Result<std::unique_ptr<MetricsServer>> MetricsServer::start(
     const std::string& listen, std::shared_ptr<Registry> registry) {
   if (!registry) return common::Error{EINVAL, "metrics: no registry"};
   if (auto st = checkListen(listen); !st) return st.error();
   auto impl = std::make_unique<Impl>();
-  impl->collectable = std::make_shared<RegistryCollectable>(std::move(registry));
-  // civetweb (under prometheus-cpp) throws when it cannot bind; this is the
-  // control plane, and the one place its exceptions are turned into a Result.
-  try {
-    impl->exposer = std::make_unique<prometheus::Exposer>(listen, 2);
-  } catch (const std::exception& e) {
-    return common::Error{EADDRINUSE,
-                         "metrics: cannot listen on " + listen + ": " + e.what() +
-                             " (address in use or not local?)"};
-  }
-  impl->exposer->RegisterCollectable(impl->collectable);
-  auto ports = impl->exposer->GetListeningPorts();
-  if (ports.empty() || ports[0] <= 0 || ports[0] > 65535)
+  impl->registry = std::move(registry);
+  // Two threads: Prometheus plus a person with curl. Scrapes are serialised
+  // by the Registry anyway. Requests that stall are cut after 10 s.
+  const char* options[] = {"listening_ports", listen.c_str(), "num_threads", "2",
+                           "request_timeout_ms", "10000", nullptr};
+  mg_callbacks callbacks{};
+  callbacks.log_message = logStartError;
+  impl->ctx = mg_start(&callbacks, impl.get(), options);
+  if (!impl->ctx)
+    return common::Error{EADDRINUSE, "metrics: cannot listen on " + listen + ": " +
+                                         (impl->start_error.empty() ? "civetweb failed to start"
+                                                                    : impl->start_error)};
+  mg_set_request_handler(impl->ctx, "/metrics$", serveMetrics, impl.get());
+  mg_server_port ports[4]{};
+  int n = mg_get_server_ports(impl->ctx, 4, ports);
+  if (n < 1 || ports[0].port <= 0 || ports[0].port > 65535)
     return common::Error{EADDRNOTAVAIL, "metrics: " + listen + ": no listening port"};
   std::unique_ptr<MetricsServer> server(new MetricsServer());
-  server->port_ = static_cast<std::uint16_t>(ports[0]);
+  server->port_ = static_cast<std::uint16_t>(ports[0].port);
   server->impl_ = std::move(impl);
   return server;
 }

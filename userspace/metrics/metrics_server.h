@@ -1,8 +1,8 @@
 #pragma once
 
-// The /metrics HTTP endpoint. Owns the prometheus-cpp exposer (and through
-// it a small civetweb server with its own threads); everything else in
-// mamori sees only this header and metrics/family.h.
+// The /metrics HTTP endpoint: a small civetweb server with its own threads,
+// writing the Prometheus text format with prometheus-cpp's serializer.
+// Everything else in mamori sees only this header and metrics/family.h.
 //
 // Life cycle (daemon thread): start() binds and starts serving; collectors
 // are added to the Registry before or after; destruction stops the server
@@ -35,8 +35,9 @@ class MetricsServer {
   // The port actually bound (the chosen one when started with port 0).
   std::uint16_t port() const { return port_; }
 
+ struct Impl;  // public so civetweb's C callbacks can name it; defined in the .cpp
+
  private:
-  struct Impl;
   MetricsServer() = default;
   std::unique_ptr<Impl> impl_;
   std::uint16_t port_ = 0;

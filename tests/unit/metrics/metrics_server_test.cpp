@@ -12,8 +12,9 @@
 namespace mamori::metrics {
 namespace {
 
-// One HTTP/1.0 GET over loopback; returns the whole answer ("" on error).
-std::string httpGet(std::uint16_t port, const std::string& path) {
+// One HTTP/1.0 request over loopback; returns the whole answer ("" on error).
+std::string httpGet(std::uint16_t port, const std::string& path,
+                    const std::string& method = "GET") {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return {};
   sockaddr_in addr{};
@@ -22,7 +23,7 @@ std::string httpGet(std::uint16_t port, const std::string& path) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   std::string out;
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    std::string req = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    std::string req = method + " " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
     if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
       char buf[4096];
       ssize_t n;
@@ -61,6 +62,19 @@ TEST(MetricsServer, ServesRegistryOnLoopbackPortZero) {
       << body;
   EXPECT_NE(body.find("mamori_metrics_collector_up{collector=\"test\"} 1"), std::string::npos);
   EXPECT_EQ(scrapes, 1);
+}
+
+TEST(MetricsServer, OnlyGetAndHeadOnMetricsOnly) {
+  int scrapes = 0;
+  auto server = MetricsServer::start("127.0.0.1:0", sampleRegistry(&scrapes));
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  const auto port = (*server)->port();
+  auto head = httpGet(port, "/metrics", "HEAD");
+  EXPECT_NE(head.find("200 OK"), std::string::npos) << head;
+  EXPECT_EQ(head.find("mamori_test_events_total{"), std::string::npos) << head;
+  EXPECT_NE(httpGet(port, "/metrics", "POST").find("405"), std::string::npos);
+  EXPECT_NE(httpGet(port, "/other", "GET").find("404"), std::string::npos);
+  EXPECT_NE(httpGet(port, "/metrics/x", "GET").find("404"), std::string::npos);
 }
 
 TEST(MetricsServer, BusyPortIsAClearError) {
