@@ -14,7 +14,9 @@
 # XDP drops by reason, bans) and only mamori_ families; Prometheus, running
 # the shipped scrape config (interval cut to 1 s) and alert rules, scrapes
 # mamorid, loads the rules, and answers every dashboard panel's query with
-# data, except panels marked "Not fed yet", which are listed as skipped.
+# data, except panels marked "Not fed yet", which are listed as skipped (and
+# must return nothing). Then: a busy metrics address leaves the proxy serving
+# (fail-open), `--metrics off` starts no server, a host name is a usage error.
 #
 # Needs root (namespaces, XDP) and the prometheus package: exits 77 without.
 # Every process and the temp dir are removed on exit, also on failure.
@@ -157,5 +159,27 @@ lab_exec waf python3 "$here/lib/dashboard_queries.py" http://127.0.0.1:9090 \
   "$MON"/grafana/dashboards/*.json | tee "$TMP/queries.txt" ||
   fail "dashboard queries: $(grep FAIL "$TMP/queries.txt")"
 pass "every fed dashboard panel returns data"
+
+# --- fail-open, off, bad address ------------------------------------------
+# A second mamorid whose metrics address is taken still proxies (fail-open).
+lab_bg waf "$BIN/mamorid" --listen 0.0.0.0:8082 --upstream 127.0.0.1:8081 --workers 1 \
+  --metrics 127.0.0.1:9464 >"$TMP/mamorid-busy.log" 2>&1
+BUSY_PID=$LAB_LAST_PID
+lab_wait_for 50 grep -q "running without /metrics" "$TMP/mamorid-busy.log" ||
+  fail "no fail-open warning for a busy metrics address"
+code=$(lab_exec client curl -s -o /dev/null -w '%{http_code}' http://10.79.1.1:8082/x)
+[[ "$code" == 502 ]] || fail "mamorid without metrics answered $code (want 502: upstream is down)"
+lab_stop "$BUSY_PID"
+lab_bg waf "$BIN/mamorid" --listen 0.0.0.0:8082 --upstream 127.0.0.1:8081 --workers 1 \
+  --metrics off >"$TMP/mamorid-off.log" 2>&1
+OFF_PID=$LAB_LAST_PID
+lab_wait_for 50 grep -q "proxy listening" "$TMP/mamorid-off.log" || fail "mamorid --metrics off did not start"
+grep -q "metrics" "$TMP/mamorid-off.log" && fail "--metrics off still mentions metrics: $(cat "$TMP/mamorid-off.log")"
+lab_stop "$OFF_PID"
+rc=0
+"$BIN/mamorid" --listen 127.0.0.1:8083 --upstream 127.0.0.1:8081 --metrics 'localhost:9464' \
+  >"$TMP/mamorid-bad.log" 2>&1 || rc=$?
+[[ $rc == 2 ]] || fail "--metrics localhost:9464 exited $rc, want 2 (usage)"
+pass "busy metrics address: proxy keeps serving (fail-open); --metrics off; bad address exits 2"
 
 echo "PASS: metrics e2e"

@@ -232,7 +232,8 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
     std::fprintf(stderr, "mamorid: %s; running without /metrics\n", server.error().message.c_str());
     return nullptr;
   }
-  std::printf("mamorid: metrics on http://%s/metrics\n", listen.c_str());
+  std::printf("mamorid: metrics on http://%s:%u/metrics\n",
+              listen.substr(0, listen.rfind(':')).c_str(), unsigned{server.value()->port()});
   return std::move(server.value());
 }
 
@@ -338,7 +339,10 @@ int main(int argc, char** argv) {
   if (listen_addr.has_value() != upstream_addr.has_value())
     return usageError("--listen and --upstream go together");
   if (metrics_flag && *metrics_flag != "off") {
-    if (auto ep = config::parseEndpoint(*metrics_flag, config::HostKind::IpOnly); !ep)
+    // Port 0 (any free port, for tests) is fine here, unlike for a listener in the config.
+    std::string checked = *metrics_flag;
+    if (checked.size() > 2 && checked.compare(checked.size() - 2, 2, ":0") == 0) checked.back() = '1';
+    if (auto ep = config::parseEndpoint(checked, config::HostKind::IpOnly); !ep)
       return usageError("invalid --metrics '" + *metrics_flag + "': " + ep.error().message);
   }
   config::ShieldConfig running;
