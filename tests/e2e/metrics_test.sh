@@ -7,10 +7,11 @@
 #                                          prometheus 127.0.0.1:9090,
 #                                          echo upstream 127.0.0.1:8081]
 #
-# Checks: promtool accepts monitoring/prometheus/{prometheus,alerts}.yml; the
-# dashboards JSON is what generate.py writes; after 5 GETs, one CL+TE
-# smuggling attempt, an ICMP flood, a ban and a request with the upstream
-# down, /metrics shows exactly those counts (verdicts, rejection reason, 502,
+# Checks (before the root check, so they run anywhere promtool is):
+# promtool accepts monitoring/prometheus/{prometheus,alerts}.yml, the alert
+# unit cases pass (alerts_test.py), the dashboards JSON is what generate.py
+# writes. Then, as root: after 5 GETs, one CL+TE smuggling attempt, an ICMP
+# flood, a ban and a request with the upstream down, /metrics shows exactly those counts (verdicts, rejection reason, 502,
 # XDP drops by reason, bans) and only mamori_ families; Prometheus, running
 # the shipped scrape config (interval cut to 1 s) and alert rules, scrapes
 # mamorid, loads the rules, and answers every dashboard panel's query with
@@ -33,6 +34,7 @@ MON="$root/monitoring"
 for tool in curl python3 prometheus promtool; do
   command -v "$tool" >/dev/null || lab_skip "$tool not installed (scripts/bootstrap installs it)"
 done
+python3 -c 'import yaml' 2>/dev/null || lab_skip "python3-yaml not installed"
 for bin in mamorid mamorictl; do
   [[ -x "$BIN/$bin" ]] || lab_skip "$BIN/$bin not built"
 done
@@ -44,20 +46,24 @@ fail() {
 }
 pass() { echo "ok: $*"; }
 
+# --- static checks (no root needed) -------------------------------------------
+CHECK_LOG=$(mktemp /tmp/mamori-e2e-metrics-check.XXXXXX)
+trap 'rm -f "$CHECK_LOG"' EXIT  # lab_init replaces this trap once the file is gone
+static_fail() { echo "FAIL: $*" >&2; cat "$CHECK_LOG" >&2; rm -f "$CHECK_LOG"; exit 1; }
+promtool check rules "$MON/prometheus/alerts.yml" >"$CHECK_LOG" 2>&1 || static_fail "promtool check rules"
+promtool check config "$MON/prometheus/prometheus.yml" >"$CHECK_LOG" 2>&1 || static_fail "promtool check config"
+pass "promtool check rules and check config"
+python3 "$MON/prometheus/alerts_test.py" >"$CHECK_LOG" 2>&1 || static_fail "promtool test rules (alerts_test.py)"
+pass "alert rules fire on their cases and stay quiet otherwise: $(tail -n 1 "$CHECK_LOG")"
+python3 "$MON/grafana/generate.py" --check >"$CHECK_LOG" 2>&1 || static_fail "dashboards differ from generate.py"
+pass "dashboards JSON up to date with generate.py"
+rm -f "$CHECK_LOG"
+
 lab_require
 lab_init
 PIN="/sys/fs/bpf/mamori-e2e-metrics-$$"
 TMP=$(mktemp -d /tmp/mamori-e2e-metrics.XXXXXX)
 lab_on_cleanup() { purge_pins; rm -rf "$TMP"; }
-
-# --- static checks ----------------------------------------------------------
-promtool check rules "$MON/prometheus/alerts.yml" >"$TMP/promtool.log" 2>&1 ||
-  fail "promtool check rules: $(cat "$TMP/promtool.log")"
-promtool check config "$MON/prometheus/prometheus.yml" >"$TMP/promtool.log" 2>&1 ||
-  fail "promtool check config: $(cat "$TMP/promtool.log")"
-pass "promtool check rules and check config"
-python3 "$MON/grafana/generate.py" --check || fail "dashboards differ from generate.py"
-pass "dashboards JSON up to date with generate.py"
 
 # --- lab ----------------------------------------------------------------------
 lab_ns client
