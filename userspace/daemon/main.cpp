@@ -197,6 +197,9 @@ void reload(RunningShield& run, const std::string& path, config::ShieldConfig& r
               next.allow.size(), next.deny.size(), joined(run.attached).c_str());
 }
 
+// getopt id of --metrics, kept apart from main's option enum.
+constexpr int kMetricsOption = 2000;
+
 // Serves /metrics on `listen` with the engine's and the shield's counters
 // and the process and host families. Fail-open: mamorid without metrics
 // still protects, so a bind failure is a warning and null is returned (the
@@ -209,20 +212,22 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
   auto check = [](common::Status st) {
     if (!st) std::fprintf(stderr, "mamorid: metrics: %s\n", st.error().message.c_str());
   };
-  if (engine)
-    check(registry->add("engine", metrics::engineCollector([engine] {
-      return common::Result<metrics::EngineSnapshot>(daemon::engineSnapshot(engine->stats()));
-    })));
-  if (with_shield)
-    check(registry->add("xdp", metrics::xdpCollector([pin_root]() -> common::Result<metrics::XdpSnapshot> {
-      auto maps = shield::PinnedMaps::open(pin_root);
-      if (!maps) return maps.error();
-      auto counters = maps->counters();
-      if (!counters) return counters.error();
-      auto bans = maps->listBans();
-      if (!bans) return bans.error();
-      return daemon::xdpSnapshot(counters.value(), bans.value());
-    })));
+  // Engine::stats() sums the workers' counters; callable from any thread.
+  auto engine_snapshot = [engine]() -> common::Result<metrics::EngineSnapshot> {
+    return daemon::engineSnapshot(engine->stats());
+  };
+  // Opened per scrape: the pins may be replaced (mamorid --purge, bpffs remount).
+  auto xdp_snapshot = [pin_root]() -> common::Result<metrics::XdpSnapshot> {
+    auto maps = shield::PinnedMaps::open(pin_root);
+    if (!maps) return maps.error();
+    auto counters = maps->counters();
+    if (!counters) return counters.error();
+    auto bans = maps->listBans();
+    if (!bans) return bans.error();
+    return daemon::xdpSnapshot(counters.value(), bans.value());
+  };
+  if (engine) check(registry->add("engine", metrics::engineCollector(engine_snapshot)));
+  if (with_shield) check(registry->add("xdp", metrics::xdpCollector(xdp_snapshot)));
   metrics::SystemSources sources;
   sources.log_dir = log_dir;
   check(registry->add("process", metrics::processCollector(sources)));
@@ -252,8 +257,7 @@ int main(int argc, char** argv) {
   std::optional<uint32_t> workers;
   std::optional<std::string> metrics_flag;
 
-  enum { kXdpIface = 1000, kXdpMode, kPinRoot, kPurge, kCheckConfig, kListen, kUpstream, kWorkers,
-         kMetrics };
+  enum { kXdpIface = 1000, kXdpMode, kPinRoot, kPurge, kCheckConfig, kListen, kUpstream, kWorkers };
   static const option kOptions[] = {{"config", required_argument, nullptr, 'c'},
                                     {"check-config", required_argument, nullptr, kCheckConfig},
                                     {"xdp-iface", required_argument, nullptr, kXdpIface},
@@ -263,7 +267,7 @@ int main(int argc, char** argv) {
                                     {"listen", required_argument, nullptr, kListen},
                                     {"upstream", required_argument, nullptr, kUpstream},
                                     {"workers", required_argument, nullptr, kWorkers},
-                                    {"metrics", required_argument, nullptr, kMetrics},
+                                    {"metrics", required_argument, nullptr, kMetricsOption},
                                     {"help", no_argument, nullptr, 'h'},
                                     {"version", no_argument, nullptr, 'V'},
                                     {nullptr, 0, nullptr, 0}};
@@ -292,7 +296,7 @@ int main(int argc, char** argv) {
       case kPurge: purge = true; break;
       case kListen: listen_addr = optarg; break;
       case kUpstream: upstream_addr = optarg; break;
-      case kMetrics: metrics_flag = optarg; break;
+      case kMetricsOption: metrics_flag = optarg; break;
       case kWorkers: {
         char* end = nullptr;
         errno = 0;
@@ -341,7 +345,8 @@ int main(int argc, char** argv) {
   if (metrics_flag && *metrics_flag != "off") {
     // Port 0 (any free port, for tests) is fine here, unlike for a listener in the config.
     std::string checked = *metrics_flag;
-    if (checked.size() > 2 && checked.compare(checked.size() - 2, 2, ":0") == 0) checked.back() = '1';
+    if (checked.size() > 2 && checked.compare(checked.size() - 2, 2, ":0") == 0)
+      checked.back() = '1';
     if (auto ep = config::parseEndpoint(checked, config::HostKind::IpOnly); !ep)
       return usageError("invalid --metrics '" + *metrics_flag + "': " + ep.error().message);
   }
@@ -467,7 +472,8 @@ int main(int argc, char** argv) {
       sigaddset(&block, SIGTERM);
       sigaddset(&block, SIGHUP);
       pthread_sigmask(SIG_BLOCK, &block, &old);
-      metrics_server = startMetrics(metrics_listen, engine.get(), want_shield, pin_root, full.logs.dir);
+      metrics_server =
+          startMetrics(metrics_listen, engine.get(), want_shield, pin_root, full.logs.dir);
       pthread_sigmask(SIG_SETMASK, &old, nullptr);
     }
   }

@@ -16,9 +16,8 @@ namespace mamori::metrics {
 // request ids, user names.
 inline const std::vector<std::string>& forbiddenLabels() {
   static const std::vector<std::string> kNames = {
-      "ip",  "address", "client", "client_ip", "source",     "source_ip", "peer", "path",
-      "url", "uri",     "target", "query",     "user_agent", "ua",        "request_id",
-      "user"};
+      "ip",  "address", "client", "client_ip", "source",     "source_ip", "peer",       "path",
+      "url", "uri",     "target", "query",     "user_agent", "ua",        "request_id", "user"};
   return kNames;
 }
 

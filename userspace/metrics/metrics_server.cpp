@@ -18,24 +18,33 @@ prometheus::MetricFamily toPrometheus(const Family& f) {
   out.name = f.name;
   out.help = f.help;
   switch (f.type) {
-    case MetricType::Counter: out.type = prometheus::MetricType::Counter; break;
-    case MetricType::Gauge: out.type = prometheus::MetricType::Gauge; break;
-    case MetricType::Histogram: out.type = prometheus::MetricType::Histogram; break;
+    case MetricType::Counter:
+      out.type = prometheus::MetricType::Counter;
+      break;
+    case MetricType::Gauge:
+      out.type = prometheus::MetricType::Gauge;
+      break;
+    case MetricType::Histogram:
+      out.type = prometheus::MetricType::Histogram;
+      break;
   }
   for (const auto& s : f.samples) {
     prometheus::ClientMetric m;
     for (const auto& l : s.labels) m.label.push_back({l.name, l.value});
     switch (f.type) {
-      case MetricType::Counter: m.counter.value = s.value; break;
-      case MetricType::Gauge: m.gauge.value = s.value; break;
+      case MetricType::Counter:
+        m.counter.value = s.value;
+        break;
+      case MetricType::Gauge:
+        m.gauge.value = s.value;
+        break;
       case MetricType::Histogram:
         m.histogram.sample_count = s.histogram.count;
         m.histogram.sample_sum = s.histogram.sum;
         for (const auto& b : s.histogram.buckets)
           m.histogram.bucket.push_back({b.cumulative_count, b.upper_bound});
         // The text format wants the +Inf bucket spelled out; it equals the count.
-        m.histogram.bucket.push_back(
-            {s.histogram.count, std::numeric_limits<double>::infinity()});
+        m.histogram.bucket.push_back({s.histogram.count, std::numeric_limits<double>::infinity()});
         break;
     }
     out.metric.push_back(std::move(m));
@@ -59,8 +68,8 @@ common::Status checkListen(const std::string& listen) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0) return bad("expected ip:port or [ipv6]:port");
   std::string port = listen.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(port) > 65535)
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535)
     return bad("port must be a number 0..65535");
   std::string host = listen.substr(0, colon);
   if (host.front() == '[') {
@@ -111,7 +120,8 @@ int serveMetrics(mg_connection* conn, void* data) {
 int logStartError(const mg_connection* conn, const char* message) {
   const mg_context* ctx = mg_get_context(conn);
   auto* impl = ctx ? static_cast<MetricsServer::Impl*>(mg_get_user_data(ctx)) : nullptr;
-  if (impl && message) impl->start_error += (impl->start_error.empty() ? "" : "; ") + std::string(message);
+  if (impl && message)
+    impl->start_error += (impl->start_error.empty() ? "" : "; ") + std::string(message);
   return 1;  // handled: civetweb prints nothing itself
 }
 
@@ -125,8 +135,8 @@ common::Result<std::unique_ptr<MetricsServer>> MetricsServer::start(
   impl->registry = std::move(registry);
   // Two threads: Prometheus plus a person with curl. Scrapes are serialised
   // by the Registry anyway. Requests that stall are cut after 10 s.
-  const char* options[] = {"listening_ports", listen.c_str(), "num_threads", "2",
-                           "request_timeout_ms", "10000", nullptr};
+  const char* options[] = {"listening_ports",    listen.c_str(), "num_threads", "2",
+                           "request_timeout_ms", "10000",        nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = logStartError;
   impl->ctx = mg_start(&callbacks, impl.get(), options);

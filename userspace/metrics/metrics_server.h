@@ -35,7 +35,7 @@ class MetricsServer {
   // The port actually bound (the chosen one when started with port 0).
   std::uint16_t port() const { return port_; }
 
- struct Impl;  // public so civetweb's C callbacks can name it; defined in the .cpp
+  struct Impl;  // public so civetweb's C callbacks can name it; defined in the .cpp
 
  private:
   MetricsServer() = default;

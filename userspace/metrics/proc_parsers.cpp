@@ -48,7 +48,8 @@ bool toU64(std::string_view s, std::uint64_t* out) {
 common::Result<ProcessStat> parseProcessStat(std::string_view text, long clock_ticks,
                                              long page_size) {
   constexpr const char* kFile = "/proc/self/stat";
-  if (clock_ticks <= 0 || page_size <= 0) return bad(kFile, "clock ticks and page size must be > 0");
+  if (clock_ticks <= 0 || page_size <= 0)
+    return bad(kFile, "clock ticks and page size must be > 0");
   auto close = text.rfind(')');
   if (close == std::string_view::npos || text.find('(') == std::string_view::npos)
     return bad(kFile, "no '(comm)' field");
@@ -92,8 +93,8 @@ common::Result<HostStat> parseHostStat(std::string_view text, long clock_ticks) 
   constexpr const char* kFile = "/proc/stat";
   if (clock_ticks <= 0) return bad(kFile, "clock ticks must be > 0");
   // proc(5) order; guest and guest_nice are already inside user and nice.
-  static const char* const kModes[] = {"user", "nice", "system", "idle",
-                                       "iowait", "irq", "softirq", "steal"};
+  static const char* const kModes[] = {"user",   "nice", "system",  "idle",
+                                       "iowait", "irq",  "softirq", "steal"};
   HostStat st;
   bool have_cpu = false, have_btime = false;
   for (auto line : lines(text)) {
@@ -105,7 +106,8 @@ common::Result<HostStat> parseHostStat(std::string_view text, long clock_ticks) 
       for (std::size_t i = 0; i < 8 && i + 1 < f.size(); ++i) {
         std::uint64_t ticks;
         if (!toU64(f[i + 1], &ticks)) return bad(kFile, "'cpu' line has a non-numeric value");
-        st.cpu.push_back({kModes[i], static_cast<double>(ticks) / static_cast<double>(clock_ticks)});
+        st.cpu.push_back(
+            {kModes[i], static_cast<double>(ticks) / static_cast<double>(clock_ticks)});
       }
       have_cpu = true;
     } else if (f[0].rfind("cpu", 0) == 0) {
@@ -160,7 +162,8 @@ common::Result<std::vector<NetDevCounters>> parseNetDev(std::string_view text) {
     auto line = ls[i];
     if (fields(line).empty()) continue;
     auto colon = line.find(':');
-    if (colon == std::string_view::npos) return bad(kFile, "line " + std::to_string(i + 1) + ": no ':'");
+    if (colon == std::string_view::npos)
+      return bad(kFile, "line " + std::to_string(i + 1) + ": no ':'");
     auto name = fields(line.substr(0, colon));
     auto f = fields(line.substr(colon + 1));
     if (name.size() != 1 || f.size() < 16)

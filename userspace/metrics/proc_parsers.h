@@ -40,8 +40,8 @@ struct HostStat {
     std::string mode;  // user, nice, system, idle, iowait, irq, softirq, steal
     double seconds = 0;
   };
-  std::vector<Mode> cpu;  // from the aggregate "cpu" line
-  std::uint32_t cpus = 0;  // "cpuN" lines
+  std::vector<Mode> cpu;        // from the aggregate "cpu" line
+  std::uint32_t cpus = 0;       // "cpuN" lines
   std::uint64_t boot_time = 0;  // btime, seconds since the epoch
 };
 common::Result<HostStat> parseHostStat(std::string_view text, long clock_ticks);

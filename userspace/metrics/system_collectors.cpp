@@ -133,8 +133,8 @@ Collector hostCollector(SystemSources sources) {
     auto cpu = counter("mamori_host_cpu_seconds_total", "CPU time of the whole host, by mode");
     for (const auto& m : hs->cpu) cpu.add(m.seconds, {{"mode", m.mode}});
     out.push_back(std::move(cpu));
-    out.push_back(gauge("mamori_host_cpus", "Online CPUs of the host")
-                      .add(static_cast<double>(hs->cpus)));
+    out.push_back(
+        gauge("mamori_host_cpus", "Online CPUs of the host").add(static_cast<double>(hs->cpus)));
     out.push_back(gauge("mamori_host_memory_total_bytes", "Memory of the host (MemTotal)")
                       .add(static_cast<double>(mem->total_bytes)));
     out.push_back(gauge("mamori_host_memory_available_bytes",
@@ -142,7 +142,8 @@ Collector hostCollector(SystemSources sources) {
                       .add(static_cast<double>(mem->available_bytes)));
 
     auto rx_b = counter("mamori_host_network_receive_bytes_total", "Bytes received, by interface");
-    auto rx_p = counter("mamori_host_network_receive_packets_total", "Packets received, by interface");
+    auto rx_p =
+        counter("mamori_host_network_receive_packets_total", "Packets received, by interface");
     auto tx_b = counter("mamori_host_network_transmit_bytes_total", "Bytes sent, by interface");
     auto tx_p = counter("mamori_host_network_transmit_packets_total", "Packets sent, by interface");
     for (const auto& n : *nets) {

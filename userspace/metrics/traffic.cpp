@@ -39,9 +39,9 @@ void appendFed(const EngineSnapshot& s, std::vector<Family>& out) {
   out.push_back(counter("mamori_http_aborted_responses_total",
                         "Client connections closed because a started response broke off")
                     .add(d(s.aborted_responses)));
-  out.push_back(counter("mamori_upstream_connect_failures_total",
-                        "Upstream connections refused or timed out")
-                    .add(d(s.upstream_connect_failures)));
+  out.push_back(
+      counter("mamori_upstream_connect_failures_total", "Upstream connections refused or timed out")
+          .add(d(s.upstream_connect_failures)));
   out.push_back(counter("mamori_upstream_errors_total",
                         "Requests answered with an upstream error, by status code")
                     .add(d(s.upstream_bad_gateway), {{"status_code", "502"}})
@@ -74,8 +74,7 @@ void appendNotYetFed(const EngineSnapshot& s, std::vector<Family>& out) {
                             "Time from the request's first byte to the response's last")
                       .addHistogram(*s.request_duration_seconds));
   if (s.inspection_duration_seconds)
-    out.push_back(histogram("mamori_inspect_duration_seconds",
-                            "Time spent inspecting one request")
+    out.push_back(histogram("mamori_inspect_duration_seconds", "Time spent inspecting one request")
                       .addHistogram(*s.inspection_duration_seconds));
   if (s.tls_handshakes)
     out.push_back(counter("mamori_tls_handshakes_total", "TLS handshakes completed")

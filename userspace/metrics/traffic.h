@@ -48,9 +48,9 @@ struct EngineSnapshot {
   // --- fed today, from net::EngineStats -----------------------------------
   std::uint64_t connections_accepted = 0;
   std::uint64_t connections_over_source_cap = 0;
-  std::uint64_t requests_passed = 0;  // verdict pass
-  std::uint64_t requests_blocked = 0;  // verdict block, answered locally
-  std::uint64_t requests_detect_only = 0;  // block verdicts let through (mode: detect)
+  std::uint64_t requests_passed = 0;           // verdict pass
+  std::uint64_t requests_blocked = 0;          // verdict block, answered locally
+  std::uint64_t requests_detect_only = 0;      // block verdicts let through (mode: detect)
   std::vector<NamedCount> rejected_by_reason;  // parser rejections, by reason name
   std::uint64_t responses_proxied = 0;
   std::uint64_t upstream_connect_failures = 0;
@@ -60,19 +60,20 @@ struct EngineSnapshot {
   std::uint64_t aborted_responses = 0;
 
   // --- not fed yet -----------------------------------------------------------
-  std::optional<std::uint64_t> active_connections;   // net: a live gauge
-  std::optional<std::vector<RequestCount>> requests;  // net: per-site labels
+  std::optional<std::uint64_t> active_connections;                // net: a live gauge
+  std::optional<std::vector<RequestCount>> requests;              // net: per-site labels
   std::optional<std::vector<NamedCount>> detections_by_category;  // inspect
-  std::optional<std::vector<NamedCount>> detections_by_rule;      // inspect (rule ids, bounded by the rule set)
+  std::optional<std::vector<NamedCount>>
+      detections_by_rule;  // inspect (rule ids, bounded by the rule set)
   std::optional<HistogramValue> request_duration_seconds;     // net
   std::optional<HistogramValue> inspection_duration_seconds;  // inspect
-  std::optional<std::uint64_t> tls_handshakes;          // net TLS
-  std::optional<std::vector<NamedCount>> tls_failures;  // net TLS, by reason
-  std::optional<std::vector<NamedCount>> bans_issued;   // guard, by ban reason
-  std::optional<std::vector<NamedCount>> bot_verdicts;  // guard, by verdict
-  std::optional<std::vector<NamedCount>> l7_flood_verdicts;  // guard, by action
-  std::optional<std::uint64_t> log_queue_depth;         // logs
-  std::optional<std::vector<NamedCount>> log_lines_dropped;  // logs, by log type
+  std::optional<std::uint64_t> tls_handshakes;                // net TLS
+  std::optional<std::vector<NamedCount>> tls_failures;        // net TLS, by reason
+  std::optional<std::vector<NamedCount>> bans_issued;         // guard, by ban reason
+  std::optional<std::vector<NamedCount>> bot_verdicts;        // guard, by verdict
+  std::optional<std::vector<NamedCount>> l7_flood_verdicts;   // guard, by action
+  std::optional<std::uint64_t> log_queue_depth;               // logs
+  std::optional<std::vector<NamedCount>> log_lines_dropped;   // logs, by log type
 };
 
 // XDP counters summed over CPUs (shield::Counters), keyed by the names the

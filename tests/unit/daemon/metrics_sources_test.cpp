@@ -80,7 +80,7 @@ TEST(MetricsSources, PassCountNeverGoesNegative) {
 
 TEST(MetricsSources, ShieldCountersAndBansBecomeFamilies) {
   shield::Counters c;
-  c.passed[0] = {100, 6400};  // reason 0: pass
+  c.passed[0] = {100, 6400};   // reason 0: pass
   c.dropped[10] = {40, 2400};  // rate_syn
   c.events_lost = 3;
   std::vector<shield::Ban> bans(3);

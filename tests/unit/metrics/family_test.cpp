@@ -22,13 +22,13 @@ const Sample* series(const Family& f, const std::string& label, const std::strin
 TEST(Registry, CollectsEveryCollectorInOrder) {
   Registry r;
   ASSERT_TRUE(r.add("a", [](std::vector<Family>& out) -> common::Status {
-    out.push_back(gauge("mamori_a", "a").add(1));
-    return {};
-  }).ok());
+                 out.push_back(gauge("mamori_a", "a").add(1));
+                 return {};
+               }).ok());
   ASSERT_TRUE(r.add("b", [](std::vector<Family>& out) -> common::Status {
-    out.push_back(gauge("mamori_b", "b").add(2));
-    return {};
-  }).ok());
+                 out.push_back(gauge("mamori_b", "b").add(2));
+                 return {};
+               }).ok());
   auto fs = r.collect();
   ASSERT_GE(fs.size(), 2u);
   EXPECT_EQ(fs[0].name, "mamori_a");
@@ -51,13 +51,13 @@ TEST(Registry, FailingCollectorIsCountedAndOthersStillServed) {
   Registry r;
   bool fail = true;
   ASSERT_TRUE(r.add("flaky", [&](std::vector<Family>&) -> common::Status {
-    if (fail) return common::Error{ENOENT, "pins gone"};
-    return {};
-  }).ok());
+                 if (fail) return common::Error{ENOENT, "pins gone"};
+                 return {};
+               }).ok());
   ASSERT_TRUE(r.add("good", [](std::vector<Family>& out) -> common::Status {
-    out.push_back(gauge("mamori_good", "g").add(1));
-    return {};
-  }).ok());
+                 out.push_back(gauge("mamori_good", "g").add(1));
+                 return {};
+               }).ok());
   r.collect();
   auto fs = r.collect();
   EXPECT_NE(find(fs, "mamori_good"), nullptr);
@@ -73,7 +73,8 @@ TEST(Registry, FailingCollectorIsCountedAndOthersStillServed) {
 
   fail = false;
   fs = r.collect();
-  EXPECT_DOUBLE_EQ(series(*find(fs, "mamori_metrics_collector_up"), "collector", "flaky")->value, 1);
+  EXPECT_DOUBLE_EQ(series(*find(fs, "mamori_metrics_collector_up"), "collector", "flaky")->value,
+                   1);
 }
 
 TEST(Registry, ServesBuildInfo) {

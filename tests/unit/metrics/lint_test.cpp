@@ -13,7 +13,9 @@ bool mentions(const std::vector<std::string>& problems, const std::string& what)
 
 TEST(Lint, AcceptsWellNamedFamilies) {
   std::vector<Family> fs;
-  fs.push_back(counter("mamori_http_verdicts_total", "v").add(1, {{"verdict", "pass"}}).add(2, {{"verdict", "block"}}));
+  fs.push_back(counter("mamori_http_verdicts_total", "v")
+                   .add(1, {{"verdict", "pass"}})
+                   .add(2, {{"verdict", "block"}}));
   fs.push_back(gauge("mamori_process_threads", "t").add(3));
   fs.push_back(histogram("mamori_http_request_duration_seconds", "d").addHistogram({}));
   EXPECT_TRUE(lintFamilies(fs).empty());

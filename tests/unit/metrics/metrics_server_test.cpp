@@ -36,16 +36,17 @@ std::string httpGet(std::uint16_t port, const std::string& path,
 
 std::shared_ptr<Registry> sampleRegistry(int* scrapes) {
   auto r = std::make_shared<Registry>();
-  EXPECT_TRUE(r->add("test", [scrapes](std::vector<Family>& out) -> common::Status {
-    ++*scrapes;
-    out.push_back(counter("mamori_test_events_total", "Events").add(42, {{"kind", "a"}}));
-    HistogramValue h;
-    h.buckets = {{0.1, 2}, {1, 3}};
-    h.count = 4;
-    h.sum = 2.5;
-    out.push_back(histogram("mamori_test_duration_seconds", "Durations").addHistogram(h));
-    return {};
-  }).ok());
+  EXPECT_TRUE(
+      r->add("test", [scrapes](std::vector<Family>& out) -> common::Status {
+         ++*scrapes;
+         out.push_back(counter("mamori_test_events_total", "Events").add(42, {{"kind", "a"}}));
+         HistogramValue h;
+         h.buckets = {{0.1, 2}, {1, 3}};
+         h.count = 4;
+         h.sum = 2.5;
+         out.push_back(histogram("mamori_test_duration_seconds", "Durations").addHistogram(h));
+         return {};
+       }).ok());
   return r;
 }
 

@@ -47,8 +47,10 @@ class FakeProc : public ::testing::Test {
     write("self/stat",
           "77 (mamorid) S 1 77 77 0 -1 4194560 1200 0 0 0 300 100 0 0 20 0 5 0 1000 "
           "200000000 1000 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n");
-    write("self/limits", "Limit  Soft Limit  Hard Limit  Units\nMax open files  4096  8192  files\n");
-    write("stat", "cpu  100 0 50 1000 10 0 5 0 0 0\ncpu0 100 0 50 1000 10 0 5 0 0 0\nbtime 1700000000\n");
+    write("self/limits",
+          "Limit  Soft Limit  Hard Limit  Units\nMax open files  4096  8192  files\n");
+    write("stat",
+          "cpu  100 0 50 1000 10 0 5 0 0 0\ncpu0 100 0 50 1000 10 0 5 0 0 0\nbtime 1700000000\n");
     write("meminfo", "MemTotal: 2048 kB\nMemFree: 100 kB\nMemAvailable: 1024 kB\n");
     write("net/dev",
           "Inter-| Receive | Transmit\n face |bytes packets errs drop fifo frame compressed "
@@ -94,8 +96,10 @@ TEST_F(FakeProc, HostFamiliesFromRecordedFiles) {
   EXPECT_DOUBLE_EQ(value(out, "mamori_host_cpus"), 1);
   EXPECT_DOUBLE_EQ(value(out, "mamori_host_memory_total_bytes"), 2048 * 1024);
   EXPECT_DOUBLE_EQ(value(out, "mamori_host_memory_available_bytes"), 1024 * 1024);
-  EXPECT_DOUBLE_EQ(value(out, "mamori_host_network_receive_bytes_total", "interface", "eth0"), 1000);
-  EXPECT_DOUBLE_EQ(value(out, "mamori_host_network_transmit_packets_total", "interface", "eth0"), 20);
+  EXPECT_DOUBLE_EQ(value(out, "mamori_host_network_receive_bytes_total", "interface", "eth0"),
+                   1000);
+  EXPECT_DOUBLE_EQ(value(out, "mamori_host_network_transmit_packets_total", "interface", "eth0"),
+                   20);
   // The temp dir's device is not in the recorded diskstats: every whole
   // disk counts, loop devices and partitions do not.
   const Family* rd = find(out, "mamori_host_disk_read_bytes_total");
@@ -155,9 +159,8 @@ TEST(RealProc, ProcessValuesArePlausible) {
   EXPECT_GE(value(out, "mamori_process_threads"), 1);
   EXPECT_GT(value(out, "mamori_process_resident_memory_bytes"), 0);
   EXPECT_GE(value(out, "mamori_process_open_fds"), 3);  // stdin, stdout, stderr
-  const double now = std::chrono::duration<double>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   const double start = value(out, "mamori_process_start_time_seconds");
   EXPECT_LE(start, now + 1);
   EXPECT_GT(start, now - 3600);  // this test binary started moments ago

@@ -128,14 +128,17 @@ TEST(EngineCollector, EveryFamilyPassesTheNamingLint) {
 
 TEST(EngineCollector, SnapshotErrorFailsTheCollector) {
   std::vector<Family> out;
-  auto st = engineCollector([] { return common::Result<EngineSnapshot>(common::Error{EIO, "x"}); })(out);
+  auto st = engineCollector([] {
+    return common::Result<EngineSnapshot>(common::Error{EIO, "x"});
+  })(out);
   EXPECT_FALSE(st.ok());
   EXPECT_TRUE(out.empty());
 }
 
 XdpSnapshot knownXdp() {
   XdpSnapshot s;
-  s.counts = {{"pass", "pass", 100, 64000}, {"drop", "rate_syn", 40, 2400}, {"drop", "ban", 3, 180}};
+  s.counts = {
+      {"pass", "pass", 100, 64000}, {"drop", "rate_syn", 40, 2400}, {"drop", "ban", 3, 180}};
   s.events_lost = 6;
   s.bans = {{"ipv4", 2}, {"ipv6", 1}};
   return s;
@@ -144,7 +147,8 @@ XdpSnapshot knownXdp() {
 TEST(XdpCollector, PacketsBytesLossesAndBans) {
   std::vector<Family> out;
   ASSERT_TRUE(xdpCollector([] { return common::Result<XdpSnapshot>(knownXdp()); })(out).ok());
-  EXPECT_EQ(value(out, "mamori_xdp_packets_total", {{"verdict", "drop"}, {"reason", "rate_syn"}}), 40);
+  EXPECT_EQ(value(out, "mamori_xdp_packets_total", {{"verdict", "drop"}, {"reason", "rate_syn"}}),
+            40);
   EXPECT_EQ(value(out, "mamori_xdp_bytes_total", {{"verdict", "pass"}, {"reason", "pass"}}), 64000);
   EXPECT_EQ(value(out, "mamori_xdp_events_lost_total"), 6);
   EXPECT_EQ(value(out, "mamori_xdp_bans", {{"family", "ipv4"}}), 2);
@@ -155,7 +159,9 @@ TEST(XdpCollector, PacketsBytesLossesAndBans) {
 
 TEST(XdpCollector, SnapshotErrorFailsTheCollector) {
   std::vector<Family> out;
-  auto st = xdpCollector([] { return common::Result<XdpSnapshot>(common::Error{ENOENT, "no pins"}); })(out);
+  auto st = xdpCollector([] {
+    return common::Result<XdpSnapshot>(common::Error{ENOENT, "no pins"});
+  })(out);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().message, "no pins");
 }
@@ -164,8 +170,11 @@ TEST(XdpCollector, SnapshotErrorFailsTheCollector) {
 // unique across collectors and the lint clean (STYLE.md §2).
 TEST(AllCollectors, NamesAreUniqueAndLintClean) {
   Registry r;
-  ASSERT_TRUE(r.add("engine", engineCollector([] { return common::Result<EngineSnapshot>(fullyFed()); })).ok());
-  ASSERT_TRUE(r.add("xdp", xdpCollector([] { return common::Result<XdpSnapshot>(knownXdp()); })).ok());
+  ASSERT_TRUE(
+      r.add("engine", engineCollector([] { return common::Result<EngineSnapshot>(fullyFed()); }))
+          .ok());
+  ASSERT_TRUE(
+      r.add("xdp", xdpCollector([] { return common::Result<XdpSnapshot>(knownXdp()); })).ok());
   auto out = r.collect();
   for (const auto& p : lintFamilies(out)) ADD_FAILURE() << p;
   std::set<std::string> names;
