@@ -10,7 +10,7 @@
 # Checks (before the root check, so they run anywhere promtool is):
 # promtool accepts monitoring/prometheus/{prometheus,alerts}.yml, the alert
 # unit cases pass (alerts_test.py), the dashboards JSON is what generate.py
-# writes. Then, as root: after 5 GETs, one CL+TE smuggling attempt, an ICMP
+# writes, every metric name they use is a family userspace/metrics defines. Then, as root: after 5 GETs, one CL+TE smuggling attempt, an ICMP
 # flood, a ban and a request with the upstream down, /metrics shows exactly those counts (verdicts, rejection reason, 502,
 # XDP drops by reason, bans) and only mamori_ families; Prometheus, running
 # the shipped scrape config (interval cut to 1 s) and alert rules, scrapes
@@ -57,6 +57,8 @@ python3 "$MON/prometheus/alerts_test.py" >"$CHECK_LOG" 2>&1 || static_fail "prom
 pass "alert rules fire on their cases and stay quiet otherwise: $(tail -n 1 "$CHECK_LOG")"
 python3 "$MON/grafana/generate.py" --check >"$CHECK_LOG" 2>&1 || static_fail "dashboards differ from generate.py"
 pass "dashboards JSON up to date with generate.py"
+python3 "$here/lib/metric_names_check.py" "$root" >"$CHECK_LOG" 2>&1 || static_fail "unknown metric names"
+pass "$(tail -n 1 "$CHECK_LOG")"
 rm -f "$CHECK_LOG"
 
 lab_require

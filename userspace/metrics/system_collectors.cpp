@@ -52,8 +52,13 @@ std::string existingAncestor(std::string path) {
   return path.empty() ? "/" : path;
 }
 
+// Devices left out of the every-disk fallback: loop, ram and zram are not
+// disks, and device-mapper (dm-N) and software RAID (mdN) sit on top of
+// disks already counted, so their I/O would be counted twice.
 bool isVirtualDisk(const std::string& name) {
-  return name.rfind("loop", 0) == 0 || name.rfind("ram", 0) == 0 || name.rfind("zram", 0) == 0;
+  for (const char* prefix : {"loop", "ram", "zram", "dm-", "md"})
+    if (name.rfind(prefix, 0) == 0) return true;
+  return false;
 }
 
 // A partition is listed after its disk and named after it ("sda" → "sda1",

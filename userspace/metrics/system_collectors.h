@@ -38,8 +38,8 @@ Collector processCollector(SystemSources sources = {});
 
 // Reads <proc_root>/{stat,meminfo,net/dev,diskstats} and statvfs(log_dir).
 // Disk counters: the device holding log_dir when /proc/diskstats lists it;
-// otherwise (overlay, tmpfs, device-mapper stacks) every whole disk except
-// loop, ram and zram devices, so the dashboards still show the host's I/O.
+// otherwise (overlay, tmpfs) every whole disk except loop, ram, zram,
+// device-mapper and md devices, so the dashboards still show the host's I/O.
 Collector hostCollector(SystemSources sources = {});
 
 }  // namespace mamori::metrics

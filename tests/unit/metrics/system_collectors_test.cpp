@@ -59,7 +59,8 @@ class FakeProc : public ::testing::Test {
     write("diskstats",
           "   7 0 loop0 1 0 8 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
           " 254 0 vda 1 0 100 0 1 0 200 0 0 0 0\n"
-          " 254 1 vda1 1 0 90 0 1 0 190 0 0 0 0\n");
+          " 254 1 vda1 1 0 90 0 1 0 190 0 0 0 0\n"
+          " 253 0 dm-0 1 0 90 0 1 0 190 0 0 0 0\n");
   }
   void TearDown() override { fs::remove_all(root_); }
   void write(const std::string& rel, const std::string& text) {
@@ -101,7 +102,7 @@ TEST_F(FakeProc, HostFamiliesFromRecordedFiles) {
   EXPECT_DOUBLE_EQ(value(out, "mamori_host_network_transmit_packets_total", "interface", "eth0"),
                    20);
   // The temp dir's device is not in the recorded diskstats: every whole
-  // disk counts, loop devices and partitions do not.
+  // disk counts; loop, device-mapper devices and partitions do not.
   const Family* rd = find(out, "mamori_host_disk_read_bytes_total");
   ASSERT_NE(rd, nullptr);
   ASSERT_EQ(rd->samples.size(), 1u);
