@@ -28,7 +28,10 @@
 #include "common/version.h"
 #include "config/loader.h"
 #include "daemon/control_services.h"
+#include "daemon/metrics_sources.h"
 #include "daemon/shield_settings.h"
+#include "metrics/metrics_server.h"
+#include "metrics/system_collectors.h"
 #include "net/engine.h"
 #include "net/tls.h"
 #include "shield/shield.h"
@@ -81,6 +84,9 @@ Options:
   --pin-root DIR        where the shield's maps are pinned (default /sys/fs/bpf/mamori)
   --control-socket PATH where mamorictl reaches this daemon (default: config
                         `control.socket`, /run/mamori/control.sock)
+  --metrics ADDR        serve Prometheus metrics on http://ADDR/metrics (ip:port;
+                        default: config `metrics.listen`, 127.0.0.1:9464);
+                        `--metrics off` serves none (docs/metrics.md)
   --purge               remove the pinned maps (bans, lists, counters) and exit
   -h, --help            show this help and exit
   -V, --version         show the version and exit
@@ -221,6 +227,51 @@ void auditToStdout(const admin::Caller& caller, const std::vector<std::string>& 
   std::fflush(stdout);
 }
 
+// getopt id of --metrics, kept apart from main's option enum.
+constexpr int kMetricsOption = 2000;
+
+// Serves /metrics on `listen` with the engine's and the shield's counters
+// and the process and host families. Fail-open: mamorid without metrics
+// still protects, so a bind failure is a warning and null is returned (the
+// metrics server is an observer, not part of the request path).
+std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
+                                                     const net::Engine* engine, bool with_shield,
+                                                     const std::string& pin_root,
+                                                     const std::string& log_dir) {
+  auto registry = std::make_shared<metrics::Registry>();
+  auto check = [](common::Status st) {
+    if (!st) std::fprintf(stderr, "mamorid: metrics: %s\n", st.error().message.c_str());
+  };
+  // Engine::stats() sums the workers' counters; callable from any thread.
+  auto engine_snapshot = [engine]() -> common::Result<metrics::EngineSnapshot> {
+    return daemon::engineSnapshot(engine->stats());
+  };
+  // Opened per scrape: the pins may be replaced (mamorid --purge, bpffs remount).
+  auto xdp_snapshot = [pin_root]() -> common::Result<metrics::XdpSnapshot> {
+    auto maps = shield::PinnedMaps::open(pin_root);
+    if (!maps) return maps.error();
+    auto counters = maps->counters();
+    if (!counters) return counters.error();
+    auto bans = maps->listBans();
+    if (!bans) return bans.error();
+    return daemon::xdpSnapshot(counters.value(), bans.value());
+  };
+  if (engine) check(registry->add("engine", metrics::engineCollector(engine_snapshot)));
+  if (with_shield) check(registry->add("xdp", metrics::xdpCollector(xdp_snapshot)));
+  metrics::SystemSources sources;
+  sources.log_dir = log_dir;
+  check(registry->add("process", metrics::processCollector(sources)));
+  check(registry->add("host", metrics::hostCollector(sources)));
+  auto server = metrics::MetricsServer::start(listen, registry);
+  if (!server) {
+    std::fprintf(stderr, "mamorid: %s; running without /metrics\n", server.error().message.c_str());
+    return nullptr;
+  }
+  std::printf("mamorid: metrics on http://%s:%u/metrics\n",
+              listen.substr(0, listen.rfind(':')).c_str(), unsigned{server.value()->port()});
+  return std::move(server.value());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -237,6 +288,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> control_socket;
   std::optional<std::string> tls_cert;
   std::optional<std::string> tls_key;
+  std::optional<std::string> metrics_flag;
 
   enum {
     kXdpIface = 1000,
@@ -263,6 +315,7 @@ int main(int argc, char** argv) {
                                     {"control-socket", required_argument, nullptr, kControlSocket},
                                     {"tls-cert", required_argument, nullptr, kTlsCert},
                                     {"tls-key", required_argument, nullptr, kTlsKey},
+                                    {"metrics", required_argument, nullptr, kMetricsOption},
                                     {"help", no_argument, nullptr, 'h'},
                                     {"version", no_argument, nullptr, 'V'},
                                     {nullptr, 0, nullptr, 0}};
@@ -294,6 +347,7 @@ int main(int argc, char** argv) {
       case kControlSocket: control_socket = optarg; break;
       case kTlsCert: tls_cert = optarg; break;
       case kTlsKey: tls_key = optarg; break;
+      case kMetricsOption: metrics_flag = optarg; break;
       case kWorkers: {
         char* end = nullptr;
         errno = 0;
@@ -351,6 +405,14 @@ int main(int argc, char** argv) {
   if (tls_cert.has_value() != tls_key.has_value())
     return usageError("--tls-cert and --tls-key go together");
   if (tls_cert && !listen_addr) return usageError("--tls-cert needs --listen and --upstream");
+  if (metrics_flag && *metrics_flag != "off") {
+    // Port 0 (any free port, for tests) is fine here, unlike for a listener in the config.
+    std::string checked = *metrics_flag;
+    if (checked.size() > 2 && checked.compare(checked.size() - 2, 2, ":0") == 0)
+      checked.back() = '1';
+    if (auto ep = config::parseEndpoint(checked, config::HostKind::IpOnly); !ep)
+      return usageError("invalid --metrics '" + *metrics_flag + "': " + ep.error().message);
+  }
   config::ShieldConfig running;
   config::Config full;  // sites and workers for the engine
   if (config_path) {
@@ -483,6 +545,24 @@ int main(int argc, char** argv) {
   if (!(*control)->note().empty())
     std::fprintf(stderr, "mamorid: control socket: %s\n", (*control)->note().c_str());
   std::printf("mamorid: control socket %s\n", control_options.path.c_str());
+  // Declared after the engine and the shield so it is destroyed (and stops
+  // scraping them) first.
+  std::unique_ptr<metrics::MetricsServer> metrics_server;
+  {
+    std::string metrics_listen = metrics_flag.value_or(full.metrics.listen.toString());
+    if (metrics_listen != "off") {
+      // Like the engine's workers, the server's threads leave the signals to main.
+      sigset_t block, old;
+      sigemptyset(&block);
+      sigaddset(&block, SIGINT);
+      sigaddset(&block, SIGTERM);
+      sigaddset(&block, SIGHUP);
+      pthread_sigmask(SIG_BLOCK, &block, &old);
+      metrics_server =
+          startMetrics(metrics_listen, engine.get(), want_shield, pin_root, full.logs.dir);
+      pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
+  }
   std::fflush(stdout);
 
   // Sampled drops, counted per (source, reason) and reported every few
