@@ -28,6 +28,8 @@
 #include "common/version.h"
 #include "config/loader.h"
 #include "daemon/control_services.h"
+#include "daemon/daemon_logs.h"
+#include "logs/time_zone.h"
 #include "daemon/metrics_sources.h"
 #include "daemon/shield_settings.h"
 #include "metrics/metrics_server.h"
@@ -227,8 +229,9 @@ void auditToStdout(const admin::Caller& caller, const std::vector<std::string>& 
   std::fflush(stdout);
 }
 
-// getopt id of --metrics, kept apart from main's option enum.
+// getopt ids of --metrics and --log-dir, kept apart from main's option enum.
 constexpr int kMetricsOption = 2000;
+constexpr int kLogDirOption = 2001;
 
 // Serves /metrics on `listen` with the engine's and the shield's counters
 // and the process and host families. Fail-open: mamorid without metrics
@@ -289,6 +292,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> tls_cert;
   std::optional<std::string> tls_key;
   std::optional<std::string> metrics_flag;
+  std::optional<std::string> log_dir;
 
   enum {
     kXdpIface = 1000,
@@ -316,6 +320,7 @@ int main(int argc, char** argv) {
                                     {"tls-cert", required_argument, nullptr, kTlsCert},
                                     {"tls-key", required_argument, nullptr, kTlsKey},
                                     {"metrics", required_argument, nullptr, kMetricsOption},
+                                    {"log-dir", required_argument, nullptr, kLogDirOption},
                                     {"help", no_argument, nullptr, 'h'},
                                     {"version", no_argument, nullptr, 'V'},
                                     {nullptr, 0, nullptr, 0}};
@@ -348,6 +353,7 @@ int main(int argc, char** argv) {
       case kTlsCert: tls_cert = optarg; break;
       case kTlsKey: tls_key = optarg; break;
       case kMetricsOption: metrics_flag = optarg; break;
+      case kLogDirOption: log_dir = optarg; break;
       case kWorkers: {
         char* end = nullptr;
         errno = 0;
@@ -369,6 +375,12 @@ int main(int argc, char** argv) {
     auto loaded = config::loadConfigFile(*check_path);
     if (!loaded) {
       printConfigErrors(loaded.error());
+      return 2;
+    }
+    // The zone is the logs module's to read (config cannot depend on it).
+    if (auto zone = logs::TimeZone::load(loaded.value().logs.timezone); !zone) {
+      std::fprintf(stderr, "%s: logs.timezone: %s\n", check_path->c_str(),
+                   zone.error().message.c_str());
       return 2;
     }
     // The loader checked the files are readable; whether they are a usable
@@ -527,8 +539,19 @@ int main(int argc, char** argv) {
       std::printf("mamorid: proxy listening on %s (%u workers)\n", addr.c_str(), engine_workers);
   }
 
+  // Logs before the control socket, which audits into them.
+  auto daemon_logs = daemon::DaemonLogs::start(full.logs, log_dir);
+  if (!daemon_logs) {
+    std::fprintf(stderr, "mamorid: %s\n", daemon_logs.error().message.c_str());
+    if (engine) engine->stop();
+    return 2;
+  }
+  (*daemon_logs)->setRemovedTenants(full);
+  std::printf("mamorid: logs in %s\n", (*daemon_logs)->dir().c_str());
+
   // The control socket comes up last, once there is something to control.
   daemon::ControlServices services(pin_root, config_path.value_or(""), engine_workers);
+  services.setLogReader((*daemon_logs)->reader());
   services.setConfig(std::make_shared<const config::Config>(full));
   services.setShield(shieldInfo(run));
   services.setEngine(engine.get());
@@ -536,7 +559,11 @@ int main(int argc, char** argv) {
   control_options.path = control_socket.value_or(full.control.socket);
   auto control = admin::ControlServer::start(
       control_options, [&services](admin::Call& call) { return admin::runCommand(call, services); },
-      auditToStdout);
+      [logs = daemon_logs->get()](const admin::Caller& caller, const std::vector<std::string>& args,
+                                  int code, const std::string& before, const std::string& after) {
+        auditToStdout(caller, args, code, before, after);
+        logs->audit(caller, args, code, before, after);
+      });
   if (!control) {
     std::fprintf(stderr, "mamorid: control socket: %s\n", control.error().message.c_str());
     if (engine) engine->stop();
@@ -584,14 +611,21 @@ int main(int argc, char** argv) {
     }
     reader = std::move(opened.value());
   }
+  // Each report interval also becomes DoS log records: one per (source,
+  // reason), plus one for the drops the sampler skipped.
   auto report = [&] {
-    for (const auto& [key, count] : sampled)
+    const auto interval = std::chrono::duration_cast<std::chrono::seconds>(kReportInterval);
+    for (const auto& [key, count] : sampled) {
       std::printf("mamorid: %llu sampled drops from %s (%s)\n",
                   static_cast<unsigned long long>(count), key.first.c_str(),
                   shield::reasonName(key.second));
-    if (not_sampled)
+      (*daemon_logs)->dosDrops(key.first, shield::reasonName(key.second), count, interval);
+    }
+    if (not_sampled) {
       std::printf("mamorid: %llu more drops not sampled (event cap)\n",
                   static_cast<unsigned long long>(not_sampled));
+      (*daemon_logs)->dosDrops("", "not_sampled", not_sampled, interval);
+    }
     std::fflush(stdout);
     sampled.clear();
     not_sampled = 0;
@@ -632,6 +666,7 @@ int main(int argc, char** argv) {
                   " sites for new connections";
       }
       services.setConfig(std::make_shared<const config::Config>(loaded.value()));
+      (*daemon_logs)->setRemovedTenants(loaded.value());
       if (want_shield) {
         auto shield_result = reloadShield(run, *config_path, loaded.value(), running);
         services.setShield(shieldInfo(run));
@@ -652,6 +687,7 @@ int main(int argc, char** argv) {
       std::fflush(stderr);
     }
     services.serveReloadRequest(reloadNow);
+    (*daemon_logs)->flushAudit();
     if (std::chrono::steady_clock::now() - last_report >= kReportInterval) {
       report();
       last_report = std::chrono::steady_clock::now();
