@@ -489,7 +489,7 @@ class Inspection {
         }
         return false;
       case OperatorKind::Pattern: {
-        Found found = pcreFind(compiled_, compiled_.info[r].regex, data, start, end);
+        Found found = find(compiled_.info[r].regex, data, start, end);
         if (found == Found::Error) ++result_.regex_errors;
         return found == Found::Yes;
       }
@@ -498,6 +498,11 @@ class Inspection {
         return false;  // refused at load and compile; never placed here
     }
     return false;
+  }
+
+  Found find(int regex, std::string_view data, size_t* start, size_t* end) {
+    ++result_.regex_runs;
+    return pcreFind(compiled_, regex, data, start, end);
   }
 
   // --- Hyperscan groups ---
@@ -546,7 +551,7 @@ class Inspection {
           if (!active_[e.rule] || matched_[e.rule] || !applies(e.rule, v)) continue;
           size_t start = 0;
           size_t end = 0;
-          Found found = pcreFind(compiled_, e.regex, data, &start, &end);
+          Found found = find(e.regex, data, &start, &end);
           if (found == Found::Error) ++result_.regex_errors;
           if (found == Found::Yes) detect(e.rule, v, data, start, end);
         }
@@ -580,7 +585,7 @@ class Inspection {
       detect(r, v, data, start, end);
       return;
     }
-    Found found = pcreFind(compiled_, e.regex, data, &start, &end);
+    Found found = find(e.regex, data, &start, &end);
     if (found == Found::Error) ++result_.regex_errors;
     if (e.mode == MatchMode::HyperscanPrefilter) {
       if (found != Found::Yes) return;  // the prefilter over-approximates: PCRE2 decides

@@ -221,6 +221,7 @@ struct InspectResult {
   bool budget_exhausted = false;
   BudgetAction budget_action = BudgetAction::Pass;  // the site's choice, when exhausted
   std::size_t bytes_scanned = 0;
+  std::size_t regex_runs = 0;    // PCRE2 matches run (prefilter confirms, PCRE2-only, fragments)
   std::size_t regex_errors = 0;  // PCRE2 limits hit (counted as no match)
 };
 
