@@ -23,6 +23,7 @@ struct RuleSample {
   TargetKind target = TargetKind::QueryArgValues;
   std::string name;
   std::string value;
+  int repeat = 1;  // short form: the value is placed this many times
   std::string source;  // "file:line:col" of the sample, for test messages
 };
 

@@ -746,7 +746,7 @@ class RuleParser {
           out.push_back(std::move(sample));
           continue;
         }
-        Fields s(diag_, item, "a sample", {"target", "name", "value"});
+        Fields s(diag_, item, "a sample", {"target", "name", "value", "repeat"});
         if (!s.ok() || s.hadUnknown()) {
           ok = false;
           continue;
@@ -763,6 +763,14 @@ class RuleParser {
             continue;
           }
           sample.name = *v;
+        }
+        if (auto repeat = s.get("repeat")) {
+          auto v = readInteger(diag_, *repeat, "repeat", 1, 10000);
+          if (!v) {
+            ok = false;
+            continue;
+          }
+          sample.repeat = static_cast<int>(*v);
         }
         if (s.has("value")) {
           YAML::Node v = item["value"];
