@@ -89,6 +89,17 @@ class Compiler {
         continue;
       }
       if (!rule.enabled) continue;
+      // The loader guarantees these; rules built in code (a future SecLang
+      // front end, tests) get the same checks here.
+      if (rule.targets.empty()) {
+        errors_.push_back(rule.source + ": rule " + std::to_string(rule.id) + ": no targets");
+        continue;
+      }
+      if (rule.paranoia < 1 || rule.paranoia > 4) {
+        errors_.push_back(rule.source + ": rule " + std::to_string(rule.id) +
+                          ": paranoia must be 1..4, not " + std::to_string(rule.paranoia));
+        continue;
+      }
       placeRule(i);
     }
     if (errors_.empty()) buildDatabases();

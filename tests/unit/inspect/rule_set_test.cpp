@@ -122,6 +122,22 @@ TEST(RuleSet, ReservedDetectorsRefusedFromIrToo) {
   EXPECT_EQ(set.error().message, "x:1:1: rule 9: operator 'detect_sqli' not available in this build");
 }
 
+TEST(RuleSet, RulesBuiltInCodeAreCheckedToo) {
+  Rule a;
+  a.id = 3;
+  a.source = "code:1:1";
+  a.op.kind = OperatorKind::Contains;
+  a.op.text = "x";
+  auto no_targets = RuleSet::compile({a});
+  ASSERT_FALSE(no_targets.ok());
+  EXPECT_EQ(no_targets.error().message, "code:1:1: rule 3: no targets");
+  a.targets = {{TargetKind::Path, {}, {}}};
+  a.paranoia = 7;
+  auto bad_level = RuleSet::compile({a});
+  ASSERT_FALSE(bad_level.ok());
+  EXPECT_EQ(bad_level.error().message, "code:1:1: rule 3: paranoia must be 1..4, not 7");
+}
+
 TEST(RuleSet, DisabledRulesAreListedButNotCompiled) {
   auto set = compileYaml(
       "rules:\n  - {id: 1, message: m, category: generic, targets: [path], enabled: false,\n"
