@@ -347,6 +347,19 @@ TEST(Inspector, ByteRangeAndNegation) {
   EXPECT_EQ(detection(result, 3)->fragment, "curl/8.0");
 }
 
+TEST(Inspector, EmptyValuesAreScannedWithoutError) {
+  http::Request r = markedRequest();
+  r.args = {{"empty", ""}, {"q", "attack"}};
+  r.query = "";
+  auto set = compileYaml("rules:\n" + rule(1, "[query_args, raw_query]", "{pattern: attack}") +
+                         rule(2, "[raw_query]", "{pattern: '(?:x)?'}"));
+  ASSERT_TRUE(set);
+  auto result = inspect(*set, r, {}, permissive());
+  EXPECT_FALSE(result.budget_exhausted);
+  EXPECT_EQ(ids(result), (std::vector<std::uint32_t>{1, 2}));
+  EXPECT_EQ(detection(result, 2)->fragment, "");
+}
+
 TEST(Inspector, EmptyRequestAndEmptySet) {
   auto set = compileYaml("rules:\n" + rule(1, "[query_args, raw_body, body_error]", "{pattern: x}"));
   ASSERT_TRUE(set);
