@@ -248,6 +248,12 @@ class Inspection {
         level_(std::clamp(options.paranoia_level, 1, 4)),
         active_(rules_.size(), 0),
         matched_(rules_.size(), 0) {
+    // Path exclusions compare against the decoded, dot-resolved path: with
+    // the raw path, "/excluded/../login" would carry an exclusion meant for
+    // /excluded to whatever the upstream resolves it to.
+    if (!options_.exclusions.paths.empty()) {
+      exclusion_path_ = applyTransform(Transform::NormalizePath, request.decoded_path);
+    }
     if (options_.budget_time.count() > 0) {
       deadline_ = now() + options_.budget_time;
       timed_ = true;
@@ -286,7 +292,7 @@ class Inspection {
     }
     for (const auto& p : ex.paths) {
       if ((p.rule_id == 0 || p.rule_id == rule.id) &&
-          request_.path.compare(0, p.path_prefix.size(), p.path_prefix) == 0) {
+          exclusion_path_.compare(0, p.path_prefix.size(), p.path_prefix) == 0) {
         return false;
       }
     }
@@ -607,6 +613,7 @@ class Inspection {
   int level_;
   std::vector<std::uint8_t> active_;
   std::vector<std::uint8_t> matched_;
+  std::string exclusion_path_;
   std::unordered_map<std::uint64_t, std::string> cache_;
   std::vector<Hit> hits_;
   InspectResult result_;

@@ -1,5 +1,6 @@
 #include "inspect/rule_loader.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <utility>
 
 namespace mamori::inspect {
@@ -795,20 +797,62 @@ class RuleParser {
   Diagnostics& diag_;
 };
 
+// Sees only document boundaries; everything else is ignored.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++count_ == 2) second_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  int count() const { return count_; }
+  const YAML::Mark& second() const { return second_; }
+
+ private:
+  int count_ = 0;
+  YAML::Mark second_;
+};
+
+// Counts the documents in `text`, stopping at 2. Not YAML::LoadAll: on some
+// malformed input (`!binar,y "AAAA"`, found by the rule loader fuzzer)
+// yaml-cpp 0.7's parser reports a new document forever and LoadAll grows
+// until memory runs out; a bounded loop cannot.
+int countDocuments(const std::string& text, YAML::Mark* second) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentCounter counter;
+  for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
+  }
+  *second = counter.second();
+  return counter.count();
+}
+
 Result<std::vector<Rule>> loadText(std::string_view yaml, const std::string& name) {
   Diagnostics diag(name);
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-    if (documents.empty() || documents.front().IsNull()) {
+    std::string text(yaml);
+    YAML::Mark second;
+    if (countDocuments(text, &second) > 1) {
+      diag.add(second, "more than one YAML document", "remove the '---' separator");
+      return diag.toError();
+    }
+    YAML::Node document = YAML::Load(text);
+    if (document.IsNull() || !document.IsDefined()) {
       diag.add(YAML::Mark(), "the rules file is empty", "expected a mapping with key 'rules'");
       return diag.toError();
     }
-    if (documents.size() > 1) {
-      diag.add(documents[1], "more than one YAML document", "remove the '---' separator");
-      return diag.toError();
-    }
     RuleParser parser(diag);
-    std::vector<Rule> rules = parser.parse(documents.front());
+    std::vector<Rule> rules = parser.parse(document);
     if (!diag.empty()) return diag.toError();
     return rules;
   } catch (const YAML::Exception& e) {

@@ -181,7 +181,9 @@ enum class BudgetAction : std::uint8_t { Pass, Block };
 // some paths, or to some named values (a CMS's "content" field that is
 // legitimately full of HTML). rule_id 0 in the pairs means "every rule".
 struct PathExclusion {
-  std::string path_prefix;  // compared with Request::path (as sent)
+  // Compared with the decoded path after normalize_path, so "/a/../b"
+  // is under "/b", never under "/a".
+  std::string path_prefix;
   std::uint32_t rule_id = 0;
 };
 struct TargetExclusion {

@@ -214,6 +214,17 @@ TEST(Inspector, ExclusionsByIdTagPathAndTarget) {
   by_path.exclusions.paths = {{"/p_", 0}};
   EXPECT_TRUE(inspect(*set, markedRequest(), markedBody(), by_path).detections.empty());
 
+  // The prefix is compared with the decoded, normalised path: climbing out
+  // of an excluded directory does not carry the exclusion along.
+  http::Request climbing = markedRequest();
+  climbing.path = "/p_path/%2e%2e/login";
+  climbing.decoded_path = "/p_path/../login";
+  by_path.exclusions.paths = {{"/p_path/", 0}};
+  EXPECT_EQ(ids(inspect(*set, climbing, markedBody(), by_path)),
+            (std::vector<std::uint32_t>{1, 2, 3}));
+  climbing.decoded_path = "/p_path//./sub";
+  EXPECT_TRUE(inspect(*set, climbing, markedBody(), by_path).detections.empty());
+
   // Excluding the query argument from rule 3 leaves its body field match.
   InspectOptions by_target = options;
   by_target.exclusions.targets = {{"QN_NAME", 3}};

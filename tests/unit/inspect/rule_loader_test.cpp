@@ -220,6 +220,17 @@ TEST(RuleLoader, InvalidYamlHasPosition) {
   EXPECT_EQ(loadError("rules:\n  - {id: 1\n"), "t.yaml:3:1: invalid YAML: end of map flow not found");
 }
 
+TEST(RuleLoader, MoreThanOneDocumentRefused) {
+  EXPECT_EQ(loadError("rules: []\n---\nrules: []\n"),
+            "t.yaml:2:1: more than one YAML document (remove the '---' separator)");
+}
+
+// Found by the fuzzer: yaml-cpp's LoadAll never returns on this input.
+TEST(RuleLoader, RegressTagInputThatNeverEndsInLoadAll) {
+  EXPECT_EQ(loadError("!binar,y \"AAAA\"\n"),
+            "t.yaml:1:7: more than one YAML document (remove the '---' separator)");
+}
+
 TEST(RuleLoader, EmptyFileAndWrongTypes) {
   EXPECT_EQ(loadError(""), "t.yaml:1:1: the rules file is empty (expected a mapping with key 'rules')");
   EXPECT_EQ(loadError("rules: {}\n"), "t.yaml:1:8: expected a list for 'rules', got a mapping");
