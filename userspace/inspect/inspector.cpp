@@ -242,7 +242,6 @@ class Inspection {
       : set_(set),
         compiled_(set.compiled()),
         rules_(set.rules()),
-        request_(request),
         options_(options),
         views_(request, body),
         level_(std::clamp(options.paranoia_level, 1, 4)),
@@ -607,7 +606,6 @@ class Inspection {
   const RuleSet& set_;
   const Compiled& compiled_;
   const std::vector<Rule>& rules_;
-  const http::Request& request_;
   const InspectOptions& options_;
   Views views_;
   int level_;
