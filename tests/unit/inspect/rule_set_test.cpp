@@ -87,6 +87,18 @@ TEST(RuleSet, EmptyMatchingPatternFallsBackToPcreOnly) {
   EXPECT_EQ(result.detections.size(), 2u);
 }
 
+// Catastrophic backtracking meets PCRE2's match limit: no match for that
+// rule, counted, and the request goes on.
+TEST(RuleSet, PcreMatchLimitCountsAsNoMatch) {
+  auto set = compileYaml("rules:\n" + patternRule(1, "^(?=(a+)+$)") + patternRule(2, "aaaa"));
+  ASSERT_TRUE(set);
+  ASSERT_NE(set->matchMode(1), MatchMode::Hyperscan);
+  auto result = inspect(*set, queryRequest("q", std::string(40, 'a') + "b"), {}, {});
+  EXPECT_GE(result.regex_errors, 1u);
+  ASSERT_EQ(result.detections.size(), 1u);
+  EXPECT_EQ(result.detections[0].rule_id, 2u);
+}
+
 TEST(RuleSet, BadPatternFailsWithRuleIdAndPosition) {
   auto set = RuleSet::compile(rulesFrom("rules:\n" + patternRule(1, "ok") +
                                         patternRule(42, "(unclosed") + patternRule(43, "a{2,1}")));
