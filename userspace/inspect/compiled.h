@@ -46,6 +46,10 @@ struct Expression {
   std::string phrase;      // phrase expressions: the literal, for fragments
   std::string text;        // the expression given to Hyperscan
   unsigned flags = 0;      // its Hyperscan flags, without PREFILTER
+  // A pattern with non-ASCII characters that is itself valid UTF-8: compiled
+  // with HS_FLAG_UTF8 (and PCRE2_UTF), so "[éè]" and "." mean characters,
+  // not bytes.
+  bool utf8 = false;
 };
 
 // All Hyperscan-matched expressions that look at one primitive target kind
@@ -58,6 +62,11 @@ struct Group {
   // rules at or below that level. Levels with the same content share one
   // database; nullptr when the level has nothing to scan.
   std::array<const hs_database_t*, 4> by_paranoia{};
+  // The same for the UTF-8 expressions. Hyperscan's UTF-8 mode is undefined
+  // on invalid UTF-8, so these are scanned only for values that validate;
+  // for the others PCRE2 (PCRE2_MATCH_INVALID_UTF) runs `utf8_ids` instead.
+  std::array<const hs_database_t*, 4> utf8_by_paranoia{};
+  std::vector<std::uint32_t> utf8_ids;
   std::vector<HsDatabasePtr> owned;
   std::vector<std::uint32_t> pcre_only;  // expression ids PCRE2 runs on every value
 };

@@ -528,8 +528,9 @@ class Inspection {
     bool scratch_ok = prepareScratch(set_);
     for (const Group& g : compiled_.groups) {
       const hs_database_t* db = g.by_paranoia[static_cast<size_t>(level_ - 1)];
-      if (!db && g.pcre_only.empty()) continue;
-      if (db && !scratch_ok) {
+      const hs_database_t* utf8_db = g.utf8_by_paranoia[static_cast<size_t>(level_ - 1)];
+      if (!db && !utf8_db && g.pcre_only.empty()) continue;
+      if ((db || utf8_db) && !scratch_ok) {
         // Without scratch nothing can be scanned: the request was not fully
         // inspected, and the site's budget choice decides, as for a spent budget.
         result_.budget_exhausted = true;
@@ -539,28 +540,47 @@ class Inspection {
         const Value& v = views_.values()[index];
         if (!charge(v.data.size())) return;
         std::string_view data = transformed(index, g.chain);
-        if (db) {
-          hits_.clear();
-          // Values are bounded far below 4 GiB by the HTTP limits; clamp anyway.
-          auto length = static_cast<unsigned int>(std::min<size_t>(data.size(), UINT_MAX));
-          hs_error_t rc = hs_scan(db, data.empty() ? "" : data.data(), length, 0,
-                                  tls_scratch.scratch, &Inspection::onMatch, &hits_);
-          if (rc != HS_SUCCESS) {
-            result_.budget_exhausted = true;
-            return;
+        if (db && !scan(g, db, index, data)) return;
+        if (utf8_db) {
+          if (isValidUtf8(data)) {
+            if (!scan(g, utf8_db, index, data)) return;
+          } else {
+            runPcre(g.utf8_ids, g, v, data);
           }
-          for (const Hit& hit : hits_) handleHit(g, hit, index, data);
         }
-        for (std::uint32_t id : g.pcre_only) {
-          const Expression& e = g.expressions[id];
-          if (!active_[e.rule] || matched_[e.rule] || !applies(e.rule, v)) continue;
-          size_t start = 0;
-          size_t end = 0;
-          Found found = find(e.regex, data, &start, &end);
-          if (found == Found::Error) ++result_.regex_errors;
-          if (found == Found::Yes) detect(e.rule, v, data, start, end);
-        }
+        runPcre(g.pcre_only, g, v, data);
       }
+    }
+  }
+
+  // One Hyperscan scan of `data` (value `index`) against `db`; false (and
+  // the request marked not fully inspected) when Hyperscan fails.
+  bool scan(const Group& g, const hs_database_t* db, std::uint32_t index, std::string_view data) {
+    hits_.clear();
+    // Values are bounded far below 4 GiB by the HTTP limits; clamp anyway.
+    auto length = static_cast<unsigned int>(std::min<size_t>(data.size(), UINT_MAX));
+    hs_error_t rc = hs_scan(db, data.empty() ? "" : data.data(), length, 0, tls_scratch.scratch,
+                            &Inspection::onMatch, &hits_);
+    if (rc != HS_SUCCESS) {
+      result_.budget_exhausted = true;
+      return false;
+    }
+    for (const Hit& hit : hits_) handleHit(g, hit, index, data);
+    return true;
+  }
+
+  // Runs the PCRE2 twins of expressions `ids` on `data` (expressions
+  // Hyperscan cannot take, or UTF-8 ones on a value that is not UTF-8).
+  void runPcre(const std::vector<std::uint32_t>& ids, const Group& g, const Value& v,
+               std::string_view data) {
+    for (std::uint32_t id : ids) {
+      const Expression& e = g.expressions[id];
+      if (!active_[e.rule] || matched_[e.rule] || !applies(e.rule, v)) continue;
+      size_t start = 0;
+      size_t end = 0;
+      Found found = find(e.regex, data, &start, &end);
+      if (found == Found::Error) ++result_.regex_errors;
+      if (found == Found::Yes) detect(e.rule, v, data, start, end);
     }
   }
 

@@ -134,10 +134,13 @@ class Compiler {
 
   // Compiles `pattern` with PCRE2 (JIT when available). Returns its index
   // in out_.regexes, or -1 after recording an error for rule `index`.
-  int compilePcre(std::uint32_t index, const std::string& pattern, bool caseless) {
+  int compilePcre(std::uint32_t index, const std::string& pattern, bool caseless, bool utf8) {
     int code = 0;
     PCRE2_SIZE offset = 0;
     std::uint32_t options = caseless ? PCRE2_CASELESS : 0;
+    // MATCH_INVALID_UTF: subjects come from the network; invalid sequences
+    // simply never match a character instead of being an error.
+    if (utf8) options |= PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
     pcre2_code* compiled = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()),
                                          pattern.size(), options, &code, &offset, nullptr);
     if (!compiled) {
@@ -183,7 +186,11 @@ class Compiler {
     unsigned base_flags = HS_FLAG_SINGLEMATCH | (op.caseless ? HS_FLAG_CASELESS : 0u);
 
     if (op.kind == OperatorKind::Pattern) {
-      int regex = compilePcre(index, op.text, op.caseless);
+      bool utf8 = std::any_of(op.text.begin(), op.text.end(),
+                              [](char c) { return static_cast<unsigned char>(c) >= 0x80; }) &&
+                  isValidUtf8(op.text);
+      if (utf8) base_flags |= HS_FLAG_UTF8;
+      int regex = compilePcre(index, op.text, op.caseless, utf8);
       if (regex < 0) return;
       if (op.negate) {
         // "does not match" needs an answer for every value, hit or not, so
@@ -211,6 +218,7 @@ class Compiler {
         e.regex = regex;
         e.text = op.text;
         e.flags = base_flags;
+        e.utf8 = utf8;
         addExpression(group(kind, info.chain), std::move(e));
       });
       return;
@@ -258,24 +266,36 @@ class Compiler {
   // prefilter -> PCRE2 only) and the group is built again.
   void buildDatabases() {
     for (Group& g : out_.groups) {
-      int previous_level = -1;
-      std::vector<std::uint32_t> previous_ids;
-      for (int level = 1; level <= 4; ++level) {
-        std::vector<std::uint32_t> ids;
-        for (std::uint32_t id = 0; id < g.expressions.size(); ++id) {
-          const Expression& e = g.expressions[id];
-          if (e.mode != MatchMode::PcreOnly && rules_[e.rule].paranoia <= level) ids.push_back(id);
+      for (bool utf8 : {false, true}) {
+        auto& by_paranoia = utf8 ? g.utf8_by_paranoia : g.by_paranoia;
+        int previous_level = -1;
+        std::vector<std::uint32_t> previous_ids;
+        for (int level = 1; level <= 4; ++level) {
+          std::vector<std::uint32_t> ids;
+          for (std::uint32_t id = 0; id < g.expressions.size(); ++id) {
+            const Expression& e = g.expressions[id];
+            if (e.mode != MatchMode::PcreOnly && e.utf8 == utf8 &&
+                rules_[e.rule].paranoia <= level) {
+              ids.push_back(id);
+            }
+          }
+          if (ids.empty()) continue;
+          if (previous_level > 0 && ids == previous_ids) {
+            by_paranoia[level - 1] = by_paranoia[previous_level - 1];
+            continue;
+          }
+          // buildDatabase drops expressions it moves to PCRE2 from `ids`, so
+          // afterwards `ids` is what the database holds.
+          const hs_database_t* db = buildDatabase(g, ids);
+          if (!errors_.empty()) return;
+          by_paranoia[level - 1] = db;  // nullptr when every expression moved to PCRE2
+          previous_level = level;
+          previous_ids = std::move(ids);
         }
-        if (ids.empty()) continue;
-        if (previous_level > 0 && ids == previous_ids) {
-          g.by_paranoia[level - 1] = g.by_paranoia[previous_level - 1];
-          continue;
-        }
-        const hs_database_t* db = buildDatabase(g, ids);
-        if (!db) return;  // error recorded
-        g.by_paranoia[level - 1] = db;
-        previous_level = level;
-        previous_ids = std::move(ids);
+      }
+      for (std::uint32_t id = 0; id < g.expressions.size(); ++id) {
+        const Expression& e = g.expressions[id];
+        if (e.utf8 && e.mode != MatchMode::PcreOnly) g.utf8_ids.push_back(id);
       }
     }
   }

@@ -12,8 +12,10 @@
 // level actually used; a pattern Hyperscan cannot run exactly
 // (back-references, lookaround) goes in with HS_FLAG_PREFILTER and is
 // confirmed by PCRE2 (JIT) only when the prefilter hits; a pattern
-// Hyperscan refuses even as a prefilter runs in PCRE2 alone. Other
-// operators are evaluated directly.
+// Hyperscan refuses even as a prefilter runs in PCRE2 alone. A pattern
+// with non-ASCII characters that is valid UTF-8 goes into a separate
+// HS_FLAG_UTF8 database, scanned only for values that are valid UTF-8
+// (PCRE2 answers for the others). Other operators are evaluated directly.
 
 #include <atomic>
 #include <cstddef>

@@ -49,6 +49,11 @@ std::string applyTransform(Transform transform, std::string_view in);
 // Applies `chain` left to right; an empty chain returns `in` unchanged.
 std::string applyChain(const TransformChain& chain, std::string_view in);
 
+// True when `in` is well-formed UTF-8 as Hyperscan's UTF-8 mode requires:
+// no overlong forms, no surrogates, nothing above U+10FFFF, no truncated
+// sequence. Any thread.
+bool isValidUtf8(std::string_view in);
+
 // "url_decode,lowercase" (or "none" for an empty chain), for logs and errors.
 std::string chainName(const TransformChain& chain);
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "inspect/inspector.h"
@@ -97,6 +98,30 @@ TEST(RuleSet, PcreMatchLimitCountsAsNoMatch) {
   EXPECT_GE(result.regex_errors, 1u);
   ASSERT_EQ(result.detections.size(), 1u);
   EXPECT_EQ(result.detections[0].rule_id, 2u);
+}
+
+// A pattern with non-ASCII characters is compiled in UTF-8 mode, so '.'
+// is one character: "^é.$" matches "éé" (4 bytes) as it would in a
+// UTF-8-aware engine. Values that are not UTF-8 never reach Hyperscan's
+// UTF-8 mode (undefined there); PCRE2 answers for them.
+TEST(RuleSet, Utf8PatternsMatchCharactersAndSurviveInvalidInput) {
+  auto set = compileYaml("rules:\n" + patternRule(1, "^\u00e9.$") + patternRule(2, "caf[\u00e9\u00e8]"));
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->matchMode(1), MatchMode::Hyperscan);
+  auto fired = [&](const std::string& value) {
+    std::vector<std::uint32_t> out;
+    for (const auto& d : inspect(*set, queryRequest("q", value), {}, {}).detections) {
+      out.push_back(d.rule_id);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(fired("\xC3\xA9\xC3\xA9"), (std::vector<std::uint32_t>{1}));
+  EXPECT_EQ(fired("\xC3\xA9" "a"), (std::vector<std::uint32_t>{1}));
+  EXPECT_EQ(fired("caf\xC3\xA8"), (std::vector<std::uint32_t>{2}));
+  EXPECT_EQ(fired("x caf\xC3\xA8 \xff"), (std::vector<std::uint32_t>{2}));  // invalid: PCRE2
+  EXPECT_TRUE(fired("caf\xE8").empty());                            // Latin-1 is not è
+  EXPECT_TRUE(fired("\xC3\xA9\xff").empty());
 }
 
 TEST(RuleSet, BadPatternFailsWithRuleIdAndPosition) {

@@ -126,6 +126,19 @@ TEST(Transform, Utf8FoldOverlongAndFullWidth) {
   EXPECT_EQ(T(Transform::Utf8Fold, "\xC0"), "\xC0");              // truncated: kept
 }
 
+TEST(Transform, Utf8Validation) {
+  EXPECT_TRUE(isValidUtf8(""));
+  EXPECT_TRUE(isValidUtf8("ascii"));
+  EXPECT_TRUE(isValidUtf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"));
+  EXPECT_FALSE(isValidUtf8("\xC0\xAE"));          // overlong '.'
+  EXPECT_FALSE(isValidUtf8("\xE0\x80\xAE"));      // overlong, three bytes
+  EXPECT_FALSE(isValidUtf8("\xED\xA0\x80"));      // surrogate U+D800
+  EXPECT_FALSE(isValidUtf8("\xF4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(isValidUtf8("caf\xE9"));            // Latin-1
+  EXPECT_FALSE(isValidUtf8("\xE2\x82"));          // truncated
+  EXPECT_FALSE(isValidUtf8("\x80"));               // lone continuation byte
+}
+
 TEST(Transform, ChainAppliesInOrderAndNames) {
   TransformChain chain = {Transform::UrlDecodeUni, Transform::HtmlEntityDecode,
                           Transform::Lowercase};
