@@ -1,0 +1,387 @@
+#include "inspect/inspector.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "inspect/rule_loader.h"
+
+namespace mamori::inspect {
+namespace {
+
+std::shared_ptr<const RuleSet> compileYaml(const std::string& yaml) {
+  auto rules = loadRulesString(yaml, "t.yaml");
+  EXPECT_TRUE(rules.ok()) << rules.error().message;
+  if (!rules.ok()) return nullptr;
+  auto set = RuleSet::compile(*rules);
+  EXPECT_TRUE(set.ok()) << set.error().message;
+  return set.ok() ? *set : nullptr;
+}
+
+// A request with a distinct marker in every part, so a rule per target
+// kind can prove it sees its part and only its part.
+http::Request markedRequest() {
+  http::Request r;
+  r.method = http::Method::Post;
+  r.method_name = "POST";
+  r.target = "/p_path/p%41?qn_name=qv_value";
+  r.path = "/p_path/p%41";
+  r.decoded_path = "/p_path/pA_dec";
+  r.query = "qn_name=qv_value&raw_q";
+  r.has_query = true;
+  r.args = {{"qn_name", "qv_value"}};
+  r.headers = {{"Host", "example.test"}, {"X-Hn-Name", "hv_value"},
+               {"Cookie", "cn_name=cv_value"}};
+  r.cookies = {{"cn_name", "cv_value"}};
+  r.body = "rawbody_marker";
+  return r;
+}
+
+http::ParsedBody markedBody() {
+  http::ParsedBody body;
+  body.kind = http::BodyKind::Multipart;
+  body.fields = {{"bn_name", "bv_value", "", false}, {"upload", "content", "fn_file.php", true}};
+  body.error = http::BodyError::Truncated;
+  return body;
+}
+
+std::vector<std::uint32_t> ids(const InspectResult& result) {
+  std::vector<std::uint32_t> out;
+  for (const auto& d : result.detections) out.push_back(d.rule_id);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+const Detection* detection(const InspectResult& result, std::uint32_t id) {
+  for (const auto& d : result.detections) {
+    if (d.rule_id == id) return &d;
+  }
+  return nullptr;
+}
+
+std::string rule(int id, const std::string& targets, const std::string& op,
+                 const std::string& extra = "") {
+  return "  - {id: " + std::to_string(id) + ", message: rule" + std::to_string(id) +
+         ", category: generic, score: 1, targets: " + targets + ", operator: " + op + extra +
+         "}\n";
+}
+
+InspectOptions permissive() {
+  InspectOptions o;
+  o.paranoia_level = 4;
+  o.anomaly_threshold = 1000;
+  return o;
+}
+
+TEST(Inspector, EveryTargetKindSeesItsOwnPart) {
+  auto set = compileYaml("rules:\n" +
+                         rule(1, "[path]", "{contains: p_path}") +
+                         rule(2, "[decoded_path]", "{contains: pA_dec}") +
+                         rule(3, "[raw_query]", "{contains: raw_q}") +
+                         rule(4, "[query_arg_names]", "{contains: qn_}") +
+                         rule(5, "[query_args]", "{contains: qv_}") +
+                         rule(6, "[header_names]", "{pattern: '^X-Hn'}") +
+                         rule(7, "[headers]", "{contains: hv_}") +
+                         rule(8, "[cookie_names]", "{contains: cn_}") +
+                         rule(9, "[cookies]", "{contains: cv_}") +
+                         rule(10, "[body_names]", "{contains: bn_}") +
+                         rule(11, "[body_fields]", "{contains: bv_}") +
+                         rule(12, "[raw_body]", "{contains: rawbody}") +
+                         rule(13, "[file_names]", "{suffix: .php}") +
+                         rule(14, "[method]", "{equals: POST}") +
+                         rule(15, "[request_line]", "{pattern: '^POST /p_path/p%41\\?qn_name=qv_value HTTP/1\\.1$'}") +
+                         rule(16, "[body_error]", "{equals: truncated}") +
+                         rule(17, "[arg_names]", "{phrases: [bn_name]}") +
+                         rule(18, "[args]", "{phrases: [qv_value]}") +
+                         // Markers of other parts must not leak into these targets.
+                         rule(19, "[path, query_args, headers]", "{contains: bv_}") +
+                         rule(20, "[cookies]", "{contains: hv_}"));
+  ASSERT_TRUE(set);
+  auto result = inspect(*set, markedRequest(), markedBody(), permissive());
+  std::vector<std::uint32_t> expected;
+  for (std::uint32_t i = 1; i <= 18; ++i) expected.push_back(i);
+  EXPECT_EQ(ids(result), expected);
+
+  ASSERT_NE(detection(result, 5), nullptr);
+  EXPECT_EQ(detection(result, 5)->target, TargetKind::QueryArgValues);
+  EXPECT_EQ(detection(result, 5)->target_name, "qn_name");
+  EXPECT_EQ(detection(result, 5)->fragment, "qv_");
+  EXPECT_EQ(detection(result, 13)->target_name, "upload");
+  EXPECT_EQ(detection(result, 13)->fragment, ".php");
+  EXPECT_EQ(detection(result, 17)->target, TargetKind::BodyNames);
+  EXPECT_EQ(detection(result, 18)->target, TargetKind::QueryArgValues);
+}
+
+TEST(Inspector, NamedTargetsAndExcept) {
+  http::Request r = markedRequest();
+  r.args = {{"id", "1 union select"}, {"comment", "union select is fine here"}};
+  auto set = compileYaml("rules:\n" +
+                         rule(1, "[{query_args: [ID]}]", "{pattern: union\\s+select}") +
+                         rule(2, "[{query_args: all, except: [comment, id]}]", "{contains: union}") +
+                         rule(3, "[{query_args: [comment]}]", "{contains: union}") +
+                         rule(4, "[{headers: [x-hn-name]}]", "{contains: hv_}"));
+  ASSERT_TRUE(set);
+  auto result = inspect(*set, r, {}, permissive());
+  EXPECT_EQ(ids(result), (std::vector<std::uint32_t>{1, 3, 4}));
+  EXPECT_EQ(detection(result, 1)->target_name, "id");
+  EXPECT_EQ(detection(result, 1)->fragment, "union select");
+}
+
+TEST(Inspector, TransformChainAppliesBeforeMatching) {
+  http::Request r = markedRequest();
+  r.args = {{"f", "%252e%252E%252f%252e%252e/etc/passwd"}};
+  auto set = compileYaml("rules:\n" +
+                         rule(1, "[query_args]", "{pattern: '\\.\\./\\.\\./etc'}",
+                              ", transforms: [url_decode_uni, lowercase]") +
+                         rule(2, "[query_args]", "{pattern: '\\.\\./\\.\\./etc'}"));
+  ASSERT_TRUE(set);
+  auto result = inspect(*set, r, {}, permissive());
+  EXPECT_EQ(ids(result), (std::vector<std::uint32_t>{1}));
+  EXPECT_EQ(detection(result, 1)->fragment, "../../etc");
+  EXPECT_EQ(detection(result, 1)->transforms,
+            (TransformChain{Transform::UrlDecodeUni, Transform::Lowercase}));
+}
+
+TEST(Inspector, ScoresSumAgainstThreshold) {
+  auto set = compileYaml(R"(rules:
+  - {id: 1, message: a, category: sqli, score: 3, targets: [query_args], operator: {contains: "'"}}
+  - {id: 2, message: b, category: sqli, score: 3, targets: [query_args], operator: {contains: "--"}}
+)");
+  ASSERT_TRUE(set);
+  InspectOptions options;  // threshold 5
+  auto one = inspect(*set, markedRequest(), {}, options);
+  EXPECT_EQ(one.score, 0);
+  http::Request r = markedRequest();
+  r.args = {{"q", "x'"}};
+  auto partial = inspect(*set, r, {}, options);
+  EXPECT_EQ(partial.score, 3);
+  EXPECT_FALSE(partial.would_block);
+  EXPECT_FALSE(partial.block);
+  r.args = {{"q", "x' --"}};
+  auto both = inspect(*set, r, {}, options);
+  EXPECT_EQ(both.score, 6);
+  EXPECT_TRUE(both.would_block);
+  EXPECT_TRUE(both.block);
+
+  options.detection_only = true;
+  auto report = inspect(*set, r, {}, options);
+  EXPECT_TRUE(report.would_block);
+  EXPECT_FALSE(report.block);
+}
+
+TEST(Inspector, ParanoiaLevelSkipsHigherRules) {
+  auto set = compileYaml(R"(rules:
+  - {id: 1, message: a, category: generic, paranoia: 1, targets: [query_args], operator: {pattern: qv}}
+  - {id: 2, message: b, category: generic, paranoia: 2, targets: [query_args], operator: {pattern: value}}
+  - {id: 3, message: c, category: generic, paranoia: 3, targets: [query_args], operator: {contains: qv}}
+)");
+  ASSERT_TRUE(set);
+  InspectOptions options;
+  options.paranoia_level = 1;
+  EXPECT_EQ(ids(inspect(*set, markedRequest(), {}, options)), (std::vector<std::uint32_t>{1}));
+  options.paranoia_level = 2;
+  EXPECT_EQ(ids(inspect(*set, markedRequest(), {}, options)), (std::vector<std::uint32_t>{1, 2}));
+  options.paranoia_level = 4;
+  EXPECT_EQ(ids(inspect(*set, markedRequest(), {}, options)),
+            (std::vector<std::uint32_t>{1, 2, 3}));
+}
+
+TEST(Inspector, ExclusionsByIdTagPathAndTarget) {
+  auto set = compileYaml(R"(rules:
+  - {id: 1, message: a, category: generic, tags: [t1], targets: [query_args], operator: {pattern: qv}}
+  - {id: 2, message: b, category: generic, tags: [t2], targets: [args], operator: {contains: value}}
+  - {id: 3, message: c, category: generic, targets: [query_args, body_fields], operator: {pattern: _value}}
+)");
+  ASSERT_TRUE(set);
+  InspectOptions options = permissive();
+  EXPECT_EQ(ids(inspect(*set, markedRequest(), markedBody(), options)),
+            (std::vector<std::uint32_t>{1, 2, 3}));
+
+  InspectOptions by_id = options;
+  by_id.exclusions.rule_ids = {2};
+  EXPECT_EQ(ids(inspect(*set, markedRequest(), markedBody(), by_id)),
+            (std::vector<std::uint32_t>{1, 3}));
+
+  InspectOptions by_tag = options;
+  by_tag.exclusions.tags = {"t1"};
+  EXPECT_EQ(ids(inspect(*set, markedRequest(), markedBody(), by_tag)),
+            (std::vector<std::uint32_t>{2, 3}));
+
+  InspectOptions by_path = options;
+  by_path.exclusions.paths = {{"/p_path/", 3}, {"/elsewhere", 1}};
+  EXPECT_EQ(ids(inspect(*set, markedRequest(), markedBody(), by_path)),
+            (std::vector<std::uint32_t>{1, 2}));
+  by_path.exclusions.paths = {{"/p_", 0}};
+  EXPECT_TRUE(inspect(*set, markedRequest(), markedBody(), by_path).detections.empty());
+
+  // The prefix is compared with the decoded, normalised path: climbing out
+  // of an excluded directory does not carry the exclusion along.
+  http::Request climbing = markedRequest();
+  climbing.path = "/p_path/%2e%2e/login";
+  climbing.decoded_path = "/p_path/../login";
+  by_path.exclusions.paths = {{"/p_path/", 0}};
+  EXPECT_EQ(ids(inspect(*set, climbing, markedBody(), by_path)),
+            (std::vector<std::uint32_t>{1, 2, 3}));
+  climbing.decoded_path = "/p_path//./sub";
+  EXPECT_TRUE(inspect(*set, climbing, markedBody(), by_path).detections.empty());
+
+  // Excluding the query argument from rule 3 leaves its body field match.
+  InspectOptions by_target = options;
+  by_target.exclusions.targets = {{"QN_NAME", 3}};
+  auto result = inspect(*set, markedRequest(), markedBody(), by_target);
+  EXPECT_EQ(ids(result), (std::vector<std::uint32_t>{1, 2, 3}));
+  EXPECT_EQ(detection(result, 3)->target, TargetKind::BodyValues);
+  by_target.exclusions.targets = {{"qn_name", 3}, {"bn_name", 3}};
+  EXPECT_EQ(ids(inspect(*set, markedRequest(), markedBody(), by_target)),
+            (std::vector<std::uint32_t>{1, 2}));
+}
+
+TEST(Inspector, SecretsAreMaskedAndFragmentsTruncated) {
+  http::Request r = markedRequest();
+  r.args = {{"user_password", "' or 1=1 --"}, {"long", std::string(100, 'a') + "' or 1=1"}};
+  r.headers.push_back({"Authorization", "Bearer ' or 1=1"});
+  auto set = compileYaml("rules:\n" +
+                         rule(1, "[{query_args: [user_password]}]", "{contains: \"' or\"}") +
+                         rule(2, "[{headers: [authorization]}]", "{contains: \"' or\"}") +
+                         rule(3, "[{query_args: [long]}]", "{pattern: \"a+' or\"}"));
+  ASSERT_TRUE(set);
+  auto result = inspect(*set, r, {}, permissive());
+  ASSERT_EQ(result.detections.size(), 3u);
+  EXPECT_EQ(detection(result, 1)->fragment, "[masked]");
+  EXPECT_TRUE(detection(result, 1)->masked);
+  EXPECT_EQ(detection(result, 2)->fragment, "[masked]");
+  EXPECT_EQ(detection(result, 3)->fragment, std::string(64, 'a'));
+  EXPECT_FALSE(detection(result, 3)->masked);
+  EXPECT_TRUE(isSensitiveName("X-API-Key"));
+  EXPECT_TRUE(isSensitiveName("csrf_token"));
+  EXPECT_FALSE(isSensitiveName("username"));
+}
+
+TEST(Inspector, ByteBudgetStopsAndAppliesSiteChoice) {
+  http::Request r = markedRequest();
+  r.args.clear();
+  for (int i = 0; i < 50; ++i) r.args.push_back({"a" + std::to_string(i), std::string(100, 'x')});
+  r.args.push_back({"late", "attack"});
+  auto set = compileYaml("rules:\n" + rule(1, "[query_args]", "{pattern: attack}"));
+  ASSERT_TRUE(set);
+  InspectOptions options;
+  auto full = inspect(*set, r, {}, options);
+  EXPECT_FALSE(full.budget_exhausted);
+  EXPECT_EQ(ids(full), (std::vector<std::uint32_t>{1}));
+  EXPECT_EQ(full.bytes_scanned, 50u * 100u + 6u);
+
+  options.budget_bytes = 1000;
+  options.on_budget_exhausted = BudgetAction::Block;
+  auto blocked = inspect(*set, r, {}, options);
+  EXPECT_TRUE(blocked.budget_exhausted);
+  EXPECT_LE(blocked.bytes_scanned, 1000u);
+  EXPECT_TRUE(blocked.detections.empty());
+  EXPECT_EQ(blocked.budget_action, BudgetAction::Block);
+  EXPECT_TRUE(blocked.would_block);
+  EXPECT_TRUE(blocked.block);
+
+  options.on_budget_exhausted = BudgetAction::Pass;
+  auto passed = inspect(*set, r, {}, options);
+  EXPECT_TRUE(passed.budget_exhausted);
+  EXPECT_EQ(passed.budget_action, BudgetAction::Pass);
+  EXPECT_FALSE(passed.would_block);
+}
+
+TEST(Inspector, TimeBudgetUsesInjectedClock) {
+  http::Request r = markedRequest();
+  r.args.clear();
+  for (int i = 0; i < 200; ++i) r.args.push_back({"a", "benign"});
+  auto set = compileYaml("rules:\n" + rule(1, "[query_args]", "{pattern: attack}"));
+  ASSERT_TRUE(set);
+  auto fake = std::make_shared<std::chrono::steady_clock::time_point>();
+  InspectOptions options;
+  options.budget_time = std::chrono::microseconds(100);
+  options.clock = [fake] {
+    *fake += std::chrono::microseconds(10);  // every look at the clock costs 10 µs
+    return *fake;
+  };
+  auto result = inspect(*set, r, {}, options);
+  EXPECT_TRUE(result.budget_exhausted);
+  EXPECT_LT(result.bytes_scanned, 200u * 6u);
+  EXPECT_TRUE(result.would_block);  // default choice: block
+}
+
+TEST(Inspector, PhraseMatchModesAndCase) {
+  http::Request r = markedRequest();
+  r.args = {{"a", "the selection"}, {"b", "Drop Table x"}, {"c", "exact"}};
+  auto set = compileYaml("rules:\n" +
+                         rule(1, "[query_args]", "{phrases: [select], match: word}") +
+                         rule(2, "[query_args]", "{phrases: [select]}") +
+                         rule(3, "[query_args]", "{phrases: [drop table], caseless: true, match: word}") +
+                         rule(4, "[query_args]", "{phrases: [drop table]}") +
+                         rule(5, "[query_args]", "{phrases: [exac, exact], match: whole}"));
+  ASSERT_TRUE(set);
+  auto result = inspect(*set, r, {}, permissive());
+  EXPECT_EQ(ids(result), (std::vector<std::uint32_t>{2, 3, 5}));
+  EXPECT_EQ(detection(result, 3)->fragment, "Drop Table");
+  EXPECT_EQ(detection(result, 5)->fragment, "exact");
+}
+
+TEST(Inspector, NumericCountLengthAndValue) {
+  http::Request r = markedRequest();
+  r.args = {{"a", "1"}, {"b", "2"}, {"c", "99999"}, {"d", "x"}};
+  auto set = compileYaml("rules:\n" +
+                         rule(1, "[query_args]", "{numeric: {of: count, gt: 3}}") +
+                         rule(2, "[query_args]", "{numeric: {of: count, gt: 4}}") +
+                         rule(3, "[query_args]", "{numeric: {of: value, ge: 1000}}") +
+                         rule(4, "[{headers: [host]}]", "{numeric: {of: length, gt: 10}}") +
+                         rule(5, "[{headers: [host]}]", "{numeric: {of: length, gt: 100}}") +
+                         rule(6, "[{query_args: [zzz]}]", "{numeric: {of: count, eq: 0}}"));
+  ASSERT_TRUE(set);
+  auto result = inspect(*set, r, {}, permissive());
+  EXPECT_EQ(ids(result), (std::vector<std::uint32_t>{1, 3, 4, 6}));
+  EXPECT_EQ(detection(result, 1)->fragment, "4");
+  EXPECT_EQ(detection(result, 3)->fragment, "99999");
+  EXPECT_EQ(detection(result, 3)->target_name, "c");
+}
+
+TEST(Inspector, ByteRangeAndNegation) {
+  http::Request r = markedRequest();
+  r.args = {{"a", std::string("ok\x01", 3)}};
+  r.headers.push_back({"User-Agent", "curl/8.0"});
+  auto set = compileYaml("rules:\n" +
+                         rule(1, "[query_args]", "{byte_range: \"32-126\"}") +
+                         rule(2, "[{headers: [host]}]", "{byte_range: \"32-126\"}") +
+                         rule(3, "[{headers: [user-agent]}]", "{pattern: '^Mozilla/', negate: true}") +
+                         rule(4, "[{headers: [host]}]", "{pattern: '^example', negate: true}") +
+                         rule(5, "[method]", "{phrases: [GET, HEAD, POST], match: whole, negate: true}") +
+                         rule(6, "[method]", "{equals: get, caseless: true, negate: true}"));
+  ASSERT_TRUE(set);
+  auto result = inspect(*set, r, {}, permissive());
+  EXPECT_EQ(ids(result), (std::vector<std::uint32_t>{1, 3, 6}));
+  EXPECT_EQ(detection(result, 1)->fragment, "\x01");
+  EXPECT_EQ(detection(result, 3)->fragment, "curl/8.0");
+}
+
+TEST(Inspector, EmptyValuesAreScannedWithoutError) {
+  http::Request r = markedRequest();
+  r.args = {{"empty", ""}, {"q", "attack"}};
+  r.query = "";
+  auto set = compileYaml("rules:\n" + rule(1, "[query_args, raw_query]", "{pattern: attack}") +
+                         rule(2, "[raw_query]", "{pattern: '(?:x)?'}"));
+  ASSERT_TRUE(set);
+  auto result = inspect(*set, r, {}, permissive());
+  EXPECT_FALSE(result.budget_exhausted);
+  EXPECT_EQ(ids(result), (std::vector<std::uint32_t>{1, 2}));
+  EXPECT_EQ(detection(result, 2)->fragment, "");
+}
+
+TEST(Inspector, EmptyRequestAndEmptySet) {
+  auto set = compileYaml("rules:\n" + rule(1, "[query_args, raw_body, body_error]", "{pattern: x}"));
+  ASSERT_TRUE(set);
+  http::Request empty;
+  auto result = inspect(*set, empty, {}, {});
+  EXPECT_TRUE(result.detections.empty());
+  EXPECT_FALSE(result.would_block);
+  auto none = RuleSet::compile({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(inspect(**none, markedRequest(), markedBody(), {}).detections.empty());
+}
+
+}  // namespace
+}  // namespace mamori::inspect

@@ -1,0 +1,98 @@
+#pragma once
+
+// Private to mamori_inspect (rule_set.cpp builds it, inspector.cpp reads
+// it): the compiled form of a RuleSet. This is the one header that names
+// Hyperscan and PCRE2 types, and it is not installed or included from any
+// public header. Immutable after RuleSet::compile returns; shared read-only
+// by every worker thread (Hyperscan databases and PCRE2 codes are safe to
+// use concurrently; scratch and match data are per thread).
+
+#include <hs/hs.h>
+#ifndef PCRE2_CODE_UNIT_WIDTH
+#define PCRE2_CODE_UNIT_WIDTH 8
+#endif
+#include <pcre2.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "inspect/rule_set.h"
+
+namespace mamori::inspect::detail {
+
+struct HsDatabaseFree {
+  void operator()(hs_database_t* db) const { hs_free_database(db); }
+};
+using HsDatabasePtr = std::unique_ptr<hs_database_t, HsDatabaseFree>;
+
+struct PcreCodeFree {
+  void operator()(pcre2_code* code) const { pcre2_code_free(code); }
+};
+using PcreCodePtr = std::unique_ptr<pcre2_code, PcreCodeFree>;
+
+struct MatchContextFree {
+  void operator()(pcre2_match_context* context) const { pcre2_match_context_free(context); }
+};
+
+// One Hyperscan expression; its id in the database is its index in
+// Group::expressions.
+struct Expression {
+  std::uint32_t rule = 0;  // index into RuleSet::rules()
+  MatchMode mode = MatchMode::Hyperscan;
+  int regex = -1;          // PCRE2 twin (Compiled::regexes), -1 for phrases
+  std::string phrase;      // phrase expressions: the literal, for fragments
+  std::string text;        // the expression given to Hyperscan
+  unsigned flags = 0;      // its Hyperscan flags, without PREFILTER
+  // A pattern with non-ASCII characters that is itself valid UTF-8: compiled
+  // with HS_FLAG_UTF8 (and PCRE2_UTF), so "[éè]" and "." mean characters,
+  // not bytes.
+  bool utf8 = false;
+};
+
+// All Hyperscan-matched expressions that look at one primitive target kind
+// through one transform chain.
+struct Group {
+  TargetKind kind = TargetKind::Path;
+  std::uint32_t chain = 0;  // index into Compiled::chains
+  std::vector<Expression> expressions;
+  // Database for site paranoia level 1..4 (index 0..3): the expressions of
+  // rules at or below that level. Levels with the same content share one
+  // database; nullptr when the level has nothing to scan.
+  std::array<const hs_database_t*, 4> by_paranoia{};
+  // The same for the UTF-8 expressions. Hyperscan's UTF-8 mode is undefined
+  // on invalid UTF-8, so these are scanned only for values that validate;
+  // for the others PCRE2 (PCRE2_MATCH_INVALID_UTF) runs `utf8_ids` instead.
+  std::array<const hs_database_t*, 4> utf8_by_paranoia{};
+  std::vector<std::uint32_t> utf8_ids;
+  std::vector<HsDatabasePtr> owned;
+  std::vector<std::uint32_t> pcre_only;  // expression ids PCRE2 runs on every value
+};
+
+// Per rule (same index as RuleSet::rules()).
+struct RuleInfo {
+  bool compiled = false;  // enabled and placed in a group or in `direct`
+  std::uint32_t chain = 0;
+  std::array<bool, kPrimitiveTargetKindCount> kinds{};  // primitive kinds it reads
+  MatchMode mode = MatchMode::Direct;
+  int regex = -1;  // direct negated patterns
+};
+
+struct Compiled {
+  std::vector<TransformChain> chains;
+  std::vector<Group> groups;
+  std::vector<RuleInfo> info;
+  std::vector<std::uint32_t> direct;  // rules evaluated without Hyperscan
+  std::vector<PcreCodePtr> regexes;
+  std::unique_ptr<pcre2_match_context, MatchContextFree> match_context;
+  std::vector<const hs_database_t*> databases;  // every database, for scratch allocation
+};
+
+// PCRE2 limits per match: enough for any sane rule, small enough that a
+// pathological pattern meets a hostile value in microseconds, not seconds.
+inline constexpr std::uint32_t kPcreMatchLimit = 100'000;
+inline constexpr std::uint32_t kPcreDepthLimit = 10'000;
+
+}  // namespace mamori::inspect::detail

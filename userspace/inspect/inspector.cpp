@@ -1,0 +1,661 @@
+#include "inspect/inspector.h"
+
+#include <algorithm>
+#include <charconv>
+#include <climits>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "inspect/compiled.h"
+#include "inspect/transform.h"
+
+namespace mamori::inspect {
+namespace {
+
+using detail::Compiled;
+using detail::Expression;
+using detail::Group;
+
+// --- per-thread Hyperscan scratch and PCRE2 match data --------------------------
+
+// One scratch per thread, grown with hs_alloc_scratch to fit every database
+// of every rule set this thread has inspected with (a worker serves several
+// sites, each may have its own set). `ready` remembers the generations it
+// was sized for, so a set already seen costs a vector lookup.
+struct ThreadScratch {
+  hs_scratch_t* scratch = nullptr;
+  std::vector<std::uint64_t> ready;
+  ThreadScratch() = default;
+  ThreadScratch(const ThreadScratch&) = delete;
+  ThreadScratch& operator=(const ThreadScratch&) = delete;
+  ~ThreadScratch() {
+    if (scratch) hs_free_scratch(scratch);
+  }
+};
+
+thread_local ThreadScratch tls_scratch;
+
+// Returns false when Hyperscan could not allocate (out of memory): the
+// caller then treats the request as not fully inspected.
+bool prepareScratch(const RuleSet& set) {
+  std::uint64_t generation = set.generation();
+  auto& ready = tls_scratch.ready;
+  if (std::find(ready.begin(), ready.end(), generation) != ready.end()) return true;
+  for (const hs_database_t* db : set.compiled().databases) {
+    if (hs_alloc_scratch(db, &tls_scratch.scratch) != HS_SUCCESS) return false;
+  }
+  // Bounded: an old generation dropped here just costs a re-check later.
+  if (ready.size() >= 16) ready.erase(ready.begin());
+  ready.push_back(generation);
+  return true;
+}
+
+struct ThreadMatchData {
+  pcre2_match_data* data = pcre2_match_data_create(16, nullptr);
+  ThreadMatchData() = default;
+  ThreadMatchData(const ThreadMatchData&) = delete;
+  ThreadMatchData& operator=(const ThreadMatchData&) = delete;
+  ~ThreadMatchData() {
+    if (data) pcre2_match_data_free(data);
+  }
+};
+
+thread_local ThreadMatchData tls_match_data;
+
+enum class Found { No, Yes, Error };
+
+// Runs regex `index` over `subject`; on Yes, [*start, *end) is the match.
+Found pcreFind(const Compiled& compiled, int index, std::string_view subject, size_t* start,
+               size_t* end) {
+  pcre2_match_data* md = tls_match_data.data;
+  if (!md || index < 0) return Found::Error;
+  static const char kEmpty[] = "";
+  const char* data = subject.empty() ? kEmpty : subject.data();
+  int rc = pcre2_match(compiled.regexes[static_cast<size_t>(index)].get(),
+                       reinterpret_cast<PCRE2_SPTR>(data), subject.size(), 0, 0, md,
+                       compiled.match_context.get());
+  if (rc == PCRE2_ERROR_NOMATCH) return Found::No;
+  if (rc < 0) return Found::Error;  // match/depth limit, JIT stack: counted by the caller
+  PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(md);
+  *start = std::min<size_t>(ovector[0], subject.size());
+  *end = std::max<size_t>(*start, std::min<size_t>(ovector[1], subject.size()));
+  return Found::Yes;
+}
+
+// --- views -------------------------------------------------------------------------
+
+struct Value {
+  TargetKind kind;
+  std::string_view name;
+  std::string_view data;
+};
+
+const char* bodyErrorText(http::BodyError error) {
+  switch (error) {
+    case http::BodyError::None: return "none";
+    case http::BodyError::Malformed: return "malformed";
+    case http::BodyError::TooDeep: return "too_deep";
+    case http::BodyError::TooManyFields: return "too_many_fields";
+    case http::BodyError::FieldTooLarge: return "field_too_large";
+    case http::BodyError::MissingBoundary: return "missing_boundary";
+    case http::BodyError::Truncated: return "truncated";
+  }
+  return "unknown";
+}
+
+// Every value of the request, by primitive target kind. Views point into
+// the Request and ParsedBody, or into the two strings built here.
+class Views {
+ public:
+  Views(const http::Request& r, const http::ParsedBody& body) {
+    request_line_ = r.method_name + " " + r.target + " " +
+                    (r.version == http::Version::Http10 ? "HTTP/1.0" : "HTTP/1.1");
+    add(TargetKind::Method, {}, r.method_name);
+    add(TargetKind::RequestLine, {}, request_line_);
+    add(TargetKind::Path, {}, r.path);
+    add(TargetKind::DecodedPath, {}, r.decoded_path);
+    if (r.has_query || !r.query.empty()) add(TargetKind::RawQuery, {}, r.query);
+    for (const auto& arg : r.args) {
+      add(TargetKind::QueryArgNames, arg.name, arg.name);
+      add(TargetKind::QueryArgValues, arg.name, arg.value);
+    }
+    for (const auto& header : r.headers) {
+      add(TargetKind::HeaderNames, header.name, header.name);
+      add(TargetKind::HeaderValues, header.name, header.value);
+    }
+    for (const auto& cookie : r.cookies) {
+      add(TargetKind::CookieNames, cookie.name, cookie.name);
+      add(TargetKind::CookieValues, cookie.name, cookie.value);
+    }
+    for (const auto& field : body.fields) {
+      add(TargetKind::BodyNames, field.name, field.name);
+      add(TargetKind::BodyValues, field.name, field.value);
+      if (field.is_file) add(TargetKind::FileNames, field.name, field.filename);
+    }
+    if (!r.body.empty()) add(TargetKind::RawBody, {}, r.body);
+    if (body.error != http::BodyError::None) {
+      add(TargetKind::BodyError, {}, bodyErrorText(body.error));
+    }
+  }
+
+  const std::vector<Value>& values() const { return values_; }
+  const std::vector<std::uint32_t>& ofKind(TargetKind kind) const {
+    return by_kind_[static_cast<size_t>(kind)];
+  }
+
+ private:
+  void add(TargetKind kind, std::string_view name, std::string_view data) {
+    by_kind_[static_cast<size_t>(kind)].push_back(static_cast<std::uint32_t>(values_.size()));
+    values_.push_back({kind, name, data});
+  }
+
+  std::string request_line_;
+  std::vector<Value> values_;
+  std::array<std::vector<std::uint32_t>, kPrimitiveTargetKindCount> by_kind_;
+};
+
+// --- helpers -----------------------------------------------------------------------
+
+bool equalsCaseless(std::string_view a, std::string_view b) { return http::equalsIgnoreCase(a, b); }
+
+unsigned char lowerByte(char c) {
+  unsigned char u = static_cast<unsigned char>(c);
+  return (u >= 'A' && u <= 'Z') ? static_cast<unsigned char>(u + 32) : u;
+}
+
+// Position of `needle` in `hay` from `from`, ASCII case-insensitive when asked.
+size_t findText(std::string_view hay, std::string_view needle, bool caseless, size_t from = 0) {
+  if (!caseless) return hay.find(needle, from);
+  if (needle.size() > hay.size()) return std::string_view::npos;
+  for (size_t i = from; i + needle.size() <= hay.size(); ++i) {
+    size_t k = 0;
+    while (k < needle.size() && lowerByte(hay[i + k]) == lowerByte(needle[k])) ++k;
+    if (k == needle.size()) return i;
+  }
+  return std::string_view::npos;
+}
+
+bool isWordByte(char c) {
+  unsigned char u = static_cast<unsigned char>(c);
+  return (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '_';
+}
+
+// Where `phrase` matches in `value` under `mode`; npos when it does not.
+size_t findPhrase(std::string_view value, std::string_view phrase, PhraseMatch mode,
+                  bool caseless) {
+  if (mode == PhraseMatch::Whole) {
+    return value.size() == phrase.size() && findText(value, phrase, caseless) == 0
+               ? 0
+               : std::string_view::npos;
+  }
+  for (size_t pos = findText(value, phrase, caseless); pos != std::string_view::npos;
+       pos = findText(value, phrase, caseless, pos + 1)) {
+    if (mode == PhraseMatch::Substring) return pos;
+    bool left = pos == 0 || !isWordByte(value[pos - 1]);
+    size_t after = pos + phrase.size();
+    bool right = after == value.size() || !isWordByte(value[after]);
+    if (left && right) return pos;
+  }
+  return std::string_view::npos;
+}
+
+bool compareNumber(std::int64_t lhs, Compare cmp, std::int64_t rhs) {
+  switch (cmp) {
+    case Compare::Gt: return lhs > rhs;
+    case Compare::Ge: return lhs >= rhs;
+    case Compare::Lt: return lhs < rhs;
+    case Compare::Le: return lhs <= rhs;
+    case Compare::Eq: return lhs == rhs;
+    case Compare::Ne: return lhs != rhs;
+  }
+  return false;
+}
+
+std::optional<std::int64_t> parseInteger(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+bool primitiveOf(TargetKind target, TargetKind primitive) {
+  if (target == primitive) return true;
+  if (target == TargetKind::ArgNames) {
+    return primitive == TargetKind::QueryArgNames || primitive == TargetKind::BodyNames;
+  }
+  if (target == TargetKind::ArgValues) {
+    return primitive == TargetKind::QueryArgValues || primitive == TargetKind::BodyValues;
+  }
+  return false;
+}
+
+// --- one inspection ---------------------------------------------------------------
+
+class Inspection {
+ public:
+  Inspection(const RuleSet& set, const http::Request& request, const http::ParsedBody& body,
+             const InspectOptions& options)
+      : set_(set),
+        compiled_(set.compiled()),
+        rules_(set.rules()),
+        options_(options),
+        views_(request, body),
+        level_(std::clamp(options.paranoia_level, 1, 4)),
+        active_(rules_.size(), 0),
+        matched_(rules_.size(), 0) {
+    // Path exclusions compare against the decoded, dot-resolved path: with
+    // the raw path, "/excluded/../login" would carry an exclusion meant for
+    // /excluded to whatever the upstream resolves it to.
+    if (!options_.exclusions.paths.empty()) {
+      exclusion_path_ = applyTransform(Transform::NormalizePath, request.decoded_path);
+    }
+    if (options_.budget_time.count() > 0) {
+      deadline_ = now() + options_.budget_time;
+      timed_ = true;
+    }
+    for (size_t i = 0; i < rules_.size(); ++i) active_[i] = ruleActive(rules_[i], compiled_.info[i]);
+  }
+
+  InspectResult run() {
+    runDirect();
+    runGroups();
+    result_.score = 0;
+    for (const auto& d : result_.detections) result_.score += d.score;
+    bool over = result_.score > 0 && result_.score >= options_.anomaly_threshold;
+    if (result_.budget_exhausted) {
+      result_.budget_action = options_.on_budget_exhausted;
+      if (options_.on_budget_exhausted == BudgetAction::Block) over = true;
+    }
+    result_.would_block = over;
+    result_.block = over && !options_.detection_only;
+    return std::move(result_);
+  }
+
+ private:
+  std::chrono::steady_clock::time_point now() const {
+    return options_.clock ? options_.clock() : std::chrono::steady_clock::now();
+  }
+
+  bool ruleActive(const Rule& rule, const detail::RuleInfo& info) const {
+    if (!info.compiled || rule.paranoia > level_) return false;
+    const Exclusions& ex = options_.exclusions;
+    if (std::find(ex.rule_ids.begin(), ex.rule_ids.end(), rule.id) != ex.rule_ids.end()) {
+      return false;
+    }
+    for (const auto& tag : ex.tags) {
+      if (std::find(rule.tags.begin(), rule.tags.end(), tag) != rule.tags.end()) return false;
+    }
+    for (const auto& p : ex.paths) {
+      if ((p.rule_id == 0 || p.rule_id == rule.id) &&
+          exclusion_path_.compare(0, p.path_prefix.size(), p.path_prefix) == 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Whether rule `r` looks at value `v`: one of its targets covers v's
+  // kind and name, and no per-site target exclusion removes it.
+  bool applies(std::uint32_t r, const Value& v) const {
+    const Rule& rule = rules_[r];
+    bool covered = false;
+    for (const auto& t : rule.targets) {
+      if (!primitiveOf(t.kind, v.kind)) continue;
+      bool named = t.names.empty();
+      for (const auto& n : t.names) named = named || equalsCaseless(n, v.name);
+      if (!named) continue;
+      bool excepted = false;
+      for (const auto& n : t.except) excepted = excepted || equalsCaseless(n, v.name);
+      if (excepted) continue;
+      covered = true;
+      break;
+    }
+    if (!covered) return false;
+    for (const auto& te : options_.exclusions.targets) {
+      if ((te.rule_id == 0 || te.rule_id == rule.id) && !v.name.empty() &&
+          equalsCaseless(te.name, v.name)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Charges `bytes` against the budget before they are looked at; false
+  // (and budget_exhausted set) when they do not fit or time is up.
+  bool charge(size_t bytes) {
+    if (result_.budget_exhausted) return false;
+    if (options_.budget_bytes && result_.bytes_scanned + bytes > options_.budget_bytes) {
+      result_.budget_exhausted = true;
+      return false;
+    }
+    if (timed_ && (++checks_ & 15) == 0 && now() > deadline_) {
+      result_.budget_exhausted = true;
+      return false;
+    }
+    result_.bytes_scanned += bytes;
+    return true;
+  }
+
+  // The value `index` through chain `chain`, computed once per request.
+  std::string_view transformed(std::uint32_t index, std::uint32_t chain) {
+    const TransformChain& transforms = compiled_.chains[chain];
+    std::string_view raw = views_.values()[index].data;
+    if (transforms.empty()) return raw;
+    std::uint64_t key = (static_cast<std::uint64_t>(index) << 32) | chain;
+    auto it = cache_.find(key);
+    if (it == cache_.end()) it = cache_.emplace(key, applyChain(transforms, raw)).first;
+    return it->second;
+  }
+
+  void detect(std::uint32_t r, const Value& v, std::string_view data, size_t start, size_t end) {
+    matched_[r] = 1;
+    const Rule& rule = rules_[r];
+    Detection d;
+    d.rule_id = rule.id;
+    d.message = rule.message;
+    d.category = rule.category;
+    d.severity = rule.severity;
+    d.score = rule.score;
+    d.target = v.kind;
+    d.target_name = std::string(v.name);
+    d.transforms = rule.transforms;
+    if (isSensitiveName(v.name)) {
+      d.fragment = "[masked]";
+      d.masked = true;
+    } else {
+      start = std::min(start, data.size());
+      end = std::clamp(end, start, data.size());
+      d.fragment = std::string(data.substr(start, std::min(end - start, kMaxFragmentBytes)));
+    }
+    result_.detections.push_back(std::move(d));
+  }
+
+  // --- direct operators ---
+
+  void runDirect() {
+    for (std::uint32_t r : compiled_.direct) {
+      if (!active_[r] || matched_[r]) continue;
+      const Rule& rule = rules_[r];
+      const detail::RuleInfo& info = compiled_.info[r];
+      if (rule.op.kind == OperatorKind::Numeric && rule.op.numeric_of == NumericOf::Count) {
+        runCount(r);
+        continue;
+      }
+      for (size_t k = 0; k < kPrimitiveTargetKindCount && !matched_[r]; ++k) {
+        if (!info.kinds[k]) continue;
+        for (std::uint32_t index : views_.ofKind(static_cast<TargetKind>(k))) {
+          const Value& v = views_.values()[index];
+          if (!applies(r, v)) continue;
+          if (!charge(v.data.size())) return;
+          std::string_view data = transformed(index, info.chain);
+          size_t start = 0;
+          size_t end = data.size();
+          bool hit = evaluate(r, data, &start, &end);
+          if (rule.op.negate) {
+            hit = !hit;
+            start = 0;
+            end = data.size();
+          }
+          if (hit) {
+            detect(r, v, data, start, end);
+            break;
+          }
+        }
+      }
+      if (result_.budget_exhausted) return;
+    }
+  }
+
+  // ModSecurity's &ARGS: the number of values the rule's targets yield.
+  void runCount(std::uint32_t r) {
+    const Rule& rule = rules_[r];
+    const detail::RuleInfo& info = compiled_.info[r];
+    std::int64_t count = 0;
+    const Value* first = nullptr;
+    for (size_t k = 0; k < kPrimitiveTargetKindCount; ++k) {
+      if (!info.kinds[k]) continue;
+      for (std::uint32_t index : views_.ofKind(static_cast<TargetKind>(k))) {
+        const Value& v = views_.values()[index];
+        if (!applies(r, v)) continue;
+        if (!first) first = &v;
+        ++count;
+      }
+    }
+    bool hit = compareNumber(count, rule.op.compare, rule.op.number) != rule.op.negate;
+    if (!hit) return;
+    std::string text = std::to_string(count);
+    // The detection names the kind counted, not any one value of it.
+    TargetKind kind = first ? first->kind : TargetKind::Path;
+    if (!first) {
+      for (size_t k = 0; k < kPrimitiveTargetKindCount; ++k) {
+        if (info.kinds[k]) {
+          kind = static_cast<TargetKind>(k);
+          break;
+        }
+      }
+    }
+    Value v{kind, {}, text};
+    detect(r, v, text, 0, text.size());
+  }
+
+  bool evaluate(std::uint32_t r, std::string_view data, size_t* start, size_t* end) {
+    const Operator& op = rules_[r].op;
+    switch (op.kind) {
+      case OperatorKind::Equals:
+        return op.caseless ? equalsCaseless(data, op.text) : data == op.text;
+      case OperatorKind::Prefix:
+        if (data.size() < op.text.size()) return false;
+        *end = op.text.size();
+        return op.caseless ? equalsCaseless(data.substr(0, op.text.size()), op.text)
+                           : data.substr(0, op.text.size()) == op.text;
+      case OperatorKind::Suffix:
+        if (data.size() < op.text.size()) return false;
+        *start = data.size() - op.text.size();
+        return op.caseless ? equalsCaseless(data.substr(*start), op.text)
+                           : data.substr(*start) == op.text;
+      case OperatorKind::Contains: {
+        size_t pos = findText(data, op.text, op.caseless);
+        if (pos == std::string_view::npos) return false;
+        *start = pos;
+        *end = pos + op.text.size();
+        return true;
+      }
+      case OperatorKind::Numeric: {
+        if (op.numeric_of == NumericOf::Length) {
+          return compareNumber(static_cast<std::int64_t>(data.size()), op.compare, op.number);
+        }
+        auto number = parseInteger(data);
+        return number && compareNumber(*number, op.compare, op.number);
+      }
+      case OperatorKind::ByteRange:
+        for (size_t i = 0; i < data.size(); ++i) {
+          auto c = static_cast<std::uint8_t>(data[i]);
+          bool allowed = false;
+          for (const auto& span : op.allowed) allowed = allowed || (c >= span.lo && c <= span.hi);
+          if (!allowed) {
+            *start = i;
+            *end = i + 1;
+            return true;
+          }
+        }
+        return false;
+      case OperatorKind::Phrases:
+        for (const auto& phrase : op.phrases) {
+          size_t pos = findPhrase(data, phrase, op.phrase_match, op.caseless);
+          if (pos != std::string_view::npos) {
+            *start = pos;
+            *end = pos + phrase.size();
+            return true;
+          }
+        }
+        return false;
+      case OperatorKind::Pattern: {
+        Found found = find(compiled_.info[r].regex, data, start, end);
+        if (found == Found::Error) ++result_.regex_errors;
+        return found == Found::Yes;
+      }
+      case OperatorKind::DetectSqli:
+      case OperatorKind::DetectXss:
+        return false;  // refused at load and compile; never placed here
+    }
+    return false;
+  }
+
+  Found find(int regex, std::string_view data, size_t* start, size_t* end) {
+    ++result_.regex_runs;
+    return pcreFind(compiled_, regex, data, start, end);
+  }
+
+  // --- Hyperscan groups ---
+
+  struct Hit {
+    std::uint32_t id;
+    unsigned long long to;
+  };
+
+  static int onMatch(unsigned int id, unsigned long long /*from*/, unsigned long long to,
+                     unsigned int /*flags*/, void* context) {
+    static_cast<std::vector<Hit>*>(context)->push_back({id, to});
+    return 0;
+  }
+
+  void runGroups() {
+    if (result_.budget_exhausted) return;
+    bool scratch_ok = prepareScratch(set_);
+    for (const Group& g : compiled_.groups) {
+      const hs_database_t* db = g.by_paranoia[static_cast<size_t>(level_ - 1)];
+      const hs_database_t* utf8_db = g.utf8_by_paranoia[static_cast<size_t>(level_ - 1)];
+      if (!db && !utf8_db && g.pcre_only.empty()) continue;
+      if ((db || utf8_db) && !scratch_ok) {
+        // Without scratch nothing can be scanned: the request was not fully
+        // inspected, and the site's budget choice decides, as for a spent budget.
+        result_.budget_exhausted = true;
+        return;
+      }
+      for (std::uint32_t index : views_.ofKind(g.kind)) {
+        const Value& v = views_.values()[index];
+        if (!charge(v.data.size())) return;
+        std::string_view data = transformed(index, g.chain);
+        if (db && !scan(g, db, index, data)) return;
+        if (utf8_db) {
+          if (isValidUtf8(data)) {
+            if (!scan(g, utf8_db, index, data)) return;
+          } else {
+            runPcre(g.utf8_ids, g, v, data);
+          }
+        }
+        runPcre(g.pcre_only, g, v, data);
+      }
+    }
+  }
+
+  // One Hyperscan scan of `data` (value `index`) against `db`; false (and
+  // the request marked not fully inspected) when Hyperscan fails.
+  bool scan(const Group& g, const hs_database_t* db, std::uint32_t index, std::string_view data) {
+    hits_.clear();
+    // Values are bounded far below 4 GiB by the HTTP limits; clamp anyway.
+    auto length = static_cast<unsigned int>(std::min<size_t>(data.size(), UINT_MAX));
+    hs_error_t rc = hs_scan(db, data.empty() ? "" : data.data(), length, 0, tls_scratch.scratch,
+                            &Inspection::onMatch, &hits_);
+    if (rc != HS_SUCCESS) {
+      result_.budget_exhausted = true;
+      return false;
+    }
+    for (const Hit& hit : hits_) handleHit(g, hit, index, data);
+    return true;
+  }
+
+  // Runs the PCRE2 twins of expressions `ids` on `data` (expressions
+  // Hyperscan cannot take, or UTF-8 ones on a value that is not UTF-8).
+  void runPcre(const std::vector<std::uint32_t>& ids, const Group& g, const Value& v,
+               std::string_view data) {
+    for (std::uint32_t id : ids) {
+      const Expression& e = g.expressions[id];
+      if (!active_[e.rule] || matched_[e.rule] || !applies(e.rule, v)) continue;
+      size_t start = 0;
+      size_t end = 0;
+      Found found = find(e.regex, data, &start, &end);
+      if (found == Found::Error) ++result_.regex_errors;
+      if (found == Found::Yes) detect(e.rule, v, data, start, end);
+    }
+  }
+
+  void handleHit(const Group& g, const Hit& hit, std::uint32_t index, std::string_view data) {
+    if (hit.id >= g.expressions.size()) return;
+    const Expression& e = g.expressions[hit.id];
+    std::uint32_t r = e.rule;
+    const Value& v = views_.values()[index];
+    if (!active_[r] || matched_[r] || !applies(r, v)) return;
+    size_t to = std::min<size_t>(static_cast<size_t>(hit.to), data.size());
+    size_t start = 0;
+    size_t end = to;
+    if (e.regex < 0) {
+      // A phrase: find the literal that ends at or before `to`.
+      const Operator& op = rules_[r].op;
+      size_t pos = std::string_view::npos;
+      for (size_t p = findText(data, e.phrase, op.caseless); p != std::string_view::npos && p + e.phrase.size() <= to;
+           p = findText(data, e.phrase, op.caseless, p + 1)) {
+        pos = p;
+      }
+      if (pos != std::string_view::npos) {
+        start = pos;
+        end = pos + e.phrase.size();
+      } else {
+        start = to > kMaxFragmentBytes ? to - kMaxFragmentBytes : 0;
+      }
+      detect(r, v, data, start, end);
+      return;
+    }
+    Found found = find(e.regex, data, &start, &end);
+    if (found == Found::Error) ++result_.regex_errors;
+    if (e.mode == MatchMode::HyperscanPrefilter) {
+      if (found != Found::Yes) return;  // the prefilter over-approximates: PCRE2 decides
+    } else if (found != Found::Yes) {
+      // Hyperscan is authoritative here; PCRE2 only finds the fragment, and
+      // where their dialects differ we show the bytes before the match end.
+      start = to > kMaxFragmentBytes ? to - kMaxFragmentBytes : 0;
+      end = to;
+    }
+    detect(r, v, data, start, end);
+  }
+
+  const RuleSet& set_;
+  const Compiled& compiled_;
+  const std::vector<Rule>& rules_;
+  const InspectOptions& options_;
+  Views views_;
+  int level_;
+  std::vector<std::uint8_t> active_;
+  std::vector<std::uint8_t> matched_;
+  std::string exclusion_path_;
+  std::unordered_map<std::uint64_t, std::string> cache_;
+  std::vector<Hit> hits_;
+  InspectResult result_;
+  bool timed_ = false;
+  std::chrono::steady_clock::time_point deadline_{};
+  unsigned checks_ = 0;
+};
+
+}  // namespace
+
+bool isSensitiveName(std::string_view name) {
+  static constexpr std::string_view kWords[] = {"password", "passwd",   "pwd",     "token",
+                                                "secret",   "authorization", "cookie",
+                                                "apikey",   "api_key",  "api-key"};
+  for (auto word : kWords) {
+    if (findText(name, word, /*caseless=*/true) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+InspectResult inspect(const RuleSet& rules, const http::Request& request,
+                      const http::ParsedBody& body, const InspectOptions& options) {
+  Inspection inspection(rules, request, body, options);
+  return inspection.run();
+}
+
+}  // namespace mamori::inspect
