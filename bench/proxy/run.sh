@@ -199,11 +199,15 @@ start_nginx nginx
 mamorid_tls=0
 if "$mamorid" --help 2>&1 | grep -q -- '--tls-cert'; then mamorid_tls=1; fi
 mamorid_args=(--upstream "127.0.0.1:$up_http" --workers "$workers")
+# Each mamorid gets its own control socket and log directory and no
+# metrics server, so the two never collide with each other or a host daemon.
 "${server_pin[@]}" "$mamorid" --listen "127.0.0.1:$mm_http" "${mamorid_args[@]}" \
+  --control-socket "$dir/http.sock" --log-dir "$dir/mamori-http-logs" --metrics off \
   >"$dir/logs/mamorid-http.log" 2>&1 &
 pids+=("$!")
 if [ "$mamorid_tls" = 1 ]; then
   "${server_pin[@]}" "$mamorid" --listen "127.0.0.1:$mm_https" "${mamorid_args[@]}" \
+    --control-socket "$dir/https.sock" --log-dir "$dir/mamori-https-logs" --metrics off \
     --tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem" >"$dir/logs/mamorid-https.log" 2>&1 &
   pids+=("$!")
 fi

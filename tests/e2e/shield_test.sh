@@ -36,7 +36,7 @@ lab_bg app python3 -m http.server 8080 --bind 10.77.2.2 --directory "$LOG" 2>/de
 echo hello > "$LOG/index.html"
 
 start_mamorid() {
-  lab_bg waf "$BIN/mamorid" --pin-root "$PIN" --control-socket "$CTL" \
+  lab_bg waf "$BIN/mamorid" --pin-root "$PIN" --control-socket "$CTL" --log-dir "${CTL%/*}/logs" \
     --xdp-iface "$(lab_dev waf client)" --xdp-iface "$(lab_dev waf attacker)" >"$LOG/mamorid$1.log" 2>&1
   MAMORID_PID=$LAB_LAST_PID
   lab_wait_for 100 grep -q "attached to $(lab_dev waf attacker)" "$LOG/mamorid$1.log" ||
@@ -88,6 +88,22 @@ http_ok attacker 1 && fail "ban lost across restart"
 http_ok client || fail "client not served after restart"
 ctl bans list | grep -q 10.77.3.2 || fail "ban not listed after restart"
 pass "ban kept across a restart"
+
+# The floods are in the DoS log and the CLI calls in the audit log, both
+# under the host tenant, readable through the control socket.
+ctl logs query --type dos --tenant mamori --limit 1000 | grep -q "rate_udp" ||
+  fail "UDP flood drops not in the DoS log: $(ctl logs query --type dos --tenant mamori 2>&1 | tail -3)"
+ctl --output json logs query --type audit --tenant mamori | python3 -c '
+import json, sys
+entries = json.load(sys.stdin)
+adds = [e for e in entries if e["event"]["action"] == "bans.add" and e["mamori"]["exit_code"] == 0]
+assert adds, entries
+assert any("10.77.3.2" in e["mamori"]["after"] for e in adds), adds
+assert all(e["mamori"]["user"] == "root" for e in adds), adds' ||
+  fail "ban not in the audit log"
+ctl logs export --type dos --tenant mamori --format csv | head -1 | grep -q "@timestamp" ||
+  fail "DoS log CSV export has no header"
+pass "floods in the DoS log, CLI calls in the audit log, CSV export"
 
 # Bad CLI input gets a clear error and exit 2.
 set +e

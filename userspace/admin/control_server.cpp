@@ -145,6 +145,7 @@ Result<std::vector<std::string>> readCall(int fd, int stop_fd, int timeout_ms) {
   FrameDecoder decoder;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   char buf[4096];
+  bool got_bytes = false;
   for (;;) {
     auto frame = decoder.next();
     if (!frame) return frame.error();
@@ -166,7 +167,10 @@ Result<std::vector<std::string>> readCall(int fd, int stop_fd, int timeout_ms) {
     ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errnoError("read control connection", errno);
-    if (n == 0) return Error{ECONNRESET, "control socket: client closed before its call"};
+    if (n == 0 && !got_bytes)
+      return Error{ECONNRESET, "control socket: client closed before its call"};
+    if (n == 0) return Error{EPROTO, "control socket: client closed in the middle of its call"};
+    got_bytes = true;
     decoder.feed(std::string_view(buf, static_cast<size_t>(n)));
   }
 }
@@ -183,7 +187,10 @@ void ControlServer::State::serve(int fd, std::atomic<bool>& done) {
     caller.pid = cred.pid;
   }
   auto args = readCall(fd, stop_fd, options.request_timeout_ms);
-  if (!args) {
+  if (!args && args.error().code == ECONNRESET) {
+    // Connected and left without a byte: a liveness probe (a starting
+    // mamorid checking whether the socket is in use), not a call.
+  } else if (!args) {
     // A broken or silent client gets a reason if it is still there; it is
     // audited too, because a refused call is an admin action attempt.
     std::string reply;

@@ -278,6 +278,11 @@ TEST(ControlServer, GarbageAndSilentClientsAreRefusedAndAudited) {
   EXPECT_NE(err.find("timeout"), std::string::npos) << err;
   ::close(silent);
 
+  // A probe (connect, then close without a byte) is not a call: no audit.
+  int probe = rawConnect(opt.path);
+  ASSERT_GE(probe, 0);
+  ::close(probe);
+
   Captured got;
   auto code = callDaemon(opt.path, {"status"}, got.reply());
   ASSERT_TRUE(code.ok());
