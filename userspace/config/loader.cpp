@@ -1,5 +1,7 @@
 #include "config/loader.h"
 
+#include "common/yaml_documents.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -936,18 +938,20 @@ Result<Config> loadWithOptions(std::string_view yaml, const std::string& name,
                                const LoadOptions& options) {
   Diagnostics diag(name);
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-    if (documents.empty() || documents.front().IsNull()) {
+    const std::string text(yaml);
+    YAML::Mark second;
+    if (common::countYamlDocuments(text, &second) > 1) {
+      diag.add(second, "more than one YAML document", "remove the '---' separator");
+      return diag.toError();
+    }
+    YAML::Node document = YAML::Load(text);
+    if (!document.IsDefined() || document.IsNull()) {
       diag.add(YAML::Mark(), "the config is empty",
                "expected a mapping with keys such as 'shield' and 'tenants'");
       return diag.toError();
     }
-    if (documents.size() > 1) {
-      diag.add(documents[1], "more than one YAML document", "remove the '---' separator");
-      return diag.toError();
-    }
     ConfigParser parser(diag, options);
-    Config config = parser.parse(documents.front());
+    Config config = parser.parse(document);
     if (!diag.empty()) return diag.toError();
     return config;
   } catch (const YAML::Exception& e) {
