@@ -1,0 +1,2 @@
+#include "inspect/sqli_detector.h"
+#include <gtest/gtest.h>

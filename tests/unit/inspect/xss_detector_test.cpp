@@ -1,0 +1,2 @@
+#include "inspect/xss_detector.h"
+#include <gtest/gtest.h>

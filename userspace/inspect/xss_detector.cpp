@@ -1,0 +1,417 @@
+// XSS detector: a small HTML tokenizer (start tags and their attributes,
+// as the HTML5 tokenizer splits them), a character-reference decoder and a
+// CSS reader, all streaming over the input without copies. See
+// xss_detector.h for the contexts and the shapes flagged.
+
+#include "inspect/xss_detector.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <iterator>
+
+namespace mamori::inspect {
+namespace {
+
+using std::size_t;
+
+char lower(unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); }
+int lowerCp(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+// HTML whitespace (the tokenizer's "tab, LF, FF, space"; CR is folded
+// into LF before tokenizing).
+bool isBlank(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
+
+bool isAlpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool isDigit(int c) { return c >= '0' && c <= '9'; }
+int hexValue(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Case-insensitive equality of `s` with lowercase `lit`.
+bool iequals(std::string_view s, std::string_view lit) {
+  if (s.size() != lit.size()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (lower(static_cast<unsigned char>(s[i])) != lit[i]) return false;
+  }
+  return true;
+}
+
+bool icontains(std::string_view s, std::string_view lit) {
+  if (lit.size() > s.size()) return false;
+  for (size_t i = 0; i + lit.size() <= s.size(); ++i) {
+    if (iequals(s.substr(i, lit.size()), lit)) return true;
+  }
+  return false;
+}
+
+struct NamedRef {
+  std::string_view name;
+  int cp;
+};
+
+// The named character references an obfuscated payload uses to spell
+// schemes, calls and quotes. Sorted by name; matched case-insensitively.
+constexpr NamedRef kNamedRefs[] = {
+    {"amp", '&'},    {"apos", '\''},  {"ast", '*'},     {"bsol", '\\'},   {"colon", ':'},
+    {"comma", ','},  {"dollar", '$'}, {"equals", '='},  {"excl", '!'},    {"grave", '`'},
+    {"gt", '>'},     {"lcub", '{'},   {"lowbar", '_'},  {"lpar", '('},    {"lsqb", '['},
+    {"lt", '<'},     {"nbsp", 0xa0},  {"newline", '\n'}, {"num", '#'},    {"percnt", '%'},
+    {"period", '.'}, {"plus", '+'},   {"quest", '?'},   {"quot", '"'},    {"rcub", '}'},
+    {"rpar", ')'},   {"rsqb", ']'},   {"semi", ';'},    {"sol", '/'},     {"tab", '\t'},
+    {"verbar", '|'},
+};
+
+// Decodes HTML character references (&#106; &#x6A &colon; ...) one code
+// point at a time. Numeric references may omit the ';' and carry any
+// number of leading zeros, as browsers accept.
+class RefDecoder {
+ public:
+  explicit RefDecoder(std::string_view s) : s_(s) {}
+
+  // The next code point, or -1 at the end.
+  int next() {
+    if (i_ >= s_.size()) return -1;
+    unsigned char c = static_cast<unsigned char>(s_[i_]);
+    if (c != '&') {
+      ++i_;
+      return c;
+    }
+    size_t j = i_ + 1;
+    if (j < s_.size() && s_[j] == '#') return numeric(j + 1);
+    size_t k = j;
+    char name[8];
+    size_t len = 0;
+    while (k < s_.size() && isAlpha(static_cast<unsigned char>(s_[k])) && len < sizeof(name)) {
+      name[len++] = lower(static_cast<unsigned char>(s_[k]));
+      ++k;
+    }
+    std::string_view key(name, len);
+    auto it = std::lower_bound(std::begin(kNamedRefs), std::end(kNamedRefs), key,
+                               [](const NamedRef& r, std::string_view n) { return r.name < n; });
+    if (len > 0 && it != std::end(kNamedRefs) && it->name == key) {
+      i_ = k < s_.size() && s_[k] == ';' ? k + 1 : k;
+      return it->cp;
+    }
+    ++i_;
+    return '&';
+  }
+
+  size_t pos() const { return i_; }
+
+ private:
+  int numeric(size_t j) {
+    bool hex = j < s_.size() && (s_[j] == 'x' || s_[j] == 'X');
+    if (hex) ++j;
+    long value = 0;
+    size_t digits = 0;
+    while (j < s_.size()) {
+      int d = hex ? hexValue(static_cast<unsigned char>(s_[j])) : (isDigit(s_[j]) ? s_[j] - '0' : -1);
+      if (d < 0) break;
+      if (value <= 0x10ffff) value = value * (hex ? 16 : 10) + d;
+      ++digits;
+      ++j;
+    }
+    if (digits == 0) {  // "&#" or "&#x" without digits stays literal
+      ++i_;
+      return '&';
+    }
+    i_ = j < s_.size() && s_[j] == ';' ? j + 1 : j;
+    return value > 0x10ffff || value == 0 ? 0xfffd : static_cast<int>(value);
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+// Reads an attribute value as a URL: decodes references, drops what the
+// URL parser drops (leading C0 controls and spaces, tab/LF/CR anywhere) and
+// returns true when the scheme runs script or renders attacker markup.
+// With `need_body` (the value is the whole URL, not an attribute of a tag
+// we saw) "javascript:" must be followed by something that runs: a call,
+// a template, an assignment.
+bool dangerousUrl(std::string_view value, bool need_body) {
+  RefDecoder d(value);
+  char buf[24];
+  size_t n = 0;
+  size_t colon_end = 0;
+  int c;
+  while ((c = d.next()) >= 0 && n < sizeof(buf)) {
+    if (c == '\t' || c == '\n' || c == '\r') continue;
+    if (n == 0 && c <= 0x20) continue;
+    if (c <= 0x20 || c >= 0x80) {
+      if (colon_end == 0) return false;  // not a scheme
+      break;
+    }
+    buf[n++] = lower(static_cast<unsigned char>(c));
+    if (c == ':' && colon_end == 0) colon_end = d.pos();
+  }
+  std::string_view got(buf, n);
+  auto starts = [&](std::string_view p) { return got.substr(0, p.size()) == p; };
+  if (starts("javascript:") || starts("vbscript:") || starts("livescript:")) {
+    if (!need_body) return true;
+    std::string_view body = value.substr(colon_end);
+    return body.find_first_of("(`=") != std::string_view::npos;
+  }
+  return starts("data:text/html") || starts("data:image/svg") || starts("data:text/xml") ||
+         starts("data:application/x");
+}
+
+// Reads CSS as the browser's CSS tokenizer would see the letters: character
+// references decoded, comments, blanks and quotes dropped, backslash escapes
+// (\65 \000065 \e) resolved, lowercased.
+class CssReader {
+ public:
+  explicit CssReader(std::string_view s) : d_(s) {}
+
+  int next() {
+    for (;;) {
+      int c = raw();
+      if (c < 0) return -1;
+      if (c == '/') {
+        int c2 = raw();
+        if (c2 == '*') {
+          int prev = 0;
+          while ((c2 = raw()) >= 0 && !(prev == '*' && c2 == '/')) prev = c2;
+          continue;
+        }
+        pending_ = c2;
+        return '/';
+      }
+      if (c == '\\') {
+        int v = 0;
+        int digits = 0;
+        int e;
+        while (digits < 6 && (e = raw()) >= 0) {
+          int h = hexValue(e);
+          if (h < 0) {
+            if (digits == 0) {
+              if (e == '\n') break;  // line continuation
+              return lowerCp(e);
+            }
+            if (!isBlank(static_cast<unsigned char>(e))) pending_ = e;
+            break;
+          }
+          v = v * 16 + h;
+          ++digits;
+        }
+        if (digits == 0) continue;
+        if (v <= 0x20) continue;
+        return lowerCp(v);
+      }
+      if (c <= 0x20 || c == '"' || c == '\'') continue;
+      return lowerCp(c);
+    }
+  }
+
+ private:
+  int raw() {
+    if (pending_ != kNone) {
+      int c = pending_;
+      pending_ = kNone;
+      return c;
+    }
+    return d_.next();
+  }
+
+  static constexpr int kNone = -2;
+  RefDecoder d_;
+  int pending_ = kNone;
+};
+
+// True when a style value can run script: IE's expression() and behavior,
+// Firefox's -moz-binding, or a javascript:/vbscript: URL anywhere.
+bool dangerousCss(std::string_view value) {
+  static constexpr std::string_view kPatterns[] = {"expression(", "javascript:", "vbscript:",
+                                                   "-moz-binding", "behavior:"};
+  CssReader r(value);
+  char win[16] = {};
+  int c;
+  while ((c = r.next()) >= 0) {
+    std::memmove(win, win + 1, sizeof(win) - 1);
+    win[sizeof(win) - 1] = c < 0x80 ? static_cast<char>(c) : '\x80';
+    std::string_view w(win, sizeof(win));
+    for (std::string_view p : kPatterns) {
+      if (w.substr(sizeof(win) - p.size()) == p) return true;
+    }
+  }
+  return false;
+}
+
+// Event handler names without the "on", sorted: what a break-out out of an
+// unquoted attribute must name (elsewhere any on<letters>= counts).
+constexpr std::string_view kHandlers[] = {
+    "abort", "activate", "afterprint", "animationcancel", "animationend", "animationiteration",
+    "animationstart", "auxclick", "beforeactivate", "beforecopy", "beforecut",
+    "beforedeactivate", "beforeinput", "beforepaste", "beforeprint", "beforetoggle",
+    "beforeunload", "begin", "blur", "canplay", "canplaythrough", "change", "click", "close",
+    "contextmenu", "copy", "cuechange", "cut", "dblclick", "deactivate", "drag", "dragend",
+    "dragenter", "dragleave", "dragover", "dragstart", "drop", "durationchange", "emptied",
+    "end", "ended", "error", "focus", "focusin", "focusout", "formdata", "fullscreenchange",
+    "hashchange", "input", "invalid", "keydown", "keypress", "keyup", "load", "loadeddata",
+    "loadedmetadata", "loadend", "loadstart", "message", "mousedown", "mouseenter",
+    "mouseleave", "mousemove", "mouseout", "mouseover", "mouseup", "mousewheel", "offline",
+    "online", "pagehide", "pageshow", "paste", "pause", "play", "playing", "pointercancel",
+    "pointerdown", "pointerenter", "pointerleave", "pointermove", "pointerout", "pointerover",
+    "pointerrawupdate", "pointerup", "popstate", "progress", "propertychange", "ratechange",
+    "readystatechange", "repeat", "reset", "resize", "scroll", "scrollend", "search", "seeked",
+    "seeking", "select", "selectionchange", "selectstart", "show", "stalled", "start",
+    "storage", "submit", "suspend", "timeupdate", "toggle", "touchend", "touchmove",
+    "touchstart", "transitioncancel", "transitionend", "transitionrun", "transitionstart",
+    "unload", "volumechange", "waiting", "webkitanimationend", "webkitanimationiteration",
+    "webkitanimationstart", "webkittransitionend", "wheel",
+};
+
+bool isKnownHandler(std::string_view name) {
+  return std::binary_search(std::begin(kHandlers), std::end(kHandlers), name);
+}
+
+// What a start tag is, as far as the detector cares.
+enum class TagKind : std::uint8_t {
+  None,       // no tag: attributes after an attribute-value break-out
+  Plain,      // any other element
+  Dangerous,  // runs script or loads a document by itself
+  Meta,       // <meta>: http-equiv refresh/set-cookie
+  Link,       // <link>: rel=import
+};
+
+// Elements that run script or load a document (or change where relative
+// URLs point) whatever their attributes. Sorted.
+constexpr std::string_view kDangerousTags[] = {
+    "applet", "base", "embed", "frame", "frameset", "iframe", "import",
+    "object", "portal", "script", "style", "vmlframe", "xml",
+};
+
+TagKind classifyTag(std::string_view lname) {
+  // <svg:script>, <x:iframe>: namespaced forms in XML-parsed documents.
+  size_t colon = lname.rfind(':');
+  if (colon != std::string_view::npos) lname = lname.substr(colon + 1);
+  if (std::binary_search(std::begin(kDangerousTags), std::end(kDangerousTags), lname)) {
+    return TagKind::Dangerous;
+  }
+  if (lname == "meta") return TagKind::Meta;
+  if (lname == "link") return TagKind::Link;
+  return TagKind::Plain;
+}
+
+// Judges one attribute (name=value) of a tag of `kind`. `strict_handlers`
+// limits on* names to the known event handlers.
+bool dangerousAttribute(TagKind kind, std::string_view name, std::string_view value,
+                        bool strict_handlers) {
+  char buf[32];
+  if (name.size() > sizeof(buf)) return dangerousUrl(value, false);
+  for (size_t i = 0; i < name.size(); ++i) buf[i] = lower(static_cast<unsigned char>(name[i]));
+  std::string_view lname(buf, name.size());
+  if (lname.size() >= 5 && lname[0] == 'o' && lname[1] == 'n') {
+    bool letters = std::all_of(lname.begin() + 2, lname.end(),
+                               [](char c) { return c >= 'a' && c <= 'z'; });
+    if (letters && (!strict_handlers || isKnownHandler(lname.substr(2)))) return true;
+  }
+  if (dangerousUrl(value, false)) return true;
+  if (lname == "style" && dangerousCss(value)) return true;
+  if (lname == "srcdoc" && (value.find('<') != std::string_view::npos || icontains(value, "&lt"))) {
+    return true;
+  }
+  if (kind == TagKind::Meta && lname == "http-equiv") return true;
+  if (kind == TagKind::Link && lname == "rel" && icontains(value, "import")) return true;
+  return false;
+}
+
+// Attribute list from *i up to and including the closing '>' (or the end
+// of the input; an unclosed tag still counts, the page may close it).
+// Advances *i past what it read.
+bool scanAttributes(std::string_view s, size_t* i, TagKind kind, bool strict_handlers) {
+  const size_t n = s.size();
+  size_t p = *i;
+  bool hit = false;
+  while (!hit) {
+    while (p < n && (isBlank(static_cast<unsigned char>(s[p])) || s[p] == '/')) ++p;
+    if (p >= n) break;
+    if (s[p] == '>') {
+      ++p;
+      break;
+    }
+    size_t name_start = p;
+    if (s[p] == '=') ++p;  // a leading '=' belongs to the name
+    while (p < n && !isBlank(static_cast<unsigned char>(s[p])) && s[p] != '/' && s[p] != '>' &&
+           s[p] != '=') {
+      ++p;
+    }
+    std::string_view name = s.substr(name_start, p - name_start);
+    size_t q = p;
+    while (q < n && isBlank(static_cast<unsigned char>(s[q]))) ++q;
+    if (q >= n || s[q] != '=') continue;  // attribute without a value
+    p = q + 1;
+    while (p < n && isBlank(static_cast<unsigned char>(s[p]))) ++p;
+    std::string_view value;
+    if (p < n && (s[p] == '"' || s[p] == '\'')) {
+      size_t end = s.find(s[p], p + 1);
+      size_t stop = end == std::string_view::npos ? n : end;
+      value = s.substr(p + 1, stop - p - 1);
+      p = end == std::string_view::npos ? n : end + 1;
+    } else {
+      size_t vs = p;
+      while (p < n && !isBlank(static_cast<unsigned char>(s[p])) && s[p] != '>') ++p;
+      value = s.substr(vs, p - vs);
+    }
+    hit = dangerousAttribute(kind, name, value, strict_handlers);
+  }
+  *i = p;
+  return hit;
+}
+
+// HTML data state from `i`: every start tag (a '<' followed by an ASCII
+// letter) is read with its attributes; scanning resumes after the tag, as
+// the browser's tokenizer does, so the cost stays linear.
+bool scanData(std::string_view s, size_t i) {
+  const size_t n = s.size();
+  while (i < n) {
+    size_t lt = s.find('<', i);
+    if (lt == std::string_view::npos || lt + 1 >= n) return false;
+    i = lt + 1;
+    if (!isAlpha(static_cast<unsigned char>(s[i]))) continue;  // "< 5", "</b>", "<!--"
+    size_t name_start = i;
+    while (i < n && !isBlank(static_cast<unsigned char>(s[i])) && s[i] != '/' && s[i] != '>') ++i;
+    std::string_view name = s.substr(name_start, i - name_start);
+    char buf[24];
+    if (name.size() <= sizeof(buf)) {
+      for (size_t k = 0; k < name.size(); ++k) buf[k] = lower(static_cast<unsigned char>(name[k]));
+      TagKind kind = classifyTag(std::string_view(buf, name.size()));
+      if (kind == TagKind::Dangerous) return true;
+      if (scanAttributes(s, &i, kind, false)) return true;
+    } else if (scanAttributes(s, &i, TagKind::Plain, false)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The value sits inside an attribute value and ends it at `end` (its
+// closing quote, or for an unquoted value the first blank): what follows
+// is read as more attributes of that tag, then as page text.
+bool scanBreakOut(std::string_view s, size_t end, bool strict_handlers) {
+  size_t i = end;
+  if (scanAttributes(s, &i, TagKind::None, strict_handlers)) return true;
+  return i < s.size() && scanData(s, i);
+}
+
+}  // namespace
+
+bool detectXss(std::string_view input) {
+  if (dangerousUrl(input, true)) return true;
+  if (scanData(input, 0)) return true;
+  for (char q : {'"', '\''}) {
+    size_t p = input.find(q);
+    if (p != std::string_view::npos && scanBreakOut(input, p + 1, false)) return true;
+  }
+  size_t blank = std::find_if(input.begin(), input.end(),
+                              [](char c) { return isBlank(static_cast<unsigned char>(c)); }) -
+                 input.begin();
+  return blank < input.size() && scanBreakOut(input, blank, true);
+}
+
+}  // namespace mamori::inspect
