@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import unicodedata
+import xml.etree.ElementTree as ET
 import urllib.parse
 
 import yaml
@@ -48,6 +49,43 @@ def transformed(value):
     full-width forms). None when that changes nothing."""
     t = unicodedata.normalize("NFKC", html.unescape(url_decode_uni(value)))
     return t if t != value else None
+
+
+def json_values(text):
+    """Keys and leaf values of a JSON body, as the engine's body parser
+    hands them to inspection; None when it is not JSON."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    out = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                out.append(str(k))
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+        elif node is not None:
+            out.append(node if isinstance(node, str) else json.dumps(node))
+    walk(doc)
+    return out
+
+
+def xml_values(text):
+    """Text and attribute values of an XML body; None when it does not parse."""
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError:
+        return None
+    out = []
+    for el in root.iter():
+        out += [v for v in el.attrib.values()]
+        if el.text and el.text.strip():
+            out.append(el.text)
+    return out
 
 
 def form_values(text):
@@ -76,7 +114,14 @@ def stage_values(inp):
         data = "\r\n".join(str(x) for x in data)
     if data:
         data = str(data)
-        if "json" in ctype or "xml" in ctype or "multipart" in ctype:
+        parsed = None
+        if "json" in ctype or data.lstrip().startswith(("{", "[")):
+            parsed = json_values(data)
+        elif "xml" in ctype or data.lstrip().startswith("<?xml"):
+            parsed = xml_values(data)
+        if parsed is not None:
+            values += parsed
+        elif "json" in ctype or "xml" in ctype or "multipart" in ctype:
             values.append(data)
         elif "=" in data:
             values += form_values(data)

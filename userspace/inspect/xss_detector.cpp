@@ -139,9 +139,18 @@ bool dangerousUrl(std::string_view value, bool need_body) {
   char buf[24];
   size_t n = 0;
   size_t colon_end = 0;
+  // A scheme spelled with references or split by tabs/newlines is itself
+  // the sign of an attack: nobody writes ja&Tab;vascript: by accident.
+  bool obfuscated = false;
   int c;
+  size_t before = 0;
   while ((c = d.next()) >= 0 && n < sizeof(buf)) {
-    if (c == '\t' || c == '\n' || c == '\r') continue;
+    if (colon_end == 0 && d.pos() - before > 1) obfuscated = true;
+    before = d.pos();
+    if (c == '\t' || c == '\n' || c == '\r') {
+      if (n > 0 && colon_end == 0) obfuscated = true;
+      continue;
+    }
     if (n == 0 && c <= 0x20) continue;
     if (c <= 0x20 || c >= 0x80) {
       if (colon_end == 0) return false;  // not a scheme
@@ -153,7 +162,7 @@ bool dangerousUrl(std::string_view value, bool need_body) {
   std::string_view got(buf, n);
   auto starts = [&](std::string_view p) { return got.substr(0, p.size()) == p; };
   if (starts("javascript:") || starts("vbscript:") || starts("livescript:")) {
-    if (!need_body) return true;
+    if (!need_body || obfuscated) return true;
     std::string_view body = value.substr(colon_end);
     return body.find_first_of("(`=") != std::string_view::npos;
   }
@@ -223,11 +232,18 @@ class CssReader {
   int pending_ = kNone;
 };
 
-// True when a style value can run script: IE's expression() and behavior,
-// Firefox's -moz-binding, or a javascript:/vbscript: URL anywhere.
-bool dangerousCss(std::string_view value) {
-  static constexpr std::string_view kPatterns[] = {"expression(", "javascript:", "vbscript:",
-                                                   "-moz-binding", "behavior:"};
+// What makes CSS run script: IE's expression() and behavior, Firefox's
+// -moz-binding, a javascript:/vbscript: URL. In a style attribute any
+// mention counts; for a bare value (which may be pasted into a style) the
+// patterns carry their CSS syntax, so that "regular expression (regex)" or
+// "JavaScript: the good parts" stay clean.
+constexpr std::string_view kStylePatterns[] = {"expression(", "javascript:", "vbscript:",
+                                              "-moz-binding", "behavior:"};
+constexpr std::string_view kBareCssPatterns[] = {":expression(", "url(javascript", "url(vbscript",
+                                                "-moz-binding:", "behavior:url("};
+
+template <size_t N>
+bool dangerousCss(std::string_view value, const std::string_view (&patterns)[N]) {
   CssReader r(value);
   char win[16] = {};
   int c;
@@ -235,7 +251,7 @@ bool dangerousCss(std::string_view value) {
     std::memmove(win, win + 1, sizeof(win) - 1);
     win[sizeof(win) - 1] = c < 0x80 ? static_cast<char>(c) : '\x80';
     std::string_view w(win, sizeof(win));
-    for (std::string_view p : kPatterns) {
+    for (std::string_view p : patterns) {
       if (w.substr(sizeof(win) - p.size()) == p) return true;
     }
   }
@@ -275,8 +291,8 @@ enum class TagKind : std::uint8_t {
   None,       // no tag: attributes after an attribute-value break-out
   Plain,      // any other element
   Dangerous,  // runs script or loads a document by itself
-  Meta,       // <meta>: http-equiv refresh/set-cookie
-  Link,       // <link>: rel=import
+  Meta,       // <meta>: http-equiv (refresh, set-cookie) or charset (UTF-7 tricks)
+  Link,       // <link>: href loads a stylesheet or an HTML import
 };
 
 // Elements that run script or load a document (or change where relative
@@ -312,12 +328,14 @@ bool dangerousAttribute(TagKind kind, std::string_view name, std::string_view va
     if (letters && (!strict_handlers || isKnownHandler(lname.substr(2)))) return true;
   }
   if (dangerousUrl(value, false)) return true;
-  if (lname == "style" && dangerousCss(value)) return true;
+  if (lname == "style" && dangerousCss(value, kStylePatterns)) return true;
   if (lname == "srcdoc" && (value.find('<') != std::string_view::npos || icontains(value, "&lt"))) {
     return true;
   }
-  if (kind == TagKind::Meta && lname == "http-equiv") return true;
-  if (kind == TagKind::Link && lname == "rel" && icontains(value, "import")) return true;
+  if (kind == TagKind::Meta && (lname == "http-equiv" || lname == "charset")) return true;
+  if (kind == TagKind::Link && (lname == "href" || (lname == "rel" && icontains(value, "import")))) {
+    return true;
+  }
   return false;
 }
 
@@ -373,6 +391,8 @@ bool scanData(std::string_view s, size_t i) {
     size_t lt = s.find('<', i);
     if (lt == std::string_view::npos || lt + 1 >= n) return false;
     i = lt + 1;
+    // <?import implementation=...>: IE's HTML component import.
+    if (s[i] == '?' && iequals(s.substr(i + 1, 6), "import")) return true;
     if (!isAlpha(static_cast<unsigned char>(s[i]))) continue;  // "< 5", "</b>", "<!--"
     size_t name_start = i;
     while (i < n && !isBlank(static_cast<unsigned char>(s[i])) && s[i] != '/' && s[i] != '>') ++i;
@@ -399,6 +419,152 @@ bool scanBreakOut(std::string_view s, size_t end, bool strict_handlers) {
   return i < s.size() && scanData(s, i);
 }
 
+// --- Script context: the value lands inside a <script> block or an event
+// handler, so it needs no tag at all.
+
+bool isIdentStart(unsigned char c) { return isAlpha(c) || c == '_' || c == '$'; }
+bool isIdentChar(unsigned char c) { return isIdentStart(c) || isDigit(c) || c == '.'; }
+
+// Member chains that reach the browser's sinks, written the way the reader
+// below normalises them ("window['document'] /*x*/ ['cookie']" becomes
+// "window.document.cookie"), plus the call shapes of template-literal and
+// constructor tricks.
+constexpr std::string_view kScriptPatterns[] = {
+    "document.cookie", "document.domain",  "document.write",   "document.location",
+    "window.location", "self.alert",       "window.alert",     "top.alert",
+    "parent.alert",    "self.eval",        "window.eval",      "self.$",
+    ".constructor.constructor", "constructor.constructor", ".call`", ".apply`",
+    ".fromcharcode",   "globaleval",
+};
+
+// JavaScript as the sink patterns see it: comments, blanks, quotes, ')' ']'
+// and '(' dropped, '[' read as '.', lowercased.
+bool scriptSinks(std::string_view s) {
+  char win[28] = {};
+  size_t n = s.size();
+  for (size_t i = 0; i < n; ++i) {
+    char c = s[i];
+    if (c == '/' && i + 1 < n && s[i + 1] == '*') {
+      size_t end = s.find("*/", i + 2);
+      if (end == std::string_view::npos) break;
+      i = end + 1;
+      continue;
+    }
+    if (isBlank(static_cast<unsigned char>(c)) || c == '"' || c == '\'' || c == ')' || c == ']' ||
+        c == '(') {
+      continue;
+    }
+    if (c == '[') c = '.';
+    c = lower(static_cast<unsigned char>(c));
+    if (c == '.' && win[sizeof(win) - 1] == '.') continue;
+    std::memmove(win, win + 1, sizeof(win) - 1);
+    win[sizeof(win) - 1] = c;
+    std::string_view w(win, sizeof(win));
+    for (std::string_view p : kScriptPatterns) {
+      if (w.substr(sizeof(win) - p.size()) == p) return true;
+    }
+  }
+  return false;
+}
+
+// JSFuck: script written with []()!+ only; "!![]", "(![]", "[![]" never
+// occur in text (a Markdown image is "![](...)", without the prefix).
+bool jsFuck(std::string_view s) {
+  char prev[3] = {0, 0, 0};
+  for (char c : s) {
+    if (isBlank(static_cast<unsigned char>(c))) continue;
+    if (c == ']' && prev[2] == '[' && prev[1] == '!' &&
+        (prev[0] == '!' || prev[0] == '(' || prev[0] == '[')) {
+      return true;
+    }
+    prev[0] = prev[1];
+    prev[1] = prev[2];
+    prev[2] = c;
+  }
+  return false;
+}
+
+// Functions whose call is the classic script probe.
+constexpr std::string_view kProbeCalls[] = {"alert", "confirm", "eval", "execscript", "function",
+                                            "prompt", "setinterval", "settimeout"};
+
+// Reads an identifier (dotted) at *i; returns it (empty if none).
+std::string_view identAt(std::string_view s, size_t* i) {
+  size_t start = *i;
+  if (start >= s.size() || !isIdentStart(static_cast<unsigned char>(s[start]))) return {};
+  size_t p = start + 1;
+  while (p < s.size() && isIdentChar(static_cast<unsigned char>(s[p]))) ++p;
+  *i = p;
+  return s.substr(start, p - start);
+}
+
+bool isProbeCall(std::string_view ident) {
+  size_t dot = ident.rfind('.');
+  std::string_view last = dot == std::string_view::npos ? ident : ident.substr(dot + 1);
+  for (std::string_view f : kProbeCalls) {
+    if (iequals(last, f)) return true;
+  }
+  return false;
+}
+
+// The whole value is a call of a probe function: alert(1), eval('...'),
+// new Function(...), setTimeout`...`.
+bool probeCall(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && isBlank(static_cast<unsigned char>(s[i]))) ++i;
+  size_t save = i;
+  std::string_view id = identAt(s, &i);
+  if (iequals(id, "new")) {
+    while (i < s.size() && isBlank(static_cast<unsigned char>(s[i]))) ++i;
+    save = i;
+    id = identAt(s, &i);
+  }
+  (void)save;
+  return !id.empty() && isProbeCall(id) && i < s.size() && (s[i] == '(' || s[i] == '`');
+}
+
+// The value closes a JavaScript string it sits in and calls something:
+// ';alert(1)//  "-confirm`1`-"  x');top.eval(name)//
+bool scriptBreakOut(std::string_view s, char quote) {
+  size_t p = s.find(quote);
+  if (p == std::string_view::npos) return false;
+  size_t i = p + 1;
+  bool op = false;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (isBlank(c)) {
+      ++i;
+    } else if (std::strchr(";+-*/%|&^,)}<>=!?:", c) != nullptr && c != 0) {
+      op = true;
+      ++i;
+    } else {
+      break;
+    }
+  }
+  if (!op) return false;
+  std::string_view id = identAt(s, &i);
+  if (id.empty()) return false;
+  while (i < s.size() && isBlank(static_cast<unsigned char>(s[i]))) ++i;
+  return i < s.size() && (s[i] == '(' || s[i] == '`');
+}
+
+// UTF-7 "+ADw-" is '<': a page served (or sniffed) as UTF-7 turns
+// "+ADw-script+AD4-" into a tag.
+bool utf7Tag(std::string_view s) {
+  for (size_t p = 0; (p = s.find('+', p)) != std::string_view::npos; ++p) {
+    if (iequals(s.substr(p, 5), "+adw-") && p + 5 < s.size() &&
+        isAlpha(static_cast<unsigned char>(s[p + 5]))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool scriptContext(std::string_view s) {
+  return probeCall(s) || scriptBreakOut(s, '\'') || scriptBreakOut(s, '"') ||
+         scriptBreakOut(s, '`') || scriptSinks(s) || jsFuck(s) || utf7Tag(s);
+}
+
 }  // namespace
 
 bool detectXss(std::string_view input) {
@@ -411,7 +577,10 @@ bool detectXss(std::string_view input) {
   size_t blank = std::find_if(input.begin(), input.end(),
                               [](char c) { return isBlank(static_cast<unsigned char>(c)); }) -
                  input.begin();
-  return blank < input.size() && scanBreakOut(input, blank, true);
+  if (blank < input.size() && scanBreakOut(input, blank, true)) return true;
+  // The value pasted into a style attribute or a stylesheet.
+  if (dangerousCss(input, kBareCssPatterns)) return true;
+  return scriptContext(input);
 }
 
 }  // namespace mamori::inspect
