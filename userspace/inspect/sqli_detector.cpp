@@ -190,7 +190,9 @@ class SqlLexer {
     if (quote_ != 0) {
       char q = quote_;
       quote_ = 0;
-      lexString(q, 0, 0, t);
+      // No backslash escapes in the context string: a value ending in \'
+      // is how an attacker defeats addslashes(), and standard SQL has none.
+      lexString(q, 0, 0, t, /*backslash=*/false);
       return true;
     }
     while (pos_ < in_.size()) {
@@ -383,11 +385,11 @@ class SqlLexer {
 
   // String body from `body` up to the closing `q`; a doubled quote or a
   // backslash escape does not close it. `start` is where the token begins.
-  void lexString(char q, std::size_t body, std::size_t start, Token* t) {
+  void lexString(char q, std::size_t body, std::size_t start, Token* t, bool backslash = true) {
     std::size_t i = body;
     while (i < in_.size()) {
       char c = in_[i];
-      if (c == '\\') {
+      if (c == '\\' && backslash) {
         i += 2;
         continue;
       }
@@ -735,10 +737,15 @@ class Analyzer {
       }
     }
     if (t0.word == Word::Set && is(1, kBare) && isWord(2, Word::Update) && is(3, kSemi)) return true;
-    if (t0.word == Word::Values && (is(1, kBare) || is(1, kFunc)) &&
-        (isWord(2, Word::Insert) || isWord(2, Word::Replace)) && is(3, kSemi)) {
-      return true;  // ; REPLACE t(a, b) VALUES ...
+    if (t0.word == Word::Values) {  // ; INSERT t(a, b) VALUES ...   ; REPLACE t VALUES ...
+      for (int i = 1; has(i + 1); ++i) {
+        const Token& t = at(i);
+        if (t.word == Word::Insert || t.word == Word::Replace) return is(i + 1, kSemi);
+        if (t.type != kBare && t.type != kFunc && t.type != kComma && t.word != Word::Into) break;
+      }
     }
+    // SELECT PG_SLEEP / SELECT BENCHMARK, even without the call.
+    if ((t0.word == Word::Sleep || t0.word == Word::Benchmark) && isWord(1, Word::Select)) return true;
     if (t0.type == kComment && is(1, kStmt) && isWord(1, Word::Shutdown) && is(2, kSemi)) return true;
     // SELECT <columns> FROM <table>, where the column list is clearly SQL
     // (a *, a function, a variable, a number or a comma list), or follows a
@@ -788,10 +795,17 @@ class Analyzer {
     const bool literal_start = quoted || p == kNum || p == kVar || logic_start ||
                                (p == kStr && !(t[0].flags & kUnterminated));
     const bool word_start = !quoted && p == kBare;
-    if (!literal_start && !word_start) return false;
-
     // The value ends a statement: x'; or x'--.
     const bool terminated = t[n - 1].type == kSemi || t[n - 1].type == kComment;
+    // ALTER TABLE t ..., TRUNCATE TABLE t, DROP TABLE t: DDL as the value.
+    if (!quoted && p == kStmt && type(1) == kKeyword &&
+        (t[1].word == Word::Table || t[1].word == Word::Database) &&
+        (type(2) == kBare || type(2) == kStr)) {
+      if (t[0].word == Word::Alter || t[0].word == Word::Truncate) return true;
+      if (t[0].word == Word::Drop && (n == 3 || terminated)) return true;
+    }
+    if (!literal_start && !word_start) return false;
+
     int i = logic_start ? 0 : 1;
     if (quoted && type(1) == kCmp && type(2) == kStr && n == 3 && (t[2].flags & kUnterminated)) {
       return true;  // x'='x : the application's closing quote completes 'x'='x'
@@ -820,9 +834,10 @@ class Analyzer {
           return (t[i + 2].flags & kSymbolic) || isLiteral(x) || isLiteral(type(i + 3)) ||
                  (quoted && terminated);
         }
-        // ' OR TRUE   1 OR TRUE--
+        // ' OR TRUE   1 OR TRUE   1 OR TRUE--
         if (x == kNum && t[i + 1].word == Word::Boolean &&
-            ((quoted && i + 2 == n) || type(i + 2) == kComment || type(i + 2) == kSemi)) {
+            (((quoted || (p == kNum && t[0].word != Word::Boolean)) && i + 2 == n) ||
+             type(i + 2) == kComment || type(i + 2) == kSemi)) {
           return true;
         }
         if ((x == kNum || x == kStr || x == kVar) && type(i + 2) == kComment) return true;
