@@ -153,6 +153,9 @@ constexpr std::array<std::string_view, 17> kDangerPrefixes{{
     "updatexml", "utl_http", "dbms_pipe", "lo_import", "lo_export", "msysaccessobjects",
 }};
 
+constexpr std::size_t kShortestDangerPrefix = 8;  // "utl_http"; most words are shorter
+constexpr std::size_t kLongestKeyword = 11;       // "distinctrow"
+
 bool isSpace(unsigned char c) {
   // C0 controls and DEL count as blanks: several servers skip them, and
   // an attacker uses them to split words.
@@ -515,14 +518,23 @@ class SqlLexer {
     std::size_t n = std::min(len, sizeof(buf));
     for (std::size_t i = 0; i < n; ++i) buf[i] = lower(static_cast<unsigned char>(in_[start + i]));
     std::string_view lw(buf, n);
-    for (std::string_view p : kDangerPrefixes) {
-      if (lw.substr(0, p.size()) == p) t->flags |= kDanger;
+    if (lw.size() >= kShortestDangerPrefix) {
+      for (std::string_view p : kDangerPrefixes) {
+        if (lw.substr(0, p.size()) == p) t->flags |= kDanger;
+      }
     }
     std::size_t after = skipBlank(pos_);
     bool call = after < in_.size() && in_[after] == '(';
-    if (len <= sizeof(buf)) {
+    if (len >= 2 && len <= kLongestKeyword) {
       auto it = std::lower_bound(std::begin(kKeywords), std::end(kKeywords), lw,
-                                 [](const KeywordEntry& e, std::string_view k) { return e.name < k; });
+                                 [](const KeywordEntry& e, std::string_view k) {
+                                   // Keywords are short: a byte loop beats a memcmp call.
+                                   std::size_t m = std::min(e.name.size(), k.size());
+                                   for (std::size_t i = 0; i < m; ++i) {
+                                     if (e.name[i] != k[i]) return e.name[i] < k[i];
+                                   }
+                                   return e.name.size() < k.size();
+                                 });
       if (it != std::end(kKeywords) && it->name == lw) {
         t->type = it->type;
         t->word = it->word;

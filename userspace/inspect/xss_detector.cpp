@@ -49,6 +49,16 @@ bool icontains(std::string_view s, std::string_view lit) {
   return false;
 }
 
+// True when `s` holds one of the bytes Cs. (string_view::find_first_of
+// calls memchr on the set once per input byte; this is one pass.)
+template <char... Cs>
+bool containsAny(std::string_view s) {
+  for (char c : s) {
+    if (((c == Cs) || ...)) return true;
+  }
+  return false;
+}
+
 struct NamedRef {
   std::string_view name;
   int cp;
@@ -73,7 +83,8 @@ class RefDecoder {
  public:
   explicit RefDecoder(std::string_view s) : s_(s) {}
 
-  // The next code point, or -1 at the end.
+  // The next code point, or -1 at the end. The common case (no '&') is
+  // small enough to inline into the readers' loops.
   int next() {
     if (i_ >= s_.size()) return -1;
     unsigned char c = static_cast<unsigned char>(s_[i_]);
@@ -81,6 +92,14 @@ class RefDecoder {
       ++i_;
       return c;
     }
+    return reference();
+  }
+
+  size_t pos() const { return i_; }
+
+ private:
+  // s_[i_] is '&': decodes the reference there, or yields the '&' itself.
+  int reference() {
     size_t j = i_ + 1;
     if (j < s_.size() && s_[j] == '#') return numeric(j + 1);
     size_t k = j;
@@ -101,9 +120,6 @@ class RefDecoder {
     return '&';
   }
 
-  size_t pos() const { return i_; }
-
- private:
   int numeric(size_t j) {
     bool hex = j < s_.size() && (s_[j] == 'x' || s_[j] == 'X');
     if (hex) ++j;
@@ -164,7 +180,7 @@ bool dangerousUrl(std::string_view value, bool need_body) {
   if (starts("javascript:") || starts("vbscript:") || starts("livescript:")) {
     if (!need_body || obfuscated) return true;
     std::string_view body = value.substr(colon_end);
-    return body.find_first_of("(`=") != std::string_view::npos;
+    return containsAny<'(', '`', '='>(body);
   }
   return starts("data:text/html") || starts("data:image/svg") || starts("data:text/xml") ||
          starts("data:application/x");
@@ -237,23 +253,75 @@ class CssReader {
 // mention counts; for a bare value (which may be pasted into a style) the
 // patterns carry their CSS syntax, so that "regular expression (regex)" or
 // "JavaScript: the good parts" stay clean.
-constexpr std::string_view kStylePatterns[] = {"expression(", "javascript:", "vbscript:",
-                                              "-moz-binding", "behavior:"};
-constexpr std::string_view kBareCssPatterns[] = {":expression(", "url(javascript", "url(vbscript",
-                                                "-moz-binding:", "behavior:url("};
+constexpr std::string_view kStyleList[] = {"expression(", "javascript:", "vbscript:",
+                                          "-moz-binding", "behavior:"};
+constexpr std::string_view kBareCssList[] = {":expression(", "url(javascript", "url(vbscript",
+                                            "-moz-binding:", "behavior:url("};
+
+// A fixed list of patterns plus the set of their last letters, so that the
+// window below compares nothing for the (usual) character that ends none.
+template <size_t N>
+struct PatternSet {
+  constexpr explicit PatternSet(const std::string_view (&list)[N]) {
+    for (size_t i = 0; i < N; ++i) {
+      patterns[i] = list[i];
+      ends[static_cast<unsigned char>(list[i].back())] = true;
+    }
+  }
+  std::string_view patterns[N] = {};
+  bool ends[256] = {};
+};
+
+// The last kWindow characters read, to match patterns ending at the newest
+// one.
+class MatchWindow {
+ public:
+  static constexpr size_t kWindow = 32;  // a power of two, longer than every pattern
+
+  template <size_t N>
+  bool push(char c, const PatternSet<N>& set) {
+    ++end_;
+    win_[end_ & (kWindow - 1)] = c;
+    if (!set.ends[static_cast<unsigned char>(c)]) return false;
+    for (std::string_view p : set.patterns) {
+      if (p.back() != c || p.size() > end_) continue;
+      size_t k = 1;
+      while (k < p.size() && win_[(end_ - k) & (kWindow - 1)] == p[p.size() - 1 - k]) ++k;
+      if (k == p.size()) return true;
+    }
+    return false;
+  }
+
+  char last() const { return end_ == 0 ? '\0' : win_[end_ & (kWindow - 1)]; }
+
+ private:
+  char win_[kWindow] = {};
+  size_t end_ = 0;  // characters pushed so far
+};
+
+constexpr PatternSet kStylePatterns(kStyleList);
+constexpr PatternSet kBareCssPatterns(kBareCssList);
 
 template <size_t N>
-bool dangerousCss(std::string_view value, const std::string_view (&patterns)[N]) {
+bool dangerousCss(std::string_view value, const PatternSet<N>& patterns) {
+  // Every pattern holds a '(' or a ':' (or one spelled as a reference or an
+  // escape, which needs '&' or '\\').
+  if (!containsAny<'(', ':', '&', '\\'>(value)) return false;
+  MatchWindow win;
+  if (!containsAny<'&', '\\'>(value) &&
+      value.find("/*") == std::string_view::npos) {
+    // Nothing to decode: the same reading as CssReader, inline.
+    for (char ch : value) {
+      unsigned char c = static_cast<unsigned char>(ch);
+      if (c <= 0x20 || c == '"' || c == '\'') continue;
+      if (win.push(c < 0x80 ? lower(c) : '\x80', patterns)) return true;
+    }
+    return false;
+  }
   CssReader r(value);
-  char win[16] = {};
   int c;
   while ((c = r.next()) >= 0) {
-    std::memmove(win, win + 1, sizeof(win) - 1);
-    win[sizeof(win) - 1] = c < 0x80 ? static_cast<char>(c) : '\x80';
-    std::string_view w(win, sizeof(win));
-    for (std::string_view p : patterns) {
-      if (w.substr(sizeof(win) - p.size()) == p) return true;
-    }
+    if (win.push(c < 0x80 ? static_cast<char>(c) : '\x80', patterns)) return true;
   }
   return false;
 }
@@ -429,18 +497,21 @@ bool isIdentChar(unsigned char c) { return isIdentStart(c) || isDigit(c) || c ==
 // below normalises them ("window['document'] /*x*/ ['cookie']" becomes
 // "window.document.cookie"), plus the call shapes of template-literal and
 // constructor tricks.
-constexpr std::string_view kScriptPatterns[] = {
+constexpr std::string_view kScriptList[] = {
     "document.cookie", "document.domain",  "document.write",   "document.location",
     "window.location", "self.alert",       "window.alert",     "top.alert",
     "parent.alert",    "self.eval",        "window.eval",      "self.$",
     ".constructor.constructor", "constructor.constructor", ".call`", ".apply`",
     ".fromcharcode",   "globaleval",
 };
+constexpr PatternSet kScriptPatterns(kScriptList);
 
 // JavaScript as the sink patterns see it: comments, blanks, quotes, ')' ']'
 // and '(' dropped, '[' read as '.', lowercased.
 bool scriptSinks(std::string_view s) {
-  char win[28] = {};
+  // Every pattern is a member access ('.' or '[') or a template call ('`').
+  if (!containsAny<'.', '[', '`'>(s)) return false;
+  MatchWindow win;
   size_t n = s.size();
   for (size_t i = 0; i < n; ++i) {
     char c = s[i];
@@ -456,13 +527,8 @@ bool scriptSinks(std::string_view s) {
     }
     if (c == '[') c = '.';
     c = lower(static_cast<unsigned char>(c));
-    if (c == '.' && win[sizeof(win) - 1] == '.') continue;
-    std::memmove(win, win + 1, sizeof(win) - 1);
-    win[sizeof(win) - 1] = c;
-    std::string_view w(win, sizeof(win));
-    for (std::string_view p : kScriptPatterns) {
-      if (w.substr(sizeof(win) - p.size()) == p) return true;
-    }
+    if (c == '.' && win.last() == '.') continue;
+    if (win.push(c, kScriptPatterns)) return true;
   }
   return false;
 }
@@ -470,6 +536,7 @@ bool scriptSinks(std::string_view s) {
 // JSFuck: script written with []()!+ only; "!![]", "(![]", "[![]" never
 // occur in text (a Markdown image is "![](...)", without the prefix).
 bool jsFuck(std::string_view s) {
+  if (s.find("[]") == std::string_view::npos) return false;
   char prev[3] = {0, 0, 0};
   for (char c : s) {
     if (isBlank(static_cast<unsigned char>(c))) continue;
