@@ -781,6 +781,13 @@ class Analyzer {
         }
       }
     }
+    // SELECT c FROM t WHERE: a whole query.
+    if (t0.word == Word::Where && is(1, kBare) && isWord(2, Word::From) && has(3)) {
+      for (int i = 3; has(i) && i < 7; ++i) {
+        if (at(i).word == Word::Select) return true;
+        if (at(i).type != kBare && at(i).type != kComma && at(i).type != kFunc) break;
+      }
+    }
     // AND/OR <literal> <symbolic comparison> <literal>: OR 1=1, AND 'a'='a'.
     if (isLiteral(t0.type) && is(1, kCmp) && (at(1).flags & kSymbolic) && has(2) &&
         isLiteral(at(2).type) && is(3, kLogic)) {
@@ -853,6 +860,11 @@ class Analyzer {
           return true;
         }
         if ((x == kNum || x == kStr || x == kVar) && type(i + 2) == kComment) return true;
+        // x' OR 1=  : the application's closing quote supplies the '' operand.
+        if (quoted && isOperand(x) && type(i + 2) == kCmp && (t[i + 2].flags & kSymbolic) &&
+            i + 3 == n) {
+          return true;
+        }
         // ' OR 'x  : the application's closing quote makes it 'x'.
         if (quoted && x == kStr && (t[i + 1].flags & kUnterminated) && i + 2 == n) return true;
         return false;

@@ -502,7 +502,8 @@ constexpr std::string_view kScriptList[] = {
     "window.location", "self.alert",       "window.alert",     "top.alert",
     "parent.alert",    "self.eval",        "window.eval",      "self.$",
     ".constructor.constructor", "constructor.constructor", ".call`", ".apply`",
-    ".fromcharcode",   "globaleval",
+    ".fromcharcode",   "globaleval",       "document.createelement", "document.queryselector",
+    "document.body.",  ".innerhtml",       ".outerhtml",       ".insertadjacenthtml",
 };
 constexpr PatternSet kScriptPatterns(kScriptList);
 

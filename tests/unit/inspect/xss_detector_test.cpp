@@ -79,6 +79,8 @@ constexpr std::string_view kAttacks[] = {
     "window[\"document\"][\"cookie\"]",
     "self[\"alert\"](1)",
     "(document)[\"cookie\"]",
+    "document.body.appendChild(document.createElement(\"h1\"))",
+    "x.innerHTML=location.hash",
     "{{constructor.constructor('alert(1)')()}}",
     "[].sort.call`${alert}1337`",
     "(![]+[])[+!![]]",
