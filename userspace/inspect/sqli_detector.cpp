@@ -224,6 +224,7 @@ class SqlLexer {
         while (pos_ < in_.size() && isDigit(static_cast<unsigned char>(in_[pos_]))) ++pos_;
         continue;
       }
+      if (first_token_ == kNoToken) first_token_ = pos_;
       return lexOne(c, t);
     }
     return false;
@@ -548,13 +549,18 @@ class SqlLexer {
       t->type = kFunc;
       if (t->word == Word::Sleep || t->word == Word::Benchmark) {
         if (numericFirstArg(after)) t->flags |= kNumericArg;
-        if (callEndsExpression(after)) t->flags |= kEndsExpr;
+        // Only the value's first token is judged on what follows the call;
+        // skipping the scan elsewhere keeps "sleep(sleep(sleep(..." linear
+        // with a small constant.
+        if (start == first_token_ && callEndsExpression(after)) t->flags |= kEndsExpr;
       }
     }
   }
 
+  static constexpr std::size_t kNoToken = static_cast<std::size_t>(-1);
   std::string_view in_;
   std::size_t pos_ = 0;
+  std::size_t first_token_ = kNoToken;  // where the first token of the value starts
   char quote_;
 };
 
