@@ -256,10 +256,19 @@ class SqlLexer {
         return true;
       }
       case '#':
+        // MySQL's '#' comment. Directly before a word it is prose or
+        // markup ("#quick-start", '#foo', "#3"), not the end of a query.
+        if (isWordChar(peek(1))) {
+          ++pos_;
+          emit(t, kOther, start);
+          return true;
+        }
         lexLineComment(t);
         return true;
       case '-':
-        if (peek(1) == '-') {
+        // "--" before a letter is a command-line option ("--disable-cpp");
+        // MySQL needs a blank after "--" anyway.
+        if (peek(1) == '-' && !isWordStart(peek(2))) {
           lexLineComment(t);
           return true;
         }
@@ -422,8 +431,9 @@ class SqlLexer {
   void lexVariable(Token* t) {
     std::size_t start = pos_;
     ++pos_;
-    // @@version, @@datadir, ...: server internals no form field mentions.
-    const bool system = peek(0) == '@';
+    // @@version, @@datadir, ...: server internals no form field mentions;
+    // glued to a word (memcpy@@GLIBC_2.14) it is an ELF symbol version.
+    const bool system = peek(0) == '@' && !(start > 0 && isWordChar(static_cast<unsigned char>(in_[start - 1])));
     if (system) ++pos_;
     std::size_t name = pos_;
     if (peek(0) == '`' || peek(0) == '\'' || peek(0) == '"') {
@@ -571,15 +581,23 @@ constexpr int kRing = 8;
 // context; lives on the caller's stack.
 class Analyzer {
  public:
-  explicit Analyzer(char quote) : quote_(quote) {}
+  Analyzer(std::string_view input, char quote) : input_(input), quote_(quote) {}
 
   // Feeds one raw token; returns true once an anywhere-shape matched.
   bool push(const Token& raw) {
+    const bool call_open = call_open_;
+    call_open_ = false;
     switch (raw.type) {
       case kOpen:
+        ++depth_;
+        // A call's argument list stays out of the prefix: the break-out
+        // shapes see "' OR f(...) = 1" as s & f o n.
+        if (call_open && hide_above_ < 0) hide_above_ = depth_ - 1;
         after_close_ = false;
         return false;
       case kClose:
+        if (depth_ > 0) --depth_;
+        if (hide_above_ >= 0 && depth_ <= hide_above_) hide_above_ = -1;
         after_close_ = true;
         return false;
       case kComment:
@@ -618,6 +636,7 @@ class Analyzer {
       if ((t.word == Word::All || t.word == Word::Distinct) && prev->type == kUnion) return false;
     }
     append(t);
+    call_open_ = t.type == kFunc;
     return checkWindow();
   }
 
@@ -658,13 +677,15 @@ class Analyzer {
 
   void append(const Token& t) {
     ring_[count_ % kRing] = t;
-    if (count_ < kPrefixMax) prefix_[prefix_len_++] = t;
+    if (prefix_len_ < kPrefixMax && hide_above_ < 0) prefix_[prefix_len_++] = t;
+    last_in_prefix_ = prefix_len_ > 0 && hide_above_ < 0 && prefix_len_ <= kPrefixMax &&
+                      prefix_[prefix_len_ - 1].text.data() == t.text.data();
     ++count_;
   }
 
   void replaceLast(const Token& t) {
     ring_[(count_ - 1) % kRing] = t;
-    if (count_ <= kPrefixMax) prefix_[count_ - 1] = t;
+    if (last_in_prefix_) prefix_[prefix_len_ - 1] = t;
   }
 
   bool is(int i, char type) const { return has(i) && at(i).type == type; }
@@ -817,9 +838,11 @@ class Analyzer {
     const char p = t[0].type;
     // A value that starts with AND/OR continues whatever it is pasted after.
     const bool logic_start = !quoted && p == kLogic;
-    const bool literal_start = quoted || p == kNum || p == kVar || logic_start ||
+    const bool literal_start = quoted || p == kNum || p == kVar ||
                                (p == kStr && !(t[0].flags & kUnterminated));
-    const bool word_start = !quoted && p == kBare;
+    // A bare word or a leading AND/OR only for the strictest tautology:
+    // prose starts with both ("or BSD (or more ...)").
+    const bool word_start = !quoted && (p == kBare || p == kLogic);
     // The value ends a statement: x'; or x'--.
     const bool terminated = t[n - 1].type == kSemi || t[n - 1].type == kComment;
     // ALTER TABLE t ..., TRUNCATE TABLE t, DROP TABLE t: DDL as the value.
@@ -832,14 +855,17 @@ class Analyzer {
     if (!literal_start && !word_start) return false;
 
     int i = logic_start ? 0 : 1;
-    if (quoted && type(1) == kCmp && type(2) == kStr && n == 3 && (t[2].flags & kUnterminated)) {
+    if (quoted && type(1) == kCmp && type(2) == kStr && n == 3 && (t[2].flags & kUnterminated) &&
+        t[2].text.find_first_of(" \t\r\n") == std::string_view::npos) {
       return true;  // x'='x : the application's closing quote completes 'x'='x'
     }
     if (quoted && type(1) == kCmp && isOperand(type(2))) i = 3;  // x'=1 OR ...
 
     const char next = type(i);
     if (word_start) {
-      // word AND 1=1: only with a symbolic comparison and a literal side.
+      // OR 1#   OR 'x'--
+      if (p == kLogic && (type(1) == kNum || type(1) == kStr) && type(2) == kComment) return true;
+      // word AND 1=1, OR 1=1: only with a symbolic comparison and a literal side.
       return next == kLogic && isOperand(type(i + 1)) && type(i + 2) == kCmp &&
              (t[i + 2].flags & kSymbolic) && isOperand(type(i + 3)) &&
              (isLiteral(type(i + 1)) || isLiteral(type(i + 3)));
@@ -872,19 +898,28 @@ class Analyzer {
           return true;
         }
         // ' OR 'x  : the application's closing quote makes it 'x'.
-        if (quoted && x == kStr && (t[i + 1].flags & kUnterminated) && i + 2 == n) return true;
+        // Glued forms (a'or'a) only with a plain word after the last quote:
+        // "and": { in JSON or a quoted "or" in prose are not this.
+        if (quoted && x == kStr && (t[i + 1].flags & kUnterminated) && i + 2 == n &&
+            (spaced(t[i]) || plainWord(t[i + 1].text.substr(1)))) {
+          return true;
+        }
+        // ' OR 1 GROUP BY ...   ' AND 1 HAVING ...
+        if (quoted && isOperand(x) && type(i + 2) == kKeyword &&
+            (t[i + 2].word == Word::OrderBy || t[i + 2].word == Word::Having)) {
+          return true;
+        }
         return false;
       }
       case kKeyword:
         switch (t[i].word) {
           case Word::OrderBy:  // ' ORDER BY 3--   1 GROUP BY 1
             return type(i + 1) == kNum || type(i + 1) == kBare || type(i + 1) == kVar;
-          case Word::Having:
+          case Word::Having:  // ' HAVING 1=1   ' WHERE 1=1
           case Word::Where:
-          case Word::Limit:
-          case Word::Procedure:
-          case Word::Into:
-            return quoted && i + 1 < n;
+            return quoted && isOperand(type(i + 1)) && type(i + 2) == kCmp && isOperand(type(i + 3));
+          case Word::Limit:  // ' LIMIT 1
+            return quoted && type(i + 1) == kNum;
           case Word::Waitfor:
             return true;
           case Word::Collate:  // x' COLLATE nocase--
@@ -899,6 +934,25 @@ class Analyzer {
     }
   }
 
+  // True when the token is set off by blanks (or the value's edges) on both
+  // sides: " or " rather than the glued "and" of a JSON key ("and": ...).
+  bool spaced(const Token& t) const {
+    std::size_t begin = static_cast<std::size_t>(t.text.data() - input_.data());
+    std::size_t end = begin + t.text.size();
+    bool left = begin == 0 || isSpace(static_cast<unsigned char>(input_[begin - 1]));
+    bool right = end >= input_.size() || isSpace(static_cast<unsigned char>(input_[end]));
+    return left && right;
+  }
+
+  static bool plainWord(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s) {
+      if (!isWordChar(static_cast<unsigned char>(c))) return false;
+    }
+    return true;
+  }
+
+  std::string_view input_;
   char quote_;
   std::array<Token, kRing> ring_{};
   Token prefix_[kPrefixMax];
@@ -906,12 +960,16 @@ class Analyzer {
   int count_ = 0;
   bool after_close_ = false;
   bool pending_comment_ = false;
+  bool call_open_ = false;      // the last core token is a function call
+  bool last_in_prefix_ = false;  // the last core token was also stored in prefix_
+  int depth_ = 0;               // parenthesis depth
+  int hide_above_ = -1;         // >= 0: inside a call's arguments opened at this depth
   bool matched_prefix_ = false;
 };
 
 bool analyze(std::string_view input, char quote, std::string* fingerprint) {
   SqlLexer lexer(input, quote);
-  Analyzer analyzer(quote);
+  Analyzer analyzer(input, quote);
   Token t;
   bool hit = false;
   while (lexer.next(&t)) {

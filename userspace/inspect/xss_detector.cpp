@@ -292,7 +292,12 @@ class MatchWindow {
     return false;
   }
 
-  char last() const { return end_ == 0 ? '\0' : win_[end_ & (kWindow - 1)]; }
+  char last() const { return at(0); }
+
+  // The character `back` places before the newest one ('\0' before the start).
+  char at(size_t back) const {
+    return back >= end_ ? '\0' : win_[(end_ - back) & (kWindow - 1)];
+  }
 
  private:
   char win_[kWindow] = {};
@@ -359,7 +364,7 @@ enum class TagKind : std::uint8_t {
   None,       // no tag: attributes after an attribute-value break-out
   Plain,      // any other element
   Dangerous,  // runs script or loads a document by itself
-  Meta,       // <meta>: http-equiv (refresh, set-cookie) or charset (UTF-7 tricks)
+  Meta,       // <meta>: http-equiv refresh/set-cookie, or UTF-7
   Link,       // <link>: href loads a stylesheet or an HTML import
 };
 
@@ -400,7 +405,14 @@ bool dangerousAttribute(TagKind kind, std::string_view name, std::string_view va
   if (lname == "srcdoc" && (value.find('<') != std::string_view::npos || icontains(value, "&lt"))) {
     return true;
   }
-  if (kind == TagKind::Meta && (lname == "http-equiv" || lname == "charset")) return true;
+  // <meta http-equiv=refresh|set-cookie>, and any meta naming UTF-7 (the
+  // charset that turns +ADw- into '<'); a plain <meta charset=utf-8> is
+  // everyday markup.
+  if (kind == TagKind::Meta &&
+      ((lname == "http-equiv" && (icontains(value, "refresh") || icontains(value, "cookie"))) ||
+       icontains(value, "utf-7") || icontains(value, "utf7"))) {
+    return true;
+  }
   if (kind == TagKind::Link && (lname == "href" || (lname == "rel" && icontains(value, "import")))) {
     return true;
   }
@@ -502,7 +514,7 @@ constexpr std::string_view kScriptList[] = {
     "window.location", "self.alert",       "window.alert",     "top.alert",
     "parent.alert",    "self.eval",        "window.eval",      "self.$",
     ".constructor.constructor", "constructor.constructor", ".call`", ".apply`",
-    ".fromcharcode",   "globaleval",       "document.createelement", "document.queryselector",
+    ".fromcharcode",   "globaleval",       "document.createelement",
     "document.body.",  ".innerhtml",       ".outerhtml",       ".insertadjacenthtml",
 };
 constexpr PatternSet kScriptPatterns(kScriptList);
@@ -529,25 +541,33 @@ bool scriptSinks(std::string_view s) {
     if (c == '[') c = '.';
     c = lower(static_cast<unsigned char>(c));
     if (c == '.' && win.last() == '.') continue;
-    if (win.push(c, kScriptPatterns)) return true;
+    if (win.push(c, kScriptPatterns)) {
+      // ".call`" right after a closing backtick is Markdown prose
+      // ("`renderer`. Call `render`"), not a tagged template.
+      bool tagged = c == '`' && (win.at(5) == '.' || win.at(6) == '.');
+      size_t dot = win.at(5) == '.' ? 5 : 6;
+      if (!tagged || win.at(dot + 1) != '`') return true;
+    }
   }
   return false;
 }
 
-// JSFuck: script written with []()!+ only; "!![]", "(![]", "[![]" never
-// occur in text (a Markdown image is "![](...)", without the prefix).
+// JSFuck: script written with []()!+ only. "!![]", "+![]", "(![]+" and
+// "(![][" do not occur in text; a Markdown image ("![](x)", "[![](x)](y)")
+// has neither.
 bool jsFuck(std::string_view s) {
   if (s.find("[]") == std::string_view::npos) return false;
-  char prev[3] = {0, 0, 0};
+  char w[5] = {0, 0, 0, 0, 0};  // last five non-blank bytes, oldest first
   for (char c : s) {
     if (isBlank(static_cast<unsigned char>(c))) continue;
-    if (c == ']' && prev[2] == '[' && prev[1] == '!' &&
-        (prev[0] == '!' || prev[0] == '(' || prev[0] == '[')) {
+    std::memmove(w, w + 1, 4);
+    w[4] = c;
+    // "X![]" just completed, with X in w[1]
+    if (w[4] == ']' && w[3] == '[' && w[2] == '!' && (w[1] == '!' || w[1] == '+')) return true;
+    // "(![]" followed by '+' or '['
+    if ((c == '+' || c == '[') && w[3] == ']' && w[2] == '[' && w[1] == '!' && w[0] == '(') {
       return true;
     }
-    prev[0] = prev[1];
-    prev[1] = prev[2];
-    prev[2] = c;
   }
   return false;
 }
@@ -612,8 +632,11 @@ bool scriptBreakOut(std::string_view s, char quote) {
   if (!op) return false;
   std::string_view id = identAt(s, &i);
   if (id.empty()) return false;
+  // A tagged template (alert`1`) must be glued to its name, and not in a
+  // backtick context, where `-v` and `./configure` are Markdown code.
+  if (quote != '`' && i < s.size() && s[i] == '`') return true;
   while (i < s.size() && isBlank(static_cast<unsigned char>(s[i]))) ++i;
-  return i < s.size() && (s[i] == '(' || s[i] == '`');
+  return i < s.size() && s[i] == '(';
 }
 
 // UTF-7 "+ADw-" is '<': a page served (or sniffed) as UTF-7 turns

@@ -94,6 +94,14 @@ constexpr std::string_view kAttacks[] = {
     "1 group by 1",
     "OR json_extract('{\"id\": 14}', '$.id') = 14",
     "admin@juice-sh.op\\' or json (id);",
+    "a'or'a",
+    "OR 1# ",
+    "1' AND (SELECT 1 FROM (SELECT(SLEEP(5)))a)-- -",
+    "' OR 1 GROUP BY CONCAT_WS(0x3a,VERSION(),FLOOR(RAND(0)*2)) HAVING MIN(0)#",
+    "1 AND ASCII(SUBSTRING((SELECT database()),1,1))>64",
+    "'; IF (1=1) WAITFOR DELAY '0:0:5'--",
+    "1 and if(1=1,sleep(5),0)",
+    "' or exists(select * from users)--",
 };
 
 // Ordinary values a form, search box or API sees: names and sentences with
@@ -190,6 +198,19 @@ constexpr std::string_view kOrdinary[] = {
     "session=abc123; theme=dark",
     "550e8400-e29b-41d4-a716-446655440000",
     "Ünïcödé text ñ 日本語",
+    // Lines of Debian READMEs and changelogs that earlier grammar versions
+    // flagged: options, anchors and jQuery selectors in quotes, ELF symbol
+    // versions, sentences starting with "or", quoted "and"/"=".
+    "Unless C++ support is disabled by specifying the \"--disable-cpp\" option of the",
+    "<li><a href=\"#quick-start\">Quick start</a></li>",
+    "$('#foo').unbind('keyup');",
+    "until packages are rebuilt against mach_print@@GLIBC_2.32.",
+    "or BSD (or more than one of these, separated by commas) to support only",
+    "Fix the source licensing: BSD *or* GPL-2, not \"and\". Closes: #1012003",
+    "\"and\": {",
+    "* sysv-rc: assume `startpar' is installed into PATH",
+    "Tune2fs and e2fsck to accept pathames which include '=' characters",
+    "and in tcsh with \"limit coredumpsize unlimited\".",
 };
 
 TEST(SqliDetector, DetectsKnownInjections) {

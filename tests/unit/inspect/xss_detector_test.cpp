@@ -147,6 +147,15 @@ constexpr std::string_view kOrdinary[] = {
     "Ünïcödé text ñ 日本語",
     "&amp; &lt; &gt; &quot;",
     "Fish &amp; Chips",
+    // Lines of Debian READMEs that earlier versions flagged: Markdown code
+    // spans, badges, DOM reads, a UTF-8 meta tag.
+    "`-v`: specifies the version to upgrade to; defaults to the newest available version.",
+    "Invalid configuration `i786v': machine `i786v' not recognized",
+    "If you can't find the `/dist` folder in the Git repository",
+    "[![](https://opencollective.com/x/avatar.svg)](https://opencollective.com/x/website)",
+    "var reference = document.querySelector(\".my-button\");",
+    "<meta charset=\"utf-8\" />",
+    "Specify any properties the constructor accepts, including `width` and `renderer`.  Call `render`",
 };
 
 TEST(XssDetector, DetectsKnownPayloads) {
