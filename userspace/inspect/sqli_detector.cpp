@@ -57,6 +57,8 @@ constexpr std::uint8_t kSymbolic = 4;      // kCmp: written with symbols, not a 
 constexpr std::uint8_t kDanger = 8;        // a name only an attack mentions (@@version, ...)
 constexpr std::uint8_t kStar = 16;         // kBare: the '*' of SELECT *
 constexpr std::uint8_t kEndsExpr = 32;     // kFunc: after its ')' the value ends or an operator follows
+constexpr std::uint8_t kProseTail = 64;    // kComment: "--"/"#" followed by several words
+constexpr std::uint8_t kAfterParen = 128;  // core token that came right after a '(' 
 
 struct Token {
   char type = kOther;
@@ -263,6 +265,11 @@ class SqlLexer {
           emit(t, kOther, start);
           return true;
         }
+        if (peek(1) == '>' || peek(1) == '-') {  // PostgreSQL jsonb #> #>> #-
+          pos_ += (peek(1) == '>' && peek(2) == '>') ? 3 : 2;
+          emit(t, kCmp, start, kSymbolic);
+          return true;
+        }
         lexLineComment(t);
         return true;
       case '-':
@@ -421,11 +428,32 @@ class SqlLexer {
     emit(t, kStr, start, kUnterminated);
   }
 
+  // A "--" or "#" comment to the end of the line. What an attacker puts
+  // after it is nothing or one token ("-- -", "--+", "#x"); several words
+  // are prose ("the \"Foo\" -- a classic"), flagged kProseTail.
   void lexLineComment(Token* t) {
     std::size_t start = pos_;
     std::size_t end = in_.find('\n', pos_);
     pos_ = end == std::string_view::npos ? in_.size() : end + 1;
-    emit(t, kComment, start);
+    std::string_view body = in_.substr(start, (end == std::string_view::npos ? in_.size() : end) - start);
+    std::size_t b = body.find_first_not_of("-#");
+    std::uint8_t flags = 0;
+    if (b != std::string_view::npos) {
+      std::string_view tail = body.substr(b);
+      std::size_t first = 0;
+      while (first < tail.size() && isSpace(static_cast<unsigned char>(tail[first]))) ++first;
+      std::size_t last = tail.size();
+      while (last > first && isSpace(static_cast<unsigned char>(tail[last - 1]))) --last;
+      for (std::size_t i = first; i < last; ++i) {
+        if (isSpace(static_cast<unsigned char>(tail[i]))) {
+          flags = kProseTail;
+          break;
+        }
+      }
+      // '--' or "#" quoted in prose: the tail is just the closing quote.
+      if (last == first + 1 && (tail[first] == '\'' || tail[first] == '"')) flags = kProseTail;
+    }
+    emit(t, kComment, start, flags);
   }
 
   void lexVariable(Token* t) {
@@ -594,6 +622,7 @@ class Analyzer {
         // shapes see "' OR f(...) = 1" as s & f o n.
         if (call_open && hide_above_ < 0) hide_above_ = depth_ - 1;
         after_close_ = false;
+        after_open_ = true;
         return false;
       case kClose:
         if (depth_ > 0) --depth_;
@@ -601,7 +630,7 @@ class Analyzer {
         after_close_ = true;
         return false;
       case kComment:
-        pending_comment_ = true;
+        pending_comment_ = !(raw.flags & kProseTail);
         return false;
       case kNot:
         return false;
@@ -609,6 +638,8 @@ class Analyzer {
         break;
     }
     Token t = raw;
+    if (after_open_) t.flags |= kAfterParen;
+    after_open_ = false;
     pending_comment_ = false;
     const Token* prev = last();
     if (t.type == kArith) {
@@ -719,10 +750,16 @@ class Analyzer {
     if ((t0.type == kComma || t0.word == Word::From) && is(1, kNum) && isWord(2, Word::Select)) {
       return true;
     }
-    // Subqueries: f((SELECT ...)), = (SELECT ...), ALL/ANY (SELECT ...),
-    // FROM (SELECT ...).
-    if (t0.word == Word::Select && has(1)) {
-      const Token& p = at(1);
+    // "= (SELECT", "IN (SELECT": a parenthesised SELECT after an operator.
+    if (t0.word == Word::Select && (t0.flags & kAfterParen) && has(1) &&
+        (at(1).type == kCmp || at(1).type == kFunc || at(1).type == kLogic ||
+         at(1).word == Word::From)) {
+      return true;
+    }
+    // Subqueries: f((SELECT x, = (SELECT x, ALL/ANY (SELECT x, FROM (SELECT x;
+    // judged when the select list starts ("> select." is prose).
+    if (isWord(1, Word::Select) && has(2) && (isOperand(t0.type) || (t0.flags & kStar))) {
+      const Token& p = at(2);
       if (p.type == kFunc || p.type == kCmp || p.word == Word::All || p.word == Word::Any ||
           p.word == Word::From) {
         return true;
@@ -856,7 +893,7 @@ class Analyzer {
 
     int i = logic_start ? 0 : 1;
     if (quoted && type(1) == kCmp && type(2) == kStr && n == 3 && (t[2].flags & kUnterminated) &&
-        t[2].text.find_first_of(" \t\r\n") == std::string_view::npos) {
+        closesAsWord(t[2])) {
       return true;  // x'='x : the application's closing quote completes 'x'='x'
     }
     if (quoted && type(1) == kCmp && isOperand(type(2))) i = 3;  // x'=1 OR ...
@@ -901,7 +938,7 @@ class Analyzer {
         // Glued forms (a'or'a) only with a plain word after the last quote:
         // "and": { in JSON or a quoted "or" in prose are not this.
         if (quoted && x == kStr && (t[i + 1].flags & kUnterminated) && i + 2 == n &&
-            (spaced(t[i]) || plainWord(t[i + 1].text.substr(1)))) {
+            closesAsWord(t[i + 1]) && (spaced(t[i]) || plainWord(t[i + 1].text.substr(1)))) {
           return true;
         }
         // ' OR 1 GROUP BY ...   ' AND 1 HAVING ...
@@ -944,6 +981,17 @@ class Analyzer {
     return left && right;
   }
 
+  // An unterminated final string the application's quote would close into
+  // a short literal: it opens with the context's quote and holds one
+  // blank-free word ('x, '1). "8.2.4.45 Markup declaration" or '>' are prose.
+  bool closesAsWord(const Token& t) const {
+    if (t.text.size() < 2 || t.text[0] != quote_) return false;
+    for (char c : t.text.substr(1)) {
+      if (isSpace(static_cast<unsigned char>(c))) return false;
+    }
+    return true;
+  }
+
   static bool plainWord(std::string_view s) {
     if (s.empty()) return false;
     for (char c : s) {
@@ -961,6 +1009,7 @@ class Analyzer {
   bool after_close_ = false;
   bool pending_comment_ = false;
   bool call_open_ = false;      // the last core token is a function call
+  bool after_open_ = false;     // a '(' came after the last core token
   bool last_in_prefix_ = false;  // the last core token was also stored in prefix_
   int depth_ = 0;               // parenthesis depth
   int hide_above_ = -1;         // >= 0: inside a call's arguments opened at this depth

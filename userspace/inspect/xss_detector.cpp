@@ -589,6 +589,15 @@ std::string_view identAt(std::string_view s, size_t* i) {
 bool isProbeCall(std::string_view ident) {
   size_t dot = ident.rfind('.');
   std::string_view last = dot == std::string_view::npos ? ident : ident.substr(dot + 1);
+  // A member of some object (new.function(), obj.eval()) is somebody's
+  // method; only the global object's names count.
+  if (dot != std::string_view::npos) {
+    std::string_view owner = ident.substr(0, dot);
+    if (!iequals(owner, "window") && !iequals(owner, "self") && !iequals(owner, "top") &&
+        !iequals(owner, "parent") && !iequals(owner, "globalthis") && !iequals(owner, "this")) {
+      return false;
+    }
+  }
   for (std::string_view f : kProbeCalls) {
     if (iequals(last, f)) return true;
   }

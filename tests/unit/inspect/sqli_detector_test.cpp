@@ -102,6 +102,8 @@ constexpr std::string_view kAttacks[] = {
     "'; IF (1=1) WAITFOR DELAY '0:0:5'--",
     "1 and if(1=1,sleep(5),0)",
     "' or exists(select * from users)--",
+    "var= @.= ( SELECT",
+    "OR '{\"a\":1}'::jsonb #> '{a,b}' ? 'c'",
 };
 
 // Ordinary values a form, search box or API sees: names and sentences with
@@ -211,6 +213,13 @@ constexpr std::string_view kOrdinary[] = {
     "* sysv-rc: assume `startpar' is installed into PATH",
     "Tune2fs and e2fsck to accept pathames which include '=' characters",
     "and in tcsh with \"limit coredumpsize unlimited\".",
+    // Python stdlib comments, same story.
+    "Single-line ' or \" string.",
+    "comment state\" and \"8.2.4.45 Markup declaration open",
+    "style content model; just skip until '>'",
+    "normal densities\" -- Henry F. Inman and Edwin L. Bradley Jr",
+    "for everything but PARSER, REMAINDER args, strip out first '--'",
+    "epoll|kqueue|devpoll > poll > select.",
 };
 
 TEST(SqliDetector, DetectsKnownInjections) {

@@ -156,6 +156,7 @@ constexpr std::string_view kOrdinary[] = {
     "var reference = document.querySelector(\".my-button\");",
     "<meta charset=\"utf-8\" />",
     "Specify any properties the constructor accepts, including `width` and `renderer`.  Call `render`",
+    "new.function(): \"In the face of ambiguity, refuse the",
 };
 
 TEST(XssDetector, DetectsKnownPayloads) {
