@@ -200,6 +200,25 @@ def judge(binary, stages, which, transforms):
         s["hit"] = any(h[which] for h in hits)
 
 
+def prose_lines():
+    """Distinct lines (8+ bytes) of READMEs, the first 200 Debian changelogs
+    and the common licenses installed on this machine, sorted."""
+    import gzip
+    files = sorted(glob.glob("/usr/share/common-licenses/*") + glob.glob("/usr/share/doc/*/README*"))
+    files += sorted(glob.glob("/usr/share/doc/*/changelog.Debian.gz"))[:200]
+    lines = []
+    for f in files:
+        try:
+            data = gzip.open(f).read() if f.endswith(".gz") else open(f, "rb").read()
+        except OSError:
+            continue
+        for line in data.decode("utf-8", "replace").splitlines():
+            line = line.strip()
+            if len(line) >= 8:
+                lines.append(line)
+    return list(dict.fromkeys(lines))
+
+
 def pct(a, b):
     return f"{100.0 * a / b:5.1f}%" if b else "   - "
 
@@ -210,6 +229,9 @@ def main():
     ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "..", "shared", "corpus", "crs-regression"))
     ap.add_argument("--misses", action="store_true", help="print attack values not detected")
     ap.add_argument("--fps", action="store_true", help="print benign values flagged")
+    ap.add_argument("--prose", action="store_true",
+                    help="also count hits on lines of this machine's /usr/share/doc READMEs, "
+                         "Debian changelogs and licenses (ordinary English and markup)")
     ap.add_argument("--transforms", action="store_true",
                     help="also run each value after urlDecodeUni + htmlEntityDecode + NFKC")
     args = ap.parse_args()
@@ -256,6 +278,17 @@ def main():
             for s in wide:
                 if s["hit"]:
                     print(f"    FP {s['rule']}#{s['test']}: {s['values']!r}"[:300])
+
+    if args.prose:
+        prose = prose_lines()
+        rows = run_detectors(args.bin, prose)
+        print(f"## prose lines from /usr/share/doc and common-licenses ({len(prose)})")
+        for name, which in (("SQLi", 0), ("XSS", 1)):
+            hits = [v for v, r in zip(prose, rows) if r[which]]
+            print(f"  {name} flagged: {len(hits):5d}/{len(prose):5d} {pct(len(hits), len(prose))}")
+            if args.fps:
+                for v in hits:
+                    print(f"    FP {v[:200]!r}")
 
     ordinary = [l.rstrip("\n") for l in open(os.path.join(HERE, "benign_values.txt"), encoding="utf-8")
                 if l.strip() and not l.startswith("#")]

@@ -260,7 +260,7 @@ class SqlLexer {
       case '#':
         // MySQL's '#' comment. Directly before a word it is prose or
         // markup ("#quick-start", '#foo', "#3"), not the end of a query.
-        if (isWordChar(peek(1))) {
+        if (isWordChar(peek(1)) || peek(1) == '!') {  // "#3", "#foo", "#!/bin/sh"
           ++pos_;
           emit(t, kOther, start);
           return true;
@@ -450,8 +450,8 @@ class SqlLexer {
           break;
         }
       }
-      // '--' or "#" quoted in prose: the tail is just the closing quote.
-      if (last == first + 1 && (tail[first] == '\'' || tail[first] == '"')) flags = kProseTail;
+      // '--' or ("#") quoted in prose: the tail starts with the closing quote.
+      if (last > first && (tail[first] == '\'' || tail[first] == '"')) flags = kProseTail;
     }
     emit(t, kComment, start, flags);
   }
@@ -744,8 +744,11 @@ class Analyzer {
         return true;
       }
     }
-    // SELECT f(...), SELECT @v: a select list no sentence has.
-    if ((t0.type == kFunc || t0.type == kVar) && isWord(1, Word::Select)) return true;
+    // SELECT f(...), SELECT @v: a select list no sentence has, unless the
+    // SELECT itself follows a word ("add missing select IIO_(X)BUFFER").
+    if ((t0.type == kFunc || t0.type == kVar) && isWord(1, Word::Select) && !is(2, kBare)) {
+      return true;
+    }
     // SELECT 1, ... / SELECT 1 FROM
     if ((t0.type == kComma || t0.word == Word::From) && is(1, kNum) && isWord(2, Word::Select)) {
       return true;
