@@ -60,10 +60,13 @@ constexpr std::uint8_t kEndsExpr = 32;     // kFunc: after its ')' the value end
 constexpr std::uint8_t kProseTail = 64;    // kComment: "--"/"#" followed by several words
 constexpr std::uint8_t kAfterParen = 128;  // core token that came right after a '(' 
 
+// Trivially constructible on purpose: the analyzer keeps 20 of them per
+// context and only reads slots it has written, so zeroing them would be
+// pure cost on every value.
 struct Token {
-  char type = kOther;
-  Word word = Word::None;
-  std::uint8_t flags = 0;
+  char type;
+  Word word;
+  std::uint8_t flags;
   std::string_view text;
 };
 
@@ -154,6 +157,40 @@ constexpr std::array<std::string_view, 17> kDangerPrefixes{{
     "syscolumns", "pg_catalog", "pg_shadow", "mysql.user", "load_file", "extractvalue",
     "updatexml", "utl_http", "dbms_pipe", "lo_import", "lo_export", "msysaccessobjects",
 }};
+
+// kKeywords split by first letter: kKeywordStart[c - 'a'] is the first
+// entry starting with c or later, so a lookup scans one short bucket.
+struct KeywordIndex {
+  constexpr KeywordIndex() {
+    constexpr std::size_t n = std::size(kKeywords);
+    std::size_t i = 0;
+    for (int c = 0; c < 27; ++c) {
+      while (i < n && kKeywords[i].name[0] - 'a' < c) ++i;
+      start[c] = static_cast<std::uint8_t>(i);
+    }
+  }
+  std::uint8_t start[27] = {};
+};
+constexpr KeywordIndex kKeywordIndex;
+static_assert(std::size(kKeywords) < 256, "KeywordIndex stores offsets in a byte");
+static_assert(std::is_sorted(std::begin(kKeywords), std::end(kKeywords),
+                             [](const KeywordEntry& a, const KeywordEntry& b) {
+                               return a.name < b.name;
+                             }),
+              "kKeywords must stay sorted");
+
+// The keyword entry for lowercase `lw` (first byte a..z), or null.
+const KeywordEntry* findKeyword(std::string_view lw) {
+  int c = lw[0] - 'a';
+  for (std::size_t i = kKeywordIndex.start[c]; i < kKeywordIndex.start[c + 1]; ++i) {
+    const std::string_view name = kKeywords[i].name;
+    if (name.size() != lw.size()) continue;
+    std::size_t k = 1;
+    while (k < lw.size() && name[k] == lw[k]) ++k;
+    if (k == lw.size()) return &kKeywords[i];
+  }
+  return nullptr;
+}
 
 constexpr std::size_t kShortestDangerPrefix = 8;  // "utl_http"; most words are shorter
 constexpr std::size_t kLongestKeyword = 11;       // "distinctrow"
@@ -564,19 +601,10 @@ class SqlLexer {
     }
     std::size_t after = skipBlank(pos_);
     bool call = after < in_.size() && in_[after] == '(';
-    if (len >= 2 && len <= kLongestKeyword) {
-      auto it = std::lower_bound(std::begin(kKeywords), std::end(kKeywords), lw,
-                                 [](const KeywordEntry& e, std::string_view k) {
-                                   // Keywords are short: a byte loop beats a memcmp call.
-                                   std::size_t m = std::min(e.name.size(), k.size());
-                                   for (std::size_t i = 0; i < m; ++i) {
-                                     if (e.name[i] != k[i]) return e.name[i] < k[i];
-                                   }
-                                   return e.name.size() < k.size();
-                                 });
-      if (it != std::end(kKeywords) && it->name == lw) {
-        t->type = it->type;
-        t->word = it->word;
+    if (len >= 2 && len <= kLongestKeyword && lw[0] >= 'a' && lw[0] <= 'z') {
+      if (const KeywordEntry* e = findKeyword(lw)) {
+        t->type = e->type;
+        t->word = e->word;
       }
     }
     // Operators, UNION and SELECT keep their class before '(' (UNION(SELECT
@@ -675,8 +703,7 @@ class Analyzer {
   // break-out shapes are checked on the prefix.
   bool finish() {
     if (pending_comment_) {
-      Token c;
-      c.type = kComment;
+      Token c{kComment, Word::None, 0, {}};
       append(c);
       if (checkWindow()) return true;
     }
@@ -1005,8 +1032,8 @@ class Analyzer {
 
   std::string_view input_;
   char quote_;
-  std::array<Token, kRing> ring_{};
-  Token prefix_[kPrefixMax];
+  Token ring_[kRing];        // last kRing core tokens, by count_ % kRing
+  Token prefix_[kPrefixMax];  // first core tokens outside call arguments
   int prefix_len_ = 0;
   int count_ = 0;
   bool after_close_ = false;
@@ -1022,7 +1049,7 @@ class Analyzer {
 bool analyze(std::string_view input, char quote, std::string* fingerprint) {
   SqlLexer lexer(input, quote);
   Analyzer analyzer(input, quote);
-  Token t;
+  Token t{kOther, Word::None, 0, {}};
   bool hit = false;
   while (lexer.next(&t)) {
     if (analyzer.push(t)) {

@@ -76,6 +76,10 @@ constexpr NamedRef kNamedRefs[] = {
     {"verbar", '|'},
 };
 
+static_assert(std::is_sorted(std::begin(kNamedRefs), std::end(kNamedRefs),
+                             [](const NamedRef& a, const NamedRef& b) { return a.name < b.name; }),
+              "kNamedRefs must stay sorted for lower_bound");
+
 // Decodes HTML character references (&#106; &#x6A &colon; ...) one code
 // point at a time. Numeric references may omit the ';' and carry any
 // number of leading zeros, as browsers accept.
@@ -355,6 +359,9 @@ constexpr std::string_view kHandlers[] = {
     "webkitanimationstart", "webkittransitionend", "wheel",
 };
 
+static_assert(std::is_sorted(std::begin(kHandlers), std::end(kHandlers)),
+              "kHandlers must stay sorted for binary_search");
+
 bool isKnownHandler(std::string_view name) {
   return std::binary_search(std::begin(kHandlers), std::end(kHandlers), name);
 }
@@ -374,6 +381,9 @@ constexpr std::string_view kDangerousTags[] = {
     "applet", "base", "embed", "frame", "frameset", "iframe", "import",
     "object", "portal", "script", "style", "vmlframe", "xml",
 };
+
+static_assert(std::is_sorted(std::begin(kDangerousTags), std::end(kDangerousTags)),
+              "kDangerousTags must stay sorted for binary_search");
 
 TagKind classifyTag(std::string_view lname) {
   // <svg:script>, <x:iframe>: namespaced forms in XML-parsed documents.
