@@ -48,6 +48,7 @@ enum class Word : std::uint8_t {
   From, Where, Having, Limit, Into, Outfile, Set, Table, Database, Schema, Procedure,
   Order, Group, By, OrderBy, All, Distinct, Waitfor, Delay,
   Sleep, Benchmark, Boolean, Collate, Any, Analyse, Values,
+  Postfix,  // ISNULL / NOTNULL: a comparison with no right-hand side
 };
 
 // Token flags.
@@ -111,14 +112,17 @@ constexpr KeywordEntry kKeywords[] = {
     {"glob", kCmp, Word::None},
     {"group", kBare, Word::Group},
     {"having", kKeyword, Word::Having},
+    {"ilike", kCmp, Word::None},
     {"insert", kStmt, Word::Insert},
     {"into", kKeyword, Word::Into},
     {"is", kCmp, Word::None},
+    {"isnull", kCmp, Word::Postfix},
     {"join", kKeyword, Word::None},
     {"like", kCmp, Word::None},
     {"limit", kKeyword, Word::Limit},
     {"mod", kArith, Word::None},
     {"not", kNot, Word::None},
+    {"notnull", kCmp, Word::Postfix},
     {"null", kNum, Word::None},
     {"offset", kKeyword, Word::None},
     {"or", kLogic, Word::None},
@@ -288,10 +292,12 @@ class SqlLexer {
       case '"':
         lexString(static_cast<char>(c), pos_ + 1, start, t);
         return true;
-      case '`': {  // quoted identifier
+      case '`': {  // quoted identifier: `information_schema` is still the catalog
         std::size_t end = in_.find('`', pos_ + 1);
         pos_ = end == std::string_view::npos ? in_.size() : end + 1;
         emit(t, kBare, start);
+        std::size_t body_end = end == std::string_view::npos ? in_.size() : end;
+        if (isDangerName(in_.substr(start + 1, body_end - start - 1))) t->flags |= kDanger;
         return true;
       }
       case '#':
@@ -531,6 +537,18 @@ class SqlLexer {
     emit(t, kNum, start);
   }
 
+  // True when `name` starts (case-insensitively) with a kDangerPrefixes entry.
+  static bool isDangerName(std::string_view name) {
+    if (name.size() < kShortestDangerPrefix) return false;
+    for (std::string_view p : kDangerPrefixes) {
+      if (name.size() < p.size()) continue;
+      std::size_t k = 0;
+      while (k < p.size() && lower(static_cast<unsigned char>(name[k])) == p[k]) ++k;
+      if (k == p.size()) return true;
+    }
+    return false;
+  }
+
   // Index of the next byte that is not blank or inside a /* */ comment.
   std::size_t skipBlank(std::size_t i) const {
     while (i < in_.size()) {
@@ -594,11 +612,7 @@ class SqlLexer {
     std::size_t n = std::min(len, sizeof(buf));
     for (std::size_t i = 0; i < n; ++i) buf[i] = lower(static_cast<unsigned char>(in_[start + i]));
     std::string_view lw(buf, n);
-    if (lw.size() >= kShortestDangerPrefix) {
-      for (std::string_view p : kDangerPrefixes) {
-        if (lw.substr(0, p.size()) == p) t->flags |= kDanger;
-      }
-    }
+    if (lw.size() >= kShortestDangerPrefix && isDangerName(lw)) t->flags |= kDanger;
     std::size_t after = skipBlank(pos_);
     bool call = after < in_.size() && in_[after] == '(';
     if (len >= 2 && len <= kLongestKeyword && lw[0] >= 'a' && lw[0] <= 'z') {
@@ -607,9 +621,11 @@ class SqlLexer {
         t->word = e->word;
       }
     }
-    // Operators, UNION and SELECT keep their class before '(' (UNION(SELECT
-    // ...), OR(1=1)); any other word followed by '(' is a function call.
-    bool keeps = t->type == kLogic || t->type == kCmp || t->type == kArith || t->type == kUnion ||
+    // Logic and arithmetic words, UNION and SELECT keep their class before
+    // '(' (UNION(SELECT ...), OR(1=1)); any other word followed by '(' is a
+    // function call.
+    // (A comparison word before '(' is SQLite's function form: GLOB(x, y).)
+    bool keeps = t->type == kLogic || t->type == kArith || t->type == kUnion ||
                  t->type == kNot || t->word == Word::Select;
     if (call && !keeps) {
       t->type = kFunc;
@@ -952,6 +968,11 @@ class Analyzer {
           return (t[i + 2].flags & kSymbolic) || isLiteral(x) || isLiteral(type(i + 3)) ||
                  (quoted && terminated);
         }
+        // x' OR email NOTNULL--
+        if (quoted && isOperand(x) && type(i + 2) == kCmp && t[i + 2].word == Word::Postfix &&
+            (i + 3 == n || type(i + 3) == kComment || type(i + 3) == kSemi)) {
+          return true;
+        }
         // ' OR TRUE   1 OR TRUE   1 OR TRUE--
         if (x == kNum && t[i + 1].word == Word::Boolean &&
             (((quoted || (p == kNum && t[0].word != Word::Boolean)) && i + 2 == n) ||
@@ -994,6 +1015,9 @@ class Analyzer {
           default:
             return false;
         }
+      case kCmp:  // ' NOTNULL --
+        return quoted && t[i].word == Word::Postfix &&
+               (i + 1 == n || type(i + 1) == kComment || type(i + 1) == kSemi);
       case kArith:  // '+SLEEP(5)+'   '||(SELECT ...)||'
         return quoted && (type(i + 1) == kFunc || (i + 1 < n && t[i + 1].word == Word::Select));
       default:

@@ -103,6 +103,11 @@ constexpr std::string_view kAttacks[] = {
     "1 and if(1=1,sleep(5),0)",
     "' or exists(select * from users)--",
     "var= @.= ( SELECT",
+    "z'or email notnull--",
+    "' notnull --",
+    "admin@juice-sh.op' and email ilike email--",
+    "from `information_schema`",
+    "admin@juice-sh.op\\' or glob (id,id);",
     "OR '{\"a\":1}'::jsonb #> '{a,b}' ? 'c'",
 };
 
