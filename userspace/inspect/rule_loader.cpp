@@ -625,14 +625,9 @@ class RuleParser {
       op.kind = OperatorKind::ByteRange;
       ok = parseByteRange(value, op.allowed) && ok;
     } else {
-      // TODO(inspect): wire detectSqli()/detectXss() (inspect/sqli_detector.h,
-      // inspect/xss_detector.h) here and in the inspector once they are
-      // merged; until then a rule using them cannot load. (#5)
+      // detect_sqli / detect_xss: the tokenizer detectors take no argument
+      // (written `detect_sqli: {}` or `detect_sqli: true`).
       op.kind = kind == "detect_sqli" ? OperatorKind::DetectSqli : OperatorKind::DetectXss;
-      diag_.add(node[kind].IsNull() ? node : YAML::Node(node[kind]),
-                "operator " + squote(kind) + " not available in this build",
-                "the tokenizer detectors are not linked yet; use a pattern for now");
-      return false;
     }
     return ok;
   }
