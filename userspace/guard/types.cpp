@@ -195,7 +195,6 @@ const char* eventKindName(EventKind kind) {
     case EventKind::SourceAbuse: return "source_abuse";
     case EventKind::UsernameAbuse: return "username_abuse";
     case EventKind::AccountTakeover: return "account_takeover";
-    case EventKind::RefusedAttempt: return "refused_attempt";
   }
   return "unknown";
 }

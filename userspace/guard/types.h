@@ -191,11 +191,11 @@ enum class UsernameStorage : std::uint8_t {
 // Sizes of the fixed tables, in entries (rounded up to a multiple of
 // 64 shards x 8 ways). Memory per entry is in docs/login-abuse.md.
 struct TableSizes {
-  std::size_t counters = 65536;  // each of the five count tables
-  std::size_t distinct = 16384;  // each of the two distinct-count tables
-  std::size_t blocks = 16384;    // throttled / blocked / banned sources
+  std::size_t counters = 32768;  // each of the five count tables
+  std::size_t distinct = 8192;   // each of the two distinct-count tables
+  std::size_t blocks = 8192;     // throttled / blocked / banned sources
   std::size_t locks = 4096;      // locked usernames
-  std::size_t offenders = 16384; // ban history for growing TTLs
+  std::size_t offenders = 8192;  // ban history for growing TTLs
   bool operator==(const TableSizes&) const = default;
 };
 
@@ -248,7 +248,6 @@ enum class EventKind : std::uint8_t {
   SourceAbuse,      // source counters tripped: source ladder applied
   UsernameAbuse,    // username counters tripped: username ladder applied
   AccountTakeover,  // success after takeover_after_failures failures
-  RefusedAttempt,   // attempt answered locally (throttled, blocked, locked)
 };
 const char* eventKindName(EventKind kind);
 

@@ -1,4 +1,5 @@
 #include "guard/login_guard.h"
+#include "guard/window_table.h"
 
 #include <gtest/gtest.h>
 
@@ -608,6 +609,32 @@ TEST_F(LoginGuardTest, ConcurrentWorkersShareCountersWithoutLoss) {
   ASSERT_EQ(st->top_sources.size(), 1u);
   EXPECT_EQ(st->top_sources[0].source, ip("203.0.113.1"));
   EXPECT_EQ(st->top_sources[0].failures, static_cast<std::uint32_t>(kThreads * kPerThread));
+}
+
+}  // namespace
+}  // namespace mamori::guard
+
+namespace mamori::guard {
+namespace {
+
+// The per-key costs quoted in docs/login-abuse.md: 48 bytes per address or
+// prefix count, 24 per username or (username, address) count, 112 per
+// distinct-count sketch, 64 per restriction, 80 per lock, 24 per offender,
+// plus 64 shard locks of 64 bytes per table.
+TEST(LoginGuardMemory, IsTheDocumentedCostPerKey) {
+  EXPECT_EQ(detail::ShardedTable<detail::WindowCount>::slotBytes(), 24u);
+  EXPECT_EQ(detail::ShardedTable<detail::DistinctSketch>::slotBytes(), 112u);
+  ManualClock clock;
+  SiteGuardConfig s;
+  s.site = "shop";
+  auto g = LoginGuard::create({s}, clock, nullptr);
+  ASSERT_TRUE(g.ok());
+  const TableSizes& t = s.tables;
+  const std::size_t expected = 3 * t.counters * 48 + 2 * t.counters * 24 + 2 * t.distinct * 112 +
+                               t.blocks * 64 + t.locks * 80 + t.offenders * 24 +
+                               10 * detail::kShards * 64;
+  EXPECT_EQ((*g)->memoryBytes(), expected);
+  EXPECT_LT(expected, 10u * 1024 * 1024);  // defaults: under 10 MiB per site
 }
 
 }  // namespace
