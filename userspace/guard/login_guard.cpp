@@ -174,7 +174,7 @@ struct LoginGuard::Impl {
   const Clock& clock;
   BanSink* sink;
   KeyedHash hash;
-  std::vector<std::unique_ptr<LoginSiteState>> sites;
+  std::vector<std::shared_ptr<LoginSiteState>> sites;
 
   std::int64_t nowMs() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(clock.now()).count();
@@ -195,11 +195,11 @@ struct LoginGuard::Impl {
     std::memcpy(buf + 9, ip.bytes.data(), 16);
     return hash.hash(buf, sizeof buf);
   }
-  // Usernames are hashed with the site id in front, so one person's hash
-  // differs between tenants' logs.
-  std::uint64_t userHash(SiteId site, std::string_view user) const {
-    std::string buf(sizeof site, '\0');
-    std::memcpy(buf.data(), &site, sizeof site);
+  // Usernames are hashed with the site name in front, so one person's hash
+  // differs between tenants' logs (and stays the same across a reload).
+  std::uint64_t userHash(const LoginSiteState& s, std::string_view user) const {
+    std::string buf = s.cfg.site;
+    buf.push_back('\0');
     buf.append(user);
     return hash(buf);
   }
@@ -242,7 +242,7 @@ struct LoginGuard::Impl {
     return table.upsert(
         key, [&](DistinctSketch& v, bool) { return v.add(e, element); },
         [&](const DistinctSketch& v) {
-          return (static_cast<std::uint64_t>(v.estimate(e)) << 32) | v.epoch;
+          return (static_cast<std::uint64_t>(v.liveBits(e)) << 32) | v.epoch;
         });
   }
 
@@ -501,9 +501,20 @@ common::Result<std::unique_ptr<LoginGuard>> LoginGuard::create(std::vector<SiteG
                                          "put it in username_ladder"};
     }
   }
-  KeyedHash hash = options.hash_key ? KeyedHash(*options.hash_key) : KeyedHash::random();
+  const Impl* previous = options.carry_over_from ? options.carry_over_from->impl_.get() : nullptr;
+  KeyedHash hash = previous             ? previous->hash
+                   : options.hash_key ? KeyedHash(*options.hash_key)
+                                      : KeyedHash::random();
   auto impl = std::make_unique<Impl>(clock, ban_sink, hash);
-  for (auto& site : sites) impl->sites.push_back(std::make_unique<LoginSiteState>(std::move(site)));
+  for (auto& site : sites) {
+    std::shared_ptr<LoginSiteState> kept;
+    if (previous != nullptr) {
+      for (const auto& old : previous->sites) {
+        if (old->cfg == site) kept = old;  // same settings: share its tables
+      }
+    }
+    impl->sites.push_back(kept ? kept : std::make_shared<LoginSiteState>(std::move(site)));
+  }
   return std::unique_ptr<LoginGuard>(new LoginGuard(std::move(impl)));
 }
 
@@ -584,7 +595,7 @@ PreCheck LoginGuard::beforeUpstream(SiteId site, const http::Request& request,
 
   if (auto user = extractUsername(r, request, s.cfg.username_case_insensitive, parsed)) {
     pre.has_username = true;
-    pre.user_hash = impl_->userHash(site, *user);
+    pre.user_hash = impl_->userHash(s, *user);
     pre.username = impl_->display(s, pre.user_hash, *user);
     if (pre.answer.status == 0 && now_ms < s.lock_horizon_ms.load(std::memory_order_relaxed)) {
       std::int64_t until = 0;
@@ -634,7 +645,7 @@ common::Result<Decision> LoginGuard::reportOutcome(std::string_view site, std::s
   LoginAttempt a{ip, !normal.empty(), 0, {}, {}};
   std::string shown;
   if (a.has_user) {
-    a.user_hash = impl_->userHash(*id, normal);
+    a.user_hash = impl_->userHash(s, normal);
     shown = impl_->display(s, a.user_hash, normal);
     a.display = shown;
   }
@@ -700,7 +711,7 @@ common::Result<bool> LoginGuard::unlock(std::string_view site, std::string_view 
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     }
   }
-  const std::uint64_t h = impl_->userHash(*id, normal);
+  const std::uint64_t h = impl_->userHash(s, normal);
   const std::int64_t now_ms = impl_->nowMs();
   bool was_locked = false;
   s.locks.find(h, [&](Lock& l) { was_locked = l.until_ms > now_ms; });
@@ -718,7 +729,7 @@ std::size_t LoginGuard::memoryBytes() const {
 
 std::string LoginGuard::usernameDisplayForTest(SiteId site, std::string_view user) const {
   const LoginSiteState& s = *impl_->sites.at(site);
-  return impl_->display(s, impl_->userHash(site, user), user);
+  return impl_->display(s, impl_->userHash(s, user), user);
 }
 
 std::uint64_t LoginGuard::ipEvictionsForTest(SiteId site) const {

@@ -19,7 +19,8 @@
 // Counters live in fixed tables sharded 64 ways with one small mutex per
 // shard; a call takes a few shard locks one after the other, never two at
 // once and never a global lock. The configuration is immutable after
-// create(): a reload builds a new LoginGuard (its counters start empty).
+// create(): a reload builds a new LoginGuard, which keeps the tables of
+// unchanged sites (GuardOptions::carry_over_from).
 
 #include <array>
 #include <atomic>
@@ -83,10 +84,19 @@ struct BanSink {
   virtual void ban(const common::IpPrefix& source, std::chrono::seconds ttl, BanReason reason) = 0;
 };
 
+class LoginGuard;
+
 struct GuardOptions {
   // Key of the username / table hash; a random per-process key when unset.
   // Set only by tests that need stable hashes.
   std::optional<std::array<std::uint8_t, 16>> hash_key;
+  // On reload: the guard being replaced. Sites whose SiteGuardConfig is
+  // unchanged share its tables (counters, locks, blocks, ban history), so a
+  // reload does not wipe an attack in progress; changed or new sites start
+  // empty. The hash key is taken over too (hash_key is then ignored). Both
+  // guards stay usable while workers switch over; the shared tables live
+  // until the last guard holding them is destroyed.
+  const LoginGuard* carry_over_from = nullptr;
 };
 
 class LoginGuard {

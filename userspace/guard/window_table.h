@@ -113,7 +113,9 @@ struct DistinctSketch {
     bits[epoch % kBuckets][bit >> 6] |= std::uint64_t{1} << (bit & 63);
     return estimate(e);
   }
-  std::uint32_t estimate(std::uint32_t e) const {
+  // Bits set in the union of the live buckets: grows with the estimate,
+  // without its log (the cheap eviction weight).
+  std::uint32_t liveBits(std::uint32_t e) const {
     std::uint64_t lo = 0, hi = 0;
     for (std::size_t i = 0; i < kBuckets; ++i) {
       if (i > epoch) break;
@@ -122,7 +124,10 @@ struct DistinctSketch {
       lo |= bits[period % kBuckets][0];
       hi |= bits[period % kBuckets][1];
     }
-    const int set = std::popcount(lo) + std::popcount(hi);
+    return static_cast<std::uint32_t>(std::popcount(lo) + std::popcount(hi));
+  }
+  std::uint32_t estimate(std::uint32_t e) const {
+    const std::uint32_t set = liveBits(e);
     if (set == 0) return 0;
     if (set == 128) return kSaturated;
     const double m = 128.0;

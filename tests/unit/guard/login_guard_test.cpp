@@ -639,3 +639,42 @@ TEST(LoginGuardMemory, IsTheDocumentedCostPerKey) {
 
 }  // namespace
 }  // namespace mamori::guard
+
+namespace mamori::guard {
+namespace {
+
+TEST(LoginGuardReload, UnchangedSitesKeepTheirCountersAndLocks) {
+  ManualClock clock;
+  RecordingSink sink;
+  auto shop = site({Counter::FailuresPerUser});
+  shop.limits.failures_per_user.threshold = 3;
+  auto blog = shop;
+  blog.site = "blog";
+  auto first = LoginGuard::create({shop, blog}, clock, &sink);
+  ASSERT_TRUE(first.ok());
+  for (const char* s : {"shop", "blog"}) {
+    ASSERT_TRUE((*first)->reportOutcome(s, "kim", ip("192.0.2.1"), Outcome::Failed).ok());
+    ASSERT_TRUE((*first)->reportOutcome(s, "kim", ip("192.0.2.2"), Outcome::Failed).ok());
+  }
+  // Reload: blog's settings change, shop's do not; the site order changes too.
+  auto blog2 = blog;
+  blog2.limits.failures_per_user.threshold = 4;
+  GuardOptions options;
+  options.carry_over_from = first->get();
+  auto second = LoginGuard::create({blog2, shop}, clock, &sink, options);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ((*second)->findSite("shop"), 1u);
+  auto d = (*second)->reportOutcome("shop", "kim", ip("192.0.2.3"), Outcome::Failed);
+  ASSERT_EQ(d->events.size(), 1u);  // 3rd failure: counted across the reload
+  EXPECT_EQ(d->events[0].action, Action::LockUsername);
+  EXPECT_EQ(d->events[0].username, (*first)->usernameDisplayForTest(0, "kim"));
+  auto b = (*second)->reportOutcome("blog", "kim", ip("192.0.2.3"), Outcome::Failed);
+  EXPECT_TRUE(b->events.empty());  // changed site: started empty
+  // The old guard still works and sees the shared lock.
+  EXPECT_EQ((*first)->status("shop")->locked.size(), 1u);
+  first->reset();
+  EXPECT_EQ((*second)->status("shop")->locked.size(), 1u);
+}
+
+}  // namespace
+}  // namespace mamori::guard
