@@ -84,9 +84,21 @@ common::IpPrefix maskTo(const common::IpPrefix& ip, std::uint8_t len) {
   return out;
 }
 
+// The client as a host address. An IPv4-mapped IPv6 address (::ffff:a.b.c.d,
+// what a dual-stack listener reports for IPv4 clients) becomes plain IPv4:
+// otherwise every IPv4 client would share one IPv6 /64 and one prefix block
+// would shut them all out.
 common::IpPrefix hostOf(const common::IpPrefix& ip) {
   common::IpPrefix out = ip;
-  out.prefix_len = static_cast<std::uint8_t>(ip.maxPrefix());
+  if (ip.is_v6) {
+    bool mapped = ip.bytes[10] == 0xff && ip.bytes[11] == 0xff;
+    for (int i = 0; i < 10 && mapped; ++i) mapped = ip.bytes[i] == 0;
+    if (mapped) {
+      out = common::IpPrefix{};
+      for (int i = 0; i < 4; ++i) out.bytes[i] = ip.bytes[12 + i];
+    }
+  }
+  out.prefix_len = static_cast<std::uint8_t>(out.maxPrefix());
   return out;
 }
 
@@ -629,11 +641,12 @@ common::Result<Decision> LoginGuard::reportOutcome(std::string_view site, std::s
   if (!id) return common::Error{ENOENT, "login report: unknown site \"" + std::string(site) + "\""};
   if (!ip.isHost())
     return common::Error{EINVAL, "login report: " + ip.toString() + " is not a host address"};
+  const common::IpPrefix source = hostOf(ip);
   LoginSiteState& s = *impl_->sites[*id];
   Decision d;
   d.enforced = !s.cfg.detection_only;
   d.outcome = outcome;
-  if (Impl::allowed(s, ip)) return d;
+  if (Impl::allowed(s, source)) return d;
   std::string normal(user);
   while (!normal.empty() && (normal.front() == ' ' || normal.front() == '\t')) normal.erase(0, 1);
   while (!normal.empty() && (normal.back() == ' ' || normal.back() == '\t')) normal.pop_back();
@@ -642,7 +655,7 @@ common::Result<Decision> LoginGuard::reportOutcome(std::string_view site, std::s
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     }
   }
-  LoginAttempt a{ip, !normal.empty(), 0, {}, {}};
+  LoginAttempt a{source, !normal.empty(), 0, {}, {}};
   std::string shown;
   if (a.has_user) {
     a.user_hash = impl_->userHash(s, normal);

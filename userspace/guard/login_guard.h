@@ -117,7 +117,7 @@ class LoginGuard {
   std::optional<SiteId> findSite(std::string_view name) const;
 
   // Before forwarding `request` of site `site` from `client` (a host
-  // address): is it a login attempt, on which username, and must it be
+  // address; an IPv4-mapped IPv6 address is treated as the IPv4 one): is it a login attempt, on which username, and must it be
   // answered locally (source blocked -> 403 for any request of the site;
   // throttled -> 429 with Retry-After on login routes; username locked ->
   // locked_status with Retry-After). Attempts refused while throttled or

@@ -678,3 +678,30 @@ TEST(LoginGuardReload, UnchangedSitesKeepTheirCountersAndLocks) {
 
 }  // namespace
 }  // namespace mamori::guard
+
+namespace mamori::guard {
+namespace {
+
+TEST(LoginGuardSources, Ipv4MappedClientsAreIpv4) {
+  ManualClock clock;
+  RecordingSink sink;
+  auto s = site({Counter::FailuresPerIp});
+  s.limits.failures_per_ip.threshold = 1;
+  s.source_ladder = {LadderStep{1, Action::BanSource, 0ms, 0s}};
+  auto g = LoginGuard::create({s}, clock, &sink);
+  ASSERT_TRUE(g.ok());
+  PreCheck pre = (*g)->beforeUpstream(0, formLogin("x"), ip("::ffff:192.0.2.10"));
+  EXPECT_EQ(pre.source, ip("192.0.2.10"));
+  (void)(*g)->afterResponse(pre, 401, {}, "");
+  auto bans = sink.bans();
+  ASSERT_EQ(bans.size(), 1u);
+  EXPECT_EQ(bans[0].source, ip("192.0.2.10"));
+  // Seen either way, it is the same blocked source; other IPv4 clients are not.
+  EXPECT_EQ((*g)->beforeUpstream(0, page("/"), ip("192.0.2.10")).answer.status, 403);
+  EXPECT_EQ((*g)->beforeUpstream(0, page("/"), ip("::ffff:192.0.2.11")).answer.status, 0);
+  auto r = (*g)->reportOutcome("shop", "", ip("::ffff:192.0.2.10"), Outcome::Failed);
+  ASSERT_TRUE(r.ok());
+}
+
+}  // namespace
+}  // namespace mamori::guard
