@@ -23,6 +23,7 @@ lab_init
 PIN="/sys/fs/bpf/mamori-e2e-cfg-$$"
 lab_on_cleanup() { purge_pins; }
 DIR=$(mktemp -d /tmp/mamori-e2e-cfg.XXXXXX)
+CTL="$DIR/control.sock"
 
 fail() { echo "FAIL: $*" >&2; echo "--- mamorid log:" >&2; cat "$DIR/mamorid.log" >&2 || true; exit 1; }
 pass() { echo "ok: $*"; }
@@ -73,7 +74,7 @@ set -e
 pass "--check-config and option conflicts"
 
 # 2. Start from the file: the client's /32 is denied.
-lab_bg waf "$BIN/mamorid" --pin-root "$PIN" --config "$CFG" >"$DIR/mamorid.log" 2>&1
+lab_bg waf "$BIN/mamorid" --pin-root "$PIN" --control-socket "$CTL" --config "$CFG" >"$DIR/mamorid.log" 2>&1
 MAMORID_PID=$LAB_LAST_PID
 lab_wait_for 100 grep -q "config $CFG applied" "$DIR/mamorid.log" || fail "mamorid did not start"
 has_xdp "$IF_CLIENT" && has_xdp "$IF_SPARE" || fail "shield not attached to both interfaces"

@@ -21,6 +21,7 @@ lab_init
 PIN="/sys/fs/bpf/mamori-e2e-$$"
 lab_on_cleanup() { purge_pins; }
 LOG=$(mktemp -d /tmp/mamori-e2e.XXXXXX)
+CTL="$LOG/control.sock"
 
 fail() { echo "FAIL: $*" >&2; echo "--- mamorid log:" >&2; cat "$LOG"/mamorid*.log >&2 || true; exit 1; }
 pass() { echo "ok: $*"; }
@@ -35,7 +36,7 @@ lab_bg app python3 -m http.server 8080 --bind 10.77.2.2 --directory "$LOG" 2>/de
 echo hello > "$LOG/index.html"
 
 start_mamorid() {
-  lab_bg waf "$BIN/mamorid" --pin-root "$PIN" \
+  lab_bg waf "$BIN/mamorid" --pin-root "$PIN" --control-socket "$CTL" \
     --xdp-iface "$(lab_dev waf client)" --xdp-iface "$(lab_dev waf attacker)" >"$LOG/mamorid$1.log" 2>&1
   MAMORID_PID=$LAB_LAST_PID
   lab_wait_for 100 grep -q "attached to $(lab_dev waf attacker)" "$LOG/mamorid$1.log" ||

@@ -1,9 +1,14 @@
 #include "admin/commands.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
+#include <streambuf>
+#include <thread>
 
 #include "common/duration.h"
+#include "logs/time_zone.h"
 
 namespace mamori::admin {
 
@@ -392,6 +397,159 @@ int config(Context& ctx) {
   return ctx.ok(*summary);
 }
 
+// --- logs ------------------------------------------------------------------
+
+// Streams an export to the client as it is produced, in 64 KiB frames.
+class CallStreamBuf final : public std::streambuf {
+ public:
+  explicit CallStreamBuf(Call& call) : call_(call) { setp(buf_, buf_ + sizeof(buf_)); }
+  ~CallStreamBuf() override { sync(); }
+
+ protected:
+  int overflow(int c) override {
+    if (sync() != 0) return traits_type::eof();
+    if (c != traits_type::eof()) sputc(static_cast<char>(c));
+    return c == traits_type::eof() ? 0 : c;
+  }
+  int sync() override {
+    std::string_view chunk(pbase(), static_cast<size_t>(pptr() - pbase()));
+    setp(buf_, buf_ + sizeof(buf_));
+    if (!chunk.empty() && !call_.out(chunk)) return -1;
+    return 0;
+  }
+
+ private:
+  Call& call_;
+  char buf_[65536];
+};
+
+struct LogsArgs {
+  logs::QueryFilter filter;
+  bool follow = false;
+  bool limit_given = false;
+  logs::ExportFormat format = logs::ExportFormat::Jsonl;
+};
+
+// Parses the filters shared by logs query/tail/export, from a[2] on.
+// Returns 0 or a usage exit code (after reporting).
+int parseLogsArgs(Context& ctx, size_t from, bool allow_follow, bool allow_format, LogsArgs* out) {
+  const auto& a = ctx.args();
+  bool type_given = false;
+  for (size_t i = from; i < a.size(); ++i) {
+    const std::string& opt = a[i];
+    if (opt == "-f" || opt == "--follow") {
+      if (!allow_follow) return ctx.usage(opt + " is for logs tail");
+      out->follow = true;
+      continue;
+    }
+    if (i + 1 >= a.size()) return ctx.usage(opt + " needs a value");
+    const std::string& v = a[++i];
+    if (opt == "--type") {
+      auto t = logs::parseLogType(v);
+      if (!t) return ctx.usage("unknown log type '" + v + "' (event, dos, bot or audit)");
+      out->filter.type = *t;
+      type_given = true;
+    } else if (opt == "--tenant") {
+      out->filter.tenant = v;
+    } else if (opt == "--site") {
+      out->filter.site = v;
+    } else if (opt == "--since" || opt == "--until") {
+      auto t = logs::parseTimestamp(v);
+      if (!t) return ctx.usage("bad " + opt + " '" + v + "' (RFC 3339 or YYYY-MM-DD)");
+      (opt == "--since" ? out->filter.since : out->filter.until) = *t;
+    } else if (opt == "--ip") {
+      out->filter.ip = v;
+    } else if (opt == "--rule") {
+      out->filter.rule_id = v;
+    } else if (opt == "--text") {
+      out->filter.text = v;
+    } else if (opt == "--limit") {
+      char* end = nullptr;
+      unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n > 1000000)
+        return ctx.usage("bad --limit '" + v + "' (0..1000000)");
+      out->filter.limit = static_cast<size_t>(n);
+      out->limit_given = true;
+    } else if (opt == "--format" && allow_format) {
+      if (v == "jsonl") out->format = logs::ExportFormat::Jsonl;
+      else if (v == "csv") out->format = logs::ExportFormat::Csv;
+      else return ctx.usage("unknown export format '" + v + "' (jsonl or csv)");
+    } else {
+      return ctx.usage("unexpected argument '" + opt + "'");
+    }
+  }
+  if (!type_given) return ctx.usage("logs " + a[1] + " needs --type event|dos|bot|audit");
+  return 0;
+}
+
+// One line per entry for people: time, tenant, site, source, action, rule, message.
+std::string logLine(const logs::LogEntry& e) {
+  auto field = [&](std::string_view path) {
+    std::string_view v = e.fields.get(path);
+    return v.empty() ? std::string("-") : std::string(v);
+  };
+  return field("@timestamp") + "  " + e.tenant + "  " + field("site") + "  " +
+         field("source.ip") + "  " + field("event.action") + "  " + field("rule.id") + "  " +
+         field("message") + "\n";
+}
+
+int logsCommand(Context& ctx) {
+  auto& a = ctx.args();
+  if (a.size() < 2) return ctx.usage("logs needs query, tail or export");
+  auto reader = ctx.services().logReader();
+  const std::string& verb = a[1];
+  if (verb != "query" && verb != "tail" && verb != "export")
+    return ctx.usage("unknown logs command '" + verb + "'");
+  LogsArgs args;
+  if (int rc = parseLogsArgs(ctx, 2, verb == "tail", verb == "export", &args)) return rc;
+  if (!reader) return ctx.failed(common::Error{ENOENT, "logging is off in this mamorid"});
+
+  if (verb == "export") {
+    CallStreamBuf buf(ctx.call());
+    std::ostream out(&buf);
+    auto rows = reader->exportTo(args.filter, args.format, out);
+    out.flush();
+    if (!rows) return ctx.failed(rows.error());
+    return 0;
+  }
+
+  // query and tail show the newest lines, oldest first; query up to 100 and
+  // tail up to 20 unless --limit says otherwise.
+  if (!args.limit_given) args.filter.limit = verb == "tail" ? 20 : 100;
+  args.filter.newest_first = true;
+  auto entries = reader->queryAll(args.filter);
+  if (!entries) return ctx.failed(entries.error());
+  std::reverse(entries->begin(), entries->end());
+  auto emit = [&](const logs::LogEntry& e, bool first) {
+    if (ctx.json() && !args.follow) return ctx.call().out((first ? "" : ",") + e.line);
+    if (ctx.json()) return ctx.call().out(e.line + "\n");  // JSON lines while following
+    return ctx.call().out(logLine(e));
+  };
+  if (ctx.json() && !args.follow) ctx.out("[");
+  bool first = true;
+  for (const auto& e : *entries) {
+    if (!emit(e, first)) return 1;
+    first = false;
+  }
+  if (ctx.json() && !args.follow) ctx.out("]\n");
+  if (!args.follow) return 0;
+
+  // Follow until the client goes away (Ctrl-C on mamorictl) or mamorid stops.
+  logs::QueryFilter follow_filter = args.filter;
+  follow_filter.limit = 0;
+  follow_filter.newest_first = false;
+  auto follower = logs::LogFollower::create(reader->options(), follow_filter);
+  if (!follower) return ctx.failed(follower.error());
+  while (!ctx.call().cancelled()) {
+    auto fresh = (*follower)->poll();
+    if (!fresh) return ctx.failed(fresh.error());
+    for (const auto& e : *fresh)
+      if (!emit(e, false)) return 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int runCommand(Call& call, Services& services) {
@@ -406,6 +564,7 @@ int runCommand(Call& call, Services& services) {
   if (noun == "bans") return bans(ctx);
   if (noun == "lists") return lists(ctx);
   if (noun == "config") return config(ctx);
+  if (noun == "logs") return logsCommand(ctx);
   return ctx.usage("unknown command '" + noun + "'");
 }
 

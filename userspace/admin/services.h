@@ -10,8 +10,11 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
 #include "common/ip_prefix.h"
 #include "common/result.h"
+#include "logs/log_reader.h"
 #include "net/types.h"
 #include "shield/types.h"
 
@@ -63,6 +66,10 @@ class Services {
 
   // Reloads the config file as SIGHUP does; the text says what changed.
   virtual common::Result<std::string> reload() = 0;
+
+  // The event / DoS / BOT / audit logs; nullptr when logging is off.
+  // LogReader is safe to share between threads.
+  virtual std::shared_ptr<const logs::LogReader> logReader() = 0;
 };
 
 }  // namespace mamori::admin

@@ -674,6 +674,9 @@ class ConfigParser {
         if (!isTenantId(*text)) {
           diag_.add(*id, "invalid tenant id " + squote(*text),
                     "use 1..63 of a-z, 0-9 and '-', starting with a letter or digit");
+        } else if (*text == kHostTenant) {
+          diag_.add(*id, "tenant id " + squote(*text) + " is reserved",
+                    "mamori keeps its host-wide logs (audit, XDP drops) under it; pick another id");
         } else if (auto [prev, inserted] = tenant_ids_.emplace(*text, id->Mark()); !inserted) {
           diag_.add(*id, "duplicate tenant id " + squote(*text),
                     "first defined at " + position(prev->second));

@@ -143,6 +143,10 @@ struct Site {
   SiteLimits limits;
 };
 
+// The tenant id under which host-wide records are logged (the audit log,
+// XDP drops that belong to no site). Reserved: no configured tenant may use it.
+inline constexpr const char* kHostTenant = "mamori";
+
 struct Tenant {
   std::string id;  // service code: [a-z0-9][a-z0-9-]{0,62}, unique
   std::map<std::string, std::string> labels;

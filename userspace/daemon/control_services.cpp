@@ -33,6 +33,16 @@ void ControlServices::setEngine(const net::Engine* engine) {
   engine_ = engine;
 }
 
+void ControlServices::setLogReader(std::shared_ptr<const logs::LogReader> reader) {
+  std::lock_guard lock(mu_);
+  log_reader_ = std::move(reader);
+}
+
+std::shared_ptr<const logs::LogReader> ControlServices::logReader() {
+  std::lock_guard lock(mu_);
+  return log_reader_;
+}
+
 admin::DaemonInfo ControlServices::daemonInfo() {
   admin::DaemonInfo d;
   d.version = kVersion;

@@ -32,6 +32,7 @@ class ControlServices final : public admin::Services {
   void setConfig(std::shared_ptr<const config::Config> config);
   void setShield(admin::ShieldInfo info);
   void setEngine(const net::Engine* engine);  // nullptr: no engine; must outlive calls
+  void setLogReader(std::shared_ptr<const logs::LogReader> reader);  // nullptr: logging off
 
   // Main thread, from its loop: runs one queued reload request, if any,
   // with `reload` and hands the result to the waiting control thread.
@@ -54,6 +55,7 @@ class ControlServices final : public admin::Services {
   common::Status deleteFromList(shield::ListKind kind, const common::IpPrefix& prefix) override;
   // Control thread: queues a reload for the main loop and waits for it.
   common::Result<std::string> reload() override;
+  std::shared_ptr<const logs::LogReader> logReader() override;
 
  private:
   common::Status requireShield();
@@ -68,6 +70,7 @@ class ControlServices final : public admin::Services {
   std::shared_ptr<const config::Config> config_;
   admin::ShieldInfo shield_;
   const net::Engine* engine_ = nullptr;
+  std::shared_ptr<const logs::LogReader> log_reader_;
   bool reload_wanted_ = false;
   bool stopped_ = false;
   std::uint64_t reload_generation_ = 0;  // bumped when a reload finishes

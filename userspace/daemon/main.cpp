@@ -1,8 +1,9 @@
 // mamorid: the mamori daemon. It loads the XDP shield onto the interfaces it
 // is given (by a config file or by --xdp-iface), reloads the shield config on
 // SIGHUP and reports sampled drops, and runs the reverse-proxy engine
-// (userspace/net) for the plain-HTTP listeners of the configured sites or of
-// the --listen/--upstream quick start, on worker threads of its own.
+// (userspace/net) for the listeners (plain HTTP or TLS) of the configured
+// sites or of the --listen/--upstream [--tls-cert/--tls-key] quick start, on
+// worker threads of its own.
 
 #include <getopt.h>
 #include <net/if.h>
@@ -22,10 +23,17 @@
 #include <utility>
 #include <vector>
 
+#include "admin/commands.h"
+#include "admin/control_server.h"
 #include "common/version.h"
 #include "config/loader.h"
+#include "daemon/control_services.h"
+#include "daemon/metrics_sources.h"
 #include "daemon/shield_settings.h"
+#include "metrics/metrics_server.h"
+#include "metrics/system_collectors.h"
 #include "net/engine.h"
+#include "net/tls.h"
 #include "shield/shield.h"
 
 namespace {
@@ -44,7 +52,8 @@ void onStop(int) { g_stop = true; }
 void onReload(int) { g_reload = true; }
 
 constexpr const char* kUsage = R"(Usage: mamorid --config FILE [--pin-root DIR]
-       mamorid --listen ADDR --upstream ADDR [--workers N] [--xdp-iface IFACE ...]
+       mamorid --listen ADDR --upstream ADDR [--tls-cert FILE --tls-key FILE]
+               [--workers N] [--xdp-iface IFACE ...]
        mamorid --xdp-iface IFACE [--xdp-mode MODE] [--pin-root DIR]
        mamorid --check-config FILE
        mamorid --purge [--pin-root DIR]
@@ -54,21 +63,30 @@ mamori web application firewall daemon.
 Options:
   -c, --config FILE     run from a config file (docs/config.md): the
                         `shield:` section, and the proxy engine for the
-                        plain-HTTP listeners of its sites (TLS listeners are
-                        skipped with a warning until TLS lands)
-  --listen ADDR         quick start: proxy plain HTTP accepted on ADDR
-                        (ip:port) to --upstream; not allowed with --config
+                        listeners of its sites (plain HTTP and TLS)
+  --listen ADDR         quick start: proxy HTTP accepted on ADDR (ip:port)
+                        to --upstream; not allowed with --config
   --upstream ADDR       quick start: the protected application (host:port)
+  --tls-cert FILE       quick start: the --listen listener speaks TLS (1.2 and
+  --tls-key FILE        1.3) with this PEM certificate chain and PEM key
+                        (unencrypted); both or neither
   --workers N           engine worker threads (default: config `workers`,
                         0 = one per online core)
   --check-config FILE   validate FILE, print "FILE: ok" or its errors
-                        (FILE:LINE:COLUMN: ...), exit 0 or 2; starts nothing
+                        (FILE:LINE:COLUMN: ..., then certificate and key
+                        problems naming the site and file), exit 0 or 2;
+                        loads certificates, starts nothing
   --xdp-iface IFACE     quick start without a file: attach the XDP shield to
                         IFACE with default limits (repeat for several
                         interfaces); not allowed with --config
   --xdp-mode MODE       quick start: auto (default: native, else generic),
                         native, generic
   --pin-root DIR        where the shield's maps are pinned (default /sys/fs/bpf/mamori)
+  --control-socket PATH where mamorictl reaches this daemon (default: config
+                        `control.socket`, /run/mamori/control.sock)
+  --metrics ADDR        serve Prometheus metrics on http://ADDR/metrics (ip:port;
+                        default: config `metrics.listen`, 127.0.0.1:9464);
+                        `--metrics off` serves none (docs/metrics.md)
   --purge               remove the pinned maps (bans, lists, counters) and exit
   -h, --help            show this help and exit
   -V, --version         show the version and exit
@@ -79,12 +97,14 @@ then. The quick start leaves the pinned lists as they are.
 
 Signals:
   SIGHUP           reload the config file; an invalid file is reported and
-                   the running config stays. Settings and lists change in
-                   place; interfaces are attached or detached to match.
+                   the running config stays. Sites (hosts, upstreams,
+                   limits, certificates) apply to new connections, open
+                   ones finish on the old config; listener addresses need a
+                   restart. Shield settings and lists change in place;
+                   interfaces are attached or detached to match.
   SIGINT, SIGTERM  stop accepting, let requests in flight finish (up to
                    10 s), detach the shield and exit 0; pinned maps stay, so
-                   bans and counters survive a restart. Site changes in a
-                   reloaded file need a restart.
+                   bans and counters survive a restart.
 
 Exit status: 0 after a clean stop, 1 when the shield cannot be loaded or
 attached or a listener cannot be bound, 2 for a usage or config error.
@@ -118,6 +138,7 @@ common::Status checkInterfacesExist(const std::vector<std::string>& names) {
 struct RunningShield {
   shield::Shield* shield = nullptr;
   std::vector<std::string> attached;  // interface names, in attach order
+  std::map<std::string, std::string> modes;  // interface -> "native" / "generic"
   bool manage_lists = false;          // --config: the file's lists are authoritative
 };
 
@@ -139,56 +160,116 @@ common::Status applyShield(RunningShield& run, const config::ShieldConfig& next)
     auto mode = sh.attach(iface, daemon::shieldAttachMode(next.attach_mode));
     if (!mode) return mode.error();
     run.attached.push_back(iface);
+    run.modes[iface] = shield::attachModeName(mode.value());
     std::printf("mamorid: XDP shield attached to %s (%s mode), maps in %s\n", iface.c_str(),
                 shield::attachModeName(mode.value()), sh.pinDir().c_str());
   }
   for (const auto& iface : changes.detach) {
     sh.detach(iface);
     run.attached.erase(std::find(run.attached.begin(), run.attached.end(), iface));
+    run.modes.erase(iface);
     std::printf("mamorid: XDP shield detached from %s\n", iface.c_str());
   }
   return {};
 }
 
-// SIGHUP: re-read `path`; apply it only if it is valid. Prints one line
-// saying what happened (after the loader's error lines, if any).
-void reload(RunningShield& run, const std::string& path, config::ShieldConfig& running) {
-  auto loaded = config::loadConfigFile(path);
-  if (!loaded) {
-    printConfigErrors(loaded.error());
-    std::fprintf(stderr, "mamorid: reload refused: %s is invalid; the running config stays\n",
-                 path.c_str());
-    return;
+// What control commands show of the shield as it runs now.
+admin::ShieldInfo shieldInfo(const RunningShield& run) {
+  admin::ShieldInfo info;
+  if (!run.shield) return info;
+  info.loaded = true;
+  info.pin_dir = run.shield->pinDir();
+  for (const auto& iface : run.attached) {
+    auto it = run.modes.find(iface);
+    info.interfaces.push_back(iface + " (" + (it == run.modes.end() ? "?" : it->second) + ")");
   }
-  config::ShieldConfig next = loaded.value().shield;
-  if (next.interfaces.empty()) {
-    std::fprintf(stderr,
-                 "mamorid: reload refused: %s lists no shield.interfaces; the running config "
-                 "stays\n",
-                 path.c_str());
-    return;
-  }
+  return info;
+}
+
+// Reload, shield part: apply the `shield:` section of the re-read, valid
+// config `loaded` (from `path`). Returns what changed, or why nothing did.
+common::Result<std::string> reloadShield(RunningShield& run, const std::string& path,
+                                         const config::Config& loaded,
+                                         config::ShieldConfig& running) {
+  config::ShieldConfig next = loaded.shield;
+  if (next.interfaces.empty())
+    return common::Error{EINVAL, "reload refused: " + path +
+                                     " lists no shield.interfaces; the running config stays"};
   const auto changes = daemon::interfaceChanges(run.attached, next.interfaces);
-  if (auto st = checkInterfacesExist(changes.attach); !st) {
-    std::fprintf(stderr, "mamorid: reload refused: %s; the running config stays\n",
-                 st.error().message.c_str());
-    return;
-  }
+  if (auto st = checkInterfacesExist(changes.attach); !st)
+    return common::Error{st.error().code, "reload refused: " + st.error().message +
+                                              "; the running config stays"};
+  std::string notes;
   for (const auto& note : daemon::changesNeedingRestart(running, next))
-    std::fprintf(stderr, "mamorid: reload: %s\n", note.c_str());
+    notes += "reload: " + note + "\n";
   next.max_sources = running.max_sources;  // sized at load; see changesNeedingRestart
   auto st = applyShield(run, next);
   next.interfaces = run.attached;
   running = next;
-  if (!st) {
-    std::fprintf(stderr,
-                 "mamorid: reload failed part way: %s (settings and lists may be the new "
-                 "ones; attached: %s)\n",
-                 st.error().message.c_str(), joined(run.attached).c_str());
-    return;
+  if (!st)
+    return common::Error{st.error().code,
+                         notes + "reload failed part way: " + st.error().message +
+                             " (settings and lists may be the new ones; attached: " +
+                             joined(run.attached) + ")"};
+  return notes + "reloaded " + path + ": " + std::to_string(next.allow.size()) + " allow, " +
+         std::to_string(next.deny.size()) + " deny, attached: " + joined(run.attached);
+}
+
+// Prints an audit line per control call. The audit log (userspace/logs,
+// issue #6) takes this over; until then the journal keeps it.
+void auditToStdout(const admin::Caller& caller, const std::vector<std::string>& args, int code,
+                   const std::string& before, const std::string& after) {
+  std::string command;
+  for (const auto& a : args) command += (command.empty() ? "" : " ") + a;
+  std::printf("mamorid: audit: uid=%u pid=%d command=\"%s\" exit=%d%s%s\n", caller.uid,
+              caller.pid, command.c_str(), code, before.empty() ? "" : (" before=\"" + before + "\"").c_str(),
+              after.empty() ? "" : (" after=\"" + after + "\"").c_str());
+  std::fflush(stdout);
+}
+
+// getopt id of --metrics, kept apart from main's option enum.
+constexpr int kMetricsOption = 2000;
+
+// Serves /metrics on `listen` with the engine's and the shield's counters
+// and the process and host families. Fail-open: mamorid without metrics
+// still protects, so a bind failure is a warning and null is returned (the
+// metrics server is an observer, not part of the request path).
+std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
+                                                     const net::Engine* engine, bool with_shield,
+                                                     const std::string& pin_root,
+                                                     const std::string& log_dir) {
+  auto registry = std::make_shared<metrics::Registry>();
+  auto check = [](common::Status st) {
+    if (!st) std::fprintf(stderr, "mamorid: metrics: %s\n", st.error().message.c_str());
+  };
+  // Engine::stats() sums the workers' counters; callable from any thread.
+  auto engine_snapshot = [engine]() -> common::Result<metrics::EngineSnapshot> {
+    return daemon::engineSnapshot(engine->stats());
+  };
+  // Opened per scrape: the pins may be replaced (mamorid --purge, bpffs remount).
+  auto xdp_snapshot = [pin_root]() -> common::Result<metrics::XdpSnapshot> {
+    auto maps = shield::PinnedMaps::open(pin_root);
+    if (!maps) return maps.error();
+    auto counters = maps->counters();
+    if (!counters) return counters.error();
+    auto bans = maps->listBans();
+    if (!bans) return bans.error();
+    return daemon::xdpSnapshot(counters.value(), bans.value());
+  };
+  if (engine) check(registry->add("engine", metrics::engineCollector(engine_snapshot)));
+  if (with_shield) check(registry->add("xdp", metrics::xdpCollector(xdp_snapshot)));
+  metrics::SystemSources sources;
+  sources.log_dir = log_dir;
+  check(registry->add("process", metrics::processCollector(sources)));
+  check(registry->add("host", metrics::hostCollector(sources)));
+  auto server = metrics::MetricsServer::start(listen, registry);
+  if (!server) {
+    std::fprintf(stderr, "mamorid: %s; running without /metrics\n", server.error().message.c_str());
+    return nullptr;
   }
-  std::printf("mamorid: reloaded %s: %zu allow, %zu deny, attached: %s\n", path.c_str(),
-              next.allow.size(), next.deny.size(), joined(run.attached).c_str());
+  std::printf("mamorid: metrics on http://%s:%u/metrics\n",
+              listen.substr(0, listen.rfind(':')).c_str(), unsigned{server.value()->port()});
+  return std::move(server.value());
 }
 
 }  // namespace
@@ -204,8 +285,24 @@ int main(int argc, char** argv) {
   std::optional<std::string> listen_addr;
   std::optional<std::string> upstream_addr;
   std::optional<uint32_t> workers;
+  std::optional<std::string> control_socket;
+  std::optional<std::string> tls_cert;
+  std::optional<std::string> tls_key;
+  std::optional<std::string> metrics_flag;
 
-  enum { kXdpIface = 1000, kXdpMode, kPinRoot, kPurge, kCheckConfig, kListen, kUpstream, kWorkers };
+  enum {
+    kXdpIface = 1000,
+    kXdpMode,
+    kPinRoot,
+    kPurge,
+    kCheckConfig,
+    kListen,
+    kUpstream,
+    kWorkers,
+    kTlsCert,
+    kTlsKey,
+    kControlSocket
+  };
   static const option kOptions[] = {{"config", required_argument, nullptr, 'c'},
                                     {"check-config", required_argument, nullptr, kCheckConfig},
                                     {"xdp-iface", required_argument, nullptr, kXdpIface},
@@ -215,6 +312,10 @@ int main(int argc, char** argv) {
                                     {"listen", required_argument, nullptr, kListen},
                                     {"upstream", required_argument, nullptr, kUpstream},
                                     {"workers", required_argument, nullptr, kWorkers},
+                                    {"control-socket", required_argument, nullptr, kControlSocket},
+                                    {"tls-cert", required_argument, nullptr, kTlsCert},
+                                    {"tls-key", required_argument, nullptr, kTlsKey},
+                                    {"metrics", required_argument, nullptr, kMetricsOption},
                                     {"help", no_argument, nullptr, 'h'},
                                     {"version", no_argument, nullptr, 'V'},
                                     {nullptr, 0, nullptr, 0}};
@@ -243,6 +344,10 @@ int main(int argc, char** argv) {
       case kPurge: purge = true; break;
       case kListen: listen_addr = optarg; break;
       case kUpstream: upstream_addr = optarg; break;
+      case kControlSocket: control_socket = optarg; break;
+      case kTlsCert: tls_cert = optarg; break;
+      case kTlsKey: tls_key = optarg; break;
+      case kMetricsOption: metrics_flag = optarg; break;
       case kWorkers: {
         char* end = nullptr;
         errno = 0;
@@ -266,6 +371,13 @@ int main(int argc, char** argv) {
       printConfigErrors(loaded.error());
       return 2;
     }
+    // The loader checked the files are readable; whether they are a usable
+    // certificate and matching key takes OpenSSL, which lives in net.
+    if (auto st = net::checkTlsCertificates(loaded.value()); !st) {
+      std::fprintf(stderr, "%s: %s\n", check_path->c_str(),
+                   st.error().message.c_str());
+      return 2;
+    }
     std::printf("%s: ok\n", check_path->c_str());
     return 0;
   }
@@ -284,10 +396,23 @@ int main(int argc, char** argv) {
     return usageError(
         "--xdp-iface and --xdp-mode are the quick start; with --config, set "
         "shield.interfaces and shield.attach_mode in the file");
-  if (config_path && (listen_addr || upstream_addr))
-    return usageError("--listen and --upstream are the quick start; with --config, define sites");
+  if (config_path && (listen_addr || upstream_addr || tls_cert || tls_key))
+    return usageError(
+        "--listen, --upstream, --tls-cert and --tls-key are the quick start; with --config, "
+        "define sites");
   if (listen_addr.has_value() != upstream_addr.has_value())
     return usageError("--listen and --upstream go together");
+  if (tls_cert.has_value() != tls_key.has_value())
+    return usageError("--tls-cert and --tls-key go together");
+  if (tls_cert && !listen_addr) return usageError("--tls-cert needs --listen and --upstream");
+  if (metrics_flag && *metrics_flag != "off") {
+    // Port 0 (any free port, for tests) is fine here, unlike for a listener in the config.
+    std::string checked = *metrics_flag;
+    if (checked.size() > 2 && checked.compare(checked.size() - 2, 2, ":0") == 0)
+      checked.back() = '1';
+    if (auto ep = config::parseEndpoint(checked, config::HostKind::IpOnly); !ep)
+      return usageError("invalid --metrics '" + *metrics_flag + "': " + ep.error().message);
+  }
   config::ShieldConfig running;
   config::Config full;  // sites and workers for the engine
   if (config_path) {
@@ -308,6 +433,8 @@ int main(int argc, char** argv) {
     quick.upstream = *upstream_addr;
     quick.xdp_interfaces = ifaces;
     quick.workers = workers.value_or(0);
+    quick.tls_cert = tls_cert;
+    quick.tls_key = tls_key;
     auto built = config::quickStartConfig(quick);
     if (!built) {
       printConfigErrors(built.error());
@@ -324,6 +451,13 @@ int main(int argc, char** argv) {
     running.attach_mode = mode;
   }
   const bool want_shield = !running.interfaces.empty();
+  // Certificates are part of the config: a bad one refuses the start with
+  // the same message --check-config gives, rather than leaving a site down.
+  if (auto st = net::checkTlsCertificates(full); !st) {
+    std::fprintf(stderr, "%s\nmamorid: TLS certificates refused; not started\n",
+                 st.error().message.c_str());
+    return 2;
+  }
 
   // Handlers go in before anything is attached: SIGHUP's default action
   // would kill the daemon with the shield still attached.
@@ -352,11 +486,6 @@ int main(int argc, char** argv) {
       }
     } else {
       engine = std::move(created.value());
-    }
-    if (engine) {
-      for (const auto& skipped : engine->skippedTlsListeners())
-        std::fprintf(stderr, "mamorid: TLS listener %s skipped (TLS is not supported yet)\n",
-                     skipped.c_str());
     }
   }
 
@@ -396,6 +525,43 @@ int main(int argc, char** argv) {
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     for (const auto& addr : engine->listenAddresses())
       std::printf("mamorid: proxy listening on %s (%u workers)\n", addr.c_str(), engine_workers);
+  }
+
+  // The control socket comes up last, once there is something to control.
+  daemon::ControlServices services(pin_root, config_path.value_or(""), engine_workers);
+  services.setConfig(std::make_shared<const config::Config>(full));
+  services.setShield(shieldInfo(run));
+  services.setEngine(engine.get());
+  admin::ControlServerOptions control_options;
+  control_options.path = control_socket.value_or(full.control.socket);
+  auto control = admin::ControlServer::start(
+      control_options, [&services](admin::Call& call) { return admin::runCommand(call, services); },
+      auditToStdout);
+  if (!control) {
+    std::fprintf(stderr, "mamorid: control socket: %s\n", control.error().message.c_str());
+    if (engine) engine->stop();
+    return 1;
+  }
+  if (!(*control)->note().empty())
+    std::fprintf(stderr, "mamorid: control socket: %s\n", (*control)->note().c_str());
+  std::printf("mamorid: control socket %s\n", control_options.path.c_str());
+  // Declared after the engine and the shield so it is destroyed (and stops
+  // scraping them) first.
+  std::unique_ptr<metrics::MetricsServer> metrics_server;
+  {
+    std::string metrics_listen = metrics_flag.value_or(full.metrics.listen.toString());
+    if (metrics_listen != "off") {
+      // Like the engine's workers, the server's threads leave the signals to main.
+      sigset_t block, old;
+      sigemptyset(&block);
+      sigaddset(&block, SIGINT);
+      sigaddset(&block, SIGTERM);
+      sigaddset(&block, SIGHUP);
+      pthread_sigmask(SIG_BLOCK, &block, &old);
+      metrics_server =
+          startMetrics(metrics_listen, engine.get(), want_shield, pin_root, full.logs.dir);
+      pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
   }
   std::fflush(stdout);
 
@@ -440,24 +606,59 @@ int main(int argc, char** argv) {
     } else {
       std::this_thread::sleep_for(kPollInterval);
     }
-    if (g_reload.exchange(false)) {
-      if (config_path && engine)
-        std::printf("mamorid: reload: site changes need a restart (engine reload is not built yet)\n");
-      if (config_path && want_shield) {
-        reload(run, *config_path, running);
-      } else if (config_path) {
-        // nothing else to reload without a shield
-      } else {
-        std::printf("mamorid: SIGHUP ignored: started without --config, nothing to reload\n");
+    // One reload path for SIGHUP and `mamorictl config reload`.
+    // One reload path for SIGHUP and `mamorictl config reload`: the file is
+    // read once; sites first (the engine builds the new snapshot - resolving,
+    // reading pages, loading certificates - and swaps it only if all of that
+    // worked; open connections finish on the old one), then the shield. A
+    // file the engine refuses changes nothing.
+    auto reloadNow = [&]() -> common::Result<std::string> {
+      if (!config_path)
+        return common::Error{EINVAL, "started without --config, nothing to reload"};
+      auto loaded = config::loadConfigFile(*config_path);
+      if (!loaded)
+        return common::Error{loaded.error().code,
+                             loaded.error().message + "\nreload refused: " + *config_path +
+                                 " is invalid; the running config stays"};
+      std::string summary;
+      if (engine) {
+        if (auto st = engine->reload(loaded.value()); !st)
+          return common::Error{st.error().code,
+                               st.error().message +
+                                   "\nreload refused: the running sites and shield stay"};
+        std::size_t sites = 0;
+        for (const auto& t : loaded.value().tenants) sites += t.sites.size();
+        summary = "reloaded " + *config_path + ": " + std::to_string(sites) +
+                  " sites for new connections";
       }
+      services.setConfig(std::make_shared<const config::Config>(loaded.value()));
+      if (want_shield) {
+        auto shield_result = reloadShield(run, *config_path, loaded.value(), running);
+        services.setShield(shieldInfo(run));
+        if (!shield_result)
+          return common::Error{shield_result.error().code,
+                               (summary.empty() ? "" : summary + "\n") +
+                                   shield_result.error().message};
+        summary += (summary.empty() ? "" : "\n") + *shield_result;
+      }
+      return summary.empty() ? std::string("reloaded ") + *config_path + ": nothing to apply"
+                             : summary;
+    };
+    if (g_reload.exchange(false)) {
+      auto result = reloadNow();
+      if (result) std::printf("mamorid: %s\n", result->c_str());
+      else std::fprintf(stderr, "mamorid: %s\n", result.error().message.c_str());
       std::fflush(stdout);
       std::fflush(stderr);
     }
+    services.serveReloadRequest(reloadNow);
     if (std::chrono::steady_clock::now() - last_report >= kReportInterval) {
       report();
       last_report = std::chrono::steady_clock::now();
     }
   }
+  services.shutdown();
+  control->reset();  // no control call runs while the rest shuts down
   if (engine) {
     engine->stop();  // stops accepting, lets requests in flight finish, joins
     auto st = engine->stats();

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -15,6 +17,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string_view>
@@ -24,13 +27,14 @@
 #include "http/response_parser.h"
 #include "net/forward.h"
 #include "net/timer_heap.h"
+#include "net/tls_context.h"
 #include "net/upstream_set.h"
 
 namespace mamori::net {
 
 using Clock = std::chrono::steady_clock;
 
-// Read-only after Engine::create(); shared by all workers.
+// Read-only once built; shared by all workers through a Snapshot.
 struct SiteRuntime {
   config::Site site;
   std::vector<sockaddr_storage> upstream_addrs;  // one per site.upstreams entry
@@ -39,9 +43,26 @@ struct SiteRuntime {
   http::RequestLimits limits;
 };
 
+// What a reload replaces: the sites and, per listener, the sites served
+// there and its TLS context. Immutable once built and shared (shared_ptr)
+// by the workers and by every connection accepted while it was current, so
+// a connection finishes on the config it started with.
+struct Snapshot {
+  struct PerListener {
+    std::vector<const SiteRuntime*> sites;  // every site listening here, config order
+    // Shared by the workers (SSL_new on a shared SSL_CTX is thread-safe).
+    std::unique_ptr<TlsContext> tls;
+  };
+  std::vector<std::unique_ptr<SiteRuntime>> sites;
+  std::vector<PerListener> listeners;  // indexed like Engine::listeners_
+};
+
+// A listening address and its sockets; kept across reloads.
 struct ListenerRuntime {
-  std::string address;                   // "ip:port"
-  std::vector<const SiteRuntime*> sites;  // every site listening here
+  std::string address;  // "ip:port"
+  std::size_t index = 0;  // into Snapshot::listeners
+  bool is_tls = false;
+  config::Endpoint endpoint;
   // One SO_REUSEPORT socket per worker. Slot i is touched only by worker i
   // once threads run (it closes it on stop and writes -1); whatever is left
   // open is closed here.
@@ -58,7 +79,28 @@ namespace {
 // (back-pressure) and stop parsing its next pipelined request.
 constexpr std::size_t kClientOutputBound = 256 * 1024;
 constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kTlsRecordMax = 16 * 1024;  // plaintext of one TLS record
 constexpr std::size_t kIdlePerUpstream = 16;  // idle keep-alive upstream conns per worker
+// An idle upstream connection older than this is closed rather than used:
+// below the 5 s keep-alive timeout of Node.js and similar servers, so we
+// rarely write into a connection the upstream is closing at that moment.
+constexpr auto kUpstreamIdleMax = std::chrono::seconds(4);
+// A request that is not idempotent cannot be retried (the upstream may have
+// acted on it), so it only reuses a connection this recently active.
+constexpr auto kUnsafeReuseMax = std::chrono::seconds(1);
+
+// RFC 9110 §9.2.2: a client (or proxy) may repeat these automatically.
+bool isIdempotent(http::Method m) {
+  switch (m) {
+    case http::Method::Get:
+    case http::Method::Head:
+    case http::Method::Options:
+    case http::Method::Trace:
+    case http::Method::Put:
+    case http::Method::Delete: return true;
+    default: return false;
+  }
+}
 constexpr auto kLingerTime = std::chrono::seconds(2);
 
 const char* reasonPhrase(int status) {
@@ -174,10 +216,22 @@ struct ListenHandler : Handler {
 };
 
 struct ClientConn;
+struct UpstreamConn;
+
+// A worker's own state for one snapshot: upstream health and idle
+// keep-alive pools per site. Held by the worker while current and by each
+// connection accepted under it. When a reload makes it old its idle pools
+// are closed, and upstream connections finishing under it are not pooled.
+struct WorkerGen {
+  std::shared_ptr<const Snapshot> snap;
+  std::unordered_map<const SiteRuntime*, UpstreamSet> health;
+  std::unordered_map<const SiteRuntime*, std::vector<std::vector<UpstreamConn*>>> idle;
+};
 
 struct UpstreamConn : Handler {
   UpstreamConn() : Handler(Kind::Upstream) {}
   int fd = -1;
+  WorkerGen* gen = nullptr;  // kept alive by the client, or current while idle
   const SiteRuntime* site = nullptr;
   std::size_t index = 0;  // into site->upstream_addrs
   ClientConn* client = nullptr;  // null while idle in the pool
@@ -186,6 +240,7 @@ struct UpstreamConn : Handler {
   http::ResponseParser parser{http::Method::Get};
   bool connecting = false;
   bool reused = false;    // taken from the idle pool
+  std::chrono::steady_clock::time_point idle_since;  // when it went into the pool
   bool got_bytes = false;  // any response byte for the current request
   bool paused = false;     // back-pressure: the client is not keeping up
   bool closed = false;
@@ -199,7 +254,8 @@ struct ClientConn : Handler {
   ClientConn() : Handler(Kind::Client) {}
   std::uint64_t id = 0;
   int fd = -1;
-  const ListenerRuntime* listener = nullptr;
+  std::shared_ptr<WorkerGen> gen;  // the config this connection lives under
+  const Snapshot::PerListener* routes = nullptr;  // gen's sites on this listener
   const SiteRuntime* site = nullptr;  // site of the current request
   config::IpAddress peer;
   std::string peer_key;  // peer address bytes, for the per-source cap
@@ -208,6 +264,12 @@ struct ClientConn : Handler {
   std::string out;
   std::size_t out_off = 0;
   std::optional<http::RequestParser> parser;
+  // TLS listeners only. The want flags say which socket readiness an
+  // interrupted TLS operation waits for, so updateClient() asks for it.
+  std::unique_ptr<TlsConn> tls;
+  bool tls_handshake_wants_write = false;
+  bool tls_read_wants_write = false;
+  bool tls_write_wants_read = false;
   Phase phase = Phase::Header;
   std::size_t request_bytes = 0;  // received since the current request began
   bool busy = false;              // a request is with the upstream
@@ -234,7 +296,7 @@ class Worker {
  public:
   Worker(std::size_t index, const EngineOptions& options,
          const std::vector<std::unique_ptr<ListenerRuntime>>& listeners,
-         const std::vector<std::unique_ptr<SiteRuntime>>& sites)
+         std::shared_ptr<const Snapshot> snapshot)
       : options_(options) {
     epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
     wakefd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -247,12 +309,7 @@ class Worker {
       addFd(h->fd, EPOLLIN, h.get());
       listen_.push_back(std::move(h));
     }
-    for (const auto& s : sites) {
-      std::vector<std::uint32_t> weights;
-      for (const auto& u : s->site.upstreams) weights.push_back(u.weight);
-      health_.emplace(s.get(), UpstreamSet(weights));
-      idle_[s.get()].resize(s->site.upstreams.size());
-    }
+    install(std::move(snapshot));
     std::uint64_t seed = 0;
     if (::getrandom(&seed, sizeof seed, 0) != sizeof seed)
       seed = static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()) ^ (index << 56);
@@ -266,9 +323,20 @@ class Worker {
     ::close(epfd_);
   }
 
+  // Any thread. The worker begins its graceful stop at its next wake-up.
   void requestStop() {
-    std::uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(wakefd_, &one, sizeof one);
+    stop_requested_.store(true);
+    wake();
+  }
+
+  // Any thread. The worker switches to `snapshot` for connections it
+  // accepts from its next wake-up on; open connections keep theirs.
+  void offer(std::shared_ptr<const Snapshot> snapshot) {
+    {
+      std::lock_guard lock(offer_mu_);
+      offered_ = std::move(snapshot);
+    }
+    wake();
   }
 
   EngineStats stats() const {
@@ -282,6 +350,14 @@ class Worker {
   }
 
   void run() {
+    // OpenSSL writes to the socket with write(2), not send(MSG_NOSIGNAL):
+    // a client that resets mid-write would raise SIGPIPE and kill the
+    // process. Blocked in this thread only, the signal stays pending and
+    // the write fails with EPIPE instead.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
     epoll_event events[128];
     while (true) {
       int timeout = timers_.waitMs(Clock::now(), 1000);
@@ -340,10 +416,46 @@ class Worker {
 
   // --- stop ----------------------------------------------------------------
 
+  void wake() {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wakefd_, &one, sizeof one);
+  }
+
+  // Makes `snapshot` current. The old generation's idle upstream
+  // connections are closed (they belong to sites that may be gone); its
+  // busy ones finish and are then closed instead of pooled (finish()).
+  void install(std::shared_ptr<const Snapshot> snapshot) {
+    if (gen_) {
+      std::vector<UpstreamConn*> idle;
+      for (auto& [site, pools] : gen_->idle)
+        for (auto& pool : pools) {
+          idle.insert(idle.end(), pool.begin(), pool.end());
+          pool.clear();
+        }
+      for (auto* u : idle) closeUpstream(u);
+    }
+    auto g = std::make_shared<WorkerGen>();
+    for (const auto& s : snapshot->sites) {
+      std::vector<std::uint32_t> weights;
+      for (const auto& u : s->site.upstreams) weights.push_back(u.weight);
+      g->health.emplace(s.get(), UpstreamSet(weights));
+      g->idle[s.get()].resize(s->site.upstreams.size());
+    }
+    g->snap = std::move(snapshot);
+    gen_ = std::move(g);
+  }
+
   void onWake() {
     std::uint64_t v;
     [[maybe_unused]] auto n = ::read(wakefd_, &v, sizeof v);
-    if (stopping_) return;
+    std::shared_ptr<const Snapshot> offered;
+    {
+      std::lock_guard lock(offer_mu_);
+      offered = std::move(offered_);
+      offered_.reset();
+    }
+    if (offered) install(std::move(offered));
+    if (stopping_ || !stop_requested_.load()) return;
     stopping_ = true;
     stop_deadline_ = Clock::now() + options_.stop_grace;
     for (auto& l : listen_) {
@@ -375,8 +487,9 @@ class Worker {
       auto c = std::make_unique<ClientConn>();
       c->fd = fd;
       c->id = ++next_id_;
-      c->listener = l->listener;
-      c->site = l->listener->sites.front();
+      c->gen = gen_;
+      c->routes = &gen_->snap->listeners[l->listener->index];
+      c->site = c->routes->sites.front();
       c->peer = ipOf(ss, &c->peer_port);
       c->peer_key.assign(reinterpret_cast<const char*>(c->peer.bytes.data()), c->peer.bits() / 8);
       // The cap is enforced per worker: with N workers a source may hold up
@@ -394,6 +507,15 @@ class Worker {
       ++count;
       int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      if (c->routes->tls) {
+        c->tls = TlsConn::create(*c->routes->tls, fd);
+        if (!c->tls) {  // out of memory: refuse this one connection
+          bump(counters_.tls_handshake_failures);
+          ::close(fd);
+          if (--count == 0) per_source_.erase(c->peer_key);
+          continue;
+        }
+      }
       c->parser.emplace(c->site->limits);
       c->events = EPOLLIN;
       addFd(fd, c->events, c.get());
@@ -439,7 +561,9 @@ class Worker {
       case Phase::Header:
       case Phase::Body:
         bump(counters_.client_timeouts);
-        // Nothing received yet (a preconnect, a keep-alive lull): close quietly.
+        // Nothing received yet (a preconnect, a keep-alive lull, a TLS
+        // handshake that stalled: header_timeout bounds the handshake too):
+        // close quietly.
         if (c->request_bytes == 0 && c->phase == Phase::Header) {
           closeClient(c);
           return;
@@ -450,7 +574,7 @@ class Worker {
         UpstreamConn* u = c->up;
         if (u) {
           bump(counters_.upstream_connect_failures);
-          health_.at(u->site).markDown(u->index, Clock::now());
+          u->gen->health.at(u->site).markDown(u->index, Clock::now());
           closeUpstream(u);
         }
         c->up = nullptr;
@@ -481,17 +605,24 @@ class Worker {
       abortClient(c);
       return;
     }
-    if (ev & EPOLLOUT) {
+    bool readable = (ev & EPOLLIN) && (c->events & EPOLLIN);
+    if (c->tls && !c->tls->handshakeDone()) {
+      if (!advanceHandshake(c)) return;
+      readable = true;  // the first request may already be waiting in the socket
+    }
+    if (c->tls_read_wants_write && (ev & EPOLLOUT)) readable = true;
+    if ((ev & EPOLLOUT) || (c->tls_write_wants_read && (ev & EPOLLIN))) {
       if (!flushClient(c)) return;
     }
-    if ((ev & EPOLLIN) && (c->events & EPOLLIN)) {
+    if (readable && !c->closed && (c->events & EPOLLIN || c->tls_read_wants_write)) {
       char buf[kReadChunk];
-      ssize_t n = ::recv(c->fd, buf, sizeof buf, 0);
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      std::size_t n = 0;
+      auto rd = clientRead(c, buf, sizeof buf, &n);
+      if (rd == ReadResult::Broken) {
         abortClient(c);
         return;
       }
-      if (n == 0) {
+      if (rd == ReadResult::Eof) {
         // A half-close (shutdown(SHUT_WR) after the request, as `nc -N`
         // does) still deserves its answer: finish what is in flight.
         c->peer_eof = true;
@@ -503,18 +634,95 @@ class Worker {
         updateClient(c);
         return;
       }
-      if (n > 0) {
+      if (rd == ReadResult::Data) {
         if (c->lingering) return;  // discarding until EOF
         if (c->phase == Phase::Idle)  // first byte of the next request
           setDeadline(c, Phase::Header, c->site->site.limits.header_timeout);
-        c->request_bytes += static_cast<std::size_t>(n);
-        c->in.append(buf, static_cast<std::size_t>(n));
+        c->request_bytes += n;
+        c->in.append(buf, n);
         processInput(c);
         if (c->closed) return;
         if (!flushClient(c)) return;
       }
     }
     updateClient(c);
+  }
+
+  // One step of the TLS handshake. Returns true once it is complete (the
+  // caller goes on to read), false while it waits or after closing `c`.
+  bool advanceHandshake(ClientConn* c) {
+    auto io = c->tls->handshake();
+    c->tls_handshake_wants_write = io == TlsConn::Io::WantWrite;
+    if (io == TlsConn::Io::WantRead || io == TlsConn::Io::WantWrite) {
+      updateClient(c);
+      return false;
+    }
+    if (io != TlsConn::Io::Ok) {
+      // Wrong version, no common suite, ALPN without http/1.1, or bytes
+      // that are not TLS at all: OpenSSL has queued its alert, if any.
+      bump(counters_.tls_handshake_failures);
+      closeClient(c);
+      return false;
+    }
+    bump(counters_.tls_handshakes);
+    if (c->tls->resumed()) bump(counters_.tls_resumed);
+    // The handshake used the first header_timeout; the request gets its own.
+    setDeadline(c, Phase::Header, c->site->site.limits.header_timeout);
+    return true;
+  }
+
+  enum class ReadResult { Data, Again, Eof, Broken };
+
+  // One read from the client, decrypted on TLS listeners (up to four
+  // records, stopping while a whole record still fits so that no plaintext
+  // is left inside OpenSSL where level-triggered epoll cannot see it).
+  ReadResult clientRead(ClientConn* c, char* buf, std::size_t len, std::size_t* n) {
+    *n = 0;
+    if (!c->tls || c->lingering) {  // lingering: the bytes are discarded, TLS or not
+      ssize_t r = ::recv(c->fd, buf, len, 0);
+      if (r > 0) {
+        *n = static_cast<std::size_t>(r);
+        return ReadResult::Data;
+      }
+      if (r == 0) return ReadResult::Eof;
+      return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? ReadResult::Again
+                                                                         : ReadResult::Broken;
+    }
+    c->tls_read_wants_write = false;
+    while (len - *n >= kTlsRecordMax) {
+      std::size_t got = 0;
+      auto io = c->tls->read(buf + *n, len - *n, &got);
+      if (io == TlsConn::Io::Ok) {
+        *n += got;
+        continue;
+      }
+      if (*n > 0) break;  // report the data; the condition repeats on the next call
+      switch (io) {
+        case TlsConn::Io::WantWrite: c->tls_read_wants_write = true; return ReadResult::Again;
+        case TlsConn::Io::WantRead: return ReadResult::Again;
+        case TlsConn::Io::Eof: return ReadResult::Eof;
+        default: return ReadResult::Broken;
+      }
+    }
+    return *n > 0 ? ReadResult::Data : ReadResult::Again;
+  }
+
+  // One write to the client, encrypted on TLS listeners. Returns the bytes
+  // taken (0: the socket is full, try on EPOLLOUT), or -1 when broken.
+  ssize_t clientWrite(ClientConn* c, const char* data, std::size_t len) {
+    if (!c->tls) {
+      while (true) {
+        ssize_t n = ::send(c->fd, data, len, MSG_NOSIGNAL);
+        if (n >= 0) return n;
+        if (errno == EINTR) continue;
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+      }
+    }
+    std::size_t n = 0;
+    auto io = c->tls->write(data, len, &n);
+    c->tls_write_wants_read = io == TlsConn::Io::WantRead;
+    if (io == TlsConn::Io::Ok) return static_cast<ssize_t>(n);
+    return (io == TlsConn::Io::WantRead || io == TlsConn::Io::WantWrite) ? 0 : -1;
   }
 
   // Parses and handles buffered requests one at a time, in order.
@@ -552,7 +760,7 @@ class Worker {
   }
 
   const SiteRuntime* route(const ClientConn* c) const {
-    const auto& sites = c->listener->sites;
+    const auto& sites = c->routes->sites;
     if (sites.size() == 1) return sites.front();
     std::string host = routingHost(c->request.host);
     const SiteRuntime* wildcard = nullptr;
@@ -578,7 +786,22 @@ class Worker {
     }
     c->site = site;
     if (options_.verdict) {
-      RequestContext ctx{c->request_id, site->site.name, c->peer, c->peer_port, false};
+      RequestContext ctx;
+      ctx.request_id = c->request_id;
+      ctx.site = site->site.name;
+      ctx.peer = c->peer;
+      ctx.peer_port = c->peer_port;
+      if (c->tls) {
+        const TlsConn& t = *c->tls;
+        ctx.tls = true;
+        ctx.tls_version = t.version();
+        ctx.tls_cipher = t.cipher();
+        ctx.tls_sni = t.sni();
+        ctx.tls_alpn = t.alpn();
+        ctx.tls_resumed = t.resumed();
+        ctx.client_hello = t.clientHello();
+        ctx.client_hello_truncated = t.clientHelloTruncated();
+      }
       Verdict v = options_.verdict(c->request, ctx);
       if (v.action == Verdict::Action::Block) {
         if (site->site.mode == config::SiteMode::Detect) {
@@ -597,7 +820,8 @@ class Worker {
       answerAndClose(c, 413);
       return;
     }
-    ForwardContext fwd{c->peer, isTrustedPeer(site->site.trusted_proxies, c->peer), "http"};
+    ForwardContext fwd{c->peer, isTrustedPeer(site->site.trusted_proxies, c->peer),
+                       c->tls ? "https" : "http"};
     c->upstream_bytes = serializeUpstreamRequest(c->request, fwd);
     c->busy = true;
     c->response_started = false;
@@ -632,13 +856,12 @@ class Worker {
   // Writes what it can. Returns false when the connection was closed.
   bool flushClient(ClientConn* c) {
     while (c->pending() > 0) {
-      ssize_t n = ::send(c->fd, c->out.data() + c->out_off, c->pending(), MSG_NOSIGNAL);
+      ssize_t n = clientWrite(c, c->out.data() + c->out_off, c->pending());
       if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        if (errno == EINTR) continue;
         abortClient(c);
         return false;
       }
+      if (n == 0) break;
       c->out_off += static_cast<std::size_t>(n);
       if (c->up && c->phase == Phase::UpstreamRead)  // progress: the exchange is alive
         setDeadline(c, Phase::UpstreamRead, c->site->site.limits.upstream_read_timeout);
@@ -668,6 +891,7 @@ class Worker {
       // Half-close and drain before closing: closing with unread input makes
       // the kernel send RST, which can destroy the answer before the client
       // reads it (a rejected request often has body bytes still arriving).
+      if (c->tls) c->tls->shutdown();  // close_notify first: a TLS client sees a clean end
       ::shutdown(c->fd, SHUT_WR);
       c->lingering = true;
       c->in.clear();
@@ -679,10 +903,15 @@ class Worker {
   void updateClient(ClientConn* c) {
     if (c->closed) return;
     std::uint32_t ev = 0;
-    if (!c->peer_eof &&
-        (c->lingering || (!c->busy && !c->close_after && c->pending() < kClientOutputBound)))
-      ev |= EPOLLIN;
-    if (c->pending() > 0) ev |= EPOLLOUT;
+    if (c->tls && !c->tls->handshakeDone()) {
+      ev = c->tls_handshake_wants_write ? EPOLLOUT : EPOLLIN;
+    } else {
+      if (!c->peer_eof &&
+          (c->lingering || (!c->busy && !c->close_after && c->pending() < kClientOutputBound)))
+        ev |= EPOLLIN;
+      if (c->pending() > 0 || c->tls_read_wants_write) ev |= EPOLLOUT;
+      if (c->tls_write_wants_read && c->pending() > 0) ev |= EPOLLIN;
+    }
     if (ev != c->events) {
       c->events = ev;
       modFd(c->fd, ev, c);
@@ -707,6 +936,7 @@ class Worker {
     }
     c->closed = true;
     ::epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
+    if (c->tls) c->tls->shutdown();  // close_notify, once, if the handshake finished
     ::close(c->fd);
     if (auto it = per_source_.find(c->peer_key); it != per_source_.end() && --it->second == 0)
       per_source_.erase(it);
@@ -719,17 +949,25 @@ class Worker {
 
   // --- upstream side -------------------------------------------------------
 
-  void startUpstream(ClientConn* c) {
+  // Sends the current request to an upstream: a pooled connection when a
+  // usable one exists (and `fresh` is false), else a new one.
+  void startUpstream(ClientConn* c, bool fresh = false) {
     const SiteRuntime* site = c->site;
-    auto& health = health_.at(site);
+    auto& health = c->gen->health.at(site);
     auto now = Clock::now();
     auto index = health.pick(now);
     if (!index) {
       failBeforeResponse(c, 502);
       return;
     }
-    auto& pool = idle_.at(site)[*index];
-    if (!pool.empty()) {
+    auto& pool = c->gen->idle.at(site)[*index];
+    while (!pool.empty() && now - pool.front()->idle_since > kUpstreamIdleMax) {
+      UpstreamConn* old = pool.front();  // oldest first: the pool is used LIFO
+      pool.erase(pool.begin());
+      closeUpstream(old);
+    }
+    const bool safe = isIdempotent(c->request.method);
+    if (!fresh && !pool.empty() && (safe || now - pool.back()->idle_since <= kUnsafeReuseMax)) {
       UpstreamConn* u = pool.back();
       pool.pop_back();
       u->reused = true;
@@ -757,6 +995,7 @@ class Worker {
     }
     auto u = std::make_unique<UpstreamConn>();
     u->fd = fd;
+    u->gen = c->gen.get();
     u->site = site;
     u->index = *index;
     u->connecting = true;
@@ -809,7 +1048,7 @@ class Worker {
       ::getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err != 0) {
         bump(counters_.upstream_connect_failures);
-        health_.at(u->site).markDown(u->index, Clock::now());
+        u->gen->health.at(u->site).markDown(u->index, Clock::now());
         closeUpstream(u);
         ++c->attempts;
         retryOrFail(c, 502);
@@ -817,7 +1056,7 @@ class Worker {
       }
       if (!(ev & EPOLLOUT)) return;
       u->connecting = false;
-      health_.at(u->site).markUp(u->index);
+      u->gen->health.at(u->site).markUp(u->index);
       setDeadline(c, Phase::UpstreamRead, c->site->site.limits.upstream_read_timeout);
       flushUpstream(u);
       return;
@@ -917,10 +1156,12 @@ class Worker {
       c->close_after = true;
     c->up = nullptr;
     u->client = nullptr;
-    auto& pool = idle_.at(u->site)[u->index];
-    if (reusable && pool.size() < kIdlePerUpstream) {
+    auto& pool = u->gen->idle.at(u->site)[u->index];
+    // Only the current generation pools: an old one's sites may be gone.
+    if (reusable && u->gen == gen_.get() && pool.size() < kIdlePerUpstream) {
       u->reused = false;
       u->paused = false;
+      u->idle_since = Clock::now();
       pool.push_back(u);
       updateUpstream(u);
     } else {
@@ -947,20 +1188,20 @@ class Worker {
       closeClient(c);
       return;
     }
-    if (stale && !c->retried_stale) {
-      // A pooled connection the upstream closed while we were picking it:
-      // the request never reached the application, so send it again once
-      // on a fresh connection. TODO(net): restrict to idempotent methods
-      // once the pool also ages out idle connections (#4).
+    if (stale && !c->retried_stale && isIdempotent(c->request.method)) {
+      // A pooled connection that closed before any response byte: most
+      // likely the upstream timed it out as we wrote, but it may have
+      // received the request, so only an idempotent one is sent again,
+      // once, on a fresh connection (RFC 9110 §9.2.2). Others get 502.
       c->retried_stale = true;
-      startUpstream(c);
+      startUpstream(c, /*fresh=*/true);
       return;
     }
     failBeforeResponse(c, 502);
   }
 
   void dropIdle(UpstreamConn* u) {
-    auto& pool = idle_.at(u->site)[u->index];
+    auto& pool = u->gen->idle.at(u->site)[u->index];
     pool.erase(std::remove(pool.begin(), pool.end(), u), pool.end());
     closeUpstream(u);
   }
@@ -988,8 +1229,10 @@ class Worker {
   std::unordered_map<UpstreamConn*, std::unique_ptr<UpstreamConn>> upstreams_;
   std::vector<std::unique_ptr<ClientConn>> graveyard_clients_;  // freed after each batch
   std::vector<std::unique_ptr<UpstreamConn>> graveyard_upstreams_;
-  std::unordered_map<const SiteRuntime*, UpstreamSet> health_;
-  std::unordered_map<const SiteRuntime*, std::vector<std::vector<UpstreamConn*>>> idle_;
+  std::shared_ptr<WorkerGen> gen_;  // current: new connections join it
+  std::atomic<bool> stop_requested_{false};
+  std::mutex offer_mu_;  // guards offered_; taken on wake-ups only, never per request
+  std::shared_ptr<const Snapshot> offered_;
   std::unordered_map<std::string, std::uint32_t> per_source_;
   TimerHeap timers_;
   std::optional<RequestIdGenerator> ids_;
@@ -1001,12 +1244,51 @@ class Worker {
 
 // ---------------------------------------------------------------------------
 
-common::Result<std::unique_ptr<Engine>> Engine::create(const config::Config& config,
-                                                       EngineOptions options) {
-  std::unique_ptr<Engine> engine(new Engine());
-  if (options.workers == 0) options.workers = 1;
-  engine->options_ = std::move(options);
-  std::map<std::string, ListenerRuntime*> by_address;
+namespace {
+
+// The listening addresses `config` asks for, in order of first mention,
+// with whether each is TLS. EINVAL when sites disagree on TLS for one
+// address (the loader refuses that; a hand-built Config may not).
+struct ListenerPlan {
+  std::string address;
+  config::Endpoint endpoint;
+  bool tls = false;
+};
+common::Result<std::vector<ListenerPlan>> planListeners(const config::Config& config) {
+  std::vector<ListenerPlan> plan;
+  std::map<std::string, std::size_t> seen;
+  for (const auto& tenant : config.tenants)
+    for (const auto& site : tenant.sites)
+      for (const auto& listener : site.listeners) {
+        std::string addr = listener.address.toString();
+        auto [it, inserted] = seen.emplace(addr, plan.size());
+        if (inserted) {
+          plan.push_back({addr, listener.address, listener.tls});
+        } else if (plan[it->second].tls != listener.tls) {
+          return common::Error{EINVAL,
+                               "listener " + addr + " is TLS for one site and plain for another"};
+        }
+      }
+  if (plan.empty()) return common::Error{EINVAL, "no listener configured"};
+  return plan;
+}
+
+std::string joinLines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += (out.empty() ? "" : "\n") + l;
+  return out;
+}
+
+// Builds the sites of `config` for the listeners `listeners` (whose
+// addresses are exactly those planListeners(config) gives): resolves
+// upstreams, reads block pages, loads every TLS listener's certificates.
+// Blocking; control plane only.
+common::Result<std::shared_ptr<const Snapshot>> buildSnapshot(
+    const config::Config& config, const std::vector<std::unique_ptr<ListenerRuntime>>& listeners) {
+  auto snap = std::make_shared<Snapshot>();
+  snap->listeners.resize(listeners.size());
+  std::map<std::string, std::size_t> index;
+  for (const auto& l : listeners) index[l->address] = l->index;
   for (const auto& tenant : config.tenants) {
     for (const auto& site : tenant.sites) {
       auto rt = std::make_unique<SiteRuntime>();
@@ -1029,9 +1311,9 @@ common::Result<std::unique_ptr<Engine>> Engine::create(const config::Config& con
       if (site.block.page) {
         std::ifstream f(*site.block.page, std::ios::binary);
         if (!f) return common::errnoError("site " + site.name + ": block page " + *site.block.page, errno);
-        std::ostringstream s;
-        s << f.rdbuf();
-        rt->block_page = s.str();
+        std::ostringstream text;
+        text << f.rdbuf();
+        rt->block_page = text.str();
       }
       auto& l = rt->limits;
       l.max_request_line_bytes = site.limits.max_request_line;
@@ -1041,36 +1323,84 @@ common::Result<std::unique_ptr<Engine>> Engine::create(const config::Config& con
       l.body_policy = site.limits.body_over_limit == config::BodyOverLimit::Reject
                           ? http::BodyLimitPolicy::Reject
                           : http::BodyLimitPolicy::InspectPrefix;
-      for (const auto& listener : site.listeners) {
-        std::string addr = listener.address.toString();
-        if (listener.tls) {
-          engine->skipped_tls_.push_back(site.name + " " + addr);
-          continue;
-        }
-        auto& slot = by_address[addr];
-        if (!slot) {
-          auto lr = std::make_unique<ListenerRuntime>();
-          lr->address = addr;
-          for (std::uint32_t w = 0; w < engine->options_.workers; ++w) {
-            auto fd = bindListener(listener.address);
-            if (!fd) return fd.error();  // ~ListenerRuntime closes what was bound
-            lr->fds.push_back(fd.value());
-          }
-          slot = lr.get();
-          engine->listen_addresses_.push_back(addr);
-          engine->listeners_.push_back(std::move(lr));
-        }
-        slot->sites.push_back(rt.get());
-      }
-      engine->sites_.push_back(std::move(rt));
+      for (const auto& listener : site.listeners)
+        snap->listeners.at(index.at(listener.address.toString())).sites.push_back(rt.get());
+      snap->sites.push_back(std::move(rt));
     }
   }
-  if (engine->listeners_.empty())
-    return common::Error{EINVAL, "no plain-HTTP listener configured (TLS is not supported yet)"};
+  // TLS contexts once every site is known: a listener serves the
+  // certificates of all its sites, the first site's first one by default.
+  std::vector<std::string> tls_errors;
+  for (const auto& lr : listeners) {
+    if (!lr->is_tls) continue;
+    auto& per = snap->listeners[lr->index];
+    std::vector<TlsCertificateSpec> specs;
+    for (const SiteRuntime* s : per.sites)
+      for (const auto& cert : s->site.certificates)
+        specs.push_back(TlsCertificateSpec{s->site.name, cert, s->site.hosts});
+    auto ctx = TlsContext::create(specs, lr->address);
+    if (!ctx) {
+      tls_errors.push_back(ctx.error().message);
+      continue;
+    }
+    per.tls = std::move(ctx.value());
+  }
+  if (!tls_errors.empty()) return common::Error{EINVAL, joinLines(tls_errors)};
+  return std::shared_ptr<const Snapshot>(std::move(snap));
+}
+
+}  // namespace
+
+common::Result<std::unique_ptr<Engine>> Engine::create(const config::Config& config,
+                                                       EngineOptions options) {
+  std::unique_ptr<Engine> engine(new Engine());
+  if (options.workers == 0) options.workers = 1;
+  engine->options_ = std::move(options);
+  auto plan = planListeners(config);
+  if (!plan) return plan.error();
+  for (const auto& p : plan.value()) {
+    auto lr = std::make_unique<ListenerRuntime>();
+    lr->address = p.address;
+    lr->index = engine->listeners_.size();
+    lr->is_tls = p.tls;
+    lr->endpoint = p.endpoint;
+    for (std::uint32_t w = 0; w < engine->options_.workers; ++w) {
+      auto fd = bindListener(p.endpoint);
+      if (!fd) return fd.error();  // ~ListenerRuntime closes what was bound
+      lr->fds.push_back(fd.value());
+    }
+    engine->listen_addresses_.push_back(p.tls ? p.address + " (TLS)" : p.address);
+    engine->listeners_.push_back(std::move(lr));
+  }
+  auto snap = buildSnapshot(config, engine->listeners_);
+  if (!snap) return snap.error();
   for (std::uint32_t w = 0; w < engine->options_.workers; ++w)
     engine->workers_.push_back(
-        std::make_unique<Worker>(w, engine->options_, engine->listeners_, engine->sites_));
+        std::make_unique<Worker>(w, engine->options_, engine->listeners_, snap.value()));
   return engine;
+}
+
+common::Status Engine::reload(const config::Config& config) {
+  std::lock_guard lock(reload_mu_);
+  auto plan = planListeners(config);
+  if (!plan) return plan.error();
+  // The sockets stay: binding new ones would race the old ones for the
+  // port and leave clients of a removed address hanging.
+  bool same = plan->size() == listeners_.size();
+  for (std::size_t i = 0; same && i < plan->size(); ++i)
+    same = (*plan)[i].address == listeners_[i]->address && (*plan)[i].tls == listeners_[i]->is_tls;
+  if (!same) {
+    std::string want;
+    for (const auto& p : plan.value()) want += (want.empty() ? "" : ", ") + p.address + (p.tls ? " (TLS)" : "");
+    std::string have;
+    for (const auto& a : listen_addresses_) have += (have.empty() ? "" : ", ") + a;
+    return common::Error{EINVAL, "listener addresses changed (running: " + have + "; new: " +
+                                     want + "): that needs a restart"};
+  }
+  auto snap = buildSnapshot(config, listeners_);
+  if (!snap) return snap.error();
+  for (auto& w : workers_) w->offer(snap.value());
+  return {};
 }
 
 Engine::~Engine() {

@@ -3,18 +3,19 @@
 // The reverse-proxy engine: N worker threads, each with its own epoll loop
 // and its own SO_REUSEPORT listening socket per listener address, so the
 // kernel spreads connections over workers and nothing on the request path
-// takes a lock. Plain HTTP only for now; TLS (a follow-up) slots in as a
-// transport under ClientConn's read and write calls.
+// takes a lock. TLS listeners (OpenSSL, tls_context.h) run the handshake
+// and record layer under the client connection's read and write calls.
 //
 // Life cycle (daemon thread): create() resolves upstreams and binds every
 // socket, so address errors are reported before any thread starts; start()
-// launches the workers; stop() stops accepting, lets in-flight requests
-// finish (bounded by a grace period) and joins. stats() may be called from
-// any thread at any time.
+// launches the workers; reload() swaps in new sites for new connections;
+// stop() stops accepting, lets in-flight requests finish (bounded by a
+// grace period) and joins. stats() may be called from any thread at any time.
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,7 +27,6 @@
 namespace mamori::net {
 
 class Worker;
-struct SiteRuntime;
 struct ListenerRuntime;
 
 struct EngineOptions {
@@ -38,11 +38,12 @@ struct EngineOptions {
 
 class Engine {
  public:
-  // Builds the engine for the non-TLS listeners of every site in `config`
-  // (TLS listeners are skipped and listed by skippedTlsListeners()).
-  // Upstream host names are resolved here (blocking getaddrinfo) and block
-  // pages are read here. Fails with the first bind/resolve/read error, or
-  // EINVAL when no plain-HTTP listener is left.
+  // Builds the engine for every listener of every site in `config`.
+  // Upstream host names are resolved here (blocking getaddrinfo), block
+  // pages are read here, and each TLS listener loads the certificates and
+  // keys of all its sites (see checkTlsCertificates in net/tls.h). Fails
+  // with the first bind/resolve/read error, EINVAL listing every bad
+  // certificate or key, or EINVAL when no listener is configured.
   static common::Result<std::unique_ptr<Engine>> create(const config::Config& config,
                                                         EngineOptions options);
   ~Engine();
@@ -50,24 +51,33 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   void start();
+
+  // Replaces the sites (hosts, upstreams, limits, block pages, TLS
+  // certificates) with those of `config`, built here in the calling thread
+  // (getaddrinfo, file reads). Connections accepted afterwards use the new
+  // sites; open connections, and requests in flight on them, finish on the
+  // config they were accepted under. The listening addresses are kept, so
+  // `config` must list the same ones with the same `tls` flags.
+  // Out: ok, or an error (nothing changed): EINVAL for changed listeners or
+  // bad certificates (one line per problem), or the build error. Any one
+  // thread at a time (serialised); safe while the workers run.
+  common::Status reload(const config::Config& config);
   // Idempotent; returns once every worker thread has exited.
   void stop();
 
   EngineStats stats() const;
-  // "ip:port" of each listener address served, and of TLS listeners skipped.
+  // "ip:port" of each listener address served, with " (TLS)" on TLS ones.
   const std::vector<std::string>& listenAddresses() const { return listen_addresses_; }
-  const std::vector<std::string>& skippedTlsListeners() const { return skipped_tls_; }
 
  private:
   Engine() = default;
 
   EngineOptions options_;
-  std::vector<std::unique_ptr<SiteRuntime>> sites_;
   std::vector<std::unique_ptr<ListenerRuntime>> listeners_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::vector<std::string> listen_addresses_;
-  std::vector<std::string> skipped_tls_;
+  std::mutex reload_mu_;
   bool started_ = false;
   bool stopped_ = false;
 };

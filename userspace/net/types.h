@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -23,7 +24,18 @@ struct RequestContext {
   std::string_view site;        // config::Site::name
   config::IpAddress peer;       // the TCP peer (not X-Forwarded-For)
   std::uint16_t peer_port = 0;
-  bool tls = false;             // always false until TLS lands
+  // TLS facts of the connection; all empty when `tls` is false.
+  bool tls = false;
+  std::string_view tls_version;  // "TLSv1.2" or "TLSv1.3"
+  std::string_view tls_cipher;   // OpenSSL name, e.g. "TLS_AES_128_GCM_SHA256"
+  std::string_view tls_sni;      // server_name sent by the client, lower case; may be empty
+  std::string_view tls_alpn;     // negotiated protocol ("http/1.1"), empty without ALPN
+  bool tls_resumed = false;      // the session was resumed (ticket or cache)
+  // The client's first ClientHello handshake message exactly as received
+  // (4-byte handshake header first), at most 16 KiB; for fingerprinting
+  // (JA3/JA4), which needs the extensions in wire order.
+  std::span<const std::uint8_t> client_hello;
+  bool client_hello_truncated = false;  // the hello was longer than 16 KiB
 };
 
 // The decision on one complete request. Block is answered locally with
@@ -59,7 +71,10 @@ using VerdictHook = std::function<Verdict(const http::Request&, const RequestCon
   X(bad_gateway)         /* 502 answered */                                         \
   X(gateway_timeout)     /* 504 answered */                                         \
   X(client_timeouts)     /* header, body or idle timeout fired */                   \
-  X(aborted_responses)   /* client closed because a started response broke */
+  X(aborted_responses)   /* client closed because a started response broke */        \
+  X(tls_handshakes)      /* TLS handshakes completed */                             \
+  X(tls_resumed)         /* of which resumed a session (ticket or cache) */         \
+  X(tls_handshake_failures) /* handshakes refused or broken (version, ALPN, junk) */
 
 // Snapshot of the counters, summed over workers.
 struct EngineStats {

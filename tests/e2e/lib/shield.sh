@@ -1,12 +1,13 @@
 # shellcheck shell=bash
 # Shield helpers shared by the e2e tests and the demo. The caller sets BIN
-# (where mamorid and mamorictl are) and PIN (the test's own pin root).
+# (where mamorid and mamorictl are), PIN (the test's own pin root) and CTL
+# (the control socket its mamorid is started with: --control-socket "$CTL").
 #
-#   ctl ARGS...          mamorictl on the test's pins
+#   ctl ARGS...          mamorictl against the test's mamorid
 #   dropped REASON       packets dropped for REASON, from `shield status --output json`
 #   purge_pins           remove the test's pinned maps (call from lab_on_cleanup)
 
-ctl() { "$BIN/mamorictl" --pin-root "$PIN" "$@"; }
+ctl() { "$BIN/mamorictl" --socket "$CTL" "$@"; }
 
 dropped() {
   ctl --output json shield status | python3 -c '

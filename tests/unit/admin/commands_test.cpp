@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+
+#include "logs/log_writer.h"
 
 namespace mamori::admin {
 namespace {
@@ -80,6 +83,9 @@ class FakeServices final : public Services {
     return std::string("reloaded: 1 site");
   }
 
+  std::shared_ptr<const logs::LogReader> logReader() override { return reader; }
+
+  std::shared_ptr<const logs::LogReader> reader;
   bool shield_loaded = true;
   bool reload_error = false;
   std::vector<shield::Ban> bans;
@@ -188,6 +194,96 @@ TEST(Commands, ConfigReloadReportsTheRefusal) {
   Outcome bad = run(sv, {"config", "reload"});
   EXPECT_EQ(bad.code, 1);
   EXPECT_EQ(bad.err, "mamorictl: mamori.yaml:3:5: unknown key 'sitez'\n");
+}
+
+// A log directory with three event lines and one audit line, written by the
+// real writer.
+class LogsCommands : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/mamori-admin-logs-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    logs::WriterOptions wo;
+    wo.dir = dir_;
+    auto writer = logs::LogWriter::create(wo);
+    ASSERT_TRUE(writer.ok()) << writer.error().message;
+    auto producer = (*writer)->registerProducer();
+    auto now = std::chrono::system_clock::now();
+    int i = 0;
+    for (const char* ip : {"192.0.2.1", "192.0.2.2", "198.51.100.9"}) {
+      logs::LogRecord r;
+      r.type = logs::LogType::Event;
+      r.time = now - std::chrono::seconds(10 - i++);
+      r.tenant = "acme";
+      r.site = "shop";
+      r.source_ip = ip;
+      r.action = "block";
+      r.rule_id = std::string("9420") + std::to_string(i);
+      r.message = std::string("attack, \"quoted\" from ") + ip;
+      ASSERT_TRUE(producer->submit(std::move(r)));
+    }
+    logs::LogRecord audit;
+    audit.type = logs::LogType::Audit;
+    audit.time = now;
+    audit.tenant = "mamori";
+    audit.message = "bans add";
+    ASSERT_TRUE(producer->submit(std::move(audit)));
+    (*writer)->pump();
+    (*writer)->stop();
+    logs::ReaderOptions ro;
+    ro.dir = dir_;
+    sv_.reader = std::make_shared<logs::LogReader>(ro);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string dir_;
+  FakeServices sv_;
+};
+
+TEST_F(LogsCommands, QueryFiltersAndPrints) {
+  Outcome all = run(sv_, {"logs", "query", "--type", "event"});
+  EXPECT_EQ(all.code, 0) << all.err;
+  EXPECT_EQ(std::count(all.out.begin(), all.out.end(), '\n'), 3) << all.out;
+  EXPECT_LT(all.out.find("192.0.2.1"), all.out.find("198.51.100.9")) << "oldest first";
+
+  Outcome by_ip = run(sv_, {"logs", "query", "--type", "event", "--ip", "198.51.100.0/24"});
+  EXPECT_EQ(std::count(by_ip.out.begin(), by_ip.out.end(), '\n'), 1) << by_ip.out;
+  EXPECT_NE(by_ip.out.find("94203"), std::string::npos);
+
+  Outcome limited = run(sv_, {"logs", "query", "--type", "event", "--limit", "1", "--output", "json"});
+  ASSERT_EQ(limited.code, 0);
+  EXPECT_EQ(limited.out.front(), '[');
+  EXPECT_NE(limited.out.find("198.51.100.9"), std::string::npos) << "the newest one";
+  EXPECT_EQ(limited.out.find("192.0.2.1"), std::string::npos);
+
+  Outcome audit = run(sv_, {"logs", "query", "--type", "audit", "--tenant", "mamori"});
+  EXPECT_NE(audit.out.find("bans add"), std::string::npos) << audit.out;
+}
+
+TEST_F(LogsCommands, ExportCsvAndJsonl) {
+  Outcome csv = run(sv_, {"logs", "export", "--type", "event", "--format", "csv"});
+  ASSERT_EQ(csv.code, 0) << csv.err;
+  EXPECT_EQ(std::count(csv.out.begin(), csv.out.end(), '\n'), 4) << "header + 3 rows";
+  EXPECT_NE(csv.out.find("\"attack, \"\"quoted\"\" from 192.0.2.1\""), std::string::npos) << csv.out;
+  Outcome jsonl = run(sv_, {"logs", "export", "--type", "event", "--site", "shop"});
+  EXPECT_EQ(std::count(jsonl.out.begin(), jsonl.out.end(), '\n'), 3);
+}
+
+TEST_F(LogsCommands, BadArgumentsAreUsageErrors) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"logs"},
+           {"logs", "query"},
+           {"logs", "query", "--type", "evnt"},
+           {"logs", "query", "--type", "event", "--since", "yesterday"},
+           {"logs", "query", "--type", "event", "--limit", "-3"},
+           {"logs", "query", "--type", "event", "-f"},
+           {"logs", "export", "--type", "event", "--format", "xml"},
+           {"logs", "rotate", "--type", "event"}}) {
+    EXPECT_EQ(run(sv_, args).code, 2) << ::testing::PrintToString(args);
+  }
+  EXPECT_EQ(run(sv_, {"logs", "query", "--type", "event", "--ip", "not-an-ip"}).code, 1);
+  sv_.reader.reset();
+  EXPECT_EQ(run(sv_, {"logs", "query", "--type", "event"}).code, 1);
 }
 
 TEST(Commands, JsonStringsEscapeControlBytes) {

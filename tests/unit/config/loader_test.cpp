@@ -305,6 +305,12 @@ TEST(LoadConfig, RefusesDuplicateTenantIds) {
             "t.yaml:3:9: duplicate tenant id 'acme' (first defined at 2:9)");
 }
 
+TEST(LoadConfig, RefusesTheReservedHostTenant) {
+  EXPECT_EQ(errorsOf("tenants:\n  - id: mamori\n"),
+            "t.yaml:2:9: tenant id 'mamori' is reserved (mamori keeps its host-wide logs (audit, "
+            "XDP drops) under it; pick another id)");
+}
+
 TEST(LoadConfig, RefusesDuplicateSiteNamesAcrossTenants) {
   std::string yaml = siteYaml("") +
                      "  - id: other\n"

@@ -4,6 +4,8 @@
 
 #include "net/engine.h"
 
+#include "net_test_util.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -20,128 +22,7 @@ namespace mamori::net {
 namespace {
 
 using namespace std::chrono_literals;
-
-uint16_t freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-int connectTo(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-std::string readAll(int fd) {
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
-  return out;
-}
-
-// Sends one request (Connection: close) and returns everything received.
-std::string roundTrip(uint16_t port, const std::string& path) {
-  int fd = connectTo(port);
-  if (fd < 0) return "connect failed";
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-  ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-  auto out = readAll(fd);
-  ::close(fd);
-  return out;
-}
-
-// A blocking one-connection-at-a-time upstream: answers "ok" to each
-// request, or says nothing when `silent`.
-class TestUpstream {
- public:
-  explicit TestUpstream(bool silent) : silent_(silent) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 16);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~TestUpstream() {
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    thread_.join();
-  }
-  uint16_t port() const { return port_; }
-  int requests() const { return requests_.load(); }
-
- private:
-  void serve() {
-    while (true) {
-      int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) return;
-      timeval tv{3, 0};
-      ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      std::string in;
-      char buf[4096];
-      ssize_t n;
-      while ((n = ::recv(c, buf, sizeof buf, 0)) > 0) {
-        in.append(buf, static_cast<size_t>(n));
-        size_t end;
-        while ((end = in.find("\r\n\r\n")) != std::string::npos) {
-          in.erase(0, end + 4);
-          ++requests_;
-          if (!silent_) {
-            std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-            ::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
-          }
-        }
-      }
-      ::close(c);
-    }
-  }
-  bool silent_;
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<int> requests_{0};
-  std::thread thread_;
-};
-
-config::Config oneSite(uint16_t listen_port, uint16_t upstream_port) {
-  config::Config cfg;
-  config::Site site;
-  site.name = "t";
-  site.hosts = {"*"};
-  config::Listener l;
-  l.address = *config::parseEndpoint("127.0.0.1:" + std::to_string(listen_port), config::HostKind::IpOnly);
-  site.listeners.push_back(l);
-  config::Upstream u;
-  u.address = *config::parseEndpoint("127.0.0.1:" + std::to_string(upstream_port), config::HostKind::IpOrName);
-  site.upstreams.push_back(u);
-  config::Tenant tenant;
-  tenant.id = "t";
-  tenant.sites.push_back(site);
-  cfg.tenants.push_back(tenant);
-  return cfg;
-}
+using namespace test_util;
 
 VerdictHook blockPath(std::string path, std::string* seen_id) {
   return [path, seen_id](const http::Request& r, const RequestContext& ctx) {
@@ -244,6 +125,178 @@ TEST(Engine, RejectedRequestCountedByReason) {
   EXPECT_EQ(st.rejected, 1u);
   EXPECT_EQ(st.rejected_by_reason[static_cast<size_t>(http::RejectReason::UnsupportedVersion)], 1u);
   EXPECT_EQ(up.requests(), 0);
+}
+
+// Sends one keep-alive request on `fd` and reads its "ok" answer.
+bool keepAliveRequest(int fd, const std::string& path) {
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n";
+  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+    return false;
+  std::string in;
+  char buf[1024];
+  while (in.find("\r\n\r\nok") == std::string::npos) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    in.append(buf, static_cast<size_t>(n));
+  }
+  return in.rfind("HTTP/1.1 200 OK\r\n", 0) == 0;
+}
+
+TEST(Engine, ReloadSendsNewConnectionsToNewSitesAndOldOnesFinish) {
+  TestUpstream first(false);
+  TestUpstream second(false);
+  uint16_t port = freePort();
+  auto engine = Engine::create(oneSite(port, first.port()), {});
+  ASSERT_TRUE(engine) << engine.error().message;
+  (*engine)->start();
+  int old_conn = connectTo(port);
+  ASSERT_GE(old_conn, 0);
+  ASSERT_TRUE(keepAliveRequest(old_conn, "/before"));
+  EXPECT_EQ(first.requests(), 1);
+
+  auto st = (*engine)->reload(oneSite(port, second.port()));
+  ASSERT_TRUE(st) << st.error().message;
+  // The swap happens at the worker's next wake-up; a new connection made
+  // after reload() returns may race it, so wait for the new upstream.
+  for (int i = 0; i < 50 && second.requests() == 0; ++i) {
+    auto out = roundTrip(port, "/after");
+    ASSERT_EQ(out.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << out;
+    if (second.requests() == 0) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(second.requests(), 1);
+  int before_old = first.requests();
+  // The connection accepted before the reload stays on the old site.
+  ASSERT_TRUE(keepAliveRequest(old_conn, "/still-old"));
+  EXPECT_EQ(first.requests(), before_old + 1);
+  EXPECT_EQ(second.requests(), 1);
+  ::close(old_conn);
+  (*engine)->stop();
+}
+
+TEST(Engine, ReloadRefusesChangedListeners) {
+  TestUpstream up(false);
+  uint16_t port = freePort();
+  auto engine = Engine::create(oneSite(port, up.port()), {});
+  ASSERT_TRUE(engine) << engine.error().message;
+  (*engine)->start();
+  uint16_t other = freePort();
+  auto st = (*engine)->reload(oneSite(other, up.port()));
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, EINVAL);
+  EXPECT_NE(st.error().message.find("needs a restart"), std::string::npos) << st.error().message;
+  auto out = roundTrip(port, "/ok");  // still serving the running config
+  EXPECT_EQ(out.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << out;
+  (*engine)->stop();
+}
+
+// An upstream that answers the first request on each connection with
+// keep-alive, then closes the connection when the second request arrives
+// without answering it: what an upstream timing out an idle connection
+// looks like to a proxy that wrote into it at that moment.
+class DropSecondUpstream {
+ public:
+  DropSecondUpstream() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 16);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      while (true) {
+        int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        timeval tv{3, 0};
+        ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        std::string in;
+        char buf[4096];
+        int seen = 0;
+        ssize_t n;
+        while (seen < 2 && (n = ::recv(c, buf, sizeof buf, 0)) > 0) {
+          in.append(buf, static_cast<size_t>(n));
+          size_t end;
+          while (seen < 2 && (end = in.find("\r\n\r\n")) != std::string::npos) {
+            in.erase(0, end + 4);
+            ++requests_;
+            if (++seen == 1) {
+              std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+              ::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
+            }
+          }
+        }
+        ::close(c);
+      }
+    });
+  }
+  ~DropSecondUpstream() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  uint16_t port() const { return port_; }
+  int requests() const { return requests_.load(); }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<int> requests_{0};
+  std::thread thread_;
+};
+
+// Sends `method` /path with keep-alive and returns the status line.
+std::string statusOf(int fd, const std::string& method, const std::string& path) {
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n";
+  ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  std::string in;
+  char buf[2048];
+  while (true) {
+    auto head_end = in.find("\r\n\r\n");
+    if (head_end != std::string::npos) {
+      auto cl = in.find("Content-Length: ");
+      size_t body = cl == std::string::npos ? 0 : std::stoul(in.substr(cl + 16));
+      if (in.size() >= head_end + 4 + body) break;
+    }
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    in.append(buf, static_cast<size_t>(n));
+  }
+  return in.substr(0, in.find("\r\n"));
+}
+
+TEST(Engine, StalePooledConnectionRetriesIdempotentRequestOnFreshOne) {
+  DropSecondUpstream up;
+  uint16_t port = freePort();
+  auto engine = Engine::create(oneSite(port, up.port()), {});
+  ASSERT_TRUE(engine) << engine.error().message;
+  (*engine)->start();
+  int fd = connectTo(port);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(statusOf(fd, "GET", "/1"), "HTTP/1.1 200 OK");
+  EXPECT_EQ(statusOf(fd, "GET", "/2"), "HTTP/1.1 200 OK");  // pooled one dropped it: retried
+  EXPECT_EQ(up.requests(), 3);
+  ::close(fd);
+  (*engine)->stop();
+  EXPECT_EQ((*engine)->stats().bad_gateway, 0u);
+}
+
+TEST(Engine, StalePooledConnectionDoesNotRetryPost) {
+  DropSecondUpstream up;
+  uint16_t port = freePort();
+  auto engine = Engine::create(oneSite(port, up.port()), {});
+  ASSERT_TRUE(engine) << engine.error().message;
+  (*engine)->start();
+  int fd = connectTo(port);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(statusOf(fd, "GET", "/1"), "HTTP/1.1 200 OK");
+  // Within kUnsafeReuseMax the POST may take the pooled connection; the
+  // upstream may have acted on it, so it is not sent twice.
+  EXPECT_EQ(statusOf(fd, "POST", "/2"), "HTTP/1.1 502 Bad Gateway");
+  EXPECT_EQ(up.requests(), 2);
+  ::close(fd);
+  (*engine)->stop();
 }
 
 }  // namespace
