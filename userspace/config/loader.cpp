@@ -81,6 +81,7 @@ class Diagnostics {
   }
 
   bool empty() const { return list_.empty(); }
+  size_t count() const { return list_.size(); }
 
   Error toError() {
     std::stable_sort(list_.begin(), list_.end(), [](const Diagnostic& a, const Diagnostic& b) {
@@ -766,7 +767,7 @@ class ConfigParser {
   bool parseSite(const YAML::Node& node, Site& site) {
     Fields f(diag_, node, "site",
              {"name", "hosts", "listeners", "certificates", "upstreams", "mode",
-              "trusted_proxies", "block", "limits", "inspection"});
+              "trusted_proxies", "block", "limits", "inspection", "login"});
     if (!f.ok()) return false;
     if (auto name = f.require("name")) {
       if (auto text = readString(diag_, *name, "name")) {
@@ -889,6 +890,7 @@ class ConfigParser {
     }
     if (auto limits = f.get("limits")) parseLimits(*limits, site.limits);
     if (auto inspection = f.get("inspection")) parseInspection(*inspection, site.inspection);
+    if (auto login = f.get("login")) parseLogin(*login, site.login.emplace());
     return true;
   }
 
@@ -939,6 +941,322 @@ class ConfigParser {
         inspection.exclusions.push_back(std::move(ex));
       }
     }
+  }
+
+  // --- login: (docs/login-abuse.md; guard/types.h has the semantics) ---
+
+  void parseLogin(const YAML::Node& node, LoginConfig& login) {
+    Fields f(diag_, node, "login",
+             {"detection_only", "usernames", "username_case_insensitive", "allow", "routes",
+              "limits", "takeover_after_failures", "source_ladder", "username_ladder",
+              "ban_ttls", "offender_memory", "ban_ipv6_prefix64", "locked_status", "tables"});
+    if (!f.ok()) return;
+    f.boolean("detection_only", login.detection_only);
+    f.choice("usernames", login.usernames_clear, {{"hashed", false}, {"clear", true}});
+    f.boolean("username_case_insensitive", login.username_case_insensitive);
+    if (auto list = f.get("allow")) cidrList(*list, "allow", login.allow);
+    if (auto routes = f.get("routes")) {
+      if (expectList(diag_, *routes, "routes")) {
+        for (const auto& item : *routes) {
+          LoginRoute route;
+          if (parseLoginRoute(item, route)) login.routes.push_back(std::move(route));
+        }
+      }
+    }
+    if (auto limits = f.get("limits")) {
+      Fields l(diag_, *limits, "limits",
+               {"failures_per_ip", "failures_per_user", "failures_per_user_ip",
+                "distinct_users_per_ip", "distinct_ips_per_user", "failures_per_v4_24",
+                "failures_per_v6_64", "takeover_after_failures"});
+      if (l.ok()) {
+        for (const char* counter :
+             {"failures_per_ip", "failures_per_user", "failures_per_user_ip",
+              "distinct_users_per_ip", "distinct_ips_per_user", "failures_per_v4_24",
+              "failures_per_v6_64"}) {
+          auto entry = l.get(counter);
+          if (!entry) continue;
+          Fields c(diag_, *entry, counter, {"threshold", "window", "enabled"});
+          if (!c.ok()) continue;
+          LoginLimit limit;
+          if (auto t = c.get("threshold")) {
+            // 60000: the per-bucket counts are 16-bit (guard/window_table.h).
+            if (auto v = readInteger(diag_, *t, "threshold", 1, 60000))
+              limit.threshold = static_cast<uint32_t>(*v);
+          }
+          if (auto w = c.get("window")) {
+            if (auto v = readDuration(diag_, *w, "window", seconds(1), seconds(24 * 3600)))
+              limit.window = *v;
+          }
+          if (auto e = c.get("enabled")) {
+            if (auto v = readBool(diag_, *e, "enabled")) limit.enabled = *v;
+          }
+          login.limits[counter] = limit;
+        }
+        if (auto t = l.get("takeover_after_failures")) {
+          if (auto v = readInteger(diag_, *t, "takeover_after_failures", 0, 60000))
+            login.takeover_after_failures = static_cast<uint32_t>(*v);
+        }
+      }
+    }
+    if (auto t = f.get("takeover_after_failures")) {
+      if (auto v = readInteger(diag_, *t, "takeover_after_failures", 0, 60000))
+        login.takeover_after_failures = static_cast<uint32_t>(*v);
+    }
+    if (auto ladder = f.get("source_ladder")) {
+      login.source_ladder = parseLadder(*ladder, "source_ladder", false);
+    }
+    if (auto ladder = f.get("username_ladder")) {
+      login.username_ladder = parseLadder(*ladder, "username_ladder", true);
+    }
+    if (auto ttls = f.get("ban_ttls")) {
+      if (expectList(diag_, *ttls, "ban_ttls")) {
+        std::vector<seconds> out;
+        for (const auto& item : *ttls) {
+          if (auto v = readDuration(diag_, item, "ban_ttls", seconds(1), seconds(365 * 24 * 3600)))
+            out.push_back(*v);
+        }
+        if (ttls->size() == 0) {
+          diag_.add(*ttls, "'ban_ttls' is empty", "give at least one TTL, e.g. [10m, 1h, 1d]");
+        } else {
+          login.ban_ttls = std::move(out);
+        }
+      }
+    }
+    if (auto m = f.get("offender_memory")) {
+      if (auto v = readDuration(diag_, *m, "offender_memory", seconds(60),
+                                seconds(365 * 24 * 3600)))
+        login.offender_memory = *v;
+    }
+    f.boolean("ban_ipv6_prefix64", login.ban_ipv6_prefix64);
+    f.integer("locked_status", login.locked_status, 400, 599);
+    if (auto tables = f.get("tables")) {
+      Fields t(diag_, *tables, "tables", {"counters", "distinct", "blocks", "locks", "offenders"});
+      // 2^26 entries: a table of over 3 GiB is a typo, not a deployment.
+      constexpr int64_t kMaxEntries = int64_t{1} << 26;
+      auto entries = [&](std::string_view key, std::optional<uint64_t>& out) {
+        if (auto n = t.get(key)) {
+          if (auto v = readInteger(diag_, *n, key, 1, kMaxEntries)) out = static_cast<uint64_t>(*v);
+        }
+      };
+      if (t.ok()) {
+        entries("counters", login.tables.counters);
+        entries("distinct", login.tables.distinct);
+        entries("blocks", login.tables.blocks);
+        entries("locks", login.tables.locks);
+        entries("offenders", login.tables.offenders);
+      }
+    }
+  }
+
+  bool parseLoginRoute(const YAML::Node& node, LoginRoute& route) {
+    Fields f(diag_, node, "route",
+             {"preset", "name", "path", "match", "method", "username", "failure", "success"});
+    if (!f.ok()) return false;
+    size_t errors_before = diag_.count();
+    // A route that names a preset (even a misspelt one) gets its path and
+    // rules from it: no second message about them.
+    const bool has_preset = f.get("preset").has_value();
+    if (auto preset = f.get("preset")) {
+      if (auto text = readString(diag_, *preset, "preset")) {
+        // The presets guard ships (guard::parsePreset); daemon's test keeps
+        // this list and guard's in step.
+        if (*text != "generic_form_401" && *text != "wordpress" && *text != "json_api_ok_false") {
+          diag_.add(*preset, "unknown login preset " + squote(*text),
+                    "expected one of: generic_form_401, wordpress, json_api_ok_false");
+        } else {
+          route.preset = *text;
+        }
+      }
+    }
+    f.string("name", route.name);
+    LoginPathMatch match = LoginPathMatch::Exact;
+    if (f.get("match")) {
+      f.choice("match", match,
+               {{"exact", LoginPathMatch::Exact}, {"prefix", LoginPathMatch::Prefix},
+                {"glob", LoginPathMatch::Glob}});
+      route.match = match;
+    }
+    auto path_node = has_preset ? f.get("path") : f.require("path");
+    if (path_node) {
+      if (auto text = readString(diag_, *path_node, "path")) {
+        if (match != LoginPathMatch::Glob && text->front() != '/') {
+          diag_.add(*path_node, "login path " + squote(*text) + " must start with '/'");
+        } else {
+          route.path = *text;
+        }
+      }
+    }
+    if (auto method = f.get("method")) {
+      if (auto text = readString(diag_, *method, "method")) route.method = *text;
+    }
+    if (auto user = f.get("username")) {
+      if (user->IsScalar() && user->Scalar() == "none") {
+        route.username_source = LoginUsernameSource::None;
+      } else {
+        Fields u(diag_, *user, "username", {"form", "json", "basic"});
+        if (u.ok()) {
+          int given = 0;
+          if (auto form = u.get("form")) {
+            if (auto text = readString(diag_, *form, "form")) {
+              route.username_source = LoginUsernameSource::Form;
+              route.username_field = *text;
+            }
+            ++given;
+          }
+          if (auto json = u.get("json")) {
+            if (auto text = readString(diag_, *json, "json")) {
+              if (text->front() != '/') {
+                diag_.add(*json, "JSON pointer " + squote(*text) + " must start with '/'",
+                          "RFC 6901, e.g. /user/email");
+              } else {
+                route.username_source = LoginUsernameSource::Json;
+                route.username_field = *text;
+              }
+            }
+            ++given;
+          }
+          if (auto basic = u.get("basic")) {
+            if (auto v = readBool(diag_, *basic, "basic"); v && *v)
+              route.username_source = LoginUsernameSource::Basic;
+            ++given;
+          }
+          if (given != 1) {
+            diag_.add(*user, "'username' needs exactly one of 'form', 'json' or 'basic'",
+                      "or the word none");
+          }
+        }
+      }
+    }
+    if (auto rules = f.get("failure")) route.failure = parseOutcomeRules(*rules, "failure");
+    if (auto rules = f.get("success")) route.success = parseOutcomeRules(*rules, "success");
+    if (!has_preset && !route.failure && diag_.count() == errors_before) {
+      diag_.add(node, "a login route without a preset needs 'failure' rules",
+                "e.g. failure: [{status: [401, 403]}]");
+    }
+    return diag_.count() == errors_before;
+  }
+
+  std::vector<LoginOutcomeRule> parseOutcomeRules(const YAML::Node& node, std::string_view what) {
+    std::vector<LoginOutcomeRule> out;
+    if (!expectList(diag_, node, what)) return out;
+    for (const auto& item : node) {
+      Fields f(diag_, item, what,
+               {"status", "location_prefix", "location_contains", "header", "body_contains",
+                "json"});
+      if (!f.ok()) continue;
+      const size_t errors_before = diag_.count();
+      LoginOutcomeRule rule;
+      if (auto status = f.get("status")) {
+        if (status->IsScalar()) {
+          if (auto v = readInteger(diag_, *status, "status", 100, 599))
+            rule.status.push_back(static_cast<uint16_t>(*v));
+        } else if (expectList(diag_, *status, "status")) {
+          for (const auto& s : *status) {
+            if (auto v = readInteger(diag_, s, "status", 100, 599))
+              rule.status.push_back(static_cast<uint16_t>(*v));
+          }
+        }
+      }
+      f.string("location_prefix", rule.location_prefix);
+      f.string("location_contains", rule.location_contains);
+      f.string("body_contains", rule.body_contains);
+      if (auto header = f.get("header")) {
+        Fields h(diag_, *header, "header", {"name", "contains"});
+        if (h.ok()) {
+          LoginHeaderTest test;
+          auto name = h.require("name");
+          auto contains = h.require("contains");
+          if (name && contains) {
+            auto n = readString(diag_, *name, "name");
+            auto c = readString(diag_, *contains, "contains");
+            if (n && c) rule.header = LoginHeaderTest{*n, *c};
+          }
+        }
+      }
+      if (auto json = f.get("json")) {
+        Fields j(diag_, *json, "json", {"pointer", "equals"});
+        if (j.ok()) {
+          auto pointer = j.require("pointer");
+          auto equals = j.require("equals");
+          if (pointer && equals) {
+            auto p = readString(diag_, *pointer, "pointer");
+            // equals may be empty text (an empty JSON string), so read it raw.
+            if (!equals->IsScalar()) {
+              typeError(diag_, *equals, "a scalar", "equals");
+            } else if (p && p->front() != '/') {
+              diag_.add(*pointer, "JSON pointer " + squote(*p) + " must start with '/'");
+            } else if (p) {
+              rule.json = LoginJsonTest{*p, equals->Scalar()};
+            }
+          }
+        }
+      }
+      if (diag_.count() != errors_before) continue;
+      if (rule.status.empty() && rule.location_prefix.empty() && rule.location_contains.empty() &&
+          !rule.header && rule.body_contains.empty() && !rule.json) {
+        diag_.add(item, "this " + std::string(what) + " rule tests nothing",
+                  "set status, location_prefix, location_contains, header, body_contains or json");
+        continue;
+      }
+      out.push_back(std::move(rule));
+    }
+    return out;
+  }
+
+  std::vector<LoginLadderStep> parseLadder(const YAML::Node& node, std::string_view what,
+                                           bool username) {
+    std::vector<LoginLadderStep> out;
+    if (!expectList(diag_, node, what)) return out;
+    uint32_t last = 0;
+    for (const auto& item : node) {
+      Fields f(diag_, item, what, {"excess", "action", "delay_ms", "duration"});
+      if (!f.ok()) continue;
+      LoginLadderStep step;
+      auto excess = f.require("excess");
+      auto action = f.require("action");
+      if (!excess || !action) continue;
+      auto e = readInteger(diag_, *excess, "excess", 1, 60000);
+      if (!e) continue;
+      if (static_cast<uint32_t>(*e) <= last) {
+        diag_.add(*excess, "'excess' must grow from one step to the next",
+                  "the previous step has excess " + std::to_string(last));
+        continue;
+      }
+      step.excess = last = static_cast<uint32_t>(*e);
+      step.action = static_cast<LoginAction>(-1);
+      if (username) {
+        f.choice("action", step.action,
+                 {{"log", LoginAction::Log}, {"delay", LoginAction::Delay},
+                  {"lock_username", LoginAction::LockUsername}});
+      } else {
+        f.choice("action", step.action,
+                 {{"log", LoginAction::Log}, {"delay", LoginAction::Delay},
+                  {"too_many_requests", LoginAction::TooManyRequests},
+                  {"block_source", LoginAction::BlockSource},
+                  {"ban_source", LoginAction::BanSource}});
+      }
+      if (step.action == static_cast<LoginAction>(-1)) continue;
+      if (step.action == LoginAction::Delay) {
+        int64_t ms = 0;
+        if (auto d = f.require("delay_ms")) {
+          if (auto v = readInteger(diag_, *d, "delay_ms", 1, 60000)) ms = *v;
+        }
+        if (ms == 0) continue;
+        step.delay = std::chrono::milliseconds(ms);
+      } else if (step.action == LoginAction::TooManyRequests ||
+                 step.action == LoginAction::BlockSource ||
+                 step.action == LoginAction::LockUsername) {
+        seconds d{0};
+        f.duration("duration", d, seconds(1), seconds(365 * 24 * 3600));
+        if (d == seconds(0)) {
+          if (!f.get("duration")) f.require("duration");
+          continue;
+        }
+        step.duration = d;
+      }
+      out.push_back(step);
+    }
+    return out;
   }
 
   void parseLimits(const YAML::Node& node, SiteLimits& limits) {

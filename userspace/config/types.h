@@ -154,6 +154,88 @@ struct SiteLimits {
   uint32_t max_conns_per_source = 256;
 };
 
+// --- login-abuse protection (per site) ----------------------------------------
+//
+// The `login:` section of a site, as written. Semantics, defaults and the
+// presets belong to the guard module (guard/types.h, docs/login-abuse.md);
+// daemon/login_settings.h turns this into guard::SiteGuardConfig. Unset
+// optionals mean "the preset's value, else guard's default", so guard keeps
+// the one copy of every default. The loader has checked every value's range.
+
+enum class LoginPathMatch { Exact, Prefix, Glob };
+enum class LoginUsernameSource { None, Form, Json, Basic };
+
+struct LoginHeaderTest {
+  std::string name;
+  std::string contains;
+};
+
+struct LoginJsonTest {
+  std::string pointer;  // RFC 6901, starts with '/'
+  std::string equals;   // the scalar as text: "false", "0", "denied"
+};
+
+// A conjunction of tests on the upstream's response; at least one is set.
+struct LoginOutcomeRule {
+  std::vector<uint16_t> status;
+  std::string location_prefix;
+  std::string location_contains;
+  std::optional<LoginHeaderTest> header;
+  std::string body_contains;
+  std::optional<LoginJsonTest> json;
+};
+
+struct LoginRoute {
+  std::string preset;  // "" or generic_form_401 | wordpress | json_api_ok_false
+  std::string name;    // "" keeps the preset's name (or "route<N>")
+  std::optional<std::string> path;
+  std::optional<LoginPathMatch> match;
+  std::optional<std::string> method;
+  std::optional<LoginUsernameSource> username_source;
+  std::string username_field;  // form field or JSON pointer; "" keeps the preset's
+  std::optional<std::vector<LoginOutcomeRule>> failure;
+  std::optional<std::vector<LoginOutcomeRule>> success;
+};
+
+struct LoginLimit {
+  std::optional<uint32_t> threshold;
+  std::optional<std::chrono::seconds> window;
+  std::optional<bool> enabled;
+};
+
+enum class LoginAction { Log, Delay, TooManyRequests, BlockSource, BanSource, LockUsername };
+
+struct LoginLadderStep {
+  uint32_t excess = 1;
+  LoginAction action = LoginAction::Log;
+  std::chrono::milliseconds delay{0};  // delay
+  std::chrono::seconds duration{0};    // too_many_requests, block_source, lock_username
+};
+
+struct LoginTables {
+  std::optional<uint64_t> counters, distinct, blocks, locks, offenders;
+};
+
+struct LoginConfig {
+  bool detection_only = false;  // also on when the site's mode is detect
+  bool usernames_clear = false;  // `usernames: clear`; hashed by default
+  bool username_case_insensitive = true;
+  std::vector<IpPrefix> allow;
+  std::vector<LoginRoute> routes;
+  // Keyed by counter name: failures_per_ip, failures_per_user,
+  // failures_per_user_ip, distinct_users_per_ip, distinct_ips_per_user,
+  // failures_per_v4_24, failures_per_v6_64.
+  std::map<std::string, LoginLimit> limits;
+  std::optional<uint32_t> takeover_after_failures;
+  std::optional<std::vector<LoginLadderStep>> source_ladder;
+  std::optional<std::vector<LoginLadderStep>> username_ladder;
+  std::optional<std::vector<std::chrono::seconds>> ban_ttls;
+  std::optional<std::chrono::seconds> offender_memory;
+  bool ban_ipv6_prefix64 = false;
+  uint16_t locked_status = 429;
+  LoginTables tables;
+};
+
 struct Site {
   std::string name;  // unique across all tenants
   // Canonical host patterns (see parseHostPattern): "*" means any host.
@@ -169,6 +251,7 @@ struct Site {
   BlockPolicy block;
   SiteLimits limits;
   InspectionConfig inspection;
+  std::optional<LoginConfig> login;  // login-abuse protection; off when absent
 };
 
 // The tenant id under which host-wide records are logged (the audit log,

@@ -562,5 +562,62 @@ TEST(LoadConfig, BurstIsCappedAtWhatTheShieldHolds) {
   EXPECT_EQ(result->shield.rates.all, (RateLimit{10000000, 4000000}));
 }
 
+TEST(LoadConfig, LoginSectionIsParsed) {
+  auto result = loadConfigString(
+      siteYaml("        login:\n"
+               "          detection_only: true\n"
+               "          allow: [192.0.2.0/24]\n"
+               "          routes:\n"
+               "            - preset: wordpress\n"
+               "            - path: /api/login\n"
+               "              username: {json: /user}\n"
+               "              failure: [{json: {pointer: /ok, equals: 'false'}}]\n"
+               "          limits: {failures_per_ip: {threshold: 3}}\n"
+               "          source_ladder: [{excess: 1, action: ban_source}]\n"),
+      "t.yaml", noFileChecks());
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  const auto& login = result->tenants[0].sites[0].login;
+  ASSERT_TRUE(login.has_value());
+  EXPECT_TRUE(login->detection_only);
+  ASSERT_EQ(login->routes.size(), 2u);
+  EXPECT_EQ(login->routes[0].preset, "wordpress");
+  EXPECT_EQ(login->routes[1].path, "/api/login");
+  EXPECT_EQ(login->routes[1].username_source, LoginUsernameSource::Json);
+  ASSERT_TRUE(login->routes[1].failure.has_value());
+  EXPECT_EQ(login->routes[1].failure->at(0).json->equals, "false");
+  EXPECT_EQ(login->limits.at("failures_per_ip").threshold, 3u);
+  EXPECT_EQ(login->source_ladder->at(0).action, LoginAction::BanSource);
+}
+
+TEST(LoadConfig, LoginSectionErrorsPointAtTheValue) {
+  auto login = [](const std::string& body) { return errorsOf(siteYaml("        login:\n" + body)); };
+  EXPECT_EQ(login("          routes: [{preset: drupal}]\n"), "t.yaml:11:29: unknown login preset 'drupal' (expected one of: "
+            "generic_form_401, wordpress, json_api_ok_false)");
+  EXPECT_EQ(login("          routes: [{path: /login}]\n"), "t.yaml:11:20: a login route without a preset needs 'failure' rules "
+            "(e.g. failure: [{status: [401, 403]}])");
+  EXPECT_EQ(login("          routes: [{path: login, failure: [{status: 401}]}]\n"), "t.yaml:11:27: login path 'login' must start with '/'");
+  EXPECT_EQ(login("          routes: [{path: /l, failure: [{}]}]\n"), "t.yaml:11:41: this failure rule tests nothing (set status, "
+            "location_prefix, location_contains, header, body_contains or json)");
+  EXPECT_EQ(login("          routes: [{path: /l, failure: [{status: 99}]}]\n"), "t.yaml:11:50: 'status' out of range: 99 (allowed 100..599)");
+  EXPECT_EQ(login("          routes: [{preset: wordpress, username: {form: a, json: /b}}]\n"),
+            "t.yaml:11:50: 'username' needs exactly one of 'form', 'json' or "
+            "'basic' (or the word none)");
+  EXPECT_EQ(login("          limits: {failures_per_ipp: {threshold: 3}}\n"), "t.yaml:11:20: unknown key 'failures_per_ipp' (did you mean "
+            "'failures_per_ip'?)");
+  EXPECT_EQ(login("          limits: {failures_per_ip: {threshold: 0}}\n"), "t.yaml:11:49: 'threshold' out of range: 0 (allowed 1..60000)");
+  EXPECT_EQ(login("          source_ladder: [{excess: 2, action: log}, {excess: 2, action: log}]\n"),
+            "t.yaml:11:62: 'excess' must grow from one step to the next (the "
+            "previous step has excess 2)");
+  EXPECT_EQ(login("          username_ladder: [{excess: 1, action: ban_source}]\n"), "t.yaml:11:49: invalid value 'ban_source' for 'action' (expected one "
+            "of: log, delay, lock_username)");
+  EXPECT_EQ(login("          source_ladder: [{excess: 1, action: delay}]\n"), "t.yaml:11:27: missing required key 'delay_ms'");
+  EXPECT_EQ(login("          source_ladder: [{excess: 1, action: block_source}]\n"), "t.yaml:11:27: missing required key 'duration'");
+  EXPECT_EQ(login("          usernames: plain\n"), "t.yaml:11:22: invalid value 'plain' for 'usernames' (expected one of: "
+            "hashed, clear)");
+  EXPECT_EQ(login("          ban_ttls: []\n"), "t.yaml:11:21: 'ban_ttls' is empty (give at least one TTL, e.g. [10m, "
+            "1h, 1d])");
+  EXPECT_EQ(login("          tables: {counters: 0}\n"), "t.yaml:11:30: 'counters' out of range: 0 (allowed 1..67108864)");
+}
+
 }  // namespace
 }  // namespace mamori::config
