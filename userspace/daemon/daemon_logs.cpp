@@ -13,16 +13,22 @@ using common::Result;
 
 namespace {
 
-// "bans.add" for `bans add 192.0.2.1`: the noun and verb without operands.
+// "bans.add" for `bans add 192.0.2.1 --ttl 1h`: the command's words without
+// global options (--output json) and without operands.
 std::string auditAction(const std::vector<std::string>& args) {
   std::vector<std::string> words;
-  for (const auto& a : args) {
-    if (a.rfind("--", 0) == 0 || a.empty()) break;
-    if (std::isdigit(static_cast<unsigned char>(a[0])) || a.find(':') != std::string::npos ||
-        a.find('/') != std::string::npos)
+  // Noun then verb; `lists` has its list's name in between.
+  auto wanted = [&] { return !words.empty() && words[0] == "lists" ? 3u : 2u; };
+  for (size_t i = 0; i < args.size() && words.size() < wanted(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--output") {
+      ++i;  // and its value
+      continue;
+    }
+    if (a.empty() || a[0] == '-' || std::isdigit(static_cast<unsigned char>(a[0])) ||
+        a.find_first_of(":/.") != std::string::npos)
       break;
     words.push_back(a);
-    if (words.size() == 3) break;
   }
   std::string out;
   for (const auto& w : words) out += (out.empty() ? "" : ".") + w;
