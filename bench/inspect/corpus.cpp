@@ -88,3 +88,45 @@ ParsedRequest parseRequest(const std::string& bytes) {
 }
 
 }  // namespace mamori::bench
+
+namespace mamori::bench {
+
+std::string fourKibRequest() {
+  std::string head =
+      "POST /account/profile/update?section=contact&lang=en-GB HTTP/1.1\r\n"
+      "Host: shop.example.com\r\n"
+      "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
+      "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+      "Accept-Language: en-GB,en;q=0.7\r\n"
+      "Accept-Encoding: gzip, deflate, br\r\n"
+      "Referer: https://shop.example.com/account/profile\r\n"
+      "Origin: https://shop.example.com\r\n"
+      "Cookie: session=9f8e7d6c5b4a39281706f5e4d3c2b1a0; cart=3-items; theme=dark; "
+      "consent=analytics%3Dno%26ads%3Dno\r\n"
+      "Content-Type: application/x-www-form-urlencoded\r\n";
+  std::string body =
+      "first_name=Alice&last_name=Johnson&email=alice.johnson%40example.com"
+      "&phone=%2B44+20+7946+0958&street=221B+Baker+Street&city=London&postcode=NW1+6XE"
+      "&country=GB&newsletter=weekly&bio=";
+  // Fill the free-text field with ordinary prose up to exactly 4096 bytes.
+  static constexpr std::string_view kProse =
+      "I+enjoy+hiking+in+the+hills+on+weekends%2C+reading+history+books+and+"
+      "cooking+for+friends.+Please+deliver+parcels+to+the+side+door+after+6pm.+";
+  const std::string connection = "Connection: keep-alive\r\n";
+  auto total = [&](std::size_t body_size) {
+    return head.size() + connection.size() + std::string("Content-Length: ").size() +
+           std::to_string(body_size).size() + 4 + body_size;
+  };
+  while (total(body.size() + kProse.size()) <= 4096) body += kProse;
+  while (total(body.size()) < 4096) body += 'x';
+  return head + connection + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+double percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  std::size_t rank = static_cast<std::size_t>(p / 100.0 * static_cast<double>(sorted.size()));
+  if (rank >= sorted.size()) rank = sorted.size() - 1;
+  return sorted[rank];
+}
+
+}  // namespace mamori::bench

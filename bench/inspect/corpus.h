@@ -48,3 +48,15 @@ struct ParsedRequest {
 ParsedRequest parseRequest(const std::string& bytes);
 
 }  // namespace mamori::bench
+
+namespace mamori::bench {
+
+// A fixed, realistic 4 KiB request (browser-like headers, cookies and a
+// urlencoded form body; total exactly 4096 bytes), the size the
+// inspection-latency goal is stated for. Same bytes on every call.
+std::string fourKibRequest();
+
+// Nearest-rank percentile `p` (0..100) of `sorted` (ascending, non-empty).
+double percentile(const std::vector<double>& sorted, double p);
+
+}  // namespace mamori::bench
