@@ -5,7 +5,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -33,6 +35,18 @@ Commands:
   lists allow|deny add CIDR             add a CIDR (or address)
   lists allow|deny del CIDR             remove it
   config reload                         reload mamorid's config file (as SIGHUP)
+  rules list                            the loaded signature rules
+  rules show ID                         one rule: targets, transforms, operator
+  rules enable|disable ID               switch a rule on or off until mamorid restarts
+  rules reload                          re-read the rule files (a bad file keeps the old set)
+  rules test FILE [--site SITE]         run the raw HTTP request in FILE through
+                                        inspection: each detection and the verdict
+  logs query --type event|dos|bot|audit [--tenant T] [--site S] [--since TIME]
+             [--until TIME] [--ip IP|CIDR] [--rule ID] [--text S] [--limit N]
+                                        log lines, newest last
+  logs tail --type T [-f] [filters]     the last lines; -f follows new ones
+  logs export --type T --format jsonl|csv [filters]
+                                        every matching line, to stdout
 
 Options:
   --socket PATH         mamorid's control socket (default /run/mamori/control.sock,
@@ -76,6 +90,29 @@ int main(int argc, char** argv) {
     args.push_back(arg);  // --output and the command go to the daemon
   }
   if (args.empty()) return usageError("no command given");
+
+  // `rules test FILE`: the file is on this side, so its bytes travel with
+  // the call (the daemon may not even see the same filesystem).
+  for (size_t i = 0; i + 2 < args.size(); ++i) {
+    if (args[i] == "rules" && args[i + 1] == "test" && args[i + 2].rfind("--", 0) != 0) {
+      std::FILE* f = std::fopen(args[i + 2].c_str(), "rb");
+      if (!f) {
+        std::fprintf(stderr, "mamorictl: cannot read %s: %s\n", args[i + 2].c_str(),
+                     std::strerror(errno));
+        return 1;
+      }
+      std::string bytes;
+      char buf[65536];
+      size_t n;
+      while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0 && bytes.size() < (1u << 20))
+        bytes.append(buf, n);
+      std::fclose(f);
+      if (bytes.size() >= (1u << 20)) return usageError(args[i + 2] + " is over 1 MiB");
+      args[i + 2] = "--request";
+      args.insert(args.begin() + static_cast<long>(i) + 3, bytes);
+      break;
+    }
+  }
 
   mamori::admin::ControlReply reply;
   reply.on_stdout = [](std::string_view s) {

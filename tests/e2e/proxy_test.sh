@@ -78,10 +78,11 @@ grep -A1 '"X-Forwarded-For",' <<<"$out" | grep -q '"127.0.0.1"' || fail "X-Forwa
 grep -q 'for=127.0.0.1;' <<<"$out" || fail "no Forwarded: $out"
 pass "GET 200 through the proxy, X-Forwarded-For rewritten"
 
-# --- POST 200 KB ----------------------------------------------------------
+# --- POST 200 KB (binary, declared as such: random bytes sent as a form would
+# be refused by inspection as an unparsable body) ------------------------
 head -c 200000 /dev/urandom >"$DIR/body.bin"
 want=$(sha256sum "$DIR/body.bin" | cut -c1-64)
-out=$(curl -sS --data-binary @"$DIR/body.bin" "$URL/post") || fail "POST failed"
+out=$(curl -sS -H "Content-Type: application/octet-stream" --data-binary @"$DIR/body.bin" "$URL/post") || fail "POST failed"
 grep -q '"body_length": 200000' <<<"$out" || fail "POST body length: $out"
 grep -q "\"body_sha256\": \"$want\"" <<<"$out" || fail "POST body differs: $out"
 pass "POST 200 KB body echoed intact"

@@ -179,7 +179,7 @@ pass "keep-alive: three requests over one TLS connection"
 # --- large bodies both ways ------------------------------------------------
 head -c 4000000 /dev/urandom >"$DIR/body.bin"
 want=$(sha256sum "$DIR/body.bin" | cut -c1-64)
-out=$(curl -sS "${C[@]}" --data-binary @"$DIR/body.bin" "$U/post") || fail "POST failed"
+out=$(curl -sS "${C[@]}" -H "Content-Type: application/octet-stream" --data-binary @"$DIR/body.bin" "$U/post") || fail "POST failed"
 grep -q '"body_length": 4000000' <<<"$out" || fail "POST body length: $out"
 grep -q "\"body_sha256\": \"$want\"" <<<"$out" || fail "POST body differs: $out"
 want=$(python3 -c "import sys,hashlib; sys.path.insert(0,'$here/lib'); import echo_upstream as e; print(hashlib.sha256(e.bigdata(5242880)).hexdigest())")

@@ -1,6 +1,7 @@
 #include "admin/commands.h"
 
 #include <algorithm>
+#include <optional>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -550,6 +551,140 @@ int logsCommand(Context& ctx) {
   return 0;
 }
 
+// --- rules -----------------------------------------------------------------
+
+std::string ruleJson(const RuleInfo& r) {
+  return "{\"id\":" + std::to_string(r.id) + ",\"message\":" + jsonString(r.message) +
+         ",\"category\":" + jsonString(r.category) + ",\"severity\":" + jsonString(r.severity) +
+         ",\"paranoia\":" + std::to_string(r.paranoia) + ",\"score\":" + std::to_string(r.score) +
+         ",\"tags\":" + jsonStrings(r.tags) + ",\"targets\":" + jsonStrings(r.targets) +
+         ",\"transforms\":" + jsonString(r.transforms) + ",\"operator\":" + jsonString(r.op) +
+         ",\"match_mode\":" + jsonString(r.match_mode) +
+         ",\"enabled\":" + (r.enabled ? "true" : "false") + ",\"source\":" + jsonString(r.source) +
+         "}";
+}
+
+std::optional<std::uint32_t> parseRuleId(const std::string& text) {
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || v == 0 || v > 999999999ULL) return std::nullopt;
+  return static_cast<std::uint32_t>(v);
+}
+
+int rulesCommand(Context& ctx) {
+  auto& a = ctx.args();
+  auto& sv = ctx.services();
+  if (a.size() < 2) return ctx.usage("rules needs list, show, enable, disable, reload or test");
+  const std::string& verb = a[1];
+  if (verb == "list") {
+    if (a.size() != 2) return ctx.usage("rules list takes no arguments");
+    auto rules = sv.listRules();
+    if (!rules) return ctx.failed(rules.error());
+    if (ctx.json()) {
+      std::string out = "[";
+      for (size_t i = 0; i < rules->size(); ++i) out += (i ? "," : "") + ruleJson((*rules)[i]);
+      ctx.out(out + "]\n");
+      return 0;
+    }
+    std::string out = pad("id", 11) + pad("category", 10) + pad("pl", 4) + pad("score", 7) +
+                      pad("state", 9) + "message\n";
+    for (const auto& r : *rules)
+      out += pad(std::to_string(r.id), 11) + pad(r.category, 10) +
+             pad(std::to_string(r.paranoia), 4) + pad(std::to_string(r.score), 7) +
+             pad(r.enabled ? "on" : "off", 9) + r.message + "\n";
+    ctx.out(out);
+    return 0;
+  }
+  if (verb == "show" || verb == "enable" || verb == "disable") {
+    if (a.size() != 3) return ctx.usage("rules " + verb + " takes one rule id");
+    auto id = parseRuleId(a[2]);
+    if (!id) return ctx.usage("bad rule id '" + a[2] + "' (1..999999999)");
+    auto rules = sv.listRules();
+    if (!rules) return ctx.failed(rules.error());
+    const RuleInfo* found = nullptr;
+    for (const auto& r : *rules)
+      if (r.id == *id) found = &r;
+    if (!found) return ctx.failed(common::Error{ENOENT, "no rule " + a[2]});
+    if (verb == "show") {
+      if (ctx.json()) {
+        ctx.out(ruleJson(*found) + "\n");
+        return 0;
+      }
+      ctx.out("rule " + std::to_string(found->id) + ": " + found->message +
+              "\ncategory: " + found->category + ", severity: " + found->severity +
+              ", paranoia: " + std::to_string(found->paranoia) +
+              ", score: " + std::to_string(found->score) + "\ntargets: " + join(found->targets) +
+              "\ntransforms: " + (found->transforms.empty() ? "none" : found->transforms) +
+              "\noperator: " + found->op + " (" + found->match_mode + ")\ntags: " +
+              (found->tags.empty() ? "none" : join(found->tags)) +
+              "\nstate: " + (found->enabled ? "on" : "off") + "\nsource: " + found->source + "\n");
+      return 0;
+    }
+    const bool enable = verb == "enable";
+    ctx.call().audit_before = "rule " + a[2] + (found->enabled ? " on" : " off");
+    if (auto st = sv.setRuleEnabled(*id, enable); !st) return ctx.failed(st.error());
+    ctx.call().audit_after = "rule " + a[2] + (enable ? " on" : " off");
+    return ctx.ok("rule " + a[2] + (enable ? " enabled" : " disabled") +
+                  " (until mamorid restarts)");
+  }
+  if (verb == "reload") {
+    if (a.size() != 2) return ctx.usage("rules reload takes no arguments");
+    auto summary = sv.reloadRules();
+    if (!summary) return ctx.failed(summary.error());
+    ctx.call().audit_after = *summary;
+    return ctx.ok("reloaded " + *summary);
+  }
+  if (verb == "test") {
+    // mamorictl sends the file's bytes: rules test --request BYTES [--site S]
+    std::string raw, site;
+    bool have_request = false;
+    for (size_t i = 2; i < a.size(); ++i) {
+      if (a[i] == "--request" && i + 1 < a.size()) {
+        raw = a[++i];
+        have_request = true;
+      } else if (a[i] == "--site" && i + 1 < a.size()) {
+        site = a[++i];
+      } else {
+        return ctx.usage("usage: rules test FILE [--site SITE]");
+      }
+    }
+    if (!have_request) return ctx.usage("usage: rules test FILE [--site SITE]");
+    auto report = sv.testRequest(raw, site);
+    if (!report) return ctx.failed(report.error());
+    if (ctx.json()) {
+      std::string out = "{\"site\":" + jsonString(report->site) +
+                        ",\"parse_error\":" + jsonString(report->parse_error) +
+                        ",\"score\":" + std::to_string(report->score) +
+                        ",\"threshold\":" + std::to_string(report->threshold) +
+                        ",\"verdict\":\"" + (report->would_block ? "block" : "pass") +
+                        "\",\"detections\":[";
+      for (size_t i = 0; i < report->detections.size(); ++i) {
+        const auto& d = report->detections[i];
+        out += std::string(i ? "," : "") + "{\"rule_id\":" + std::to_string(d.rule_id) +
+               ",\"message\":" + jsonString(d.message) + ",\"category\":" + jsonString(d.category) +
+               ",\"score\":" + std::to_string(d.score) + ",\"target\":" + jsonString(d.target) +
+               ",\"fragment\":" + jsonString(d.fragment) + "}";
+      }
+      ctx.out(out + "]}\n");
+      return 0;
+    }
+    if (!report->parse_error.empty()) {
+      ctx.out("site " + report->site + ": " + report->parse_error + "\nverdict: block\n");
+      return 0;
+    }
+    std::string out;
+    for (const auto& d : report->detections)
+      out += std::to_string(d.rule_id) + "  " + pad(d.category, 9) + "+" + std::to_string(d.score) +
+             "  " + d.target + "  " + jsonString(d.fragment) + "  " + d.message + "\n";
+    out += "site " + report->site + ": score " + std::to_string(report->score) + " of " +
+           std::to_string(report->threshold) + ", verdict: " +
+           (report->would_block ? "block" : "pass") + "\n";
+    ctx.out(out);
+    return 0;
+  }
+  return ctx.usage("unknown rules command '" + verb + "'");
+}
+
 }  // namespace
 
 int runCommand(Call& call, Services& services) {
@@ -565,6 +700,7 @@ int runCommand(Call& call, Services& services) {
   if (noun == "lists") return lists(ctx);
   if (noun == "config") return config(ctx);
   if (noun == "logs") return logsCommand(ctx);
+  if (noun == "rules") return rulesCommand(ctx);
   return ctx.usage("unknown command '" + noun + "'");
 }
 

@@ -45,6 +45,42 @@ struct DaemonInfo {
   unsigned workers = 0;
 };
 
+// One rule as `rules list|show` prints it.
+struct RuleInfo {
+  std::uint32_t id = 0;
+  std::string message;
+  std::string category;
+  std::string severity;
+  int paranoia = 1;
+  int score = 0;
+  std::vector<std::string> tags;
+  std::vector<std::string> targets;
+  std::string transforms;  // "url_decode_uni,lowercase"
+  std::string op;          // operator kind ("pattern", "detect_sqli", ...)
+  std::string match_mode;  // "hyperscan", "prefilter", "pcre", "direct", "off"
+  bool enabled = true;     // in the file and not disabled at runtime
+  std::string source;      // "rules/sqli.yaml:12:5"
+};
+
+// One detection of `rules test`.
+struct RuleTestDetection {
+  std::uint32_t rule_id = 0;
+  std::string message;
+  std::string category;
+  int score = 0;
+  std::string target;  // "query_args:id"
+  std::string fragment;
+};
+
+struct RuleTestReport {
+  std::string site;
+  std::string parse_error;  // set when the HTTP parser refused the request
+  std::vector<RuleTestDetection> detections;
+  int score = 0;
+  int threshold = 0;
+  bool would_block = false;
+};
+
 class Services {
  public:
   virtual ~Services() = default;
@@ -66,6 +102,16 @@ class Services {
 
   // Reloads the config file as SIGHUP does; the text says what changed.
   virtual common::Result<std::string> reload() = 0;
+
+  // Signature rules. Fail with ENOENT when this mamorid inspects nothing
+  // (no sites).
+  virtual common::Result<std::vector<RuleInfo>> listRules() = 0;
+  virtual common::Status setRuleEnabled(std::uint32_t id, bool enabled) = 0;
+  virtual common::Result<std::string> reloadRules() = 0;
+  // Runs one raw HTTP request through the parser and a site's inspection
+  // (`site` empty: the first site) without sending it anywhere.
+  virtual common::Result<RuleTestReport> testRequest(std::string_view raw_request,
+                                                     const std::string& site) = 0;
 
   // The event / DoS / BOT / audit logs; nullptr when logging is off.
   // LogReader is safe to share between threads.

@@ -1,5 +1,7 @@
 #include "config/loader.h"
 
+#include "common/yaml_documents.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -467,7 +469,8 @@ class ConfigParser {
 
   Config parse(const YAML::Node& root) {
     Config config;
-    Fields f(diag_, root, "config", {"workers", "metrics", "control", "logs", "shield", "tenants"});
+    Fields f(diag_, root, "config",
+             {"workers", "metrics", "control", "logs", "rules", "shield", "tenants"});
     if (!f.ok()) return config;
     f.integer("workers", config.workers, 0, kMaxWorkers);
     if (auto node = f.get("metrics")) {
@@ -495,6 +498,12 @@ class ConfigParser {
         if (auto path = absolutePath(*dir, "dir")) config.logs.dir = *path;
       }
       l.string("timezone", config.logs.timezone);
+    }
+    if (auto node = f.get("rules")) {
+      Fields r(diag_, *node, "rules", {"dir"});
+      if (auto dir = r.get("dir")) {
+        if (auto path = absolutePath(*dir, "dir")) config.rules.dir = *path;
+      }
     }
     if (auto node = f.get("shield")) parseShield(*node, config.shield);
     if (auto node = f.get("tenants")) {
@@ -757,7 +766,7 @@ class ConfigParser {
   bool parseSite(const YAML::Node& node, Site& site) {
     Fields f(diag_, node, "site",
              {"name", "hosts", "listeners", "certificates", "upstreams", "mode",
-              "trusted_proxies", "block", "limits"});
+              "trusted_proxies", "block", "limits", "inspection"});
     if (!f.ok()) return false;
     if (auto name = f.require("name")) {
       if (auto text = readString(diag_, *name, "name")) {
@@ -879,7 +888,57 @@ class ConfigParser {
       }
     }
     if (auto limits = f.get("limits")) parseLimits(*limits, site.limits);
+    if (auto inspection = f.get("inspection")) parseInspection(*inspection, site.inspection);
     return true;
+  }
+
+  // A list of rule ids: [942100, 941110].
+  void ruleIds(const YAML::Node& node, std::string_view what, std::vector<uint32_t>& out) {
+    if (!expectList(diag_, node, what)) return;
+    for (const auto& item : node) {
+      if (auto id = readInteger(diag_, item, "rule id", 1, 999'999'999))
+        out.push_back(static_cast<uint32_t>(*id));
+    }
+  }
+
+  void parseInspection(const YAML::Node& node, InspectionConfig& inspection) {
+    Fields f(diag_, node, "inspection",
+             {"enabled", "paranoia", "threshold", "on_budget", "exclude_rules", "exclude_tags",
+              "exclusions"});
+    if (!f.ok()) return;
+    f.boolean("enabled", inspection.enabled);
+    f.integer("paranoia", inspection.paranoia, 1, 4);
+    f.integer("threshold", inspection.threshold, 1, 10000);
+    f.choice("on_budget", inspection.block_on_budget, {{"block", true}, {"pass", false}});
+    if (auto ids = f.get("exclude_rules")) ruleIds(*ids, "exclude_rules", inspection.exclude_rules);
+    if (auto tags = f.get("exclude_tags")) {
+      if (expectList(diag_, *tags, "exclude_tags")) {
+        for (const auto& item : *tags) {
+          if (auto tag = readString(diag_, item, "tag")) inspection.exclude_tags.push_back(*tag);
+        }
+      }
+    }
+    if (auto list = f.get("exclusions")) {
+      if (!expectList(diag_, *list, "exclusions")) return;
+      for (const auto& item : *list) {
+        Fields e(diag_, item, "exclusion", {"path_prefix", "target", "rules"});
+        if (!e.ok()) continue;
+        InspectionExclusion ex;
+        e.string("path_prefix", ex.path_prefix);
+        e.string("target", ex.target);
+        if (auto ids = e.require("rules")) ruleIds(*ids, "rules", ex.rules);
+        if (ex.path_prefix.empty() == ex.target.empty()) {
+          diag_.add(item, "an exclusion needs exactly one of 'path_prefix' and 'target'",
+                    "e.g. {path_prefix: /admin/, rules: [942100]}");
+          continue;
+        }
+        if (!ex.path_prefix.empty() && ex.path_prefix.front() != '/') {
+          diag_.add(item, "'path_prefix' must start with '/'");
+          continue;
+        }
+        inspection.exclusions.push_back(std::move(ex));
+      }
+    }
   }
 
   void parseLimits(const YAML::Node& node, SiteLimits& limits) {
@@ -936,18 +995,20 @@ Result<Config> loadWithOptions(std::string_view yaml, const std::string& name,
                                const LoadOptions& options) {
   Diagnostics diag(name);
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-    if (documents.empty() || documents.front().IsNull()) {
+    const std::string text(yaml);
+    YAML::Mark second;
+    if (common::countYamlDocuments(text, &second) > 1) {
+      diag.add(second, "more than one YAML document", "remove the '---' separator");
+      return diag.toError();
+    }
+    YAML::Node document = YAML::Load(text);
+    if (!document.IsDefined() || document.IsNull()) {
       diag.add(YAML::Mark(), "the config is empty",
                "expected a mapping with keys such as 'shield' and 'tenants'");
       return diag.toError();
     }
-    if (documents.size() > 1) {
-      diag.add(documents[1], "more than one YAML document", "remove the '---' separator");
-      return diag.toError();
-    }
     ConfigParser parser(diag, options);
-    Config config = parser.parse(documents.front());
+    Config config = parser.parse(document);
     if (!diag.empty()) return diag.toError();
     return config;
   } catch (const YAML::Exception& e) {

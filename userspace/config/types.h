@@ -32,6 +32,13 @@ struct ControlConfig {
   std::string socket = "/run/mamori/control.sock";  // admin API, a Unix socket
 };
 
+// Where the signature rules are read from (docs/rules.md). Empty: the
+// default set shipped with mamori (/usr/share/mamori/rules, or the source
+// tree's rules/ when run from a build directory).
+struct RulesConfig {
+  std::string dir;
+};
+
 struct LogsConfig {
   std::string dir = "/var/log/mamori";
   std::string timezone = "local";  // stored as written; the logs module interprets it
@@ -104,6 +111,26 @@ struct Upstream {
 
 enum class SiteMode { Block, Detect };  // Detect: log verdicts, block nothing
 
+// One exclusion of a site's inspection: rules `rules` do not apply under
+// `path_prefix` (compared with the normalised decoded path), or to the
+// argument / header / cookie / body field named `target` when set.
+struct InspectionExclusion {
+  std::string path_prefix;
+  std::string target;
+  std::vector<uint32_t> rules;
+};
+
+// How a site's requests are inspected (userspace/inspect, docs/rules.md).
+struct InspectionConfig {
+  bool enabled = true;
+  uint32_t paranoia = 1;    // 1..4: rules of a higher level are skipped
+  uint32_t threshold = 5;   // anomaly score at which a request is blocked
+  bool block_on_budget = true;  // the inspection budget ran out: block (or pass)
+  std::vector<uint32_t> exclude_rules;
+  std::vector<std::string> exclude_tags;
+  std::vector<InspectionExclusion> exclusions;
+};
+
 struct BlockPolicy {
   uint16_t status = 403;            // 400..599
   std::optional<std::string> page;  // HTML body file; built-in page if unset
@@ -141,6 +168,7 @@ struct Site {
   std::vector<IpPrefix> trusted_proxies;
   BlockPolicy block;
   SiteLimits limits;
+  InspectionConfig inspection;
 };
 
 // The tenant id under which host-wide records are logged (the audit log,
@@ -160,6 +188,7 @@ struct Config {
   MetricsConfig metrics;
   ControlConfig control;
   LogsConfig logs;
+  RulesConfig rules;
   ShieldConfig shield;
   std::vector<Tenant> tenants;
 };

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include "common/version.h"
+#include "daemon/inspection.h"
+#include "inspect/transform.h"
 #include "net/engine.h"
 #include "shield/shield.h"
 
@@ -41,6 +43,109 @@ void ControlServices::setLogReader(std::shared_ptr<const logs::LogReader> reader
 std::shared_ptr<const logs::LogReader> ControlServices::logReader() {
   std::lock_guard lock(mu_);
   return log_reader_;
+}
+
+void ControlServices::setInspection(Inspection* inspection) {
+  std::lock_guard lock(mu_);
+  inspection_ = inspection;
+}
+
+namespace {
+
+const char* matchModeName(std::optional<inspect::MatchMode> mode) {
+  if (!mode) return "off";
+  switch (*mode) {
+    case inspect::MatchMode::Hyperscan: return "hyperscan";
+    case inspect::MatchMode::HyperscanPrefilter: return "hyperscan prefilter + pcre2";
+    case inspect::MatchMode::PcreOnly: return "pcre2";
+    case inspect::MatchMode::Direct: return "direct";
+  }
+  return "off";
+}
+
+}  // namespace
+
+Result<std::vector<admin::RuleInfo>> ControlServices::listRules() {
+  Inspection* insp;
+  {
+    std::lock_guard lock(mu_);
+    insp = inspection_;
+  }
+  if (!insp) return Error{ENOENT, "this mamorid inspects nothing (no sites)"};
+  auto set = insp->rules();
+  std::vector<admin::RuleInfo> out;
+  for (const auto& rule : set->rules()) {
+    admin::RuleInfo r;
+    r.id = rule.id;
+    r.message = rule.message;
+    r.category = inspect::categoryName(rule.category);
+    r.severity = inspect::severityName(rule.severity);
+    r.paranoia = rule.paranoia;
+    r.score = rule.score;
+    r.tags = rule.tags;
+    for (const auto& t : rule.targets) {
+      std::string text = inspect::targetKindName(t.kind);
+      if (!t.names.empty()) {
+        text += "(";
+        for (size_t i = 0; i < t.names.size(); ++i) text += (i ? "," : "") + t.names[i];
+        text += ")";
+      }
+      r.targets.push_back(text);
+    }
+    r.transforms = inspect::chainName(rule.transforms);
+    r.op = std::string(rule.op.negate ? "not " : "") + inspect::operatorKindName(rule.op.kind);
+    r.match_mode = matchModeName(set->matchMode(rule.id));
+    r.enabled = rule.enabled && !insp->isDisabled(rule.id);
+    r.source = rule.source;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Status ControlServices::setRuleEnabled(std::uint32_t id, bool enabled) {
+  std::lock_guard lock(mu_);
+  if (!inspection_) return Error{ENOENT, "this mamorid inspects nothing (no sites)"};
+  return inspection_->setEnabled(id, enabled);
+}
+
+Result<std::string> ControlServices::reloadRules() {
+  Inspection* insp;
+  {
+    std::lock_guard lock(mu_);
+    insp = inspection_;
+  }
+  if (!insp) return Error{ENOENT, "this mamorid inspects nothing (no sites)"};
+  return insp->reloadRules();
+}
+
+Result<admin::RuleTestReport> ControlServices::testRequest(std::string_view raw,
+                                                          const std::string& site) {
+  Inspection* insp;
+  {
+    std::lock_guard lock(mu_);
+    insp = inspection_;
+  }
+  if (!insp) return Error{ENOENT, "this mamorid inspects nothing (no sites)"};
+  auto result = insp->test(raw, site);
+  if (!result) return result.error();
+  admin::RuleTestReport report;
+  report.site = result->site;
+  report.parse_error = result->parse_error;
+  report.score = result->score;
+  report.threshold = result->threshold;
+  report.would_block = result->would_block || !result->parse_error.empty();
+  for (const auto& d : result->detections) {
+    admin::RuleTestDetection out;
+    out.rule_id = d.rule_id;
+    out.message = d.message;
+    out.category = inspect::categoryName(d.category);
+    out.score = d.score;
+    out.target = std::string(inspect::targetKindName(d.target)) +
+                 (d.target_name.empty() ? "" : ":" + d.target_name);
+    out.fragment = d.fragment;
+    report.detections.push_back(std::move(out));
+  }
+  return report;
 }
 
 admin::DaemonInfo ControlServices::daemonInfo() {

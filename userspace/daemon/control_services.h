@@ -22,6 +22,8 @@ class Engine;
 
 namespace mamori::daemon {
 
+class Inspection;
+
 class ControlServices final : public admin::Services {
  public:
   // `pin_root`: where the shield's maps are pinned; `config_path` empty for
@@ -33,6 +35,7 @@ class ControlServices final : public admin::Services {
   void setShield(admin::ShieldInfo info);
   void setEngine(const net::Engine* engine);  // nullptr: no engine; must outlive calls
   void setLogReader(std::shared_ptr<const logs::LogReader> reader);  // nullptr: logging off
+  void setInspection(Inspection* inspection);  // nullptr: no sites; must outlive calls
 
   // Main thread, from its loop: runs one queued reload request, if any,
   // with `reload` and hands the result to the waiting control thread.
@@ -56,6 +59,11 @@ class ControlServices final : public admin::Services {
   // Control thread: queues a reload for the main loop and waits for it.
   common::Result<std::string> reload() override;
   std::shared_ptr<const logs::LogReader> logReader() override;
+  common::Result<std::vector<admin::RuleInfo>> listRules() override;
+  common::Status setRuleEnabled(std::uint32_t id, bool enabled) override;
+  common::Result<std::string> reloadRules() override;
+  common::Result<admin::RuleTestReport> testRequest(std::string_view raw_request,
+                                                    const std::string& site) override;
 
  private:
   common::Status requireShield();
@@ -71,6 +79,7 @@ class ControlServices final : public admin::Services {
   admin::ShieldInfo shield_;
   const net::Engine* engine_ = nullptr;
   std::shared_ptr<const logs::LogReader> log_reader_;
+  Inspection* inspection_ = nullptr;
   bool reload_wanted_ = false;
   bool stopped_ = false;
   std::uint64_t reload_generation_ = 0;  // bumped when a reload finishes

@@ -43,6 +43,10 @@ class DaemonLogs {
                 std::chrono::seconds interval);
   void setRemovedTenants(const config::Config& config);
 
+  // A producer for one more thread (an engine worker writing event
+  // records); that thread alone may submit to it. Any thread.
+  std::shared_ptr<logs::LogProducer> registerProducer() { return writer_->registerProducer(); }
+
   std::shared_ptr<const logs::LogReader> reader() const { return reader_; }
   const std::string& dir() const { return dir_; }
   logs::LogCountersSnapshot counters() const { return writer_->counters(); }

@@ -29,6 +29,7 @@
 #include "config/loader.h"
 #include "daemon/control_services.h"
 #include "daemon/daemon_logs.h"
+#include "daemon/inspection.h"
 #include "logs/time_zone.h"
 #include "daemon/metrics_sources.h"
 #include "daemon/shield_settings.h"
@@ -86,6 +87,10 @@ Options:
   --pin-root DIR        where the shield's maps are pinned (default /sys/fs/bpf/mamori)
   --control-socket PATH where mamorictl reaches this daemon (default: config
                         `control.socket`, /run/mamori/control.sock)
+  --log-dir DIR         where the event, DoS, BOT and audit logs go (default:
+                        config `logs.dir`, /var/log/mamori)
+  --rules DIR           signature rules to load (default: config `rules.dir`,
+                        else the rule set shipped with mamori)
   --metrics ADDR        serve Prometheus metrics on http://ADDR/metrics (ip:port;
                         default: config `metrics.listen`, 127.0.0.1:9464);
                         `--metrics off` serves none (docs/metrics.md)
@@ -229,9 +234,10 @@ void auditToStdout(const admin::Caller& caller, const std::vector<std::string>& 
   std::fflush(stdout);
 }
 
-// getopt ids of --metrics and --log-dir, kept apart from main's option enum.
+// getopt ids of --metrics, --log-dir and --rules, kept apart from main's option enum.
 constexpr int kMetricsOption = 2000;
 constexpr int kLogDirOption = 2001;
+constexpr int kRulesOption = 2002;
 
 // Serves /metrics on `listen` with the engine's and the shield's counters
 // and the process and host families. Fail-open: mamorid without metrics
@@ -293,6 +299,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> tls_key;
   std::optional<std::string> metrics_flag;
   std::optional<std::string> log_dir;
+  std::optional<std::string> rules_flag;
 
   enum {
     kXdpIface = 1000,
@@ -321,6 +328,7 @@ int main(int argc, char** argv) {
                                     {"tls-key", required_argument, nullptr, kTlsKey},
                                     {"metrics", required_argument, nullptr, kMetricsOption},
                                     {"log-dir", required_argument, nullptr, kLogDirOption},
+                                    {"rules", required_argument, nullptr, kRulesOption},
                                     {"help", no_argument, nullptr, 'h'},
                                     {"version", no_argument, nullptr, 'V'},
                                     {nullptr, 0, nullptr, 0}};
@@ -354,6 +362,7 @@ int main(int argc, char** argv) {
       case kTlsKey: tls_key = optarg; break;
       case kMetricsOption: metrics_flag = optarg; break;
       case kLogDirOption: log_dir = optarg; break;
+      case kRulesOption: rules_flag = optarg; break;
       case kWorkers: {
         char* end = nullptr;
         errno = 0;
@@ -480,6 +489,32 @@ int main(int argc, char** argv) {
   sa.sa_handler = onReload;
   sigaction(SIGHUP, &sa, nullptr);
 
+  // Logs first: inspection writes detections and the control socket
+  // audits into them.
+  auto daemon_logs = daemon::DaemonLogs::start(full.logs, log_dir);
+  if (!daemon_logs) {
+    std::fprintf(stderr, "mamorid: %s\n", daemon_logs.error().message.c_str());
+    return 2;
+  }
+  (*daemon_logs)->setRemovedTenants(full);
+  std::printf("mamorid: logs in %s\n", (*daemon_logs)->dir().c_str());
+
+  // Signature inspection for the sites' requests: the rules load (and
+  // compile) before any listener opens, so a bad rule file stops the start.
+  std::unique_ptr<daemon::Inspection> inspection;
+  const std::string rules_dir = daemon::resolveRulesDir(rules_flag, full);
+  if (!full.tenants.empty()) {
+    auto created = daemon::Inspection::create(full, rules_dir, daemon_logs->get());
+    if (!created) {
+      std::fprintf(stderr, "%s\nmamorid: rules in %s refused; not started\n",
+                   created.error().message.c_str(), rules_dir.c_str());
+      return 2;
+    }
+    inspection = std::move(*created);
+    std::printf("mamorid: %zu rules from %s\n", inspection->rules()->rules().size(),
+                rules_dir.c_str());
+  }
+
   // The engine binds first: a taken port is reported before the shield
   // touches any interface.
   std::unique_ptr<net::Engine> engine;
@@ -488,6 +523,12 @@ int main(int argc, char** argv) {
   if (!full.tenants.empty()) {
     net::EngineOptions options;
     options.workers = engine_workers;
+    if (inspection) {
+      options.verdict = [insp = inspection.get()](const http::Request& request,
+                                                  const net::RequestContext& context) {
+        return insp->onRequest(request, context);
+      };
+    }
     auto created = net::Engine::create(full, options);
     if (!created) {
       std::fprintf(stderr, "mamorid: %s\n", created.error().message.c_str());
@@ -539,19 +580,11 @@ int main(int argc, char** argv) {
       std::printf("mamorid: proxy listening on %s (%u workers)\n", addr.c_str(), engine_workers);
   }
 
-  // Logs before the control socket, which audits into them.
-  auto daemon_logs = daemon::DaemonLogs::start(full.logs, log_dir);
-  if (!daemon_logs) {
-    std::fprintf(stderr, "mamorid: %s\n", daemon_logs.error().message.c_str());
-    if (engine) engine->stop();
-    return 2;
-  }
-  (*daemon_logs)->setRemovedTenants(full);
-  std::printf("mamorid: logs in %s\n", (*daemon_logs)->dir().c_str());
 
   // The control socket comes up last, once there is something to control.
   daemon::ControlServices services(pin_root, config_path.value_or(""), engine_workers);
   services.setLogReader((*daemon_logs)->reader());
+  services.setInspection(inspection.get());
   services.setConfig(std::make_shared<const config::Config>(full));
   services.setShield(shieldInfo(run));
   services.setEngine(engine.get());
@@ -655,6 +688,13 @@ int main(int argc, char** argv) {
                              loaded.error().message + "\nreload refused: " + *config_path +
                                  " is invalid; the running config stays"};
       std::string summary;
+      // Rules first: a bad rule file refuses the reload before anything changed.
+      if (inspection) {
+        auto rules =
+            inspection->reload(loaded.value(), rules_flag.value_or(loaded.value().rules.dir));
+        if (!rules) return rules.error();
+        summary = "rules: " + *rules;
+      }
       if (engine) {
         if (auto st = engine->reload(loaded.value()); !st)
           return common::Error{st.error().code,
@@ -662,8 +702,9 @@ int main(int argc, char** argv) {
                                    "\nreload refused: the running sites and shield stay"};
         std::size_t sites = 0;
         for (const auto& t : loaded.value().tenants) sites += t.sites.size();
-        summary = "reloaded " + *config_path + ": " + std::to_string(sites) +
-                  " sites for new connections";
+        summary += (summary.empty() ? "" : "\n") + ("reloaded " + *config_path + ": " +
+                                                     std::to_string(sites) +
+                                                     " sites for new connections");
       }
       services.setConfig(std::make_shared<const config::Config>(loaded.value()));
       (*daemon_logs)->setRemovedTenants(loaded.value());

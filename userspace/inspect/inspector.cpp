@@ -1,5 +1,8 @@
 #include "inspect/inspector.h"
 
+#include "inspect/sqli_detector.h"
+#include "inspect/xss_detector.h"
+
 #include <algorithm>
 #include <charconv>
 #include <climits>
@@ -498,9 +501,11 @@ class Inspection {
         if (found == Found::Error) ++result_.regex_errors;
         return found == Found::Yes;
       }
+      // The tokenizers judge the whole value; the fragment is the value.
       case OperatorKind::DetectSqli:
+        return detectSqli(data);
       case OperatorKind::DetectXss:
-        return false;  // refused at load and compile; never placed here
+        return detectXss(data);
     }
     return false;
   }

@@ -1,5 +1,7 @@
 #include "inspect/rule_loader.h"
 
+#include "common/yaml_documents.h"
+
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -623,14 +625,9 @@ class RuleParser {
       op.kind = OperatorKind::ByteRange;
       ok = parseByteRange(value, op.allowed) && ok;
     } else {
-      // TODO(inspect): wire detectSqli()/detectXss() (inspect/sqli_detector.h,
-      // inspect/xss_detector.h) here and in the inspector once they are
-      // merged; until then a rule using them cannot load. (#5)
+      // detect_sqli / detect_xss: the tokenizer detectors take no argument
+      // (written `detect_sqli: {}` or `detect_sqli: true`).
       op.kind = kind == "detect_sqli" ? OperatorKind::DetectSqli : OperatorKind::DetectXss;
-      diag_.add(node[kind].IsNull() ? node : YAML::Node(node[kind]),
-                "operator " + squote(kind) + " not available in this build",
-                "the tokenizer detectors are not linked yet; use a pattern for now");
-      return false;
     }
     return ok;
   }
@@ -797,52 +794,12 @@ class RuleParser {
   Diagnostics& diag_;
 };
 
-// Sees only document boundaries; everything else is ignored.
-class DocumentCounter : public YAML::EventHandler {
- public:
-  void OnDocumentStart(const YAML::Mark& mark) override {
-    if (++count_ == 2) second_ = mark;
-  }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
-
-  int count() const { return count_; }
-  const YAML::Mark& second() const { return second_; }
-
- private:
-  int count_ = 0;
-  YAML::Mark second_;
-};
-
-// Counts the documents in `text`, stopping at 2. Not YAML::LoadAll: on some
-// malformed input (`!binar,y "AAAA"`, found by the rule loader fuzzer)
-// yaml-cpp 0.7's parser reports a new document forever and LoadAll grows
-// until memory runs out; a bounded loop cannot.
-int countDocuments(const std::string& text, YAML::Mark* second) {
-  std::istringstream in(text);
-  YAML::Parser parser(in);
-  DocumentCounter counter;
-  for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
-  }
-  *second = counter.second();
-  return counter.count();
-}
-
 Result<std::vector<Rule>> loadText(std::string_view yaml, const std::string& name) {
   Diagnostics diag(name);
   try {
     std::string text(yaml);
     YAML::Mark second;
-    if (countDocuments(text, &second) > 1) {
+    if (common::countYamlDocuments(text, &second) > 1) {
       diag.add(second, "more than one YAML document", "remove the '---' separator");
       return diag.toError();
     }

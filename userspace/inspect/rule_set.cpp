@@ -176,13 +176,6 @@ class Compiler {
     info.chain = chainIndex(rule.transforms);
     for (const auto& target : rule.targets) addPrimitiveKinds(target.kind, info.kinds);
     const Operator& op = rule.op;
-    if (op.kind == OperatorKind::DetectSqli || op.kind == OperatorKind::DetectXss) {
-      // TODO(inspect): compile to the tokenizer detectors once they are
-      // merged (inspect/sqli_detector.h, inspect/xss_detector.h). (#5)
-      errors_.push_back(rule.source + ": rule " + std::to_string(rule.id) + ": operator '" +
-                        operatorKindName(op.kind) + "' not available in this build");
-      return;
-    }
     unsigned base_flags = HS_FLAG_SINGLEMATCH | (op.caseless ? HS_FLAG_CASELESS : 0u);
 
     if (op.kind == OperatorKind::Pattern) {

@@ -84,6 +84,31 @@ class FakeServices final : public Services {
   }
 
   std::shared_ptr<const logs::LogReader> logReader() override { return reader; }
+  common::Result<std::vector<RuleInfo>> listRules() override { return rules; }
+  common::Status setRuleEnabled(std::uint32_t id, bool enabled) override {
+    for (auto& r : rules)
+      if (r.id == id) r.enabled = enabled;
+    return {};
+  }
+  common::Result<std::string> reloadRules() override { return std::string("2 rules from /r"); }
+  common::Result<RuleTestReport> testRequest(std::string_view raw,
+                                             const std::string& site) override {
+    RuleTestReport report;
+    report.site = site.empty() ? "shop" : site;
+    report.threshold = 5;
+    if (raw.find("union select") != std::string_view::npos) {
+      report.detections.push_back({942100, "SQL injection", "sqli", 5, "query_args:id", "1 union select"});
+      report.score = 5;
+      report.would_block = true;
+    }
+    return report;
+  }
+
+  std::vector<RuleInfo> rules = {
+      {942100, "SQL injection", "sqli", "critical", 1, 5, {"sqli"}, {"args"}, "url_decode_uni",
+       "detect_sqli", "direct", true, "rules/sqli.yaml:3:5"},
+      {941100, "XSS", "xss", "critical", 1, 5, {}, {"args"}, "", "pattern", "hyperscan", true,
+       "rules/xss.yaml:3:5"}};
 
   std::shared_ptr<const logs::LogReader> reader;
   bool shield_loaded = true;
@@ -284,6 +309,28 @@ TEST_F(LogsCommands, BadArgumentsAreUsageErrors) {
   EXPECT_EQ(run(sv_, {"logs", "query", "--type", "event", "--ip", "not-an-ip"}).code, 1);
   sv_.reader.reset();
   EXPECT_EQ(run(sv_, {"logs", "query", "--type", "event"}).code, 1);
+}
+
+TEST(Commands, RulesListShowToggleReloadTest) {
+  FakeServices sv;
+  Outcome list = run(sv, {"rules", "list"});
+  EXPECT_EQ(list.code, 0);
+  EXPECT_NE(list.out.find("942100"), std::string::npos);
+  Outcome show = run(sv, {"rules", "show", "942100", "--output", "json"});
+  EXPECT_NE(show.out.find("\"operator\":\"detect_sqli\""), std::string::npos) << show.out;
+  Outcome off = run(sv, {"rules", "disable", "941100"});
+  EXPECT_EQ(off.code, 0);
+  EXPECT_EQ(off.before, "rule 941100 on");
+  EXPECT_EQ(off.after, "rule 941100 off");
+  EXPECT_FALSE(sv.rules[1].enabled);
+  EXPECT_EQ(run(sv, {"rules", "show", "123"}).code, 1);
+  EXPECT_EQ(run(sv, {"rules", "show", "abc"}).code, 2);
+  EXPECT_EQ(run(sv, {"rules", "reload"}).out, "reloaded 2 rules from /r\n");
+  Outcome test = run(sv, {"rules", "test", "--request", "GET /?id=1 union select HTTP/1.1\r\n"});
+  EXPECT_EQ(test.code, 0);
+  EXPECT_NE(test.out.find("942100"), std::string::npos);
+  EXPECT_NE(test.out.find("verdict: block"), std::string::npos) << test.out;
+  EXPECT_EQ(run(sv, {"rules", "test"}).code, 2);
 }
 
 TEST(Commands, JsonStringsEscapeControlBytes) {

@@ -295,6 +295,44 @@ TEST(LoadConfig, ReportsMissingRequiredSiteKeys) {
   EXPECT_EQ(errorsOf(yaml), "t.yaml:7:20: 'upstreams' is empty (a site needs at least one)");
 }
 
+// yaml-cpp 0.7's LoadAll never returns on this input (it reports a new
+// document forever); the loader must answer instead.
+TEST(LoadConfig, AnswersOnYamlThatMakesLoadAllSpin) {
+  EXPECT_NE(errorsOf("!binar,y \"AAAA\"\n"), "");
+}
+
+TEST(LoadConfig, InspectionAndRulesSections) {
+  auto result = loadConfigString(
+      siteYaml("        inspection:\n"
+               "          paranoia: 2\n"
+               "          threshold: 10\n"
+               "          on_budget: pass\n"
+               "          exclude_rules: [942100, 941110]\n"
+               "          exclude_tags: [scanner]\n"
+               "          exclusions:\n"
+               "            - {path_prefix: /admin/, rules: [930100]}\n"
+               "            - {target: comment, rules: [941100]}\n",
+               "rules: {dir: /srv/mamori-rules}\n"),
+      "t.yaml", noFileChecks());
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->rules.dir, "/srv/mamori-rules");
+  const InspectionConfig& in = result->tenants[0].sites[0].inspection;
+  EXPECT_EQ(in.paranoia, 2u);
+  EXPECT_EQ(in.threshold, 10u);
+  EXPECT_FALSE(in.block_on_budget);
+  EXPECT_EQ(in.exclude_rules, (std::vector<uint32_t>{942100, 941110}));
+  EXPECT_EQ(in.exclude_tags, std::vector<std::string>{"scanner"});
+  ASSERT_EQ(in.exclusions.size(), 2u);
+  EXPECT_EQ(in.exclusions[0].path_prefix, "/admin/");
+  EXPECT_EQ(in.exclusions[1].target, "comment");
+
+  EXPECT_EQ(errorsOf(siteYaml("        inspection: {paranoia: 5}\n")),
+            "t.yaml:10:32: 'paranoia' out of range: 5 (allowed 1..4)");
+  EXPECT_EQ(errorsOf(siteYaml("        inspection:\n          exclusions: [{rules: [1]}]\n")),
+            "t.yaml:11:24: an exclusion needs exactly one of 'path_prefix' and 'target' "
+            "(e.g. {path_prefix: /admin/, rules: [942100]})");
+}
+
 TEST(LoadConfig, RefusesDuplicateKeys) {
   EXPECT_EQ(errorsOf("workers: 1\nworkers: 2\n"),
             "t.yaml:2:1: duplicate key 'workers' (first defined at 1:1)");
@@ -390,7 +428,7 @@ TEST(LoadConfig, RefusesEmptyAndNonMappingDocuments) {
             "(expected a mapping with keys such as 'shield' and 'tenants')");
   EXPECT_EQ(errorsOf("hello\n"), "t.yaml:1:1: expected a mapping for 'config', got 'hello'");
   EXPECT_EQ(errorsOf("workers: 1\n---\nworkers: 2\n"),
-            "t.yaml:3:1: more than one YAML document (remove the '---' separator)");
+            "t.yaml:2:1: more than one YAML document (remove the '---' separator)");
 }
 
 TEST(LoadConfig, CollectsAllErrorsInFileOrder) {

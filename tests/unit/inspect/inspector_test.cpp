@@ -142,6 +142,21 @@ TEST(Inspector, TransformChainAppliesBeforeMatching) {
             (TransformChain{Transform::UrlDecodeUni, Transform::Lowercase}));
 }
 
+TEST(Inspector, TokenizerOperatorsJudgeWholeValues) {
+  auto set = compileYaml("rules:\n" + rule(1, "[query_args]", "{detect_sqli: true}") +
+                         rule(2, "[query_args]", "{detect_xss: true}"));
+  ASSERT_TRUE(set);
+  http::Request r = markedRequest();
+  r.args = {{"q", "1' or '1'='1"}};
+  auto sqli = inspect(*set, r, {}, permissive());
+  EXPECT_EQ(ids(sqli), (std::vector<std::uint32_t>{1}));
+  EXPECT_EQ(detection(sqli, 1)->fragment, "1' or '1'='1");
+  r.args = {{"q", "\"><script>alert(1)</script>"}};
+  EXPECT_EQ(ids(inspect(*set, r, {}, permissive())), (std::vector<std::uint32_t>{2}));
+  r.args = {{"name", "O'Reilly"}, {"q", "select a car from the union station"}};
+  EXPECT_TRUE(inspect(*set, r, {}, permissive()).detections.empty());
+}
+
 TEST(Inspector, ScoresSumAgainstThreshold) {
   auto set = compileYaml(R"(rules:
   - {id: 1, message: a, category: sqli, score: 3, targets: [query_args], operator: {contains: "'"}}

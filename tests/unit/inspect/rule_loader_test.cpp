@@ -177,15 +177,15 @@ TEST(RuleLoader, OperatorMustNameExactlyOneTest) {
             "prefix, suffix, contains, numeric, byte_range, detect_sqli, detect_xss)");
 }
 
-TEST(RuleLoader, TokenizerDetectorsAreReservedButRefused) {
-  EXPECT_EQ(loadError("rules:\n  - {id: 1, message: m, category: sqli, targets: [args],\n"
-                      "     operator: {detect_sqli: true}}\n"),
-            "t.yaml:3:30: operator 'detect_sqli' not available in this build (the tokenizer "
-            "detectors are not linked yet; use a pattern for now)");
-  EXPECT_EQ(loadError("rules:\n  - {id: 1, message: m, category: xss, targets: [args],\n"
-                      "     operator: {detect_xss: true}}\n"),
-            "t.yaml:3:29: operator 'detect_xss' not available in this build (the tokenizer "
-            "detectors are not linked yet; use a pattern for now)");
+TEST(RuleLoader, TokenizerDetectorsLoad) {
+  auto rules = loadRulesString("rules:\n  - {id: 1, message: m, category: sqli, targets: [args],\n"
+                               "     operator: {detect_sqli: true}}\n"
+                               "  - {id: 2, message: m, category: xss, targets: [args],\n"
+                               "     operator: {detect_xss: {}}}\n",
+                               "t.yaml");
+  ASSERT_TRUE(rules.ok()) << rules.error().message;
+  EXPECT_EQ((*rules)[0].op.kind, OperatorKind::DetectSqli);
+  EXPECT_EQ((*rules)[1].op.kind, OperatorKind::DetectXss);
 }
 
 TEST(RuleLoader, TargetShapeErrors) {

@@ -1,0 +1,129 @@
+#pragma once
+
+// mamorid's signature inspection: the rule set (userspace/inspect), each
+// site's inspection settings from the config, and the verdict hook the
+// engine calls on every complete request. Detections go to the event log.
+//
+// Threads: onRequest() runs on the engine's workers, concurrently, without
+// a lock: each worker keeps its own copy of the current snapshot and only
+// re-reads it (under a mutex) when the generation counter says a reload
+// published a new one. reload() and the rule commands run on control or
+// main threads.
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "config/types.h"
+#include "inspect/rule_set.h"
+#include "inspect/types.h"
+#include "net/types.h"
+
+namespace mamori::logs {
+class LogProducer;
+}
+
+namespace mamori::daemon {
+
+class DaemonLogs;
+
+// Every counter of inspection in one list (STYLE.md §2).
+#define MAMORI_INSPECTION_COUNTERS(X)                                          \
+  X(inspected)        /* requests inspected */                                 \
+  X(with_detections)  /* requests with at least one detection */              \
+  X(would_block)      /* requests at or over their site's threshold */        \
+  X(budget_exhausted) /* requests whose inspection budget ran out */          \
+  X(body_errors)      /* bodies that could not be parsed (detected as such) */
+
+struct InspectionStats {
+#define MAMORI_INSPECTION_FIELD(name) std::uint64_t name = 0;
+  MAMORI_INSPECTION_COUNTERS(MAMORI_INSPECTION_FIELD)
+#undef MAMORI_INSPECTION_FIELD
+};
+
+// What `mamorictl rules test` prints.
+struct RuleTestResult {
+  std::string site;
+  std::vector<inspect::Detection> detections;
+  int score = 0;
+  int threshold = 0;
+  bool would_block = false;
+  std::string parse_error;  // the request itself was rejected by the HTTP parser
+};
+
+class Inspection {
+ public:
+  // Loads and compiles the rules in `rules_dir` and takes each site's
+  // settings from `config`. Fails with the loader's FILE:LINE:COL errors.
+  // `logs` may be null (no event log). Main thread.
+  static common::Result<std::unique_ptr<Inspection>> create(const config::Config& config,
+                                                            const std::string& rules_dir,
+                                                            DaemonLogs* logs);
+
+  // A new rule set from `rules_dir` (or the current directory when empty)
+  // and new site settings; on any error nothing changes. Returns a summary.
+  common::Result<std::string> reload(const config::Config& config, const std::string& rules_dir);
+  common::Result<std::string> reloadRules();  // same config, rules re-read
+
+  // The engine's verdict hook. Worker threads.
+  net::Verdict onRequest(const http::Request& request, const net::RequestContext& context);
+
+  // For the CLI: the current rules, runtime enable/disable (kept across
+  // rule reloads until mamorid restarts), and a dry run of one raw request
+  // against a site's settings (`site` empty: the first site).
+  std::shared_ptr<const inspect::RuleSet> rules() const;
+  bool isDisabled(std::uint32_t id) const;
+  common::Status setEnabled(std::uint32_t id, bool enabled);
+  common::Result<RuleTestResult> test(std::string_view raw_request, const std::string& site) const;
+
+  InspectionStats stats() const;
+  const std::string& rulesDir() const { return rules_dir_; }
+
+ private:
+  struct SiteSettings {
+    std::string tenant;
+    bool enabled = true;
+    bool detect_only = false;
+    std::uint16_t block_status = 403;
+    inspect::InspectOptions options;
+  };
+  struct Snapshot {
+    std::shared_ptr<const inspect::RuleSet> rules;
+    std::map<std::string, SiteSettings, std::less<>> sites;
+    std::string first_site;
+  };
+
+  Inspection() = default;
+  std::shared_ptr<const Snapshot> buildSnapshot(const config::Config& config,
+                                                std::shared_ptr<const inspect::RuleSet> rules) const;
+  void publish(std::shared_ptr<const Snapshot> snapshot);
+  std::shared_ptr<const Snapshot> current() const;
+  void logDetections(const http::Request& request, const net::RequestContext& context,
+                     const SiteSettings& site, const inspect::InspectResult& result);
+
+  DaemonLogs* logs_ = nullptr;
+  std::string rules_dir_;
+  std::shared_ptr<const config::Config> config_;  // the last applied, for rule-only reloads
+
+  mutable std::mutex mu_;  // guards snapshot_, disabled_, config_ (never on the fast path)
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::set<std::uint32_t> disabled_;
+  std::atomic<std::uint64_t> generation_{0};
+
+#define MAMORI_INSPECTION_ATOMIC(name) std::atomic<std::uint64_t> name##_{0};
+  MAMORI_INSPECTION_COUNTERS(MAMORI_INSPECTION_ATOMIC)
+#undef MAMORI_INSPECTION_ATOMIC
+};
+
+// The rules directory to use: `flag` when given, else the config's
+// rules.dir, else the installed default set, else the source tree's rules/
+// (a build directory run). Main thread.
+std::string resolveRulesDir(const std::optional<std::string>& flag, const config::Config& config);
+
+}  // namespace mamori::daemon
