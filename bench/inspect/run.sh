@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Signature-engine benchmarks (issue #5), one run:
+#  1. detection: corpus_eval over the CRS regression corpus at paranoia 1
+#     (per-class table, TPR/TNR; the CRS baseline is 1590/2237 PL1 attacks
+#     blocked and 745/1017 benign passed, measured with ftw_run.py);
+#  2. throughput: mamori's in-process inspection vs libmodsecurity3 + OWASP
+#     CRS on the same requests, one thread each, and the ratio.
+# Installs libmodsecurity-dev and modsecurity-crs with apt-get when missing
+# (bench-only dependencies, deliberately not in scripts/bootstrap) and then
+# builds modsec_throughput. Environment: BENCH_BIN (default build/bench-bin),
+# CORPUS_DIR (default ../shared/corpus/crs-regression/tests), ROUNDS, REPEAT.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${BENCH_BIN:-$root/build/bench-bin}
+# The corpus sits in ../shared beside the main checkout (two levels up
+# from a worktree under wt/).
+tests=${CORPUS_DIR:-}
+if [ -z "$tests" ]; then
+  for c in "$root/../shared" "$root/../../shared"; do
+    if [ -d "$c/corpus/crs-regression/tests" ]; then tests=$(cd "$c" && pwd)/corpus/crs-regression/tests; break; fi
+  done
+fi
+rounds=${ROUNDS:-5}
+repeat=${REPEAT:-20000}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+if [ -z "$tests" ] || [ ! -d "$tests" ]; then echo "bench/inspect: no corpus at $tests (set CORPUS_DIR)" >&2; exit 1; fi
+python3 "$root/bench/inspect/ftw_to_raw.py" --tests "$tests" --out "$work/crs.raw"
+
+echo "### Detection at paranoia 1 (corpus_eval)"
+"$bin/corpus_eval" --rules "$root/rules" --corpus "$work/crs.raw" | sed -n '1,/^score: /p'
+echo
+
+if ! pkg-config --exists modsecurity || [ ! -d /usr/share/modsecurity-crs/rules ]; then
+  echo "bench/inspect: installing libmodsecurity-dev modsecurity-crs" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q libmodsecurity-dev modsecurity-crs >&2
+fi
+if [ ! -x "$bin/modsec_throughput" ]; then
+  build_dir=$(dirname "$bin")
+  cmake "$build_dir" >/dev/null
+  ninja -C "$build_dir" -j1 modsec_throughput >&2
+fi
+
+echo "### In-process inspection throughput (one thread each)"
+"$bin/throughput" --rules "$root/rules" --corpus "$work/crs.raw" --rounds "$rounds" \
+  --repeat "$repeat" | tee "$work/mamori.txt"
+echo
+"$bin/modsec_throughput" --corpus "$work/crs.raw" --rounds "$(( rounds < 3 ? rounds : 3 ))" \
+  --repeat "$(( repeat / 10 > 0 ? repeat / 10 : 1 ))" | tee "$work/modsec.txt"
+echo
+awk '/^RESULT mamori/ { split($3, a, "="); m = a[2]; split($4, b, "="); p = b[2] }
+     /^RESULT modsec/ { split($3, a, "="); s = a[2] }
+     END {
+       if (s > 0) printf "mamori / libmodsecurity requests/s: %.1fx (goal >= 50x)\n", m / s
+       printf "mamori p99 for a 4 KiB request: %.1f us (goal < 100 us)\n", p
+     }' "$work/mamori.txt" "$work/modsec.txt"
