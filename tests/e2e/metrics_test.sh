@@ -79,7 +79,7 @@ lab_wait_for 50 lab_exec waf curl -sf -o /dev/null http://127.0.0.1:8081/ready |
 
 lab_bg waf "$BIN/mamorid" --listen 0.0.0.0:8080 --upstream 127.0.0.1:8081 --workers 2 \
   --xdp-iface "$(lab_dev waf client)" --pin-root "$PIN" --metrics 127.0.0.1:9464 \
-  --control-socket "$CTL" --log-dir "${CTL%/*}/logs" \
+  --control-socket "$CTL" --log-dir "${CTL%/*}/logs" --rules "$here/lib/rules" \
   >"$TMP/mamorid.log" 2>&1
 lab_wait_for 100 grep -q "metrics on http://127.0.0.1:9464/metrics" "$TMP/mamorid.log" ||
   fail "mamorid did not serve /metrics"
@@ -173,7 +173,7 @@ pass "every fed dashboard panel returns data"
 # --- fail-open, off, bad address ------------------------------------------
 # A second mamorid whose metrics address is taken still proxies (fail-open).
 lab_bg waf "$BIN/mamorid" --listen 0.0.0.0:8082 --upstream 127.0.0.1:8081 --workers 1 \
-  --control-socket "$TMP/busy.sock" --log-dir "$TMP/logs" --metrics 127.0.0.1:9464 >"$TMP/mamorid-busy.log" 2>&1
+  --control-socket "$TMP/busy.sock" --log-dir "$TMP/logs" --rules "$here/lib/rules" --metrics 127.0.0.1:9464 >"$TMP/mamorid-busy.log" 2>&1
 BUSY_PID=$LAB_LAST_PID
 lab_wait_for 50 grep -q "running without /metrics" "$TMP/mamorid-busy.log" ||
   fail "no fail-open warning for a busy metrics address"
@@ -181,14 +181,14 @@ code=$(lab_exec client curl -s -o /dev/null -w '%{http_code}' http://10.79.1.1:8
 [[ "$code" == 502 ]] || fail "mamorid without metrics answered $code (want 502: upstream is down)"
 lab_stop "$BUSY_PID"
 lab_bg waf "$BIN/mamorid" --listen 0.0.0.0:8082 --upstream 127.0.0.1:8081 --workers 1 \
-  --control-socket "$TMP/off.sock" --log-dir "$TMP/logs" --metrics off >"$TMP/mamorid-off.log" 2>&1
+  --control-socket "$TMP/off.sock" --log-dir "$TMP/logs" --rules "$here/lib/rules" --metrics off >"$TMP/mamorid-off.log" 2>&1
 OFF_PID=$LAB_LAST_PID
 lab_wait_for 50 grep -q "proxy listening" "$TMP/mamorid-off.log" || fail "mamorid --metrics off did not start"
 grep -q "/metrics" "$TMP/mamorid-off.log" && fail "--metrics off still mentions metrics: $(cat "$TMP/mamorid-off.log")"
 lab_stop "$OFF_PID"
 rc=0
 "$BIN/mamorid" --listen 127.0.0.1:8083 --upstream 127.0.0.1:8081 --metrics 'localhost:9464' \
-  --control-socket "$TMP/bad.sock" --log-dir "$TMP/logs" \
+  --control-socket "$TMP/bad.sock" --log-dir "$TMP/logs" --rules "$here/lib/rules" \
   >"$TMP/mamorid-bad.log" 2>&1 || rc=$?
 [[ $rc == 2 ]] || fail "--metrics localhost:9464 exited $rc, want 2 (usage)"
 pass "busy metrics address: proxy keeps serving (fail-open); --metrics off; bad address exits 2"

@@ -61,7 +61,7 @@ pids+=("$up_pid")
 wait_port "$UP" || fail "upstream did not start"
 
 "$BIN/mamorid" --listen "127.0.0.1:$P" --upstream "127.0.0.1:$UP" --workers 2 \
-  --control-socket "$DIR/control.sock" --log-dir "$DIR/logs" \
+  --control-socket "$DIR/control.sock" --log-dir "$DIR/logs" --rules "$here/lib/rules" \
   >"$DIR/mamorid.log" 2>&1 &
 m_pid=$!
 pids+=("$m_pid")
@@ -162,7 +162,7 @@ tenants:
         limits:
           header_timeout: 1s
 YAML
-"$BIN/mamorid" --config "$DIR/mamori.yaml" --control-socket "$DIR/control2.sock" --log-dir "$DIR/logs" >"$DIR/mamorid-config.log" 2>&1 &
+"$BIN/mamorid" --config "$DIR/mamori.yaml" --control-socket "$DIR/control2.sock" --log-dir "$DIR/logs" --rules "$here/lib/rules" >"$DIR/mamorid-config.log" 2>&1 &
 m2_pid=$!
 pids+=("$m2_pid")
 wait_port "$P2" || fail "mamorid --config did not listen on $P2"

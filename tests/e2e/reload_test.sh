@@ -86,7 +86,7 @@ YAML
   mv "$DIR/mamori.yaml.new" "$DIR/mamori.yaml"  # atomic: a reload never reads half a file
 }
 write_config "$UPA" first
-"$BIN/mamorid" --config "$DIR/mamori.yaml" --control-socket "$DIR/control.sock" --log-dir "$DIR/logs" >"$DIR/mamorid.log" 2>&1 &
+"$BIN/mamorid" --config "$DIR/mamori.yaml" --control-socket "$DIR/control.sock" --log-dir "$DIR/logs" --rules "$here/lib/rules" >"$DIR/mamorid.log" 2>&1 &
 m_pid=$!
 pids+=("$m_pid")
 wait_port "$P" && wait_port "$T" || fail "mamorid did not listen"

@@ -74,7 +74,7 @@ set -e
 pass "--check-config and option conflicts"
 
 # 2. Start from the file: the client's /32 is denied.
-lab_bg waf "$BIN/mamorid" --pin-root "$PIN" --control-socket "$CTL" --log-dir "${CTL%/*}/logs" --config "$CFG" >"$DIR/mamorid.log" 2>&1
+lab_bg waf "$BIN/mamorid" --pin-root "$PIN" --control-socket "$CTL" --log-dir "${CTL%/*}/logs" --rules "$here/lib/rules" --config "$CFG" >"$DIR/mamorid.log" 2>&1
 MAMORID_PID=$LAB_LAST_PID
 lab_wait_for 100 grep -q "config $CFG applied" "$DIR/mamorid.log" || fail "mamorid did not start"
 has_xdp "$IF_CLIENT" && has_xdp "$IF_SPARE" || fail "shield not attached to both interfaces"

@@ -36,7 +36,7 @@ lab_bg app python3 -m http.server 8080 --bind 10.77.2.2 --directory "$LOG" 2>/de
 echo hello > "$LOG/index.html"
 
 start_mamorid() {
-  lab_bg waf "$BIN/mamorid" --pin-root "$PIN" --control-socket "$CTL" --log-dir "${CTL%/*}/logs" \
+  lab_bg waf "$BIN/mamorid" --pin-root "$PIN" --control-socket "$CTL" --log-dir "${CTL%/*}/logs" --rules "$here/lib/rules" \
     --xdp-iface "$(lab_dev waf client)" --xdp-iface "$(lab_dev waf attacker)" >"$LOG/mamorid$1.log" 2>&1
   MAMORID_PID=$LAB_LAST_PID
   lab_wait_for 100 grep -q "attached to $(lab_dev waf attacker)" "$LOG/mamorid$1.log" ||

@@ -115,11 +115,11 @@ out=$("$BIN/mamorid" --check-config "$DIR/bad.yaml" 2>&1) || rc=$?
 grep -q "site alpha: key $DIR/beta.test.key does not match certificate $DIR/alpha.test.pem" <<<"$out" ||
   fail "mismatched key message: $out"
 rc=0
-"$BIN/mamorid" --config "$DIR/bad.yaml" --control-socket "$DIR/c0.sock" --log-dir "$DIR/logs" >"$DIR/mamorid-bad.log" 2>&1 || rc=$?
+"$BIN/mamorid" --config "$DIR/bad.yaml" --control-socket "$DIR/c0.sock" --log-dir "$DIR/logs" --rules "$here/lib/rules" >"$DIR/mamorid-bad.log" 2>&1 || rc=$?
 [[ $rc == 2 ]] || fail "mamorid --config with a mismatched key exited $rc"
 pass "--check-config and --config refuse a mismatched key, naming the files"
 
-"$BIN/mamorid" --config "$DIR/mamori.yaml" --control-socket "$DIR/c1.sock" --log-dir "$DIR/logs" >"$DIR/mamorid.log" 2>&1 &
+"$BIN/mamorid" --config "$DIR/mamori.yaml" --control-socket "$DIR/c1.sock" --log-dir "$DIR/logs" --rules "$here/lib/rules" >"$DIR/mamorid.log" 2>&1 &
 m_pid=$!
 pids+=("$m_pid")
 wait_port "$P" || fail "mamorid did not listen on $P"
@@ -227,11 +227,11 @@ pass "SIGTERM: clean exit 0"
 
 # --- quick start --tls-cert/--tls-key --------------------------------------
 rc=0
-"$BIN/mamorid" --control-socket "$DIR/c2.sock" --log-dir "$DIR/logs" --listen "127.0.0.1:$P" --upstream "127.0.0.1:$UP" --tls-cert "$DIR/alpha.test.pem" \
+"$BIN/mamorid" --control-socket "$DIR/c2.sock" --log-dir "$DIR/logs" --rules "$here/lib/rules" --listen "127.0.0.1:$P" --upstream "127.0.0.1:$UP" --tls-cert "$DIR/alpha.test.pem" \
   >"$DIR/mamorid-usage.log" 2>&1 || rc=$?
 [[ $rc == 2 ]] || fail "--tls-cert without --tls-key exited $rc"
 Q=$(free_port)
-"$BIN/mamorid" --control-socket "$DIR/c3.sock" --log-dir "$DIR/logs" --listen "127.0.0.1:$Q" --upstream "127.0.0.1:$UP" --workers 1 \
+"$BIN/mamorid" --control-socket "$DIR/c3.sock" --log-dir "$DIR/logs" --rules "$here/lib/rules" --listen "127.0.0.1:$Q" --upstream "127.0.0.1:$UP" --workers 1 \
   --tls-cert "$DIR/beta.test.pem" --tls-key "$DIR/beta.test.key" >"$DIR/mamorid-quick.log" 2>&1 &
 q_pid=$!
 pids+=("$q_pid")

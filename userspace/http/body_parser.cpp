@@ -45,8 +45,18 @@ BodyKind bodyKindFromContentType(std::string_view content_type) {
   // A media type that is not token "/" token (e.g. "application/json x")
   // is not one we parse; its raw body is still inspected as Other.
   if (!syntax::isToken(type) || !syntax::isToken(subtype)) return BodyKind::Other;
+  if (equalsIgnoreCase(type, "image") || equalsIgnoreCase(type, "audio") ||
+      equalsIgnoreCase(type, "video") || equalsIgnoreCase(type, "font")) {
+    return BodyKind::Binary;
+  }
   if (equalsIgnoreCase(type, "application")) {
     if (equalsIgnoreCase(subtype, "x-www-form-urlencoded")) return BodyKind::UrlEncoded;
+    for (std::string_view binary :
+         {"octet-stream", "pdf", "zip", "gzip", "x-gzip", "x-tar", "x-bzip2", "x-xz", "zstd",
+          "x-7z-compressed", "x-rar-compressed", "vnd.rar", "x-protobuf", "protobuf", "grpc",
+          "wasm", "x-msdownload"}) {
+      if (equalsIgnoreCase(subtype, binary)) return BodyKind::Binary;
+    }
     if (equalsIgnoreCase(subtype, "json") || endsWithIgnoreCase(subtype, "+json")) {
       return BodyKind::Json;
     }
@@ -93,6 +103,7 @@ ParsedBody parseBody(std::string_view content_type, std::string_view body,
       break;
     case BodyKind::None:
     case BodyKind::Other:
+    case BodyKind::Binary:
       break;
   }
   return out;

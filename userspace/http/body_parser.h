@@ -20,6 +20,10 @@ enum class BodyKind : std::uint8_t {
   Multipart,   // multipart/form-data (needs a boundary parameter)
   Xml,         // application/xml, text/xml, application/*+xml
   Other,       // any other type: only the raw body is inspectable
+  Binary,      // data, not text: image/*, audio/*, video/*, font/*, octet-stream,
+               // archives, PDF, protobuf. Not parsed, and not inspected as text:
+               // matching text signatures against compressed or random bytes
+               // only finds false positives.
 };
 
 // One field of a parsed body, in document order.

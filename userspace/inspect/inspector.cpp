@@ -16,6 +16,19 @@
 namespace mamori::inspect {
 namespace {
 
+// True when `data` reads as text: no NUL and under 1/8 other control bytes
+// (tab, CR, LF aside) in its first 4 KiB. What `file` would call data fails.
+bool looksLikeText(std::string_view data) {
+  const std::size_t n = std::min<std::size_t>(data.size(), 4096);
+  std::size_t control = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(data[i]);
+    if (c == 0) return false;
+    if (c < 0x20 && c != '\t' && c != '\r' && c != '\n') ++control;
+  }
+  return control * 8 <= n;
+}
+
 using detail::Compiled;
 using detail::Expression;
 using detail::Group;
@@ -133,10 +146,18 @@ class Views {
     }
     for (const auto& field : body.fields) {
       add(TargetKind::BodyNames, field.name, field.name);
-      add(TargetKind::BodyValues, field.name, field.value);
-      if (field.is_file) add(TargetKind::FileNames, field.name, field.filename);
+      if (field.is_file) {
+        add(TargetKind::FileNames, field.name, field.filename);
+        // An uploaded file's content is data for the application, not a
+        // parameter it interprets: only text-looking content is matched,
+        // since signatures in compressed or binary bytes find only noise.
+        if (looksLikeText(field.value)) add(TargetKind::BodyValues, field.name, field.value);
+      } else {
+        add(TargetKind::BodyValues, field.name, field.value);
+      }
     }
-    if (!r.body.empty()) add(TargetKind::RawBody, {}, r.body);
+    // A body declared as binary data is not text to match signatures in.
+    if (!r.body.empty() && body.kind != http::BodyKind::Binary) add(TargetKind::RawBody, {}, r.body);
     if (body.error != http::BodyError::None) {
       add(TargetKind::BodyError, {}, bodyErrorText(body.error));
     }

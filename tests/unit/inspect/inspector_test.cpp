@@ -157,6 +157,32 @@ TEST(Inspector, TokenizerOperatorsJudgeWholeValues) {
   EXPECT_TRUE(inspect(*set, r, {}, permissive()).detections.empty());
 }
 
+// Binary data is not text to match signatures in: a body declared binary
+// has no raw_body, and an uploaded file's content counts only if it reads
+// as text.
+TEST(Inspector, BinaryBodiesAndBinaryUploadsAreNotMatchedAsText) {
+  auto set = compileYaml("rules:\n" + rule(1, "[raw_body]", "{contains: '$('}") +
+                         rule(2, "[body_fields]", "{contains: '$('}"));
+  ASSERT_TRUE(set);
+  http::Request r = markedRequest();
+  r.body = std::string("\x89PNG\0\x01$(x", 10);
+  http::ParsedBody binary;
+  binary.kind = http::BodyKind::Binary;
+  EXPECT_TRUE(inspect(*set, r, binary, permissive()).detections.empty());
+  http::ParsedBody other;
+  other.kind = http::BodyKind::Other;
+  EXPECT_EQ(ids(inspect(*set, r, other, permissive())), (std::vector<std::uint32_t>{1}));
+
+  http::ParsedBody upload;
+  upload.kind = http::BodyKind::Multipart;
+  upload.fields = {{"f", std::string("\x89PNG\0$(", 7), "a.png", true},
+                   {"g", "echo $(id)", "run.sh", true}};
+  r.body.clear();
+  auto result = inspect(*set, r, upload, permissive());
+  ASSERT_EQ(ids(result), (std::vector<std::uint32_t>{2}));
+  EXPECT_EQ(detection(result, 2)->target_name, "g");
+}
+
 TEST(Inspector, ScoresSumAgainstThreshold) {
   auto set = compileYaml(R"(rules:
   - {id: 1, message: a, category: sqli, score: 3, targets: [query_args], operator: {contains: "'"}}
