@@ -128,7 +128,7 @@ OVERVIEW = dashboard(
                                  "oversized headers, bad syntax)."),
         panel("Detections by category",
               [(rate("mamori_detections_total", "category"), "{{category}}")],
-              unit="reqps", waits="userspace/inspect (signature detections)"),
+              unit="reqps", desc="Requests with a signature detection, by the rule's category."),
         panel("Upstream errors",
               [(rate("mamori_upstream_errors_total", "status_code"), "{{status_code}} answered"),
                (rate("mamori_upstream_connect_failures_total"), "connect failures")],
@@ -167,10 +167,10 @@ SECURITY = dashboard(
               desc="Block verdicts: answered locally (block) or only logged (detect_only)."),
         panel("Top rules (range)",
               [("topk(10, sum by (rule) (increase(mamori_rule_matches_total[$__range])))", "{{rule}}")],
-              kind="stat", waits="userspace/inspect (rule matches)"),
+              kind="stat", desc="Rules that matched most over the dashboard's range."),
         panel("Detections by category",
               [(rate("mamori_detections_total", "category"), "{{category}}")], unit="reqps",
-              waits="userspace/inspect (signature detections)"),
+              desc="Signature detections by the rule's category."),
         panel("Active bans", [("sum by (family) (mamori_xdp_bans)", "{{family}}")],
               desc="Unexpired bans in the shield's map (manual, and written by guard once it lands)."),
         panel("Bans issued by reason",
@@ -201,7 +201,7 @@ SECURITY = dashboard(
               desc="Sampled drop events the ring buffer had no room for: the DoS log misses them."),
         panel("TLS handshake failures",
               [(rate("mamori_tls_handshake_failures_total", "reason"), "{{reason}}")],
-              waits="TLS in userspace/net", w=24),
+              desc="TLS handshakes refused or broken (old versions, no ALPN match, junk).", w=24),
     ])
 
 RESOURCES = dashboard(
@@ -256,9 +256,9 @@ RESOURCES = dashboard(
               desc="1: the collector's source was read at the last scrape; 0: it failed "
                    "(see mamorid's log)."),
         panel("Log queue depth", [("sum(mamori_logs_queue_depth)", "queued")],
-              waits="userspace/logs (writer queues)"),
+              desc="Log records waiting in the workers' queues for the writer thread."),
         panel("Log lines dropped", [(rate("mamori_logs_dropped_total", "log"), "{{log}}")],
-              waits="userspace/logs (writer queues)"),
+              desc="Log lines lost: a full queue, a failed write (disk full) or a bad tenant id."),
     ])
 
 DASHBOARDS = {"overview.json": OVERVIEW, "security.json": SECURITY, "resources.json": RESOURCES}

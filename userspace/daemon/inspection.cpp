@@ -1,6 +1,8 @@
 #include "daemon/inspection.h"
 
+#include <chrono>
 #include <filesystem>
+#include <limits>
 
 #include "daemon/daemon_logs.h"
 #include "http/body_parser.h"
@@ -60,6 +62,14 @@ std::shared_ptr<const Inspection::Snapshot> Inspection::buildSnapshot(
     const config::Config& config, std::shared_ptr<const inspect::RuleSet> rules) const {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->rules = std::move(rules);
+  // A new compiled set gets new counters; the same set (a rule switched on
+  // or off) keeps counting where it was.
+  {
+    std::lock_guard lock(mu_);
+    if (snapshot_ && snapshot_->rules == snapshot->rules) snapshot->rule_counts = snapshot_->rule_counts;
+  }
+  if (!snapshot->rule_counts)
+    snapshot->rule_counts = std::make_shared<RuleCounts>(snapshot->rules->rules().size());
   std::set<std::uint32_t> disabled;
   {
     std::lock_guard lock(mu_);
@@ -174,8 +184,23 @@ net::Verdict Inspection::onRequest(const http::Request& request,
   http::ParsedBody body =
       http::parseBody(content_type ? *content_type : std::string_view(), request.body);
   if (body.error != http::BodyError::None) body_errors_.fetch_add(1, std::memory_order_relaxed);
+  const auto started = std::chrono::steady_clock::now();
   inspect::InspectResult result = inspect::inspect(*local->rules, request, body, site->second.options);
+  const auto ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started)
+          .count());
+  std::size_t bucket = 0;
+  while (bucket < std::size(kDurationBoundsNs) && ns > kDurationBoundsNs[bucket]) ++bucket;
+  duration_buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+  duration_sum_ns_.fetch_add(ns, std::memory_order_relaxed);
   inspected_.fetch_add(1, std::memory_order_relaxed);
+  for (const auto& d : result.detections) {
+    by_category_[static_cast<std::size_t>(d.category)].fetch_add(1, std::memory_order_relaxed);
+    if (const inspect::Rule* rule = local->rules->find(d.rule_id)) {
+      const auto index = static_cast<std::size_t>(rule - local->rules->rules().data());
+      local->rule_counts->matches[index].fetch_add(1, std::memory_order_relaxed);
+    }
+  }
   if (result.budget_exhausted) budget_exhausted_.fetch_add(1, std::memory_order_relaxed);
   if (result.detections.empty() && !result.would_block) return net::Verdict::pass();
   with_detections_.fetch_add(1, std::memory_order_relaxed);
@@ -277,6 +302,29 @@ Result<RuleTestResult> Inspection::test(std::string_view raw, const std::string&
   out.score = result.score;
   out.would_block = result.would_block;
   return out;
+}
+
+InspectionMetrics Inspection::metrics() const {
+  InspectionMetrics m;
+  for (std::size_t c = 0; c < kCategories; ++c)
+    m.by_category.emplace_back(inspect::categoryName(static_cast<inspect::Category>(c)),
+                               by_category_[c].load(std::memory_order_relaxed));
+  auto snapshot = current();
+  const auto& rules = snapshot->rules->rules();
+  for (std::size_t i = 0; i < rules.size(); ++i)
+    m.by_rule.emplace_back(std::to_string(rules[i].id),
+                           snapshot->rule_counts->matches[i].load(std::memory_order_relaxed));
+  std::uint64_t cumulative = 0;
+  for (std::size_t b = 0; b < kDurationBuckets; ++b) {
+    cumulative += duration_buckets_[b].load(std::memory_order_relaxed);
+    const double bound = b < std::size(kDurationBoundsNs)
+                             ? static_cast<double>(kDurationBoundsNs[b]) / 1e9
+                             : std::numeric_limits<double>::infinity();
+    m.duration_buckets.emplace_back(bound, cumulative);
+  }
+  m.duration_count = cumulative;
+  m.duration_sum_seconds = static_cast<double>(duration_sum_ns_.load(std::memory_order_relaxed)) / 1e9;
+  return m;
 }
 
 InspectionStats Inspection::stats() const {

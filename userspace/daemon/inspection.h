@@ -10,7 +10,9 @@
 // published a new one. reload() and the rule commands run on control or
 // main threads.
 
+#include <array>
 #include <atomic>
+#include <iterator>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -45,6 +47,16 @@ struct InspectionStats {
 #define MAMORI_INSPECTION_FIELD(name) std::uint64_t name = 0;
   MAMORI_INSPECTION_COUNTERS(MAMORI_INSPECTION_FIELD)
 #undef MAMORI_INSPECTION_FIELD
+};
+
+// Per-category and per-rule detection counts and the inspection-time
+// histogram, for /metrics (daemon/main.cpp feeds them to metrics).
+struct InspectionMetrics {
+  std::vector<std::pair<std::string, std::uint64_t>> by_category;  // every category, zeros too
+  std::vector<std::pair<std::string, std::uint64_t>> by_rule;      // every loaded rule id
+  std::vector<std::pair<double, std::uint64_t>> duration_buckets;  // (upper bound s, cumulative)
+  std::uint64_t duration_count = 0;
+  double duration_sum_seconds = 0;
 };
 
 // What `mamorictl rules test` prints.
@@ -83,6 +95,7 @@ class Inspection {
   common::Result<RuleTestResult> test(std::string_view raw_request, const std::string& site) const;
 
   InspectionStats stats() const;
+  InspectionMetrics metrics() const;
   const std::string& rulesDir() const { return rules_dir_; }
 
  private:
@@ -93,8 +106,15 @@ class Inspection {
     std::uint16_t block_status = 403;
     inspect::InspectOptions options;
   };
+  // Matches per rule, indexed like rules->rules(); reset when a reload
+  // compiles a new set (Prometheus' rate() treats that as a counter reset).
+  struct RuleCounts {
+    explicit RuleCounts(std::size_t n) : matches(n) {}
+    std::vector<std::atomic<std::uint64_t>> matches;
+  };
   struct Snapshot {
     std::shared_ptr<const inspect::RuleSet> rules;
+    std::shared_ptr<RuleCounts> rule_counts;
     std::map<std::string, SiteSettings, std::less<>> sites;
     std::string first_site;
   };
@@ -115,6 +135,16 @@ class Inspection {
   std::shared_ptr<const Snapshot> snapshot_;
   std::set<std::uint32_t> disabled_;
   std::atomic<std::uint64_t> generation_{0};
+
+  // Detections by inspect::Category, and inspection time (ns buckets).
+  static constexpr std::size_t kCategories = static_cast<std::size_t>(inspect::Category::Generic) + 1;
+  static constexpr std::uint64_t kDurationBoundsNs[] = {10'000,    25'000,    50'000,   100'000,
+                                                        250'000,   500'000,   1'000'000, 2'500'000,
+                                                        5'000'000, 10'000'000, 25'000'000};
+  static constexpr std::size_t kDurationBuckets = std::size(kDurationBoundsNs) + 1;  // + +Inf
+  std::array<std::atomic<std::uint64_t>, kCategories> by_category_{};
+  std::array<std::atomic<std::uint64_t>, kDurationBuckets> duration_buckets_{};
+  std::atomic<std::uint64_t> duration_sum_ns_{0};
 
 #define MAMORI_INSPECTION_ATOMIC(name) std::atomic<std::uint64_t> name##_{0};
   MAMORI_INSPECTION_COUNTERS(MAMORI_INSPECTION_ATOMIC)

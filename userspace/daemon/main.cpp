@@ -10,6 +10,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -246,14 +247,42 @@ constexpr int kRulesOption = 2002;
 std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
                                                      const net::Engine* engine, bool with_shield,
                                                      const std::string& pin_root,
-                                                     const std::string& log_dir) {
+                                                     const std::string& log_dir,
+                                                     const daemon::Inspection* inspection,
+                                                     const daemon::DaemonLogs* logs) {
   auto registry = std::make_shared<metrics::Registry>();
   auto check = [](common::Status st) {
     if (!st) std::fprintf(stderr, "mamorid: metrics: %s\n", st.error().message.c_str());
   };
   // Engine::stats() sums the workers' counters; callable from any thread.
-  auto engine_snapshot = [engine]() -> common::Result<metrics::EngineSnapshot> {
-    return daemon::engineSnapshot(engine->stats());
+  // Engine::stats() sums the workers' counters; inspection and logs keep
+  // atomics. All callable from the scrape thread.
+  auto engine_snapshot = [engine, inspection, logs]() -> common::Result<metrics::EngineSnapshot> {
+    const net::EngineStats stats = engine->stats();
+    metrics::EngineSnapshot snap = daemon::engineSnapshot(stats);
+    snap.tls_handshakes = stats.tls_handshakes;
+    snap.tls_failures = std::vector<metrics::NamedCount>{{"handshake", stats.tls_handshake_failures}};
+    if (inspection) {
+      const daemon::InspectionMetrics m = inspection->metrics();
+      std::vector<metrics::NamedCount> categories, rules;
+      for (const auto& [name, count] : m.by_category) categories.push_back({name, count});
+      for (const auto& [name, count] : m.by_rule) rules.push_back({name, count});
+      snap.detections_by_category = std::move(categories);
+      snap.detections_by_rule = std::move(rules);
+      metrics::HistogramValue h;
+      for (const auto& [bound, cumulative] : m.duration_buckets)
+        if (std::isfinite(bound)) h.buckets.push_back({bound, cumulative});  // +Inf: the renderer's
+      h.count = m.duration_count;
+      h.sum = m.duration_sum_seconds;
+      snap.inspection_duration_seconds = std::move(h);
+    }
+    if (logs) {
+      const logs::LogCountersSnapshot c = logs->counters();
+      snap.log_queue_depth = c.queue_depth;
+      snap.log_lines_dropped = std::vector<metrics::NamedCount>{
+          {"all", c.dropped_queue_full + c.dropped_io_error + c.dropped_invalid}};
+    }
+    return snap;
   };
   // Opened per scrape: the pins may be replaced (mamorid --purge, bpffs remount).
   auto xdp_snapshot = [pin_root]() -> common::Result<metrics::XdpSnapshot> {
@@ -619,7 +648,8 @@ int main(int argc, char** argv) {
       sigaddset(&block, SIGHUP);
       pthread_sigmask(SIG_BLOCK, &block, &old);
       metrics_server =
-          startMetrics(metrics_listen, engine.get(), want_shield, pin_root, full.logs.dir);
+          startMetrics(metrics_listen, engine.get(), want_shield, pin_root, full.logs.dir,
+                       inspection.get(), daemon_logs->get());
       pthread_sigmask(SIG_SETMASK, &old, nullptr);
     }
   }
