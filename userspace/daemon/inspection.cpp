@@ -25,14 +25,18 @@ using common::Status;
 std::string resolveRulesDir(const std::optional<std::string>& flag, const config::Config& config) {
   if (flag) return *flag;
   if (!config.rules.dir.empty()) return config.rules.dir;
-  std::error_code ec;
-  if (std::filesystem::is_directory(MAMORI_INSTALLED_RULES_DIR, ec))
-    return MAMORI_INSTALLED_RULES_DIR;
+  // The .deb installs under /usr whatever prefix the build was configured
+  // with; `make install` uses the configured prefix; a build-directory run
+  // finds the source tree's set.
+  const char* candidates[] = {"/usr/share/mamori/rules", MAMORI_INSTALLED_RULES_DIR,
 #ifdef MAMORI_SOURCE_RULES_DIR
-  return MAMORI_SOURCE_RULES_DIR;
-#else
-  return MAMORI_INSTALLED_RULES_DIR;
+                              MAMORI_SOURCE_RULES_DIR
 #endif
+  };
+  std::error_code ec;
+  for (const char* dir : candidates)
+    if (std::filesystem::is_directory(dir, ec)) return dir;
+  return "/usr/share/mamori/rules";  // missing: the load error names it
 }
 
 namespace {
