@@ -54,14 +54,16 @@ rounds=${ROUNDS:-2}
 pin=${PIN:-1}
 server_cpus=${SERVER_CPUS:-0}
 client_cpu=${CLIENT_CPU:-1}
-targets=${TARGETS:-direct nginx mamorid}
+targets=${TARGETS:-direct nginx mamorid mamorid-rules nginx-modsec}
 schemes=${SCHEMES:-http https}
 
 die() { echo "proxy bench: $*" >&2; exit 1; }
 [[ $workers =~ ^[1-9][0-9]*$ ]] || die "WORKERS must be a positive integer, got '$workers'"
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$rounds'"
 [[ $conns =~ ^[1-9][0-9]*$ && $threads =~ ^[1-9][0-9]*$ ]] || die "CONNS and THREADS must be positive integers"
-for t in $targets; do [[ $t =~ ^(direct|nginx|mamorid)$ ]] || die "unknown target '$t' in TARGETS"; done
+for t in $targets; do
+  [[ $t =~ ^(direct|nginx|mamorid|mamorid-rules|nginx-modsec)$ ]] || die "unknown target '$t' in TARGETS"
+done
 for s in $schemes; do [[ $s =~ ^(http|https)$ ]] || die "unknown scheme '$s' in SCHEMES"; done
 [ -x "$mamorid" ] || die "$mamorid not built (cmake --preset release && ninja -C build mamorid)"
 
@@ -82,10 +84,15 @@ ncpu=$(nproc)
 
 dir=$(mktemp -d /tmp/mamori-bench-proxy.XXXXXX)
 pids=()
+shared=${SHARED:-$root/../shared}
+modsec_started=0
 cleanup() {
   local pid
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ "$modsec_started" = 1 ]; then
+    RUN_DIR="$dir/baseline" "$shared/tools/baseline/modsec_down.sh" >/dev/null 2>&1 || true
+  fi
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -107,9 +114,9 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 # Waits until $1 answers 200 with body "ok" (through every hop).
-wait_ok() {
+wait_ok() {  # up to 60 s: a mamorid with every rule on compiles them first
   local body
-  for _ in $(seq 100); do
+  for _ in $(seq 1200); do
     body=$(curl -sk --max-time 2 "$1" 2>/dev/null || true)
     [ "$body" = "ok" ] && return 0
     sleep 0.05
@@ -198,18 +205,36 @@ start_nginx nginx
 
 mamorid_tls=0
 if "$mamorid" --help 2>&1 | grep -q -- '--tls-cert'; then mamorid_tls=1; fi
-mamorid_args=(--upstream "127.0.0.1:$up_http" --workers "$workers")
-# Each mamorid gets its own control socket and log directory and no
-# metrics server, so the two never collide with each other or a host daemon.
-"${server_pin[@]}" "$mamorid" --listen "127.0.0.1:$mm_http" "${mamorid_args[@]}" \
-  --control-socket "$dir/http.sock" --log-dir "$dir/mamori-http-logs" --metrics off \
-  >"$dir/logs/mamorid-http.log" 2>&1 &
-pids+=("$!")
-if [ "$mamorid_tls" = 1 ]; then
-  "${server_pin[@]}" "$mamorid" --listen "127.0.0.1:$mm_https" "${mamorid_args[@]}" \
-    --control-socket "$dir/https.sock" --log-dir "$dir/mamori-https-logs" --metrics off \
-    --tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem" >"$dir/logs/mamorid-https.log" 2>&1 &
+# "mamorid": inspection off (an empty rule set), the engine alone (issue
+# #4); "mamorid-rules": every default rule on (issue #5). Each mamorid gets
+# its own control socket and log directory and no metrics server, so none
+# collides with another or with a host daemon.
+mkdir -p "$dir/no-rules"
+start_mamorid() {  # start_mamorid NAME PORT RULES_DIR [extra args]
+  local name=$1 port=$2 rules=$3
+  shift 3
+  "${server_pin[@]}" "$mamorid" --listen "127.0.0.1:$port" --upstream "127.0.0.1:$up_http" \
+    --workers "$workers" --rules "$rules" --control-socket "$dir/$name.sock" \
+    --log-dir "$dir/$name-logs" --metrics off "$@" >"$dir/logs/$name.log" 2>&1 &
   pids+=("$!")
+}
+mmr_http=$(free_port)
+mmr_https=$(free_port)
+start_mamorid mamorid-http "$mm_http" "$dir/no-rules"
+start_mamorid mamorid-rules-http "$mmr_http" "$root/rules"
+if [ "$mamorid_tls" = 1 ]; then
+  start_mamorid mamorid-https "$mm_https" "$dir/no-rules" \
+    --tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem"
+  start_mamorid mamorid-rules-https "$mmr_https" "$root/rules" \
+    --tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem"
+fi
+# nginx + ModSecurity v3 + OWASP CRS 3.3.4 at PL1, plain HTTP only, from
+# ../shared/tools/baseline (its own "ok" backend, like ours an nginx).
+modsec_port=18082
+if [[ " $targets " == *" nginx-modsec "* ]]; then
+  RUN_DIR="$dir/baseline" FRONT_WORKERS="$workers" "$shared/tools/baseline/modsec_up.sh" \
+    >"$dir/logs/baseline.log" 2>&1 || die "baseline did not start ($dir/logs/baseline.log)"
+  modsec_started=1
 fi
 
 url_of() {  # $1 target, $2 scheme
@@ -221,11 +246,15 @@ url_of() {  # $1 target, $2 scheme
     nginx-https) port=$ngx_https ;;
     mamorid-http) port=$mm_http ;;
     mamorid-https) port=$mm_https ;;
+    mamorid-rules-http) port=$mmr_http ;;
+    mamorid-rules-https) port=$mmr_https ;;
+    nginx-modsec-http) port=$modsec_port ;;
   esac
   echo "$2://127.0.0.1:$port/"
 }
 available() {  # $1 target, $2 scheme
-  ! [ "$1" = mamorid ] || [ "$2" = http ] || [ "$mamorid_tls" = 1 ]
+  [ "$1" = nginx-modsec ] && [ "$2" = https ] && return 1
+  [[ $1 != mamorid* ]] || [ "$2" = http ] || [ "$mamorid_tls" = 1 ]
 }
 
 # Every target must answer before anything is measured.

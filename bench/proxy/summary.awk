@@ -39,7 +39,7 @@ END {
     s = sch[k]
     printf "%s (workers=%d, load: %d connections, low load: %d)\n", \
       s == "http" ? "plain HTTP" : "TLS (HTTP/1.1 over TLS)", workers, conns, low_conns
-    printf "%-8s %10s %8s %8s %8s %9s %7s %9s | %8s %8s %9s\n", "target", "req/s", "p50 ms", \
+    printf "%-13s %10s %8s %8s %8s %9s %7s %9s | %8s %8s %9s\n", "target", "req/s", "p50 ms", \
       "p99 ms", "x nginx", "p99 added", "errors", "up conns", "low p50", "low p99", "p99 added"
     base_rps = median("nginx" SUBSEP s SUBSEP "load" SUBSEP "rps")
     d99 = median("direct" SUBSEP s SUBSEP "load" SUBSEP "p99")
@@ -47,7 +47,7 @@ END {
     for (i = 1; i <= nt; i++) {
       t = targets[i]
       if ((t, s) in na) {
-        printf "%-8s not available in this build\n", t
+        printf "%-13s not available in this build\n", t
         continue
       }
       rps = median(t SUBSEP s SUBSEP "load" SUBSEP "rps")
@@ -60,13 +60,16 @@ END {
       ratio = base_rps > 0 ? rps / base_rps : ""
       added = (t != "direct" && d99 != "") ? diff(p99, d99) : ""
       ladded = (t != "direct" && dl99 != "" && l99 != "") ? diff(l99, dl99) : ""
-      printf "%-8s %10.0f %8.3f %8.3f %8s %9s %7d %9s | %8s %8s %9s\n", t, rps, p50, p99, \
-        fmt(ratio, "%.2f"), fmt(added, "%+.3f"), errors[t, s], t == "direct" ? "-" : fmt(acc, "%.0f"), \
+      printf "%-13s %10.0f %8.3f %8.3f %8s %9s %7d %9s | %8s %8s %9s\n", t, rps, p50, p99, \
+        fmt(ratio, "%.2f"), fmt(added, "%+.3f"), errors[t, s],
+        (t == "direct" || t == "nginx-modsec") ? "-" : fmt(acc, "%.0f"), \
         fmt(l50, "%.3f"), fmt(l99, "%.3f"), fmt(ladded, "%+.3f")
       res_ratio[s] = t == "mamorid" ? ratio : res_ratio[s]
       res_added[s] = t == "mamorid" ? added : res_added[s]
       res_ladded[s] = t == "mamorid" ? ladded : res_ladded[s]
       have[s] = have[s] || t == "mamorid"
+      if (t == "mamorid-rules") rules_ratio[s] = ratio
+      if (t == "nginx-modsec") modsec_ratio[s] = ratio
     }
     print ""
   }
@@ -78,5 +81,11 @@ END {
     if (!have[s]) continue
     printf "goal %s: mamorid/nginx req/s %s (goal >= 1.00); mamorid p99 added %s ms loaded, %s ms low load (goal < 1 ms)\n", \
       s, fmt(res_ratio[s], "%.2f"), fmt(res_added[s], "%+.3f"), fmt(res_ladded[s], "%+.3f")
+  }
+  for (k = 1; k <= ns; k++) {
+    s = sch[k]
+    if (rules_ratio[s] == "") continue
+    printf "goal %s, every default rule on: mamorid-rules/nginx req/s %s (goal >= 0.50); nginx-modsec/nginx %s\n", \
+      s, fmt(rules_ratio[s], "%.2f"), fmt(modsec_ratio[s], "%.3f")
   }
 }
