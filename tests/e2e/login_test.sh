@@ -14,8 +14,9 @@
 # distributed attack on one username from 50 addresses is caught by the
 # username counters and the username gets locked (429 + Retry-After
 # without reaching the upstream); `mamorictl login status` shows it and
-# `mamorictl login unlock` lifts it; each attack is in the event log with
-# its rule id; `mamorictl login report` counts an application's own report.
+# `mamorictl login unlock` lifts it; a config reload keeps the counters;
+# each attack is in the event log with its rule id; `mamorictl login
+# report` counts an application's own report.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/netns.sh
@@ -184,6 +185,17 @@ out=$(ctl --output json login unlock --site shop --user victim)
 c=$(form attacker 10.79.3.150 victim open-sesame 10.79.3.1)
 [ "$c" = "302" ] || fail "after unlock the right password got $c"
 pass "mamorictl login unlock lifts the lock (the owner logs in)"
+
+# --- a reload keeps the counters of an unchanged site --------------------------------
+out=$(ctl config reload) || fail "config reload failed: $out"
+[[ "$out" == *"login protection: 1 site"* ]] || fail "reload summary has no login line: $out"
+ctl --output json login status --site shop | python3 -c '
+import json, sys
+s = json.load(sys.stdin)[0]
+assert any(r["source"] == "10.79.3.2" and r["banned_seconds"] > 0 for r in s["restricted"]), s
+assert any(t["source"] == "10.79.3.3" and t["failures"] >= 10 for t in s["top_sources"]), s' ||
+  fail "reload lost the login state: $(ctl login status --site shop)"
+pass "config reload keeps the counters and restrictions of an unchanged site"
 
 # --- the legitimate user is still served, and the app can report outcomes --------
 [ "$(form client 10.79.1.2 carol open-sesame 10.79.1.1)" = "302" ] || fail "legitimate user refused after the attacks"
