@@ -24,7 +24,10 @@ using namespace test_util;
 // text of each request head it got. One connection at a time.
 class ScriptedUpstream {
  public:
-  explicit ScriptedUpstream(std::string response) : response_(std::move(response)) {
+  // `close_after`: close the connection after each answer (a response cut
+  // short when its framing promised more).
+  explicit ScriptedUpstream(std::string response, bool close_after = false)
+      : response_(std::move(response)), close_after_(close_after) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -75,11 +78,13 @@ class ScriptedUpstream {
           in.erase(0, end + 4);  // test requests carry no body
           ::send(c, response_.data(), response_.size(), MSG_NOSIGNAL);
         }
+        if (close_after_ && !heads().empty()) break;
       }
       ::close(c);
     }
   }
   std::string response_;
+  bool close_after_ = false;
   int fd_ = -1;
   uint16_t port_ = 0;
   std::mutex mu_;
@@ -307,6 +312,42 @@ TEST(EngineWatch, KeepAliveConnectionCarriesWatchedThenPlainRequests) {
   EXPECT_EQ(seen.status, 401);
   EXPECT_EQ(seen.body, "bad");
   (*engine)->stop();
+}
+
+TEST(EngineWatch, UpstreamCutWhileHeldIs502WithoutAHookCall) {
+  // Promises 100 bytes, sends 10, closes: nothing was relayed yet, so the
+  // client gets a clean 502 rather than half a response.
+  ScriptedUpstream up("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789", true);
+  uint16_t port = freePort();
+  Seen seen;
+  auto engine = Engine::create(oneSite(port, up.port()), watchAll(&seen));
+  ASSERT_TRUE(engine) << engine.error().message;
+  (*engine)->start();
+  auto out = get(port, "/login");
+  EXPECT_EQ(out.rfind("HTTP/1.1 502 Bad Gateway\r\n", 0), 0u) << out;
+  EXPECT_EQ(out.find("0123456789"), std::string::npos) << out;
+  (*engine)->stop();
+  std::lock_guard lock(seen.mu);
+  EXPECT_EQ(seen.calls, 0);
+  EXPECT_EQ((*engine)->stats().bad_gateway, 1u);
+}
+
+TEST(EngineWatch, BodylessResponseStillCallsTheHook) {
+  ScriptedUpstream up("HTTP/1.1 204 No Content\r\nX-Marker: empty\r\n\r\n");
+  uint16_t port = freePort();
+  Seen seen;
+  auto engine = Engine::create(oneSite(port, up.port()), watchAll(&seen));
+  ASSERT_TRUE(engine) << engine.error().message;
+  (*engine)->start();
+  auto out = get(port, "/login");
+  EXPECT_EQ(out.rfind("HTTP/1.1 204 No Content\r\n", 0), 0u) << out;
+  (*engine)->stop();
+  std::lock_guard lock(seen.mu);
+  EXPECT_EQ(seen.calls, 1);
+  EXPECT_EQ(seen.status, 204);
+  EXPECT_EQ(seen.marker_header, "empty");
+  EXPECT_TRUE(seen.body.empty());
+  EXPECT_TRUE(seen.complete);
 }
 
 }  // namespace
