@@ -41,6 +41,11 @@ Commands:
   rules reload                          re-read the rule files (a bad file keeps the old set)
   rules test FILE [--site SITE]         run the raw HTTP request in FILE through
                                         inspection: each detection and the verdict
+  login status [--site SITE] [--top N]  login protection: top failing sources,
+                                        sources throttled/blocked/banned, locked usernames
+  login unlock --site SITE --user USER  lift a username lock (and clear its counters)
+  login report --site SITE --user USER --ip IP --result failed|succeeded
+                                        the application reports a login outcome itself
   logs query --type event|dos|bot|audit [--tenant T] [--site S] [--since TIME]
              [--until TIME] [--ip IP|CIDR] [--rule ID] [--text S] [--limit N]
                                         log lines, newest last

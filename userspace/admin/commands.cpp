@@ -1,6 +1,7 @@
 #include "admin/commands.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <cstdio>
 #include <cstdlib>
@@ -685,6 +686,146 @@ int rulesCommand(Context& ctx) {
   return ctx.usage("unknown rules command '" + verb + "'");
 }
 
+// --- login -------------------------------------------------------------------
+
+std::string loginSourceJson(const LoginSourceInfo& s) {
+  return "{\"source\":" + jsonString(s.source) + ",\"failures\":" + std::to_string(s.failures) +
+         ",\"throttled_seconds\":" + std::to_string(s.throttled_s) +
+         ",\"blocked_seconds\":" + std::to_string(s.blocked_s) +
+         ",\"banned_seconds\":" + std::to_string(s.banned_s) + ",\"bans\":" + std::to_string(s.bans) +
+         "}";
+}
+
+std::string loginSourceText(const LoginSourceInfo& s) {
+  std::string state;
+  if (s.banned_s > 0) state += "banned " + std::to_string(s.banned_s) + "s ";
+  if (s.blocked_s > 0) state += "blocked " + std::to_string(s.blocked_s) + "s ";
+  if (s.throttled_s > 0) state += "429 " + std::to_string(s.throttled_s) + "s ";
+  if (state.empty()) state = "-";
+  return "  " + pad(s.source, 41) + pad(std::to_string(s.failures), 10) +
+         pad(std::to_string(s.bans), 6) + state + "\n";
+}
+
+// Parses "--name value" pairs of a login subcommand into `out`; false (after
+// a usage error) on an unknown or repeated option or a missing value.
+bool loginOptions(Context& ctx, const std::vector<std::string>& allowed,
+                  std::map<std::string, std::string>* out, const std::string& usage_text) {
+  auto& a = ctx.args();
+  for (size_t i = 2; i < a.size(); ++i) {
+    if (std::find(allowed.begin(), allowed.end(), a[i]) == allowed.end() || i + 1 >= a.size() ||
+        out->count(a[i])) {
+      ctx.usage("usage: " + usage_text);
+      return false;
+    }
+    (*out)[a[i]] = a[i + 1];
+    ++i;
+  }
+  return true;
+}
+
+int loginCommand(Context& ctx) {
+  auto& a = ctx.args();
+  auto& sv = ctx.services();
+  if (a.size() < 2) return ctx.usage("login needs status, unlock or report");
+  const std::string& verb = a[1];
+  std::map<std::string, std::string> opt;
+  if (verb == "status") {
+    const std::string usage_text = "login status [--site SITE] [--top N]";
+    if (!loginOptions(ctx, {"--site", "--top"}, &opt, usage_text)) return 2;
+    std::size_t top = 10;
+    if (opt.count("--top")) {
+      char* end = nullptr;
+      unsigned long v = std::strtoul(opt["--top"].c_str(), &end, 10);
+      if (opt["--top"].empty() || *end != '\0' || v == 0 || v > 1000)
+        return ctx.usage("bad --top '" + opt["--top"] + "' (1..1000)");
+      top = v;
+    }
+    auto status = sv.loginStatus(opt["--site"], top);
+    if (!status) return ctx.failed(status.error());
+    if (ctx.json()) {
+      std::string out = "[";
+      for (size_t i = 0; i < status->size(); ++i) {
+        const auto& st = (*status)[i];
+        out += std::string(i ? "," : "") + "{\"site\":" + jsonString(st.site) + ",\"top_sources\":[";
+        for (size_t j = 0; j < st.top_sources.size(); ++j)
+          out += (j ? "," : "") + loginSourceJson(st.top_sources[j]);
+        out += "],\"restricted\":[";
+        for (size_t j = 0; j < st.restricted.size(); ++j)
+          out += (j ? "," : "") + loginSourceJson(st.restricted[j]);
+        out += "],\"locked\":[";
+        for (size_t j = 0; j < st.locked.size(); ++j)
+          out += std::string(j ? "," : "") + "{\"username\":" + jsonString(st.locked[j].username) +
+                 ",\"remaining_seconds\":" + std::to_string(st.locked[j].remaining_s) + "}";
+        out += "]}";
+      }
+      ctx.out(out + "]\n");
+      return 0;
+    }
+    std::string out;
+    const std::string header = "  " + pad("source", 41) + pad("failures", 10) + pad("bans", 6) + "state\n";
+    for (const auto& st : *status) {
+      out += "site " + st.site + "\n";
+      out += "top sources:" + std::string(st.top_sources.empty() ? " none\n" : "\n");
+      if (!st.top_sources.empty()) out += header;
+      for (const auto& s : st.top_sources) out += loginSourceText(s);
+      out += "restricted now:" + std::string(st.restricted.empty() ? " none\n" : "\n");
+      if (!st.restricted.empty()) out += header;
+      for (const auto& s : st.restricted) out += loginSourceText(s);
+      out += "locked usernames:" + std::string(st.locked.empty() ? " none\n" : "\n");
+      for (const auto& l : st.locked)
+        out += "  " + pad(l.username, 41) + std::to_string(l.remaining_s) + "s\n";
+    }
+    ctx.out(out);
+    return 0;
+  }
+  if (verb == "unlock") {
+    const std::string usage_text = "login unlock --site SITE --user USER";
+    if (!loginOptions(ctx, {"--site", "--user"}, &opt, usage_text)) return 2;
+    if (!opt.count("--site") || !opt.count("--user") || opt["--user"].empty())
+      return ctx.usage("usage: " + usage_text);
+    const std::string& site = opt["--site"];
+    const std::string& user = opt["--user"];
+    auto was = sv.loginUnlock(site, user);
+    if (!was) return ctx.failed(was.error());
+    ctx.call().audit_before = "site " + site + " user " + user + (*was ? ": locked" : ": not locked");
+    ctx.call().audit_after = "site " + site + " user " + user + ": not locked";
+    if (ctx.json()) {
+      ctx.out(std::string("{\"ok\":true,\"was_locked\":") + (*was ? "true" : "false") + "}\n");
+      return 0;
+    }
+    ctx.out(*was ? "unlocked " + user + " on site " + site + "\n"
+                 : user + " was not locked on site " + site + " (its counters are cleared)\n");
+    return 0;
+  }
+  if (verb == "report") {
+    const std::string usage_text =
+        "login report --site SITE --user USER --ip IP --result failed|succeeded";
+    if (!loginOptions(ctx, {"--site", "--user", "--ip", "--result"}, &opt, usage_text)) return 2;
+    if (!opt.count("--site") || !opt.count("--ip") || !opt.count("--result"))
+      return ctx.usage("usage: " + usage_text);
+    const std::string& result = opt["--result"];
+    if (result != "failed" && result != "succeeded")
+      return ctx.usage("bad --result '" + result + "' (failed or succeeded)");
+    auto ip = common::parseIpPrefix(opt["--ip"]);
+    if (!ip) return ctx.usage("bad --ip: " + ip.error().message);
+    if (ip->prefix_len != (ip->is_v6 ? 128 : 32))
+      return ctx.usage("bad --ip '" + opt["--ip"] + "': give a single address");
+    auto done = sv.loginReport(opt["--site"], opt["--user"], *ip, result == "failed");
+    if (!done) return ctx.failed(done.error());
+    ctx.call().audit_after = "site " + opt["--site"] + " " + ip->toString() + ": " + done->outcome;
+    if (ctx.json()) {
+      ctx.out("{\"ok\":true,\"outcome\":" + jsonString(done->outcome) +
+              ",\"events\":" + jsonStrings(done->events) + "}\n");
+      return 0;
+    }
+    std::string out = "counted: " + done->outcome + "\n";
+    for (const auto& e : done->events) out += "event: " + e + "\n";
+    ctx.out(out);
+    return 0;
+  }
+  return ctx.usage("unknown login command '" + verb + "'");
+}
+
 }  // namespace
 
 int runCommand(Call& call, Services& services) {
@@ -701,6 +842,7 @@ int runCommand(Call& call, Services& services) {
   if (noun == "config") return config(ctx);
   if (noun == "logs") return logsCommand(ctx);
   if (noun == "rules") return rulesCommand(ctx);
+  if (noun == "login") return loginCommand(ctx);
   return ctx.usage("unknown command '" + noun + "'");
 }
 

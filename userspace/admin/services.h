@@ -81,6 +81,32 @@ struct RuleTestReport {
   bool would_block = false;
 };
 
+// Login-abuse protection (issue #7), as `login status` prints it. Plain
+// copies of the guard's status, so admin and cli need not know guard.
+struct LoginSourceInfo {
+  std::string source;            // address or prefix
+  std::uint32_t failures = 0;    // in the failures_per_ip window
+  std::int64_t throttled_s = 0;  // remaining 429 time
+  std::int64_t blocked_s = 0;    // remaining site-level block
+  std::int64_t banned_s = 0;     // remaining XDP ban, as issued
+  std::uint32_t bans = 0;        // bans remembered for this source
+};
+struct LoginLockInfo {
+  std::string username;  // as the guard shows it ("h:<hex>" unless usernames: clear)
+  std::int64_t remaining_s = 0;
+};
+struct LoginSiteInfo {
+  std::string site;
+  std::vector<LoginSourceInfo> top_sources;  // most failures first
+  std::vector<LoginSourceInfo> restricted;   // throttled, blocked or banned now
+  std::vector<LoginLockInfo> locked;
+};
+// What `login report` did: the outcome counted and one line per event.
+struct LoginReportResult {
+  std::string outcome;  // "failed" | "succeeded"
+  std::vector<std::string> events;
+};
+
 class Services {
  public:
   virtual ~Services() = default;
@@ -112,6 +138,18 @@ class Services {
   // (`site` empty: the first site) without sending it anywhere.
   virtual common::Result<RuleTestReport> testRequest(std::string_view raw_request,
                                                      const std::string& site) = 0;
+
+  // Login protection. Fail with ENOENT when no site (or not `site`) has a
+  // login section. `site` empty in loginStatus: every such site.
+  virtual common::Result<std::vector<LoginSiteInfo>> loginStatus(const std::string& site,
+                                                                 std::size_t top) = 0;
+  // Whether `user` was locked; the lock and its per-username counters go.
+  virtual common::Result<bool> loginUnlock(const std::string& site, const std::string& user) = 0;
+  // The application reports an attempt's outcome itself (`ip` a host address).
+  virtual common::Result<LoginReportResult> loginReport(const std::string& site,
+                                                        const std::string& user,
+                                                        const common::IpPrefix& ip,
+                                                        bool failed) = 0;
 
   // The event / DoS / BOT / audit logs; nullptr when logging is off.
   // LogReader is safe to share between threads.

@@ -4,6 +4,7 @@
 
 #include "common/version.h"
 #include "daemon/inspection.h"
+#include "daemon/login_protection.h"
 #include "inspect/transform.h"
 #include "net/engine.h"
 #include "shield/shield.h"
@@ -43,6 +44,83 @@ void ControlServices::setLogReader(std::shared_ptr<const logs::LogReader> reader
 std::shared_ptr<const logs::LogReader> ControlServices::logReader() {
   std::lock_guard lock(mu_);
   return log_reader_;
+}
+
+void ControlServices::setLogin(LoginProtection* login) {
+  std::lock_guard lock(mu_);
+  login_ = login;
+}
+
+LoginProtection* ControlServices::login() {
+  std::lock_guard lock(mu_);
+  return login_;
+}
+
+namespace {
+
+admin::LoginSourceInfo sourceInfo(const guard::SourceStatus& s) {
+  admin::LoginSourceInfo i;
+  i.source = s.source.toString();
+  i.failures = s.failures;
+  i.throttled_s = s.throttled_for.count();
+  i.blocked_s = s.blocked_for.count();
+  i.banned_s = s.banned_for.count();
+  i.bans = s.bans;
+  return i;
+}
+
+// One line per guard event, for `login report`.
+std::string eventLine(const guard::Event& e) {
+  std::string line = loginRuleId(e) + ": " + guard::actionName(e.action) + " " +
+                     e.subject.toString();
+  if (!e.username.empty()) line += " username " + e.username;
+  for (const auto& t : e.triggers)
+    line += std::string(" ") + guard::counterName(t.counter) + "=" + std::to_string(t.value) + "/" +
+            std::to_string(t.threshold);
+  if (!e.enforced) line += " (detection only)";
+  return line;
+}
+
+}  // namespace
+
+Result<std::vector<admin::LoginSiteInfo>> ControlServices::loginStatus(const std::string& site,
+                                                                       std::size_t top) {
+  LoginProtection* lp = login();
+  if (!lp) return Error{ENOENT, "this mamorid protects no logins (no sites)"};
+  auto status = lp->status(site, top);
+  if (!status) return status.error();
+  std::vector<admin::LoginSiteInfo> out;
+  for (const auto& st : *status) {
+    admin::LoginSiteInfo info;
+    info.site = st.site;
+    for (const auto& s : st.top_sources) info.top_sources.push_back(sourceInfo(s));
+    for (const auto& s : st.restricted) info.restricted.push_back(sourceInfo(s));
+    for (const auto& l : st.locked) info.locked.push_back({l.username, l.remaining.count()});
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Result<bool> ControlServices::loginUnlock(const std::string& site, const std::string& user) {
+  LoginProtection* lp = login();
+  if (!lp) return Error{ENOENT, "this mamorid protects no logins (no sites)"};
+  return lp->unlock(site, user);
+}
+
+Result<admin::LoginReportResult> ControlServices::loginReport(const std::string& site,
+                                                              const std::string& user,
+                                                              const common::IpPrefix& ip,
+                                                              bool failed) {
+  LoginProtection* lp = login();
+  if (!lp) return Error{ENOENT, "this mamorid protects no logins (no sites)"};
+  auto d = lp->report(site, user, ip, failed ? guard::Outcome::Failed : guard::Outcome::Succeeded);
+  if (!d) return d.error();
+  admin::LoginReportResult out;
+  out.outcome = d->outcome == guard::Outcome::Failed      ? "failed"
+                : d->outcome == guard::Outcome::Succeeded ? "succeeded"
+                                                          : "unknown";
+  for (const auto& e : d->events) out.events.push_back(eventLine(e));
+  return out;
 }
 
 void ControlServices::setInspection(Inspection* inspection) {

@@ -23,6 +23,7 @@ class Engine;
 namespace mamori::daemon {
 
 class Inspection;
+class LoginProtection;
 
 class ControlServices final : public admin::Services {
  public:
@@ -36,6 +37,7 @@ class ControlServices final : public admin::Services {
   void setEngine(const net::Engine* engine);  // nullptr: no engine; must outlive calls
   void setLogReader(std::shared_ptr<const logs::LogReader> reader);  // nullptr: logging off
   void setInspection(Inspection* inspection);  // nullptr: no sites; must outlive calls
+  void setLogin(LoginProtection* login);  // nullptr: no sites; must outlive calls
 
   // Main thread, from its loop: runs one queued reload request, if any,
   // with `reload` and hands the result to the waiting control thread.
@@ -64,9 +66,17 @@ class ControlServices final : public admin::Services {
   common::Result<std::string> reloadRules() override;
   common::Result<admin::RuleTestReport> testRequest(std::string_view raw_request,
                                                     const std::string& site) override;
+  common::Result<std::vector<admin::LoginSiteInfo>> loginStatus(const std::string& site,
+                                                                 std::size_t top) override;
+  common::Result<bool> loginUnlock(const std::string& site, const std::string& user) override;
+  common::Result<admin::LoginReportResult> loginReport(const std::string& site,
+                                                       const std::string& user,
+                                                       const common::IpPrefix& ip,
+                                                       bool failed) override;
 
  private:
   common::Status requireShield();
+  LoginProtection* login();
 
   const std::string pin_root_;
   const std::string config_path_;
@@ -80,6 +90,7 @@ class ControlServices final : public admin::Services {
   const net::Engine* engine_ = nullptr;
   std::shared_ptr<const logs::LogReader> log_reader_;
   Inspection* inspection_ = nullptr;
+  LoginProtection* login_ = nullptr;
   bool reload_wanted_ = false;
   bool stopped_ = false;
   std::uint64_t reload_generation_ = 0;  // bumped when a reload finishes

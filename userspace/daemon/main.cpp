@@ -31,6 +31,7 @@
 #include "daemon/control_services.h"
 #include "daemon/daemon_logs.h"
 #include "daemon/inspection.h"
+#include "daemon/login_protection.h"
 #include "logs/time_zone.h"
 #include "daemon/metrics_sources.h"
 #include "daemon/shield_settings.h"
@@ -544,6 +545,22 @@ int main(int argc, char** argv) {
                 rules_dir.c_str());
   }
 
+  // Login-abuse protection for the sites with a `login:` section (issue #7).
+  // Bans go to the shield's pinned maps once the shield is loaded below;
+  // the clock and the sink outlive the guard and the engine's workers.
+  guard::SteadyClock login_clock;
+  daemon::ShieldBanSink ban_sink;
+  std::unique_ptr<daemon::LoginProtection> login;
+  if (!full.tenants.empty()) {
+    auto created = daemon::LoginProtection::create(full, login_clock, daemon_logs->get(), &ban_sink);
+    if (!created) {
+      std::fprintf(stderr, "mamorid: %s\nmamorid: login settings refused; not started\n",
+                   created.error().message.c_str());
+      return 2;
+    }
+    login = std::move(*created);
+  }
+
   // The engine binds first: a taken port is reported before the shield
   // touches any interface.
   std::unique_ptr<net::Engine> engine;
@@ -552,10 +569,25 @@ int main(int argc, char** argv) {
   if (!full.tenants.empty()) {
     net::EngineOptions options;
     options.workers = engine_workers;
-    if (inspection) {
-      options.verdict = [insp = inspection.get()](const http::Request& request,
-                                                  const net::RequestContext& context) {
-        return insp->onRequest(request, context);
+    // Login protection answers first: refusing a blocked source or a
+    // locked username is cheaper than inspecting its request. A login
+    // attempt it lets through is still inspected, and a signature block
+    // wins over its watch (the attempt then never reaches the upstream).
+    options.verdict = [insp = inspection.get(), lp = login.get()](
+                          const http::Request& request, const net::RequestContext& context) {
+      net::Verdict login_verdict = lp ? lp->onRequest(request, context) : net::Verdict::pass();
+      if (login_verdict.action == net::Verdict::Action::Block) return login_verdict;
+      if (insp) {
+        net::Verdict v = insp->onRequest(request, context);
+        if (v.action == net::Verdict::Action::Block) return v;
+      }
+      return login_verdict;
+    };
+    if (login) {
+      options.response = [lp = login.get()](const std::shared_ptr<void>& watch,
+                                            const net::ResponseView& response,
+                                            const net::RequestContext& context) {
+        return lp->onResponse(watch, response, context);
       };
     }
     auto created = net::Engine::create(full, options);
@@ -593,7 +625,17 @@ int main(int argc, char** argv) {
     if (config_path)
       std::printf("mamorid: config %s applied: %zu allow, %zu deny\n", config_path->c_str(),
                   running.allow.size(), running.deny.size());
+    // Before the workers start, so they never see the sink half set up.
+    if (login) {
+      if (auto st = ban_sink.attach(pin_root); !st)
+        std::fprintf(stderr, "mamorid: login bans will not reach XDP: %s\n",
+                     st.error().message.c_str());
+    }
   }
+  if (login && login->active())
+    std::printf("mamorid: login protection on%s\n",
+                ban_sink.attached() ? ", bans written to the shield"
+                                    : " (no shield: bans only block at the site)");
   if (engine) {
     // Workers must not take the process signals: the handlers only set
     // flags for the main loop, and a worker in epoll_wait would just see EINTR.
@@ -614,6 +656,7 @@ int main(int argc, char** argv) {
   daemon::ControlServices services(pin_root, config_path.value_or(""), engine_workers);
   services.setLogReader((*daemon_logs)->reader());
   services.setInspection(inspection.get());
+  services.setLogin(login.get());
   services.setConfig(std::make_shared<const config::Config>(full));
   services.setShield(shieldInfo(run));
   services.setEngine(engine.get());
@@ -736,6 +779,17 @@ int main(int argc, char** argv) {
                                                      std::to_string(sites) +
                                                      " sites for new connections");
       }
+      if (login) {
+        // After the engine: the loader has checked every login key, so this
+        // fails only if config and guard disagree; the old guard then stays.
+        auto login_summary = login->reload(loaded.value());
+        if (!login_summary)
+          return common::Error{login_summary.error().code,
+                               (summary.empty() ? "" : summary + "\n") +
+                                   login_summary.error().message +
+                                   "\nlogin settings refused: the running ones stay"};
+        summary += (summary.empty() ? "" : "\n") + *login_summary;
+      }
       services.setConfig(std::make_shared<const config::Config>(loaded.value()));
       (*daemon_logs)->setRemovedTenants(loaded.value());
       if (want_shield) {
@@ -773,6 +827,15 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(st.requests), static_cast<unsigned long long>(st.rejected),
                 static_cast<unsigned long long>(st.blocked), static_cast<unsigned long long>(st.bad_gateway),
                 static_cast<unsigned long long>(st.gateway_timeout));
+  }
+  if (login) {
+    auto ls = login->stats();
+    std::printf("mamorid: login protection: %llu attempts, %llu failed, %llu refused, %llu events, "
+                "%llu bans written, %llu bans not enforced at XDP\n",
+                static_cast<unsigned long long>(ls.attempts), static_cast<unsigned long long>(ls.failed),
+                static_cast<unsigned long long>(ls.refused), static_cast<unsigned long long>(ls.events),
+                static_cast<unsigned long long>(ban_sink.written()),
+                static_cast<unsigned long long>(ban_sink.unenforced()));
   }
   if (want_shield) {
     report();

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "http/chunked_decoder.h"
 #include "http/request_parser.h"
 #include "http/response_parser.h"
 #include "net/forward.h"
@@ -118,6 +119,8 @@ const char* reasonPhrase(int status) {
     case 414: return "URI Too Long";
     case 417: return "Expectation Failed";
     case 421: return "Misdirected Request";
+    case 423: return "Locked";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
@@ -130,8 +133,10 @@ const char* reasonPhrase(int status) {
 
 // A complete local answer. `body` empty: a short text naming the status and
 // the request id, which is what an operator asks a user for.
+// `retry_after` > 0 adds Retry-After in seconds (RFC 9110 §10.2.3).
 std::string localResponse(int status, std::string_view request_id, std::string_view body,
-                          bool close, bool head) {
+                          bool close, bool head,
+                          std::chrono::seconds retry_after = std::chrono::seconds(0)) {
   std::string text;
   bool html = !body.empty();
   if (body.empty()) {
@@ -144,6 +149,7 @@ std::string localResponse(int status, std::string_view request_id, std::string_v
   out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   out += "X-Request-Id: " + std::string(request_id) + "\r\n";
   out += "Cache-Control: no-store\r\n";
+  if (retry_after.count() > 0) out += "Retry-After: " + std::to_string(retry_after.count()) + "\r\n";
   if (close) out += "Connection: close\r\n";
   out += "\r\n";
   if (!head) out += body;
@@ -252,8 +258,29 @@ struct UpstreamConn : Handler {
   std::uint32_t events = 0;
 };
 
-// What the connection's one deadline currently means.
-enum class Phase { Idle, Header, Body, Connect, UpstreamRead, Linger };
+// What the connection's one deadline currently means. Delay: a verdict's
+// delay before forwarding, or a response hook's delay before the held
+// response is released (ClientConn::watch says which).
+enum class Phase { Idle, Header, Body, Connect, UpstreamRead, Delay, Linger };
+
+// State of a request whose Verdict carried a watch token. Its response is
+// held (not sent to the client) until the head and kWatchedBodyBytes of
+// decoded body, or the end of the response, are in; then the response hook
+// runs and may hold it a while longer. Held bytes are bounded by the head
+// limit, the body prefix and one read chunk, so holding needs no extra
+// back-pressure rule.
+struct WatchState {
+  std::shared_ptr<void> token;
+  bool forward_pending = false;  // the verdict's delay runs; the request is not sent yet
+  bool holding = false;          // response bytes go to `held`, not to the client
+  bool hook_done = false;
+  bool delaying = false;         // the hook's delay runs; the upstream is not read
+  bool response_complete = false;  // the upstream finished while the response was held
+  bool in_body = false;          // the head of the final response has been parsed
+  std::string held;              // response bytes not yet released to the client
+  std::string body_prefix;       // decoded, at most kWatchedBodyBytes
+  std::optional<http::ChunkedDecoder> dechunk;
+};
 
 struct ClientConn : Handler {
   ClientConn() : Handler(Kind::Client) {}
@@ -293,6 +320,7 @@ struct ClientConn : Handler {
   std::optional<Clock::time_point> deadline;
   std::optional<Clock::time_point> armed;  // deadline of the live heap entry
   std::uint32_t events = 0;
+  std::optional<WatchState> watch;  // the current request was watched or delayed
 
   std::size_t pending() const { return out.size() - out_off; }
 };
@@ -531,7 +559,7 @@ class Worker {
 
   // --- timers --------------------------------------------------------------
 
-  void setDeadline(ClientConn* c, Phase phase, std::chrono::seconds after) {
+  void setDeadline(ClientConn* c, Phase phase, Clock::duration after) {
     c->phase = phase;
     auto d = Clock::now() + after;
     c->deadline = d;
@@ -599,8 +627,36 @@ class Worker {
         c->busy = false;
         answerAndClose(c, 504);
         return;
+      case Phase::Delay: endDelay(c); return;
       case Phase::Linger: closeClient(c); return;
     }
+  }
+
+  // A delay armed by the verdict (forward now) or by the response hook
+  // (release the held response now) is over.
+  void endDelay(ClientConn* c) {
+    if (!c->watch) {  // cannot happen: every Delay deadline belongs to a watch
+      closeClient(c);
+      return;
+    }
+    WatchState& w = *c->watch;
+    if (w.forward_pending) {
+      w.forward_pending = false;
+      startUpstream(c);
+      return;
+    }
+    w.delaying = false;
+    releaseHeld(c);
+    if (w.response_complete) {
+      finishClient(c);
+      return;
+    }
+    if (c->up) {
+      c->up->paused = c->pending() > kClientOutputBound;
+      updateUpstream(c->up);
+      setDeadline(c, Phase::UpstreamRead, c->site->site.limits.upstream_read_timeout);
+    }
+    if (flushClient(c)) updateClient(c);
   }
 
   // --- client side ---------------------------------------------------------
@@ -779,10 +835,23 @@ class Worker {
     return wildcard ? wildcard : any;
   }
 
+  // The request facts the hooks see, without the TLS ones.
+  static RequestContext basicContext(const ClientConn* c) {
+    RequestContext ctx;
+    ctx.request_id = c->request_id;
+    ctx.site = c->site->site.name;
+    ctx.peer = c->peer;
+    ctx.peer_port = c->peer_port;
+    return ctx;
+  }
+
   void handleRequest(ClientConn* c) {
     bump(counters_.requests);
     c->request_id = ids_->next();
     c->request_bytes = 0;
+    c->watch.reset();
+    std::shared_ptr<void> watch_token;
+    std::chrono::milliseconds forward_delay{0};
     const bool head = c->request.method == http::Method::Head;
     const SiteRuntime* site = route(c);
     if (!site) {
@@ -791,11 +860,7 @@ class Worker {
     }
     c->site = site;
     if (options_.verdict) {
-      RequestContext ctx;
-      ctx.request_id = c->request_id;
-      ctx.site = site->site.name;
-      ctx.peer = c->peer;
-      ctx.peer_port = c->peer_port;
+      RequestContext ctx = basicContext(c);
       if (c->tls) {
         const TlsConn& t = *c->tls;
         ctx.tls = true;
@@ -814,9 +879,12 @@ class Worker {
         } else {
           bump(counters_.blocked);
           std::string page = v.page.empty() ? site->block_page : v.page;
-          answerLocal(c, v.status, page, !c->request.keep_alive, head);
+          answerLocal(c, v.status, page, !c->request.keep_alive, head, v.retry_after);
           return;
         }
+      } else {
+        forward_delay = std::max(v.delay, std::chrono::milliseconds(0));
+        if (options_.response) watch_token = std::move(v.watch);
       }
     }
     if (c->request.body_truncated) {
@@ -824,6 +892,21 @@ class Worker {
       // parser does not offer yet: refuse rather than forward a cut body.
       answerAndClose(c, 413);
       return;
+    }
+    if (watch_token || forward_delay.count() > 0) {
+      c->watch.emplace();
+      if (watch_token) {
+        c->watch->token = std::move(watch_token);
+        c->watch->holding = true;
+        // The hook reads the body prefix as text: ask for it uncompressed.
+        // Upstreams that compress anyway are seen compressed (documented).
+        auto& hs = c->request.headers;
+        hs.erase(std::remove_if(hs.begin(), hs.end(),
+                                [](const http::Header& h) {
+                                  return http::equalsIgnoreCase(h.name, "accept-encoding");
+                                }),
+                 hs.end());
+      }
     }
     ForwardContext fwd{c->peer, isTrustedPeer(site->site.trusted_proxies, c->peer),
                        c->tls ? "https" : "http"};
@@ -833,13 +916,23 @@ class Worker {
     c->attempts = 0;
     c->retried_stale = false;
     c->close_after = !c->request.keep_alive;
+    if (forward_delay.count() > 0) {
+      // The client's input is not read while busy, so nothing else happens
+      // on this connection until the timer fires (endDelay).
+      bump(counters_.delayed);
+      c->watch->forward_pending = true;
+      setDeadline(c, Phase::Delay, forward_delay);
+      return;
+    }
     startUpstream(c);
   }
 
   // Queues a local answer; the connection stays open unless `close`.
-  void answerLocal(ClientConn* c, int status, std::string_view body, bool close, bool head) {
+  void answerLocal(ClientConn* c, int status, std::string_view body, bool close, bool head,
+                   std::chrono::seconds retry_after = std::chrono::seconds(0)) {
     if (stopping_) close = true;
-    c->out += localResponse(status, c->request_id, body, close, head);
+    c->watch.reset();  // whatever was held is replaced by this answer
+    c->out += localResponse(status, c->request_id, body, close, head, retry_after);
     c->busy = false;
     c->request_bytes = 0;
     if (close) {
@@ -878,7 +971,8 @@ class Worker {
       c->out.erase(0, c->out_off);
       c->out_off = 0;
     }
-    if (c->up && c->up->paused && c->pending() < kClientOutputBound / 2) {
+    if (c->up && c->up->paused && c->pending() < kClientOutputBound / 2 &&
+        !(c->watch && c->watch->delaying)) {
       c->up->paused = false;
       updateUpstream(c->up);
     }
@@ -1129,8 +1223,12 @@ class Worker {
         upstreamBroken(u);
         return;
       }
-      c->out.append(data.substr(0, used));
-      if (used > 0) c->response_started = true;
+      if (c->watch && c->watch->holding) {
+        holdPart(c, u, data.substr(0, used), st);
+      } else {
+        c->out.append(data.substr(0, used));
+        if (used > 0) c->response_started = true;
+      }
       data.remove_prefix(used);
       if (st == http::ResponseParseStatus::Done) {
         if (u->parser.isInterim()) {  // 1xx relayed; the final response follows
@@ -1144,6 +1242,17 @@ class Worker {
       }
       if (st == http::ResponseParseStatus::NeedMore) break;
     }
+    if (c->watch && c->watch->holding && !c->watch->hook_done && c->watch->in_body &&
+        c->watch->body_prefix.size() >= kWatchedBodyBytes) {
+      // The prefix is full before the end of the response: decide now and
+      // stream the rest.
+      auto delay = runResponseHook(c, u->parser.response(), false);
+      if (delay.count() > 0) {
+        startHoldDelay(c, delay);
+        return;
+      }
+      releaseHeld(c);
+    }
     if (c->pending() > kClientOutputBound) {
       u->paused = true;  // resumed by flushClient once the client drains
       updateUpstream(u);
@@ -1151,7 +1260,85 @@ class Worker {
     if (flushClient(c)) updateClient(c);
   }
 
-  // The response to the current request has been relayed in full.
+  // --- watched responses ---------------------------------------------------
+
+  // Keeps `part` (bytes of the response to a watched request) in the held
+  // buffer and copies the decoded body into the prefix the hook sees.
+  void holdPart(ClientConn* c, UpstreamConn* u, std::string_view part,
+                http::ResponseParseStatus st) {
+    WatchState& w = *c->watch;
+    w.held.append(part);
+    if (!w.in_body) {
+      // Head bytes (or a whole 1xx / body-less response): nothing to decode.
+      if (st == http::ResponseParseStatus::HeadersDone) {
+        w.in_body = true;
+        w.body_prefix.clear();
+        if (u->parser.response().framing == http::BodyFraming::Chunked) {
+          http::ChunkedLimits lim;
+          lim.max_chunk_line_bytes = 4 * 1024;  // as the response parser's limits
+          lim.max_trailer_bytes = 16 * 1024;
+          lim.max_data_bytes = kWatchedBodyBytes;
+          lim.truncate_over_limit = true;
+          lim.reject_framing_trailers = false;  // the response parser judges framing
+          w.dechunk.emplace(lim);
+        }
+      }
+      return;
+    }
+    if (w.body_prefix.size() >= kWatchedBodyBytes) return;
+    if (w.dechunk) {
+      std::size_t used = 0;
+      // A Reject here is the response parser's to report; the prefix keeps
+      // what was decoded before it.
+      w.dechunk->feed(part, &used, &w.body_prefix, nullptr);
+    } else {
+      w.body_prefix.append(part.substr(0, kWatchedBodyBytes - w.body_prefix.size()));
+    }
+  }
+
+  // Calls the response hook on the held response; returns the delay it asks for.
+  std::chrono::milliseconds runResponseHook(ClientConn* c, const http::Response& resp,
+                                            bool complete) {
+    WatchState& w = *c->watch;
+    w.hook_done = true;
+    bump(counters_.watched);
+    ResponseView view;
+    view.status = resp.status;
+    view.headers = &resp.headers;
+    view.body_prefix = w.body_prefix;
+    view.body_complete = complete;
+    auto action = options_.response(w.token, view, basicContext(c));
+    w.body_prefix.clear();
+    w.body_prefix.shrink_to_fit();
+    w.dechunk.reset();
+    return std::max(action.delay, std::chrono::milliseconds(0));
+  }
+
+  // Holds the response `delay` longer; the upstream is not read meanwhile.
+  void startHoldDelay(ClientConn* c, std::chrono::milliseconds delay) {
+    bump(counters_.delayed);
+    c->watch->delaying = true;
+    if (c->up) {
+      c->up->paused = true;
+      updateUpstream(c->up);
+    }
+    setDeadline(c, Phase::Delay, delay);
+  }
+
+  // Sends what was held to the client; later bytes stream as usual.
+  void releaseHeld(ClientConn* c) {
+    WatchState& w = *c->watch;
+    w.holding = false;
+    if (!w.held.empty()) {
+      c->out += w.held;
+      c->response_started = true;
+      w.held.clear();
+      w.held.shrink_to_fit();
+    }
+  }
+
+  // The response to the current request has been relayed in full (or, for
+  // a held one, received in full).
   void finish(ClientConn* c, UpstreamConn* u, bool reusable) {
     bump(counters_.proxied);
     const auto& resp = u->parser.response();
@@ -1159,6 +1346,21 @@ class Worker {
     // the client verbatim, so the client expects the connection to end.
     if (!resp.keep_alive || resp.framing == http::BodyFraming::UntilClose || stopping_)
       c->close_after = true;
+    bool release_later = false;
+    if (c->watch && c->watch->holding) {
+      std::chrono::milliseconds delay{0};
+      if (!c->watch->hook_done) delay = runResponseHook(c, resp, true);
+      if (c->watch->delaying) {
+        release_later = true;  // the delay already runs (EOF arrived during it)
+      } else if (delay.count() > 0) {
+        release_later = true;
+        c->up = nullptr;  // detached below; startHoldDelay must not pause it
+        startHoldDelay(c, delay);
+      } else {
+        releaseHeld(c);
+      }
+      if (release_later) c->watch->response_complete = true;
+    }
     c->up = nullptr;
     u->client = nullptr;
     auto& pool = u->gen->idle.at(u->site)[u->index];
@@ -1172,6 +1374,12 @@ class Worker {
     } else {
       closeUpstream(u);
     }
+    if (release_later) return;  // endDelay finishes the client side
+    finishClient(c);
+  }
+
+  // The client side of the end of a response: ready for the next request.
+  void finishClient(ClientConn* c) {
     c->busy = false;
     c->request_bytes = 0;
     if (!c->close_after)

@@ -32,6 +32,7 @@ struct ListenerRuntime;
 struct EngineOptions {
   std::uint32_t workers = 1;  // >= 1
   VerdictHook verdict;        // empty: every request passes
+  ResponseHook response{};    // empty: watch tokens are ignored
   // How long stop() waits for in-flight requests before closing them.
   std::chrono::milliseconds stop_grace{10000};
 };

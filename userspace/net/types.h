@@ -6,11 +6,15 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/address.h"
 #include "http/types.h"
@@ -40,16 +44,36 @@ struct RequestContext {
 
 // The decision on one complete request. Block is answered locally with
 // `status` and `page` (empty page: a built-in text body naming the request
-// id). In a site with mode: detect a Block is counted and the request passes.
+// id), plus `Retry-After: retry_after` when that is non-zero (a 429 for a
+// throttled source, a locked username). In a site with mode: detect a Block
+// is counted and the request passes.
+//
+// A Pass may also ask for
+//  - `delay`: hold the request this long before forwarding it (the login
+//    guard's "add delay" action). The worker arms its timer heap and serves
+//    other connections meanwhile; it never sleeps.
+//  - `watch`: an opaque per-request token. When set, the engine calls
+//    EngineOptions::response with it once the upstream's head and the first
+//    kWatchedBodyBytes of the decoded body (or the whole body, if shorter)
+//    are in; it strips Accept-Encoding from the forwarded request so that
+//    body is readable, and holds the response (bounded by that prefix)
+//    until the hook has answered, so the hook can delay it.
 struct Verdict {
   enum class Action { Pass, Block };
   Action action = Action::Pass;
   std::uint16_t status = 403;
   std::string page;
+  std::chrono::seconds retry_after{0};  // Block only; 0: no Retry-After header
+  std::chrono::milliseconds delay{0};   // Pass only; 0: forward at once
+  std::shared_ptr<void> watch;          // Pass only; null: no response hook
 
   static Verdict pass() { return {}; }
   static Verdict block(std::uint16_t status = 403, std::string page = {}) {
-    return {Action::Block, status, std::move(page)};
+    Verdict v;
+    v.action = Action::Block;
+    v.status = status;
+    v.page = std::move(page);
+    return v;
   }
 };
 
@@ -58,6 +82,34 @@ struct Verdict {
 // not block (it runs on the event loop). Never called for rejected requests.
 using VerdictHook = std::function<Verdict(const http::Request&, const RequestContext&)>;
 
+// Body bytes (decoded: de-chunked, but not decompressed) handed to the
+// response hook at most; the login guard reads no more than this.
+inline constexpr std::size_t kWatchedBodyBytes = 64 * 1024;
+
+// What the response hook sees of the upstream's answer to a watched
+// request. Views are valid only during the hook call.
+struct ResponseView {
+  int status = 0;
+  const std::vector<http::Header>* headers = nullptr;  // never null in a call
+  std::string_view body_prefix;  // first <= kWatchedBodyBytes decoded body bytes
+  bool body_complete = false;    // body_prefix is the whole body
+};
+
+// The response hook's answer: hold the response this long before sending
+// it to the client (0: send at once). The upstream is not read meanwhile.
+struct ResponseAction {
+  std::chrono::milliseconds delay{0};
+};
+
+// Called by the worker thread that proxied a request whose Verdict carried
+// a `watch` token, once per request that got a final upstream response (not
+// for 502/504 answered locally, nor when the client left first). Same rules
+// as VerdictHook: thread-safe, never blocking. `ctx` describes the request
+// (its TLS fields are left empty).
+using ResponseHook = std::function<ResponseAction(const std::shared_ptr<void>& watch,
+                                                  const ResponseView& response,
+                                                  const RequestContext& ctx)>;
+
 // Every counter the engine keeps, in one list (STYLE.md §2).
 #define MAMORI_NET_COUNTERS(X)                                                      \
   X(accepted)            /* client connections accepted */                          \
@@ -65,6 +117,8 @@ using VerdictHook = std::function<Verdict(const http::Request&, const RequestCon
   X(requests)            /* complete requests parsed */                             \
   X(rejected)            /* requests the parser rejected (4xx/5xx, closed) */       \
   X(blocked)             /* answered locally by a Block verdict */                  \
+  X(delayed)             /* requests or responses held by a delay */                \
+  X(watched)             /* responses handed to the response hook */                \
   X(detect_only)         /* Block verdicts let through by mode: detect */           \
   X(proxied)             /* responses relayed from an upstream to the end */        \
   X(upstream_connect_failures) /* refused or timed out; the upstream goes down */   \

@@ -104,6 +104,38 @@ class FakeServices final : public Services {
     return report;
   }
 
+  common::Result<std::vector<LoginSiteInfo>> loginStatus(const std::string& site,
+                                                         std::size_t top) override {
+    last_top = top;
+    if (!site.empty() && site != "shop") return common::Error{ENOENT, "site '" + site + "' has no login section"};
+    LoginSiteInfo info;
+    info.site = "shop";
+    info.top_sources.push_back({"198.51.100.7", 12, 0, 900, 600, 1});
+    info.restricted = info.top_sources;
+    for (const auto& u : locked) info.locked.push_back({u, 840});
+    return std::vector<LoginSiteInfo>{info};
+  }
+  common::Result<bool> loginUnlock(const std::string& site, const std::string& user) override {
+    if (site != "shop") return common::Error{ENOENT, "site '" + site + "' has no login section"};
+    auto it = std::find(locked.begin(), locked.end(), user);
+    if (it == locked.end()) return false;
+    locked.erase(it);
+    return true;
+  }
+  common::Result<LoginReportResult> loginReport(const std::string& site, const std::string& user,
+                                                const IpPrefix& ip, bool failed) override {
+    if (site != "shop") return common::Error{ENOENT, "site '" + site + "' has no login section"};
+    reports.push_back(user + "@" + ip.toString() + (failed ? " failed" : " succeeded"));
+    LoginReportResult r;
+    r.outcome = failed ? "failed" : "succeeded";
+    if (failed && reports.size() >= 2) r.events.push_back("login.brute_force: delay " + ip.toString());
+    return r;
+  }
+
+  std::vector<std::string> locked = {"alice"};
+  std::vector<std::string> reports;
+  std::size_t last_top = 0;
+
   std::vector<RuleInfo> rules = {
       {942100, "SQL injection", "sqli", "critical", 1, 5, {"sqli"}, {"args"}, "url_decode_uni",
        "detect_sqli", "direct", true, "rules/sqli.yaml:3:5"},
@@ -335,6 +367,89 @@ TEST(Commands, RulesListShowToggleReloadTest) {
 
 TEST(Commands, JsonStringsEscapeControlBytes) {
   EXPECT_EQ(jsonString("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
+}
+
+TEST(Commands, LoginStatusPrintsSourcesAndLocks) {
+  FakeServices sv;
+  auto r = run(sv, {"login", "status"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("site shop"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("198.51.100.7"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("banned 600s blocked 900s"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("alice"), std::string::npos) << r.out;
+  EXPECT_EQ(sv.last_top, 10u);
+  r = run(sv, {"--output", "json", "login", "status", "--site", "shop", "--top", "3"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(sv.last_top, 3u);
+  EXPECT_NE(r.out.find("\"top_sources\":[{\"source\":\"198.51.100.7\",\"failures\":12,"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\"banned_seconds\":600"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"locked\":[{\"username\":\"alice\",\"remaining_seconds\":840}]"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST(Commands, LoginStatusOfUnknownSiteFails) {
+  FakeServices sv;
+  auto r = run(sv, {"login", "status", "--site", "blog"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("has no login section"), std::string::npos) << r.err;
+}
+
+TEST(Commands, LoginUnlockSaysWhetherTheUserWasLockedAndAudits) {
+  FakeServices sv;
+  auto r = run(sv, {"login", "unlock", "--site", "shop", "--user", "alice"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "unlocked alice on site shop\n");
+  EXPECT_EQ(r.before, "site shop user alice: locked");
+  EXPECT_EQ(r.after, "site shop user alice: not locked");
+  EXPECT_TRUE(sv.locked.empty());
+  r = run(sv, {"--output", "json", "login", "unlock", "--site", "shop", "--user", "alice"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"ok\":true,\"was_locked\":false}\n");
+}
+
+TEST(Commands, LoginReportCountsAndPrintsEvents) {
+  FakeServices sv;
+  auto r = run(sv, {"login", "report", "--site", "shop", "--user", "bob", "--ip", "192.0.2.9",
+                    "--result", "failed"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "counted: failed\n");
+  r = run(sv, {"--output", "json", "login", "report", "--site", "shop", "--user", "bob", "--ip",
+               "192.0.2.9", "--result", "failed"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "{\"ok\":true,\"outcome\":\"failed\",\"events\":[\"login.brute_force: delay "
+            "192.0.2.9\"]}\n");
+  EXPECT_EQ(r.after, "site shop 192.0.2.9: failed");
+  ASSERT_EQ(sv.reports.size(), 2u);
+  EXPECT_EQ(sv.reports[0], "bob@192.0.2.9 failed");
+}
+
+TEST(Commands, LoginUsageErrors) {
+  FakeServices sv;
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"login"},
+           {"login", "frob"},
+           {"login", "status", "--site"},
+           {"login", "status", "--top", "0"},
+           {"login", "status", "--bogus", "x"},
+           {"login", "unlock", "--site", "shop"},
+           {"login", "unlock", "--user", "alice"},
+           {"login", "unlock", "--site", "shop", "--user", "a", "--user", "b"},
+           {"login", "report", "--site", "shop", "--ip", "192.0.2.1"},
+           {"login", "report", "--site", "shop", "--ip", "192.0.2.1", "--result", "maybe"},
+           {"login", "report", "--site", "shop", "--ip", "nope", "--result", "failed"},
+           {"login", "report", "--site", "shop", "--ip", "192.0.2.0/24", "--result", "failed"},
+       }) {
+    auto r = run(sv, args);
+    EXPECT_EQ(r.code, 2) << args.size();
+    EXPECT_NE(r.err.find("mamorictl: "), std::string::npos);
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  EXPECT_TRUE(sv.reports.empty());
+  EXPECT_EQ(sv.locked.size(), 1u);
 }
 
 }  // namespace
