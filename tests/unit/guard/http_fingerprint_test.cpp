@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -198,6 +199,45 @@ struct BotCase {
   bool with_tls;
   Names expected;
 };
+
+// TLS traits of a recorded ClientHello (testdata/*.hex, TLS records as hex).
+TlsTraits recordedTls(const std::string& name) {
+  std::ifstream in(std::string(MAMORI_GUARD_TESTDATA) + "/" + name);
+  std::string hex;
+  in >> hex;
+  std::vector<std::uint8_t> records;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    records.push_back(static_cast<std::uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  auto msg = handshakeFromRecords(records);
+  EXPECT_TRUE(msg.ok()) << name;
+  auto hello = msg.ok() ? parseClientHello(*msg) : common::Result<ClientHello>(msg.error());
+  EXPECT_TRUE(hello.ok()) << name;
+  return hello.ok() ? tlsTraits(*hello) : TlsTraits{};
+}
+
+TEST(UserAgentConsistency, RecordedHeadersWithRecordedTls) {
+  // Each real browser's request head with its own real hello is consistent.
+  TlsTraits chromium = recordedTls("chromium_headless.hex");
+  TlsTraits firefox = recordedTls("firefox_esr_headless.hex");
+  TlsTraits curl = recordedTls("curl_7_88_sni.hex");
+  EXPECT_EQ(check(recorded("chromium.http"), &chromium), Names{});
+  EXPECT_EQ(check(recorded("firefox.http"), &firefox), Names{});
+  EXPECT_EQ(check(recorded("curl.http"), &curl), Names{});
+  // Chromium's exact headers replayed by a script over curl's TLS stack,
+  // and Firefox's headers over Chromium's stack: the TLS gives them away.
+  EXPECT_EQ(check(recorded("chromium.http"), &curl), Names{"ua_chrome_with_non_chrome_tls"});
+  EXPECT_EQ(check(recorded("firefox.http"), &chromium),
+            Names{"ua_firefox_with_non_firefox_tls"});
+  // curl with a Chrome User-Agent: headers and TLS both contradict it.
+  http::Request fake = recorded("curl.http");
+  for (auto& h : fake.headers) {
+    if (h.name == "User-Agent") h.value = kChromeUa;
+  }
+  EXPECT_EQ(check(fake, &curl),
+            (Names{"ua_browser_without_accept_language", "ua_browser_without_accept_encoding",
+                   "ua_chrome_without_client_hints", "ua_chrome_with_non_chrome_tls"}));
+}
 
 TEST(UserAgentConsistency, TableOfInconsistentClients) {
   TlsTraits openssl = opensslTls();
