@@ -176,6 +176,24 @@ out=$(curl -sS -v "${C[@]}" "$U/k1" "$U/k2" "$U/k3" 2>&1) || fail "keep-alive cu
 [[ $(grep -c 'SSL connection using' <<<"$out") == 1 ]] || fail "more than one handshake: $out"
 pass "keep-alive: three requests over one TLS connection"
 
+# An attack over TLS is blocked and its event carries the client's JA3/JA4,
+# computed from the ClientHello bytes the engine kept.
+code=$(curl -s -o /dev/null -w '%{http_code}' "${C[@]}" "$U/item?id=1%27%20or%20%271%27%3D%271")
+[[ $code == 403 ]] || fail "SQL injection over TLS answered $code"
+for _ in $(seq 50); do
+  out=$("$BIN/mamorictl" --socket "$DIR/c1.sock" --output json logs query --type event --rule 990001)
+  [[ $out == *ja4* ]] && break
+  sleep 0.1
+done
+python3 -c '
+import json, re, sys
+e = json.loads(sys.argv[1])[-1]
+ja3, ja4 = e["tls"]["client"]["ja3"], e["tls"]["client"]["ja4"]
+assert re.fullmatch(r"[0-9a-f]{32}", ja3), ja3
+assert re.fullmatch(r"t1[23]d\d{4}[0-9a-z]{2}_[0-9a-f]{12}_[0-9a-f]{12}", ja4), ja4' "$out" ||
+  fail "event over TLS without JA3/JA4: $out"
+pass "an attack over TLS is logged with the client's JA3 and JA4"
+
 # --- large bodies both ways ------------------------------------------------
 head -c 4000000 /dev/urandom >"$DIR/body.bin"
 want=$(sha256sum "$DIR/body.bin" | cut -c1-64)

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "daemon/daemon_logs.h"
+#include "daemon/tls_fingerprints.h"
 #include "http/body_parser.h"
 #include "http/request_parser.h"
 #include "inspect/inspector.h"
@@ -241,6 +242,9 @@ void Inspection::logDetections(const http::Request& request, const net::RequestC
   if (result.would_block && !site.detect_only) r.http_status = site.block_status;
   r.request_id = std::string(context.request_id);
   if (auto ua = request.header("user-agent")) r.user_agent = std::string(*ua);
+  const ClientFingerprints fp = clientFingerprints(context);
+  r.tls_ja3 = fp.ja3;
+  r.tls_ja4 = fp.ja4;
   // rule.* names the detection that weighed most; all are in mamori.detections.
   const inspect::Detection* top = &result.detections.front();
   for (const auto& d : result.detections)

@@ -1,5 +1,7 @@
 #include "daemon/login_protection.h"
 
+#include "daemon/tls_fingerprints.h"
+
 #include <cstdio>
 
 #include "daemon/daemon_logs.h"
@@ -106,6 +108,8 @@ logs::LogRecord loginEventRecord(const guard::Event& event, const LoginEventCont
   r.http_status = context.http_status;
   r.request_id = context.request_id;
   r.user_agent = context.user_agent;
+  r.tls_ja3 = context.tls_ja3;
+  r.tls_ja4 = context.tls_ja4;
   r.rule_id = loginRuleId(event);
   r.rule_name = r.rule_id.substr(6);  // without "login."
   r.rule_category = "login";
@@ -257,6 +261,11 @@ net::Verdict LoginProtection::onRequest(const http::Request& request,
   ec.method = request.method_name;
   ec.path = request.path;
   if (auto ua = request.header("user-agent")) ec.user_agent = std::string(*ua);
+  // Only login attempts get here (or requests with events): the fingerprint
+  // parse is paid where an event may be written.
+  const ClientFingerprints fp = clientFingerprints(context);
+  ec.tls_ja3 = fp.ja3;
+  ec.tls_ja4 = fp.ja4;
   if (pre.answerLocally()) {
     refused_.fetch_add(1, std::memory_order_relaxed);
     ec.http_status = static_cast<std::uint16_t>(pre.answer.status);

@@ -87,6 +87,8 @@ struct LoginEventContext {
   std::string path;
   std::string user_agent;
   std::optional<std::uint16_t> http_status;  // the local answer, when there was one
+  std::string tls_ja3;  // daemon/tls_fingerprints.h; empty without TLS
+  std::string tls_ja4;
 };
 
 // The rule id of a guard event: login.brute_force (failures per source or
