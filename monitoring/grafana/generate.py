@@ -121,7 +121,7 @@ OVERVIEW = dashboard(
                                  "site runs in mode: detect)."),
         panel("Requests by site and status class",
               [(rate("mamori_http_requests_total", "site, status_class"), "{{site}} {{status_class}}")],
-              unit="reqps", waits="per-site request counters in userspace/net"),
+              unit="reqps", desc="Requests answered per site and status class (blocked ones included)."),
         panel("Parser rejections by reason",
               [(f"topk(10, {rate('mamori_http_requests_rejected_total', 'reason')})", "{{reason}}")],
               unit="reqps", desc="Requests the strict HTTP parser refused (smuggling attempts, "
@@ -136,7 +136,8 @@ OVERVIEW = dashboard(
         panel("Request latency",
               [(f"histogram_quantile({q}, sum by (le) (rate(mamori_http_request_duration_seconds_bucket[{RATE}])))",
                 f"p{int(q * 100)}") for q in (0.5, 0.95, 0.99)],
-              unit="s", waits="latency histograms in userspace/net"),
+              unit="s", desc="From the complete request to the end of its response from the "
+                             "upstream (or the local answer)."),
         panel("Connections",
               [(rate("mamori_http_connections_accepted_total"), "accepted/s"),
                (rate("mamori_http_connections_refused_total", "reason"), "refused/s {{reason}}"),
@@ -144,7 +145,7 @@ OVERVIEW = dashboard(
               unit="cps", desc="Client connections accepted, refused (max_conns_per_source) and "
                                "closed by a timeout."),
         panel("Active connections", [("sum(mamori_http_active_connections)", "open")],
-              waits="a live connection gauge in userspace/net"),
+              desc="Client connections open now."),
         panel("XDP packets by verdict",
               [(rate("mamori_xdp_packets_total", "verdict"), "{{verdict}}")], unit="pps",
               desc="Every packet the shield saw, summed over CPUs."),

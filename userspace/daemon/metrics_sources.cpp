@@ -22,6 +22,20 @@ metrics::EngineSnapshot engineSnapshot(const net::EngineStats& stats) {
   s.upstream_gateway_timeout = stats.gateway_timeout;
   s.client_timeouts = stats.client_timeouts;
   s.aborted_responses = stats.aborted_responses;
+  s.active_connections = stats.active_connections;
+  std::vector<metrics::RequestCount> requests;
+  for (const auto& r : stats.requests_by_site)
+    requests.push_back({r.tenant, r.site, r.method_class, r.status_class, r.verdict, r.count});
+  s.requests = std::move(requests);
+  metrics::HistogramValue h;
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < net::kRequestDurationBounds.size(); ++i) {
+    cumulative += stats.duration_buckets[i];
+    h.buckets.push_back({net::kRequestDurationBounds[i], cumulative});
+  }
+  h.count = cumulative + stats.duration_buckets.back();  // + the over-the-top bucket
+  h.sum = stats.duration_sum_seconds;
+  s.request_duration_seconds = std::move(h);
   return s;
 }
 

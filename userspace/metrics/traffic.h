@@ -34,11 +34,11 @@ struct NamedCount {
 };
 
 // Requests of one (tenant, site, method class, status class, verdict)
-// combination. Not fed yet (the engine counts per worker, not per site).
+// combination (net::SiteRequestCount).
 struct RequestCount {
   std::string tenant;
   std::string site;
-  std::string method_class;  // get_head, post, other, ...
+  std::string method_class;  // get, head, post, put, delete, other
   std::string status_class;  // 2xx, 3xx, 4xx, 5xx
   std::string verdict;       // pass, block, detect_only
   std::uint64_t count = 0;

@@ -37,6 +37,7 @@ using Clock = std::chrono::steady_clock;
 
 // Read-only once built; shared by all workers through a Snapshot.
 struct SiteRuntime {
+  std::string tenant;
   config::Site site;
   std::vector<sockaddr_storage> upstream_addrs;  // one per site.upstreams entry
   std::vector<socklen_t> upstream_lens;
@@ -321,6 +322,10 @@ struct ClientConn : Handler {
   std::optional<Clock::time_point> armed;  // deadline of the live heap entry
   std::uint32_t events = 0;
   std::optional<WatchState> watch;  // the current request was watched or delayed
+  // For the per-site request counters and the duration histogram.
+  enum class VerdictClass : std::uint8_t { Pass, Block, DetectOnly } verdict_class = VerdictClass::Pass;
+  Clock::time_point request_done;  // when the request was complete (verdict time)
+  bool counted = true;             // the current request was counted (none yet)
 
   std::size_t pending() const { return out.size() - out_off; }
 };
@@ -379,6 +384,26 @@ class Worker {
 #undef MAMORI_NET_LOAD
     for (std::size_t i = 0; i < s.rejected_by_reason.size(); ++i)
       s.rejected_by_reason[i] = counters_.rejected_by_reason[i].load(std::memory_order_relaxed);
+    s.active_connections = counters_.active.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < s.duration_buckets.size(); ++i)
+      s.duration_buckets[i] = counters_.duration[i].load(std::memory_order_relaxed);
+    s.duration_sum_seconds =
+        static_cast<double>(counters_.duration_sum_ns.load(std::memory_order_relaxed)) / 1e9;
+    static constexpr const char* kMethodNames[] = {"get", "head", "post", "put", "delete", "other"};
+    static constexpr const char* kVerdictNames[] = {"pass", "block", "detect_only"};
+    const std::size_t used = site_counts_used_.load(std::memory_order_acquire);
+    for (std::size_t slot = 0; slot < used; ++slot) {
+      const SiteCounts& sc = site_counts_[slot];
+      for (std::size_t i = 0; i < sc.n.size(); ++i) {
+        const std::uint64_t n = sc.n[i].load(std::memory_order_relaxed);
+        if (n == 0) continue;
+        const std::size_t verdict = i % kVerdictClasses;
+        const std::size_t status = (i / kVerdictClasses) % kStatusClasses;
+        const std::size_t method = i / (kVerdictClasses * kStatusClasses);
+        s.requests_by_site.push_back({sc.tenant, sc.site, kMethodNames[method],
+                                      std::to_string(status + 1) + "xx", kVerdictNames[verdict], n});
+      }
+    }
     return s;
   }
 
@@ -414,7 +439,70 @@ class Worker {
     MAMORI_NET_COUNTERS(MAMORI_NET_ATOMIC)
 #undef MAMORI_NET_ATOMIC
     std::array<std::atomic<std::uint64_t>, http::kRejectReasonCount> rejected_by_reason{};
+    std::atomic<std::uint64_t> active{0};
+    std::array<std::atomic<std::uint64_t>, kRequestDurationBounds.size() + 1> duration{};
+    std::atomic<std::uint64_t> duration_sum_ns{0};
   };
+
+  // Requests per (site, method class, status class, verdict). Written by
+  // this worker only; read by stats() from any thread. Entries live in a
+  // fixed array so that a reader never sees one move: the worker fills an
+  // entry's names, then publishes it by raising `used` (release).
+  static constexpr std::size_t kMethodClasses = 6, kStatusClasses = 5, kVerdictClasses = 3;
+  static constexpr std::size_t kSiteSlots = 256;  // sites beyond it share the last slot
+  struct SiteCounts {
+    std::string tenant, site;
+    std::array<std::atomic<std::uint64_t>, kMethodClasses * kStatusClasses * kVerdictClasses> n{};
+  };
+  std::unique_ptr<SiteCounts[]> site_counts_ = std::make_unique<SiteCounts[]>(kSiteSlots);
+  std::atomic<std::size_t> site_counts_used_{0};
+  std::unordered_map<std::string, std::size_t> site_slot_;  // worker thread only
+
+  static std::size_t methodClass(http::Method m) {
+    switch (m) {
+      case http::Method::Get: return 0;
+      case http::Method::Head: return 1;
+      case http::Method::Post: return 2;
+      case http::Method::Put: return 3;
+      case http::Method::Delete: return 4;
+      default: return 5;
+    }
+  }
+
+  std::size_t siteSlot(const SiteRuntime* site) {
+    const std::string key = site->tenant + '\0' + site->site.name;
+    if (auto it = site_slot_.find(key); it != site_slot_.end()) return it->second;
+    std::size_t used = site_counts_used_.load(std::memory_order_relaxed);
+    std::size_t slot = used;
+    if (used < kSiteSlots) {
+      site_counts_[used].tenant = site->tenant;
+      site_counts_[used].site = used + 1 == kSiteSlots ? "_other" : site->site.name;
+      site_counts_used_.store(used + 1, std::memory_order_release);
+    } else {
+      slot = kSiteSlots - 1;
+    }
+    site_slot_.emplace(key, slot);
+    return slot;
+  }
+
+  // Counts the current request of `c` once, answered with `status`.
+  void countRequest(ClientConn* c, int status) {
+    if (c->counted || !c->site) return;
+    c->counted = true;
+    const std::size_t status_class =
+        static_cast<std::size_t>(std::clamp(status / 100, 1, 5) - 1);
+    const std::size_t index =
+        (methodClass(c->request.method) * kStatusClasses + status_class) * kVerdictClasses +
+        static_cast<std::size_t>(c->verdict_class);
+    site_counts_[siteSlot(c->site)].n[index].fetch_add(1, std::memory_order_relaxed);
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - c->request_done);
+    const double seconds = static_cast<double>(ns.count()) / 1e9;
+    std::size_t bucket = 0;
+    while (bucket < kRequestDurationBounds.size() && seconds > kRequestDurationBounds[bucket]) ++bucket;
+    counters_.duration[bucket].fetch_add(1, std::memory_order_relaxed);
+    counters_.duration_sum_ns.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(ns.count(), 0)),
+                                        std::memory_order_relaxed);
+  }
   static void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 
   void addFd(int fd, std::uint32_t ev, Handler* h) {
@@ -553,6 +641,7 @@ class Worker {
       c->events = EPOLLIN;
       addFd(fd, c->events, c.get());
       setDeadline(c.get(), Phase::Header, c->site->site.limits.header_timeout);
+      counters_.active.fetch_add(1, std::memory_order_relaxed);  // closeClient() takes it back
       clients_.emplace(c->id, std::move(c));
     }
   }
@@ -847,6 +936,9 @@ class Worker {
 
   void handleRequest(ClientConn* c) {
     bump(counters_.requests);
+    c->counted = false;
+    c->verdict_class = ClientConn::VerdictClass::Pass;
+    c->request_done = Clock::now();
     c->request_id = ids_->next();
     c->request_bytes = 0;
     c->watch.reset();
@@ -855,6 +947,7 @@ class Worker {
     const bool head = c->request.method == http::Method::Head;
     const SiteRuntime* site = route(c);
     if (!site) {
+      c->counted = true;  // no site to count it under (421 is in the verdicts total)
       answerLocal(c, 421, {}, !c->request.keep_alive, head);
       return;
     }
@@ -876,8 +969,10 @@ class Worker {
       if (v.action == Verdict::Action::Block) {
         if (site->site.mode == config::SiteMode::Detect) {
           bump(counters_.detect_only);
+          c->verdict_class = ClientConn::VerdictClass::DetectOnly;
         } else {
           bump(counters_.blocked);
+          c->verdict_class = ClientConn::VerdictClass::Block;
           std::string page = v.page.empty() ? site->block_page : v.page;
           answerLocal(c, v.status, page, !c->request.keep_alive, head, v.retry_after);
           return;
@@ -932,6 +1027,7 @@ class Worker {
                    std::chrono::seconds retry_after = std::chrono::seconds(0)) {
     if (stopping_) close = true;
     c->watch.reset();  // whatever was held is replaced by this answer
+    countRequest(c, status);
     c->out += localResponse(status, c->request_id, body, close, head, retry_after);
     c->busy = false;
     c->request_bytes = 0;
@@ -1034,6 +1130,7 @@ class Worker {
       c->up = nullptr;
     }
     c->closed = true;
+    counters_.active.fetch_sub(1, std::memory_order_relaxed);
     ::epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
     if (c->tls) c->tls->shutdown();  // close_notify, once, if the handshake finished
     ::close(c->fd);
@@ -1342,6 +1439,7 @@ class Worker {
   void finish(ClientConn* c, UpstreamConn* u, bool reusable) {
     bump(counters_.proxied);
     const auto& resp = u->parser.response();
+    countRequest(c, resp.status);
     // The upstream's own Connection: close (or close-delimited body) went to
     // the client verbatim, so the client expects the connection to end.
     if (!resp.keep_alive || resp.framing == http::BodyFraming::UntilClose || stopping_)
@@ -1505,6 +1603,7 @@ common::Result<std::shared_ptr<const Snapshot>> buildSnapshot(
   for (const auto& tenant : config.tenants) {
     for (const auto& site : tenant.sites) {
       auto rt = std::make_unique<SiteRuntime>();
+      rt->tenant = tenant.id;
       rt->site = site;
       for (const auto& up : site.upstreams) {
         addrinfo hints{};
@@ -1643,6 +1742,21 @@ EngineStats Engine::stats() const {
 #undef MAMORI_NET_SUM
     for (std::size_t i = 0; i < total.rejected_by_reason.size(); ++i)
       total.rejected_by_reason[i] += s.rejected_by_reason[i];
+    total.active_connections += s.active_connections;
+    for (std::size_t i = 0; i < total.duration_buckets.size(); ++i)
+      total.duration_buckets[i] += s.duration_buckets[i];
+    total.duration_sum_seconds += s.duration_sum_seconds;
+    // Workers count the same sites: merge equal label sets.
+    for (auto& r : s.requests_by_site) {
+      auto it = std::find_if(total.requests_by_site.begin(), total.requests_by_site.end(),
+                             [&](const SiteRequestCount& t) {
+                               return t.tenant == r.tenant && t.site == r.site &&
+                                      t.method_class == r.method_class &&
+                                      t.status_class == r.status_class && t.verdict == r.verdict;
+                             });
+      if (it == total.requests_by_site.end()) total.requests_by_site.push_back(std::move(r));
+      else it->count += r.count;
+    }
   }
   return total;
 }

@@ -130,12 +130,38 @@ using ResponseHook = std::function<ResponseAction(const std::shared_ptr<void>& w
   X(tls_resumed)         /* of which resumed a session (ticket or cache) */         \
   X(tls_handshake_failures) /* handshakes refused or broken (version, ALPN, junk) */
 
+// Requests answered for one (tenant, site, method class, status class,
+// verdict), summed over workers: mamori_http_requests_total. Method classes:
+// get, head, post, put, delete, other; status classes 1xx..5xx; verdicts
+// pass, block, detect_only. Requests the parser rejected have no site and
+// are counted only by reason.
+struct SiteRequestCount {
+  std::string tenant;
+  std::string site;
+  std::string method_class;
+  std::string status_class;
+  std::string verdict;
+  std::uint64_t count = 0;
+};
+
+// Upper bounds (seconds) of the request duration histogram: from the
+// complete request to the end of its response from the upstream, or to the
+// local answer. Time the client takes to send or read is not in it.
+inline constexpr std::array<double, 12> kRequestDurationBounds = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0};
+
 // Snapshot of the counters, summed over workers.
 struct EngineStats {
 #define MAMORI_NET_FIELD(name) std::uint64_t name = 0;
   MAMORI_NET_COUNTERS(MAMORI_NET_FIELD)
 #undef MAMORI_NET_FIELD
   std::array<std::uint64_t, http::kRejectReasonCount> rejected_by_reason{};
+  std::vector<SiteRequestCount> requests_by_site;  // non-zero entries only
+  std::uint64_t active_connections = 0;            // client connections open now
+  // Per bucket of kRequestDurationBounds (not cumulative); the last one is
+  // everything above the largest bound.
+  std::array<std::uint64_t, kRequestDurationBounds.size() + 1> duration_buckets{};
+  double duration_sum_seconds = 0;
 };
 
 }  // namespace mamori::net

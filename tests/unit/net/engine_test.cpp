@@ -51,6 +51,42 @@ TEST(Engine, BlockVerdictAnsweredLocally) {
   EXPECT_EQ((*engine)->stats().proxied, 1u);
 }
 
+// mamori_http_requests_total and friends: each answered request is counted
+// once under its site, method class, status class and verdict; the
+// duration histogram sees each; the connection gauge returns to zero.
+TEST(Engine, CountsRequestsPerSiteStatusAndVerdict) {
+  TestUpstream up(false);
+  uint16_t port = freePort();
+  std::string seen_id;
+  auto cfg = oneSite(port, up.port());
+  auto engine = Engine::create(cfg, {1, blockPath("/admin", &seen_id)});
+  ASSERT_TRUE(engine) << engine.error().message;
+  (*engine)->start();
+  roundTrip(port, "/admin");
+  roundTrip(port, "/fine");
+  roundTrip(port, "/fine");
+  (*engine)->stop();
+  const EngineStats s = (*engine)->stats();
+  const std::string& tenant = cfg.tenants[0].id;
+  const std::string& site = cfg.tenants[0].sites[0].name;
+  auto count = [&](const char* status_class, const char* verdict) {
+    std::uint64_t n = 0;
+    for (const auto& r : s.requests_by_site)
+      if (r.tenant == tenant && r.site == site && r.method_class == "get" &&
+          r.status_class == status_class && r.verdict == verdict)
+        n += r.count;
+    return n;
+  };
+  EXPECT_EQ(count("4xx", "block"), 1u);
+  EXPECT_EQ(count("2xx", "pass"), 2u);
+  EXPECT_EQ(s.requests_by_site.size(), 2u);
+  std::uint64_t timed = 0;
+  for (auto n : s.duration_buckets) timed += n;
+  EXPECT_EQ(timed, 3u);
+  EXPECT_GT(s.duration_sum_seconds, 0.0);
+  EXPECT_EQ(s.active_connections, 0u);
+}
+
 TEST(Engine, DetectModeLetsBlockThrough) {
   TestUpstream up(false);
   uint16_t port = freePort();
