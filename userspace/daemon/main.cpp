@@ -250,7 +250,8 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
                                                      const std::string& pin_root,
                                                      const std::string& log_dir,
                                                      const daemon::Inspection* inspection,
-                                                     const daemon::DaemonLogs* logs) {
+                                                     const daemon::DaemonLogs* logs,
+                                                     const daemon::ShieldBanSink* bans) {
   auto registry = std::make_shared<metrics::Registry>();
   auto check = [](common::Status st) {
     if (!st) std::fprintf(stderr, "mamorid: metrics: %s\n", st.error().message.c_str());
@@ -258,7 +259,8 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
   // Engine::stats() sums the workers' counters; callable from any thread.
   // Engine::stats() sums the workers' counters; inspection and logs keep
   // atomics. All callable from the scrape thread.
-  auto engine_snapshot = [engine, inspection, logs]() -> common::Result<metrics::EngineSnapshot> {
+  auto engine_snapshot = [engine, inspection, logs,
+                          bans]() -> common::Result<metrics::EngineSnapshot> {
     const net::EngineStats stats = engine->stats();
     metrics::EngineSnapshot snap = daemon::engineSnapshot(stats);
     snap.tls_handshakes = stats.tls_handshakes;
@@ -276,6 +278,12 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
       h.count = m.duration_count;
       h.sum = m.duration_sum_seconds;
       snap.inspection_duration_seconds = std::move(h);
+    }
+    if (bans) {
+      // Bans the login guard wrote to the shield, and those it could not
+      // (no shield loaded): the source then stays blocked at the site only.
+      snap.bans_issued = std::vector<metrics::NamedCount>{{"login", bans->written()},
+                                                          {"login_unenforced", bans->unenforced()}};
     }
     if (logs) {
       const logs::LogCountersSnapshot c = logs->counters();
@@ -692,7 +700,7 @@ int main(int argc, char** argv) {
       pthread_sigmask(SIG_BLOCK, &block, &old);
       metrics_server =
           startMetrics(metrics_listen, engine.get(), want_shield, pin_root, full.logs.dir,
-                       inspection.get(), daemon_logs->get());
+                       inspection.get(), daemon_logs->get(), &ban_sink);
       pthread_sigmask(SIG_SETMASK, &old, nullptr);
     }
   }
