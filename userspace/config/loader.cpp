@@ -494,11 +494,24 @@ class ConfigParser {
       }
     }
     if (auto node = f.get("logs")) {
-      Fields l(diag_, *node, "logs", {"dir", "timezone"});
+      Fields l(diag_, *node, "logs",
+               {"dir", "timezone", "readable_days", "keep_days", "fsync", "flush_interval"});
       if (auto dir = l.get("dir")) {
         if (auto path = absolutePath(*dir, "dir")) config.logs.dir = *path;
       }
       l.string("timezone", config.logs.timezone);
+      l.integer("readable_days", config.logs.readable_days, 1, 3650);
+      l.integer("keep_days", config.logs.keep_days, 1, 3650);
+      l.choice("fsync", config.logs.fsync,
+               {{"interval", LogFsync::Interval}, {"every_line", LogFsync::EveryLine},
+                {"never", LogFsync::Never}});
+      l.duration("flush_interval", config.logs.flush_interval, seconds(1), seconds(3600));
+      if (config.logs.keep_days < config.logs.readable_days) {
+        diag_.add(*node, "'keep_days' (" + std::to_string(config.logs.keep_days) +
+                             ") is shorter than 'readable_days' (" +
+                             std::to_string(config.logs.readable_days) + ")",
+                  "files must be kept at least as long as they are readable");
+      }
     }
     if (auto node = f.get("rules")) {
       Fields r(diag_, *node, "rules", {"dir"});

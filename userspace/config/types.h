@@ -39,9 +39,15 @@ struct RulesConfig {
   std::string dir;
 };
 
+enum class LogFsync { Interval, EveryLine, Never };  // when log files are fsync'ed
+
 struct LogsConfig {
   std::string dir = "/var/log/mamori";
   std::string timezone = "local";  // stored as written; the logs module interprets it
+  uint32_t readable_days = 90;     // queries and exports see this many days back
+  uint32_t keep_days = 365;        // files older than this are deleted
+  LogFsync fsync = LogFsync::Interval;
+  std::chrono::seconds flush_interval{1};  // LogFsync::Interval period
 };
 
 // --- shield (XDP) ---------------------------------------------------------

@@ -59,6 +59,11 @@ Result<std::unique_ptr<DaemonLogs>> DaemonLogs::start(const config::LogsConfig& 
   logs::WriterOptions wo;
   wo.dir = out->dir_;
   wo.zone = *zone;
+  wo.keep_days = static_cast<int>(config.keep_days);
+  wo.fsync = config.fsync == config::LogFsync::EveryLine ? logs::FsyncPolicy::EveryLine
+             : config.fsync == config::LogFsync::Never   ? logs::FsyncPolicy::Never
+                                                          : logs::FsyncPolicy::Interval;
+  wo.flush_interval = std::chrono::duration_cast<std::chrono::milliseconds>(config.flush_interval);
   wo.warn = [](std::string_view message) {
     std::fprintf(stderr, "mamorid: logs: %.*s\n", static_cast<int>(message.size()), message.data());
   };
@@ -71,6 +76,7 @@ Result<std::unique_ptr<DaemonLogs>> DaemonLogs::start(const config::LogsConfig& 
   logs::ReaderOptions ro;
   ro.dir = out->dir_;
   ro.zone = *zone;
+  ro.readable_days = static_cast<int>(config.readable_days);
   ro.counters = out->writer_->sharedCounters();
   out->reader_ = std::make_shared<const logs::LogReader>(ro);
   return out;

@@ -301,6 +301,23 @@ TEST(LoadConfig, AnswersOnYamlThatMakesLoadAllSpin) {
   EXPECT_NE(errorsOf("!binar,y \"AAAA\"\n"), "");
 }
 
+TEST(LoadConfig, LogsRetentionAndFsync) {
+  auto result = loadConfigString(
+      "logs: {readable_days: 30, keep_days: 400, fsync: every_line, flush_interval: 5s}\n", "t.yaml",
+      noFileChecks());
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->logs.readable_days, 30u);
+  EXPECT_EQ(result->logs.keep_days, 400u);
+  EXPECT_EQ(result->logs.fsync, LogFsync::EveryLine);
+  EXPECT_EQ(result->logs.flush_interval, std::chrono::seconds(5));
+  EXPECT_EQ(errorsOf("logs: {readable_days: 90, keep_days: 30}\n"),
+            "t.yaml:1:7: 'keep_days' (30) is shorter than 'readable_days' (90) (files must be kept "
+            "at least as long as they are readable)");
+  EXPECT_EQ(errorsOf("logs: {fsync: sometimes}\n"),
+            "t.yaml:1:15: invalid value 'sometimes' for 'fsync' (expected one of: interval, "
+            "every_line, never)");
+}
+
 TEST(LoadConfig, InspectionAndRulesSections) {
   auto result = loadConfigString(
       siteYaml("        inspection:\n"
