@@ -1,6 +1,7 @@
 #include "inspect/transform.h"
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace mamori::inspect {
@@ -52,37 +53,107 @@ void appendCodePoint(std::string& out, std::uint32_t cp) {
   }
 }
 
-std::string urlDecode(std::string_view in) {
-  std::string out;
+// --- scanning helpers ----------------------------------------------------------------
+//
+// Every transform below writes into a caller-owned `out` (capacity reused
+// across calls) and returns whether the result differs from `in`. Most
+// values reaching a transform have nothing for it to do, so each first
+// looks for the bytes that could change anything (memchr is vectorised in
+// glibc) and returns false without writing when there are none; where
+// there is work, unchanged runs between special bytes are copied as spans
+// instead of byte by byte. Measured on the 4 KiB form POST of
+// bench/inspect/throughput, the byte-at-a-time versions spent a third of
+// inspection time in std::string::push_back.
+
+const char* findByte(const char* from, const char* end, char c) {
+  if (from >= end) return end;
+  const void* hit = std::memchr(from, c, static_cast<size_t>(end - from));
+  return hit ? static_cast<const char*>(hit) : end;
+}
+
+bool hasByte(std::string_view in, char c) {
+  return !in.empty() && std::memchr(in.data(), c, in.size()) != nullptr;
+}
+
+// The first of `a` or `b` at or after `from`, or `end`.
+const char* findEither(const char* from, const char* end, char a, char b) {
+  const char* pa = findByte(from, end, a);
+  return findByte(from, pa, b);
+}
+
+// Whether `out` (the slow path's result) differs from `in`: a transform
+// that found special bytes may still have produced the same text ("100%"
+// through url_decode), and callers rely on false meaning "identical".
+bool differs(std::string_view in, const std::string& out) {
+  return out.size() != in.size() || (!in.empty() && std::memcmp(in.data(), out.data(), in.size()) != 0);
+}
+
+// Predicate scans written as fixed 32-byte blocks without an early exit
+// inside a block, which the compiler turns into vector compares.
+template <typename Pred>
+bool anyByte(std::string_view in, Pred pred) {
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  size_t n = in.size();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    bool hit = false;
+    for (size_t k = 0; k < 32; ++k) hit |= pred(p[i + k]);
+    if (hit) return true;
+  }
+  for (; i < n; ++i) {
+    if (pred(p[i])) return true;
+  }
+  return false;
+}
+
+bool isUpper(unsigned char c) { return static_cast<unsigned char>(c - 'A') < 26; }
+
+// --- the transforms ------------------------------------------------------------------
+
+// One round of %XX / %uXXXX / '+' decoding.
+bool urlDecode(std::string_view in, std::string& out) {
+  if (!hasByte(in, '%') && !hasByte(in, '+')) return false;
+  out.clear();
   out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(in[i]);
-    if (c == '+') {
+  const char* base = in.data();
+  const char* end = base + in.size();
+  size_t i = 0;
+  while (i < in.size()) {
+    const char* next = findEither(base + i, end, '%', '+');
+    out.append(base + i, static_cast<size_t>(next - (base + i)));
+    i = static_cast<size_t>(next - base);
+    if (i >= in.size()) break;
+    if (in[i] == '+') {
       out += ' ';
-    } else if (c == '%' && i + 2 < in.size() && isHex(in[i + 1]) && isHex(in[i + 2])) {
+      ++i;
+    } else if (i + 2 < in.size() && isHex(in[i + 1]) && isHex(in[i + 2])) {
       out += static_cast<char>(hexValue(in[i + 1]) * 16 + hexValue(in[i + 2]));
-      i += 2;
-    } else if (c == '%' && i + 5 < in.size() && (in[i + 1] == 'u' || in[i + 1] == 'U') &&
+      i += 3;
+    } else if (i + 5 < in.size() && (in[i + 1] == 'u' || in[i + 1] == 'U') &&
                isHex(in[i + 2]) && isHex(in[i + 3]) && isHex(in[i + 4]) && isHex(in[i + 5])) {
       std::uint32_t cp = 0;
       for (size_t k = 2; k < 6; ++k) cp = cp * 16 + static_cast<std::uint32_t>(hexValue(in[i + k]));
       appendCodePoint(out, cp);
-      i += 5;
+      i += 6;
     } else {
-      out += static_cast<char>(c);
+      out += '%';
+      ++i;
     }
   }
-  return out;
+  return differs(in, out);
 }
 
-std::string urlDecodeUni(std::string_view in) {
-  std::string current(in);
-  for (int round = 0; round < 4; ++round) {
-    std::string next = urlDecode(current);
-    if (next == current) break;
-    current = std::move(next);
+// Up to four rounds, stopping at the first that changes nothing. Two
+// buffers swap roles between rounds; the spare one is per thread so a
+// request does not allocate it again for every value.
+bool urlDecodeUni(std::string_view in, std::string& out) {
+  if (!urlDecode(in, out)) return false;
+  thread_local std::string spare;
+  for (int round = 1; round < 4; ++round) {
+    if (!urlDecode(out, spare)) break;
+    out.swap(spare);
   }
-  return current;
+  return true;
 }
 
 struct NamedEntity {
@@ -105,13 +176,18 @@ constexpr NamedEntity kEntities[] = {
     {"LT", '<'},      {"GT", '>'},       {"AMP", '&'},
 };
 
-std::string htmlEntityDecode(std::string_view in) {
-  std::string out;
+bool htmlEntityDecode(std::string_view in, std::string& out) {
+  if (!hasByte(in, '&')) return false;
+  out.clear();
   out.reserve(in.size());
+  const char* base = in.data();
+  const char* end = base + in.size();
   size_t i = 0;
   while (i < in.size()) {
     if (in[i] != '&') {
-      out += in[i++];
+      const char* next = findByte(base + i, end, '&');
+      out.append(base + i, static_cast<size_t>(next - (base + i)));
+      i = static_cast<size_t>(next - base);
       continue;
     }
     size_t j = i + 1;
@@ -171,15 +247,24 @@ std::string htmlEntityDecode(std::string_view in) {
     }
     if (!done) out += in[i++];
   }
-  return out;
+  return differs(in, out);
 }
 
-std::string jsDecode(std::string_view in) {
-  std::string out;
+bool jsDecode(std::string_view in, std::string& out) {
+  if (!hasByte(in, '\\')) return false;
+  out.clear();
   out.reserve(in.size());
+  const char* base = in.data();
+  const char* end = base + in.size();
   size_t i = 0;
   while (i < in.size()) {
-    if (in[i] != '\\' || i + 1 >= in.size()) {
+    if (in[i] != '\\') {
+      const char* next = findByte(base + i, end, '\\');
+      out.append(base + i, static_cast<size_t>(next - (base + i)));
+      i = static_cast<size_t>(next - base);
+      continue;
+    }
+    if (i + 1 >= in.size()) {
       out += in[i++];
       continue;
     }
@@ -229,15 +314,24 @@ std::string jsDecode(std::string_view in) {
       i += 2;
     }
   }
-  return out;
+  return differs(in, out);
 }
 
-std::string cssDecode(std::string_view in) {
-  std::string out;
+bool cssDecode(std::string_view in, std::string& out) {
+  if (!hasByte(in, '\\')) return false;
+  out.clear();
   out.reserve(in.size());
+  const char* base = in.data();
+  const char* end = base + in.size();
   size_t i = 0;
   while (i < in.size()) {
-    if (in[i] != '\\' || i + 1 >= in.size()) {
+    if (in[i] != '\\') {
+      const char* next = findByte(base + i, end, '\\');
+      out.append(base + i, static_cast<size_t>(next - (base + i)));
+      i = static_cast<size_t>(next - base);
+      continue;
+    }
+    if (i + 1 >= in.size()) {
       out += in[i++];
       continue;
     }
@@ -258,7 +352,7 @@ std::string cssDecode(std::string_view in) {
       i += 2;
     }
   }
-  return out;
+  return differs(in, out);
 }
 
 int base64Value(unsigned char c) {
@@ -270,8 +364,8 @@ int base64Value(unsigned char c) {
   return -1;
 }
 
-std::string base64Decode(std::string_view in) {
-  std::string out;
+bool base64Decode(std::string_view in, std::string& out) {
+  out.clear();
   out.reserve(in.size() * 3 / 4 + 1);
   std::uint32_t acc = 0;
   int bits = 0;
@@ -287,11 +381,11 @@ std::string base64Decode(std::string_view in) {
       out += static_cast<char>((acc >> bits) & 0xFF);
     }
   }
-  return out;
+  return differs(in, out);
 }
 
-std::string hexDecode(std::string_view in) {
-  std::string out;
+bool hexDecode(std::string_view in, std::string& out) {
+  out.clear();
   out.reserve(in.size());
   size_t i = 0;
   while (i < in.size()) {
@@ -302,29 +396,32 @@ std::string hexDecode(std::string_view in) {
       out += in[i++];
     }
   }
-  return out;
+  return differs(in, out);
 }
 
-std::string lowercase(std::string_view in) {
-  std::string out(in);
+bool lowercase(std::string_view in, std::string& out) {
+  if (!anyByte(in, isUpper)) return false;
+  out.assign(in);
   for (char& c : out) c = static_cast<char>(lower(static_cast<unsigned char>(c)));
-  return out;
+  return true;
 }
 
-std::string normalizePath(std::string_view in) {
+bool normalizePath(std::string_view in, std::string& out) {
   bool absolute = !in.empty() && (in[0] == '/' || in[0] == '\\');
   bool trailing_slash = !in.empty() && (in.back() == '/' || in.back() == '\\');
-  std::vector<std::string> segments;
+  // Views into `in`; per thread so that a request does not allocate it anew.
+  thread_local std::vector<std::string_view> segments;
+  segments.clear();
   size_t kept_parents = 0;  // leading ".." segments that stay (climb above start)
   size_t i = 0;
   while (i <= in.size()) {
     size_t j = i;
     while (j < in.size() && in[j] != '/' && in[j] != '\\') ++j;
-    std::string segment(in.substr(i, j - i));
+    std::string_view segment = in.substr(i, j - i);
     // Windows ignores trailing dots and spaces in a name: "a.php." is a.php.
     if (segment != "." && segment != "..") {
       while (!segment.empty() && (segment.back() == '.' || segment.back() == ' ')) {
-        segment.pop_back();
+        segment.remove_suffix(1);
       }
     }
     if (segment.empty() || segment == ".") {
@@ -337,12 +434,12 @@ std::string normalizePath(std::string_view in) {
         ++kept_parents;
       }
     } else {
-      segments.push_back(std::move(segment));
+      segments.push_back(segment);
     }
     if (j >= in.size()) break;
     i = j + 1;
   }
-  std::string out;
+  out.clear();
   out.reserve(in.size());
   if (absolute) out += '/';
   for (size_t k = 0; k < segments.size(); ++k) {
@@ -350,20 +447,30 @@ std::string normalizePath(std::string_view in) {
     out += segments[k];
   }
   if (trailing_slash && !segments.empty()) out += '/';
-  return out;
+  return differs(in, out);
 }
 
-std::string removeNulls(std::string_view in) {
-  std::string out;
+bool removeNulls(std::string_view in, std::string& out) {
+  if (!hasByte(in, '\0')) return false;
+  out.clear();
   out.reserve(in.size());
-  for (char c : in) {
-    if (c != '\0') out += c;
+  const char* p = in.data();
+  const char* end = p + in.size();
+  while (p < end) {
+    const char* next = findByte(p, end, '\0');
+    out.append(p, static_cast<size_t>(next - p));
+    p = next + (next < end ? 1 : 0);
   }
-  return out;
+  return true;
 }
 
-std::string removeComments(std::string_view in) {
-  std::string out;
+bool commentStartByte(unsigned char c) { return c == '/' || c == '<' || c == '-' || c == '#'; }
+
+bool removeComments(std::string_view in, std::string& out) {
+  // Every comment opener ("/*", "<!--", "--", '#') contains '#', '*' or "--";
+  // without '#', '*' and '-' there is nothing to remove.
+  if (!anyByte(in, [](unsigned char c) { return c == '#' || c == '*' || c == '-'; })) return false;
+  out.clear();
   out.reserve(in.size());
   size_t i = 0;
   auto skipTo = [&](std::string_view end, size_t from) {
@@ -371,6 +478,11 @@ std::string removeComments(std::string_view in) {
     return pos == std::string_view::npos ? in.size() : pos + end.size();
   };
   while (i < in.size()) {
+    size_t run = i;
+    while (run < in.size() && !commentStartByte(static_cast<unsigned char>(in[run]))) ++run;
+    out.append(in.data() + i, run - i);
+    i = run;
+    if (i >= in.size()) break;
     std::string_view rest = in.substr(i);
     if (rest.substr(0, 2) == "/*") {
       i = skipTo("*/", i + 2);
@@ -386,39 +498,47 @@ std::string removeComments(std::string_view in) {
       out += in[i++];
     }
   }
-  return out;
+  return differs(in, out);
 }
 
-std::string compressWhitespace(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
+// The whitespace transforms and cmdline never make a value longer, so they
+// write through a raw pointer into `out` sized to `in` and trim at the end.
+bool compressWhitespace(std::string_view in, std::string& out) {
+  out.resize(in.size());
+  char* o = out.data();
   bool in_space = false;
   for (char c : in) {
     if (isSpace(static_cast<unsigned char>(c))) {
-      if (!in_space) out += ' ';
+      if (!in_space) *o++ = ' ';
       in_space = true;
     } else {
-      out += c;
+      *o++ = c;
       in_space = false;
     }
   }
-  return out;
+  out.resize(static_cast<size_t>(o - out.data()));
+  return differs(in, out);
 }
 
-std::string removeWhitespace(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
+bool removeWhitespace(std::string_view in, std::string& out) {
+  if (!anyByte(in, [](unsigned char c) { return isSpace(c); })) return false;
+  out.resize(in.size());
+  char* o = out.data();
   for (char c : in) {
-    if (!isSpace(static_cast<unsigned char>(c))) out += c;
+    if (!isSpace(static_cast<unsigned char>(c))) *o++ = c;
   }
-  return out;
+  out.resize(static_cast<size_t>(o - out.data()));
+  return true;
 }
 
 // What a shell does not care about but a signature does: "c^a\t\"t\" /etc/passwd"
 // and "cat /etc/passwd" run the same program, so they should look the same.
-std::string cmdLine(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
+// At most one byte is written per byte read (a pending space stands for a
+// separator that was skipped), so `out` never outgrows `in`.
+bool cmdLine(std::string_view in, std::string& out) {
+  out.resize(in.size());
+  char* const begin = out.data();
+  char* o = begin;
   bool pending_space = false;
   for (char ch : in) {
     unsigned char c = static_cast<unsigned char>(ch);
@@ -427,15 +547,18 @@ std::string cmdLine(std::string_view in) {
       pending_space = true;
       continue;
     }
-    if (pending_space && c != '/' && c != '(' && !out.empty()) out += ' ';
+    if (pending_space && c != '/' && c != '(' && o != begin) *o++ = ' ';
     pending_space = false;
-    out += static_cast<char>(lower(c));
+    *o++ = static_cast<char>(lower(c));
   }
-  return out;
+  out.resize(static_cast<size_t>(o - begin));
+  return differs(in, out);
 }
 
-std::string utf8Fold(std::string_view in) {
-  std::string out;
+bool utf8Fold(std::string_view in, std::string& out) {
+  // Everything folded starts with a byte >= 0xC0: pure ASCII is unchanged.
+  if (!anyByte(in, [](unsigned char c) { return c >= 0x80; })) return false;
+  out.clear();
   out.reserve(in.size());
   auto cont = [&](size_t k) {
     return k < in.size() && (static_cast<unsigned char>(in[k]) & 0xC0) == 0x80;
@@ -469,40 +592,55 @@ std::string utf8Fold(std::string_view in) {
     } else if (c == 0xE3 && c1 == 0x80 && c2 == 0x80) {
       out += ' ';  // U+3000 ideographic space
       i += 3;
+    } else if (c < 0x80) {
+      // An ASCII run up to the next byte that could start a fold.
+      size_t run = i + 1;
+      while (run < in.size() && static_cast<unsigned char>(in[run]) < 0x80) ++run;
+      out.append(in.data() + i, run - i);
+      i = run;
     } else {
       out += static_cast<char>(c);
       ++i;
     }
   }
-  return out;
+  return differs(in, out);
 }
 
 }  // namespace
 
-std::string applyTransform(Transform transform, std::string_view in) {
+bool transformInto(Transform transform, std::string_view in, std::string& out) {
   switch (transform) {
-    case Transform::UrlDecode: return urlDecode(in);
-    case Transform::UrlDecodeUni: return urlDecodeUni(in);
-    case Transform::HtmlEntityDecode: return htmlEntityDecode(in);
-    case Transform::JsDecode: return jsDecode(in);
-    case Transform::CssDecode: return cssDecode(in);
-    case Transform::Base64Decode: return base64Decode(in);
-    case Transform::HexDecode: return hexDecode(in);
-    case Transform::Lowercase: return lowercase(in);
-    case Transform::NormalizePath: return normalizePath(in);
-    case Transform::RemoveNulls: return removeNulls(in);
-    case Transform::RemoveComments: return removeComments(in);
-    case Transform::CompressWhitespace: return compressWhitespace(in);
-    case Transform::RemoveWhitespace: return removeWhitespace(in);
-    case Transform::CmdLine: return cmdLine(in);
-    case Transform::Utf8Fold: return utf8Fold(in);
+    case Transform::UrlDecode: return urlDecode(in, out);
+    case Transform::UrlDecodeUni: return urlDecodeUni(in, out);
+    case Transform::HtmlEntityDecode: return htmlEntityDecode(in, out);
+    case Transform::JsDecode: return jsDecode(in, out);
+    case Transform::CssDecode: return cssDecode(in, out);
+    case Transform::Base64Decode: return base64Decode(in, out);
+    case Transform::HexDecode: return hexDecode(in, out);
+    case Transform::Lowercase: return lowercase(in, out);
+    case Transform::NormalizePath: return normalizePath(in, out);
+    case Transform::RemoveNulls: return removeNulls(in, out);
+    case Transform::RemoveComments: return removeComments(in, out);
+    case Transform::CompressWhitespace: return compressWhitespace(in, out);
+    case Transform::RemoveWhitespace: return removeWhitespace(in, out);
+    case Transform::CmdLine: return cmdLine(in, out);
+    case Transform::Utf8Fold: return utf8Fold(in, out);
   }
-  return std::string(in);
+  return false;
+}
+
+std::string applyTransform(Transform transform, std::string_view in) {
+  std::string out;
+  if (!transformInto(transform, in, out)) out.assign(in);
+  return out;
 }
 
 std::string applyChain(const TransformChain& chain, std::string_view in) {
   std::string value(in);
-  for (Transform t : chain) value = applyTransform(t, value);
+  std::string next;
+  for (Transform t : chain) {
+    if (transformInto(t, value, next)) value.swap(next);
+  }
   return value;
 }
 
