@@ -195,11 +195,30 @@ const detail::ChainTrie& chainTrie(const Compiled& compiled) {
 // strings keep their capacity (a deque, because views into them must stay
 // put while more are added). One Inspection at a time per thread uses it;
 // `busy` makes a nested use (none exists today) fall back to its own.
+//
+// `memo` is an open-addressed table from (input bytes' address and length,
+// transform) to the result, valid for the request whose `stamp` it
+// carries (bumping the stamp empties it without clearing). It catches the
+// same transform applied to the same bytes through different trie paths:
+// [lowercase] and [url_decode_uni, html_entity_decode, lowercase] both
+// lowercase the raw value when the decodes had nothing to do, since a
+// no-op transform passes its input view through unchanged.
+struct MemoSlot {
+  const char* data = nullptr;
+  size_t size = 0;
+  std::string_view result;
+  std::uint32_t stamp = 0;
+  Transform transform = Transform::Lowercase;
+};
+
 struct TransformBuffers {
   std::deque<std::string> strings;
   size_t used = 0;
   std::vector<std::uint32_t> slots;
   std::vector<std::uint32_t> table;
+  std::vector<MemoSlot> memo;
+  size_t memo_count = 0;
+  std::uint32_t stamp = 0;
   bool busy = false;
 };
 
@@ -226,6 +245,12 @@ class TransformCache {
     }
     buffers_->busy = true;
     buffers_->used = 0;
+    buffers_->memo_count = 0;
+    if (++buffers_->stamp == 0) {  // wrapped: old stamps could look current
+      buffers_->memo.assign(buffers_->memo.size(), MemoSlot{});
+      buffers_->stamp = 1;
+    }
+    if (buffers_->memo.empty()) buffers_->memo.resize(256);
     node_count_ = trie_.nodes.size();
     canonical_.resize(values.size());
     findDuplicates();
@@ -274,18 +299,57 @@ class TransformCache {
     } else {
       const detail::ChainTrie::Node& n = trie_.nodes[node];
       std::string_view input = entry(value, n.parent).data;
-      std::string& out = nextBuffer();
-      if (transformInto(n.transform, input, out)) {
-        data = out;
+      MemoSlot& memo = memoSlot(input, n.transform);
+      if (memo.stamp == buffers_->stamp) {
+        data = memo.result;
       } else {
-        --buffers_->used;  // not needed: give it back
-        data = input;
+        std::string& out = nextBuffer();
+        if (transformInto(n.transform, input, out)) {
+          data = out;
+        } else {
+          --buffers_->used;  // not needed: give it back
+          data = input;
+        }
+        memo = {input.data(), input.size(), data, buffers_->stamp, n.transform};
+        ++buffers_->memo_count;
       }
     }
     // `slot` is still valid: the slots vector is never resized here.
     slot = static_cast<std::uint32_t>(entries_.size());
     entries_.push_back({data, -1});
     return entries_.back();
+  }
+
+  static size_t memoHash(const char* data, size_t size, Transform t) {
+    auto h = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(data));
+    h ^= (static_cast<std::uint64_t>(size) << 8) ^ static_cast<std::uint64_t>(t);
+    h *= 0x9E3779B97F4A7C15ull;
+    return static_cast<size_t>(h >> 32);
+  }
+
+  // The memo slot for (input, t): the live entry for it, or the empty slot
+  // where it goes (grown first, so the table stays at most half full).
+  MemoSlot& memoSlot(std::string_view input, Transform t) {
+    std::vector<MemoSlot>& memo = buffers_->memo;
+    std::uint32_t stamp = buffers_->stamp;
+    if (2 * (buffers_->memo_count + 1) > memo.size()) {
+      std::vector<MemoSlot> old(memo.size() * 2);
+      old.swap(memo);
+      for (const MemoSlot& m : old) {
+        if (m.stamp != stamp) continue;
+        size_t pos = memoHash(m.data, m.size, m.transform) & (memo.size() - 1);
+        while (memo[pos].stamp == stamp) pos = (pos + 1) & (memo.size() - 1);
+        memo[pos] = m;
+      }
+    }
+    size_t mask = memo.size() - 1;
+    size_t pos = memoHash(input.data(), input.size(), t) & mask;
+    while (memo[pos].stamp == stamp) {
+      const MemoSlot& m = memo[pos];
+      if (m.data == input.data() && m.size == input.size() && m.transform == t) break;
+      pos = (pos + 1) & mask;
+    }
+    return memo[pos];
   }
 
   std::string& nextBuffer() {

@@ -29,28 +29,43 @@ unsigned char lower(unsigned char c) {
 // and many decoders downstream of us do with them. Surrogates and values
 // past U+10FFFF are not characters: they become '?' rather than invalid
 // UTF-8 that later transforms would have to guess about.
-void appendCodePoint(std::string& out, std::uint32_t cp) {
+// Writes code point `cp` (folded as above) to `buf`; returns its length, 1..4.
+size_t encodeCodePoint(std::uint32_t cp, char* buf) {
   if (cp >= 0xFF01 && cp <= 0xFF5E) cp -= 0xFEE0;
   if (cp == 0x3000) cp = ' ';
   if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp >= 0xD800 && cp <= 0xDFFF) {
-    out += '?';
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp <= 0x10FFFF) {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += '?';
+    buf[0] = static_cast<char>(cp);
+    return 1;
   }
+  if (cp < 0x800) {
+    buf[0] = static_cast<char>(0xC0 | (cp >> 6));
+    buf[1] = static_cast<char>(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp >= 0xD800 && cp <= 0xDFFF) {
+    buf[0] = '?';
+    return 1;
+  }
+  if (cp < 0x10000) {
+    buf[0] = static_cast<char>(0xE0 | (cp >> 12));
+    buf[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    buf[2] = static_cast<char>(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  if (cp <= 0x10FFFF) {
+    buf[0] = static_cast<char>(0xF0 | (cp >> 18));
+    buf[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    buf[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    buf[3] = static_cast<char>(0x80 | (cp & 0x3F));
+    return 4;
+  }
+  buf[0] = '?';
+  return 1;
+}
+
+void appendCodePoint(std::string& out, std::uint32_t cp) {
+  char buf[4];
+  out.append(buf, encodeCodePoint(cp, buf));
 }
 
 // --- scanning helpers ----------------------------------------------------------------
@@ -75,12 +90,6 @@ bool hasByte(std::string_view in, char c) {
   return !in.empty() && std::memchr(in.data(), c, in.size()) != nullptr;
 }
 
-// The first of `a` or `b` at or after `from`, or `end`.
-const char* findEither(const char* from, const char* end, char a, char b) {
-  const char* pa = findByte(from, end, a);
-  return findByte(from, pa, b);
-}
-
 // Whether `out` (the slow path's result) differs from `in`: a transform
 // that found special bytes may still have produced the same text ("100%"
 // through url_decode), and callers rely on false meaning "identical".
@@ -88,58 +97,102 @@ bool differs(std::string_view in, const std::string& out) {
   return out.size() != in.size() || (!in.empty() && std::memcmp(in.data(), out.data(), in.size()) != 0);
 }
 
-// Predicate scans written as fixed 32-byte blocks without an early exit
-// inside a block, which the compiler turns into vector compares.
+// 16 bytes as one vector (GCC/Clang vector extension, portable across
+// targets): comparisons give a lane mask of 0 or -1, lanes combine with
+// '&' and '|'. The scans below run 16 bytes per step this way; written as
+// plain byte loops, the compiler at -O2 did not vectorise them (about one
+// byte per cycle).
+using Bytes16 = unsigned char __attribute__((vector_size(16)));
+
+bool anyLane(const Bytes16& mask) {
+  std::uint64_t words[2];
+  std::memcpy(words, &mask, sizeof words);
+  return (words[0] | words[1]) != 0;
+}
+
+// Whether `pred(c, next)` holds for some byte c of `in` (next: the byte
+// after it, 0 after the last). `pred` is generic: it is called on 16-byte
+// vectors and, for the tail, on single bytes, so it must use only
+// comparisons, '&' and '|'.
 template <typename Pred>
 bool anyByte(std::string_view in, Pred pred) {
   const auto* p = reinterpret_cast<const unsigned char*>(in.data());
   size_t n = in.size();
   size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    bool hit = false;
-    for (size_t k = 0; k < 32; ++k) hit |= pred(p[i + k]);
-    if (hit) return true;
+  for (; i + 17 <= n; i += 16) {
+    Bytes16 c;
+    Bytes16 next;
+    std::memcpy(&c, p + i, 16);
+    std::memcpy(&next, p + i + 1, 16);
+    if (anyLane(reinterpret_cast<Bytes16>(pred(c, next)))) return true;
   }
   for (; i < n; ++i) {
-    if (pred(p[i])) return true;
+    unsigned char next = i + 1 < n ? p[i + 1] : 0;
+    if (pred(p[i], next)) return true;
   }
   return false;
 }
 
-bool isUpper(unsigned char c) { return static_cast<unsigned char>(c - 'A') < 26; }
+// The first byte in [from, end) for which pred(c, next) holds, or `end`;
+// the same contract for `pred` as anyByte. A block with a hit is searched
+// again byte by byte, which keeps this independent of lane order.
+template <typename Pred>
+const char* findFirst(const char* from, const char* end, Pred pred) {
+  const auto* p = reinterpret_cast<const unsigned char*>(from);
+  size_t n = static_cast<size_t>(end - from);
+  size_t i = 0;
+  for (; i + 17 <= n; i += 16) {
+    Bytes16 c;
+    Bytes16 next;
+    std::memcpy(&c, p + i, 16);
+    std::memcpy(&next, p + i + 1, 16);
+    if (anyLane(reinterpret_cast<Bytes16>(pred(c, next)))) break;
+  }
+  for (; i < n; ++i) {
+    unsigned char next = i + 1 < n ? p[i + 1] : 0;
+    if (pred(p[i], next)) return from + i;
+  }
+  return end;
+}
+
+constexpr auto kIsUpper = [](auto c, auto) { return (c >= 'A') & (c <= 'Z'); };
 
 // --- the transforms ------------------------------------------------------------------
 
-// One round of %XX / %uXXXX / '+' decoding.
+// One round of %XX / %uXXXX / '+' decoding. Never longer than its input
+// ('+' is one byte, %XX three for one, %uXXXX six for at most three), so
+// it writes through a pointer into `out` sized to `in`.
 bool urlDecode(std::string_view in, std::string& out) {
   if (!hasByte(in, '%') && !hasByte(in, '+')) return false;
-  out.clear();
-  out.reserve(in.size());
-  const char* base = in.data();
-  const char* end = base + in.size();
+  out.resize(in.size());
+  char* const begin = out.data();
+  char* o = begin;
   size_t i = 0;
   while (i < in.size()) {
-    const char* next = findEither(base + i, end, '%', '+');
-    out.append(base + i, static_cast<size_t>(next - (base + i)));
-    i = static_cast<size_t>(next - base);
-    if (i >= in.size()) break;
-    if (in[i] == '+') {
-      out += ' ';
+    // A plain byte loop: in form-encoded text '+' comes every few bytes,
+    // too often for span copies to pay off.
+    char c = in[i];
+    if (c != '%' && c != '+') {
+      *o++ = c;
+      ++i;
+    } else if (c == '+') {
+      *o++ = ' ';
       ++i;
     } else if (i + 2 < in.size() && isHex(in[i + 1]) && isHex(in[i + 2])) {
-      out += static_cast<char>(hexValue(in[i + 1]) * 16 + hexValue(in[i + 2]));
+      *o++ = static_cast<char>(hexValue(in[i + 1]) * 16 + hexValue(in[i + 2]));
       i += 3;
     } else if (i + 5 < in.size() && (in[i + 1] == 'u' || in[i + 1] == 'U') &&
                isHex(in[i + 2]) && isHex(in[i + 3]) && isHex(in[i + 4]) && isHex(in[i + 5])) {
       std::uint32_t cp = 0;
       for (size_t k = 2; k < 6; ++k) cp = cp * 16 + static_cast<std::uint32_t>(hexValue(in[i + k]));
-      appendCodePoint(out, cp);
+      o += encodeCodePoint(cp, o);
       i += 6;
     } else {
-      out += '%';
+      *o++ = '%';
       ++i;
     }
   }
+  out.resize(static_cast<size_t>(o - begin));
   return differs(in, out);
 }
 
@@ -400,9 +453,17 @@ bool hexDecode(std::string_view in, std::string& out) {
 }
 
 bool lowercase(std::string_view in, std::string& out) {
-  if (!anyByte(in, isUpper)) return false;
+  if (!anyByte(in, kIsUpper)) return false;
   out.assign(in);
-  for (char& c : out) c = static_cast<char>(lower(static_cast<unsigned char>(c)));
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  size_t i = 0;
+  for (; i + 16 <= out.size(); i += 16) {
+    Bytes16 c;
+    std::memcpy(&c, p + i, 16);
+    c += reinterpret_cast<Bytes16>(kIsUpper(c, c) & 32);
+    std::memcpy(p + i, &c, 16);
+  }
+  for (; i < out.size(); ++i) p[i] = lower(p[i]);
   return true;
 }
 
@@ -467,9 +528,12 @@ bool removeNulls(std::string_view in, std::string& out) {
 bool commentStartByte(unsigned char c) { return c == '/' || c == '<' || c == '-' || c == '#'; }
 
 bool removeComments(std::string_view in, std::string& out) {
-  // Every comment opener ("/*", "<!--", "--", '#') contains '#', '*' or "--";
-  // without '#', '*' and '-' there is nothing to remove.
-  if (!anyByte(in, [](unsigned char c) { return c == '#' || c == '*' || c == '-'; })) return false;
+  // Every comment opener ("/*", "<!--", "--", '#') contains '#', "/*" or
+  // "--"; without them there is nothing to remove.
+  auto opener = [](auto c, auto next) {
+    return (c == '#') | ((c == '-') & (next == '-')) | ((c == '/') & (next == '*'));
+  };
+  if (!anyByte(in, opener)) return false;
   out.clear();
   out.reserve(in.size());
   size_t i = 0;
@@ -504,6 +568,11 @@ bool removeComments(std::string_view in, std::string& out) {
 // The whitespace transforms and cmdline never make a value longer, so they
 // write through a raw pointer into `out` sized to `in` and trim at the end.
 bool compressWhitespace(std::string_view in, std::string& out) {
+  // Unchanged when the only whitespace is single spaces.
+  auto work = [](auto c, auto next) {
+    return ((c >= '\t') & (c <= '\r')) | ((c == ' ') & (((next >= '\t') & (next <= '\r')) | (next == ' ')));
+  };
+  if (!anyByte(in, work)) return false;
   out.resize(in.size());
   char* o = out.data();
   bool in_space = false;
@@ -521,11 +590,12 @@ bool compressWhitespace(std::string_view in, std::string& out) {
 }
 
 bool removeWhitespace(std::string_view in, std::string& out) {
-  if (!anyByte(in, [](unsigned char c) { return isSpace(c); })) return false;
+  if (!anyByte(in, [](auto c, auto) { return ((c >= '\t') & (c <= '\r')) | (c == ' '); })) return false;
   out.resize(in.size());
   char* o = out.data();
   for (char c : in) {
-    if (!isSpace(static_cast<unsigned char>(c))) *o++ = c;
+    *o = c;  // branch-free: written always, kept when not whitespace
+    o += !isSpace(static_cast<unsigned char>(c));
   }
   out.resize(static_cast<size_t>(o - out.data()));
   return true;
@@ -557,7 +627,7 @@ bool cmdLine(std::string_view in, std::string& out) {
 
 bool utf8Fold(std::string_view in, std::string& out) {
   // Everything folded starts with a byte >= 0xC0: pure ASCII is unchanged.
-  if (!anyByte(in, [](unsigned char c) { return c >= 0x80; })) return false;
+  if (!anyByte(in, [](auto c, auto) { return c >= 0x80; })) return false;
   out.clear();
   out.reserve(in.size());
   auto cont = [&](size_t k) {
