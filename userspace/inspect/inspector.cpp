@@ -287,6 +287,7 @@ class TransformCache {
     std::int8_t utf8 = -1;  // unknown, 0 or 1
   };
   static constexpr std::uint32_t kEmpty = UINT32_MAX;
+  static constexpr size_t kShareMaxBytes = 64 * 1024;
 
   // Note: entries_ may grow while a caller holds an Entry&, so callers use
   // the reference before computing anything else.
@@ -371,9 +372,12 @@ class TransformCache {
     std::hash<std::string_view> hasher;
     for (size_t i = 0; i < n; ++i) {
       std::string_view data = values_[i].data;
+      canonical_[i] = static_cast<std::uint32_t>(i);
+      // Hashing is work the byte budget does not see: very large values
+      // (a big raw body) are left unshared instead.
+      if (data.size() > kShareMaxBytes) continue;
       size_t h = hasher(data) ^ (data.size() * 0x9E3779B97F4A7C15ull);
       hashes_[i] = h;
-      canonical_[i] = static_cast<std::uint32_t>(i);
       size_t pos = h & (capacity - 1);
       int compared = 0;
       while (table[pos] != kEmpty) {
