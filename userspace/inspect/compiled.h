@@ -94,6 +94,9 @@ struct ChainTrie {
   };
   std::vector<Node> nodes;
   std::vector<std::uint32_t> chain_node;
+  // child[n * kTransformCount + t]: the node that applies t after node n,
+  // 0 when no chain does.
+  std::vector<std::uint32_t> child;
 };
 
 struct Compiled {

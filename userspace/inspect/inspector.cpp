@@ -186,6 +186,11 @@ const detail::ChainTrie& chainTrie(const Compiled& compiled) {
       }
       trie.chain_node.push_back(node);
     }
+    trie.child.assign(trie.nodes.size() * kTransformCount, 0);
+    for (std::uint32_t n = 1; n < trie.nodes.size(); ++n) {
+      const auto& node = trie.nodes[n];
+      trie.child[node.parent * kTransformCount + static_cast<size_t>(node.transform)] = n;
+    }
   });
   return compiled.trie;
 }
@@ -195,30 +200,11 @@ const detail::ChainTrie& chainTrie(const Compiled& compiled) {
 // strings keep their capacity (a deque, because views into them must stay
 // put while more are added). One Inspection at a time per thread uses it;
 // `busy` makes a nested use (none exists today) fall back to its own.
-//
-// `memo` is an open-addressed table from (input bytes' address and length,
-// transform) to the result, valid for the request whose `stamp` it
-// carries (bumping the stamp empties it without clearing). It catches the
-// same transform applied to the same bytes through different trie paths:
-// [lowercase] and [url_decode_uni, html_entity_decode, lowercase] both
-// lowercase the raw value when the decodes had nothing to do, since a
-// no-op transform passes its input view through unchanged.
-struct MemoSlot {
-  const char* data = nullptr;
-  size_t size = 0;
-  std::string_view result;
-  std::uint32_t stamp = 0;
-  Transform transform = Transform::Lowercase;
-};
-
 struct TransformBuffers {
   std::deque<std::string> strings;
   size_t used = 0;
   std::vector<std::uint32_t> slots;
   std::vector<std::uint32_t> table;
-  std::vector<MemoSlot> memo;
-  size_t memo_count = 0;
-  std::uint32_t stamp = 0;
   bool busy = false;
 };
 
@@ -245,12 +231,6 @@ class TransformCache {
     }
     buffers_->busy = true;
     buffers_->used = 0;
-    buffers_->memo_count = 0;
-    if (++buffers_->stamp == 0) {  // wrapped: old stamps could look current
-      buffers_->memo.assign(buffers_->memo.size(), MemoSlot{});
-      buffers_->stamp = 1;
-    }
-    if (buffers_->memo.empty()) buffers_->memo.resize(256);
     node_count_ = trie_.nodes.size();
     canonical_.resize(values.size());
     findDuplicates();
@@ -284,6 +264,10 @@ class TransformCache {
  private:
   struct Entry {
     std::string_view data;
+    // The trie node whose transform produced these bytes (0: the raw
+    // value); differs from the entry's own node when transforms on the way
+    // had nothing to do and passed their input through.
+    std::uint32_t origin = 0;
     std::int8_t utf8 = -1;  // unknown, 0 or 1
   };
   static constexpr std::uint32_t kEmpty = UINT32_MAX;
@@ -294,63 +278,41 @@ class TransformCache {
   Entry& entry(std::uint32_t value, std::uint32_t node) {
     std::uint32_t& slot = buffers_->slots[value * node_count_ + node];
     if (slot != kEmpty) return entries_[slot];
-    std::string_view data;
+    Entry result;
     if (node == 0) {
-      data = values_[value].data;
+      result.data = values_[value].data;
     } else {
       const detail::ChainTrie::Node& n = trie_.nodes[node];
-      std::string_view input = entry(value, n.parent).data;
-      MemoSlot& memo = memoSlot(input, n.transform);
-      if (memo.stamp == buffers_->stamp) {
-        data = memo.result;
+      Entry input = entry(value, n.parent);
+      // The parent passed bytes of an earlier node through: if the trie has
+      // this transform as a child of that node, its result is ours. So
+      // [lowercase] and [url_decode_uni, html_entity_decode, lowercase]
+      // lowercase the value once when the decodes had nothing to do. The
+      // recursion ends: that child is shallower than `node`.
+      std::uint32_t same = input.origin != n.parent
+                               ? trie_.child[input.origin * kTransformCount +
+                                             static_cast<size_t>(n.transform)]
+                               : 0;
+      if (same != 0) {
+        const Entry& shared = entry(value, same);
+        result.data = shared.data;
+        result.origin = shared.origin;
       } else {
         std::string& out = nextBuffer();
-        if (transformInto(n.transform, input, out)) {
-          data = out;
+        if (transformInto(n.transform, input.data, out)) {
+          result.data = out;
+          result.origin = node;
         } else {
           --buffers_->used;  // not needed: give it back
-          data = input;
+          result = input;
         }
-        memo = {input.data(), input.size(), data, buffers_->stamp, n.transform};
-        ++buffers_->memo_count;
       }
+      result.utf8 = -1;
     }
     // `slot` is still valid: the slots vector is never resized here.
     slot = static_cast<std::uint32_t>(entries_.size());
-    entries_.push_back({data, -1});
+    entries_.push_back(result);
     return entries_.back();
-  }
-
-  static size_t memoHash(const char* data, size_t size, Transform t) {
-    auto h = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(data));
-    h ^= (static_cast<std::uint64_t>(size) << 8) ^ static_cast<std::uint64_t>(t);
-    h *= 0x9E3779B97F4A7C15ull;
-    return static_cast<size_t>(h >> 32);
-  }
-
-  // The memo slot for (input, t): the live entry for it, or the empty slot
-  // where it goes (grown first, so the table stays at most half full).
-  MemoSlot& memoSlot(std::string_view input, Transform t) {
-    std::vector<MemoSlot>& memo = buffers_->memo;
-    std::uint32_t stamp = buffers_->stamp;
-    if (2 * (buffers_->memo_count + 1) > memo.size()) {
-      std::vector<MemoSlot> old(memo.size() * 2);
-      old.swap(memo);
-      for (const MemoSlot& m : old) {
-        if (m.stamp != stamp) continue;
-        size_t pos = memoHash(m.data, m.size, m.transform) & (memo.size() - 1);
-        while (memo[pos].stamp == stamp) pos = (pos + 1) & (memo.size() - 1);
-        memo[pos] = m;
-      }
-    }
-    size_t mask = memo.size() - 1;
-    size_t pos = memoHash(input.data(), input.size(), t) & mask;
-    while (memo[pos].stamp == stamp) {
-      const MemoSlot& m = memo[pos];
-      if (m.data == input.data() && m.size == input.size() && m.transform == t) break;
-      pos = (pos + 1) & mask;
-    }
-    return memo[pos];
   }
 
   std::string& nextBuffer() {
