@@ -525,8 +525,6 @@ bool removeNulls(std::string_view in, std::string& out) {
   return true;
 }
 
-bool commentStartByte(unsigned char c) { return c == '/' || c == '<' || c == '-' || c == '#'; }
-
 bool removeComments(std::string_view in, std::string& out) {
   // Every comment opener ("/*", "<!--", "--", '#') contains '#', "/*" or
   // "--"; without them there is nothing to remove.
@@ -542,10 +540,14 @@ bool removeComments(std::string_view in, std::string& out) {
     return pos == std::string_view::npos ? in.size() : pos + end.size();
   };
   while (i < in.size()) {
-    size_t run = i;
-    while (run < in.size() && !commentStartByte(static_cast<unsigned char>(in[run]))) ++run;
-    out.append(in.data() + i, run - i);
-    i = run;
+    // Up to the next byte that could open a comment ("<!" for "<!--").
+    const char* next = findFirst(in.data() + i, in.data() + in.size(), [](auto c, auto n) {
+      return (c == '#') | ((c == '-') & (n == '-')) | ((c == '/') & (n == '*')) |
+             ((c == '<') & (n == '!'));
+    });
+    size_t run = static_cast<size_t>(next - (in.data() + i));
+    out.append(in.data() + i, run);
+    i += run;
     if (i >= in.size()) break;
     std::string_view rest = in.substr(i);
     if (rest.substr(0, 2) == "/*") {
