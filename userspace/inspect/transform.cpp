@@ -476,8 +476,9 @@ bool normalizePath(std::string_view in, std::string& out) {
   size_t kept_parents = 0;  // leading ".." segments that stay (climb above start)
   size_t i = 0;
   while (i <= in.size()) {
-    size_t j = i;
-    while (j < in.size() && in[j] != '/' && in[j] != '\\') ++j;
+    const char* separator = findFirst(in.data() + i, in.data() + in.size(),
+                                      [](auto c, auto) { return (c == '/') | (c == '\\'); });
+    size_t j = static_cast<size_t>(separator - in.data());
     std::string_view segment = in.substr(i, j - i);
     // Windows ignores trailing dots and spaces in a name: "a.php." is a.php.
     if (segment != "." && segment != "..") {
