@@ -16,6 +16,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -80,8 +81,30 @@ struct RuleInfo {
   int regex = -1;  // direct negated patterns
 };
 
+// The rule set's transform chains as a trie of shared prefixes: node 0 is
+// the untransformed value, node n applies `transform` to its `parent`'s
+// result, and chain c ends at `chain_node[c]`. [url_decode_uni, lowercase]
+// and [url_decode_uni, html_entity_decode] share the url_decode_uni node,
+// so the inspector decodes a value once for both. Parents come before
+// children (parent < n).
+struct ChainTrie {
+  struct Node {
+    std::uint32_t parent = 0;
+    Transform transform = Transform::Lowercase;  // unused for node 0
+  };
+  std::vector<Node> nodes;
+  std::vector<std::uint32_t> chain_node;
+  // child[n * kTransformCount + t]: the node that applies t after node n,
+  // 0 when no chain does.
+  std::vector<std::uint32_t> child;
+};
+
 struct Compiled {
   std::vector<TransformChain> chains;
+  // Built from `chains` on first use by inspector.cpp (chainTrie()), under
+  // trie_once, so any worker thread may be the first.
+  mutable std::once_flag trie_once;
+  mutable ChainTrie trie;
   std::vector<Group> groups;
   std::vector<RuleInfo> info;
   std::vector<std::uint32_t> direct;  // rules evaluated without Hyperscan

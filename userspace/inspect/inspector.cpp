@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <charconv>
 #include <climits>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "inspect/compiled.h"
@@ -179,6 +181,210 @@ class Views {
   std::array<std::vector<std::uint32_t>, kPrimitiveTargetKindCount> by_kind_;
 };
 
+// --- transformed values ----------------------------------------------------------
+
+// The chain trie of `compiled` (compiled.h), built once per rule set.
+const detail::ChainTrie& chainTrie(const Compiled& compiled) {
+  std::call_once(compiled.trie_once, [&compiled] {
+    detail::ChainTrie& trie = compiled.trie;
+    trie.nodes.assign(1, {});
+    trie.chain_node.reserve(compiled.chains.size());
+    for (const TransformChain& chain : compiled.chains) {
+      std::uint32_t node = 0;
+      for (Transform t : chain) {
+        std::uint32_t child = 0;
+        for (std::uint32_t n = 1; n < trie.nodes.size(); ++n) {
+          if (trie.nodes[n].parent == node && trie.nodes[n].transform == t) {
+            child = n;
+            break;
+          }
+        }
+        if (child == 0) {
+          child = static_cast<std::uint32_t>(trie.nodes.size());
+          trie.nodes.push_back({node, t});
+        }
+        node = child;
+      }
+      trie.chain_node.push_back(node);
+    }
+    trie.child.assign(trie.nodes.size() * kTransformCount, 0);
+    for (std::uint32_t n = 1; n < trie.nodes.size(); ++n) {
+      const auto& node = trie.nodes[n];
+      trie.child[node.parent * kTransformCount + static_cast<size_t>(node.transform)] = n;
+    }
+  });
+  return compiled.trie;
+}
+
+// Buffers the transform cache reuses from one request to the next on a
+// thread, so that a steady stream of requests does not allocate them: the
+// strings keep their capacity (a deque, because views into them must stay
+// put while more are added). One Inspection at a time per thread uses it;
+// `busy` makes a nested use (none exists today) fall back to its own.
+struct TransformBuffers {
+  std::deque<std::string> strings;
+  size_t used = 0;
+  std::vector<std::uint32_t> slots;
+  std::vector<std::uint32_t> table;
+  bool busy = false;
+};
+
+thread_local TransformBuffers tls_buffers;
+
+// Values whose transforms are kept past a request: one very large body
+// must not pin its copies in every worker for the life of the thread.
+constexpr size_t kKeepBufferBytes = 64 * 1024;
+
+// The per-request memo of transformed values. A value's result for a trie
+// node is computed once, from its parent node's (cached) result; a
+// transform with nothing to do yields its input view, no copy. Values with
+// identical bytes (a query argument repeated, the path before and after
+// decoding when it had no escapes) share their results.
+class TransformCache {
+ public:
+  TransformCache(const Compiled& compiled, const std::vector<Value>& values)
+      : trie_(chainTrie(compiled)), values_(values) {
+    if (tls_buffers.busy) {
+      own_ = std::make_unique<TransformBuffers>();
+      buffers_ = own_.get();
+    } else {
+      buffers_ = &tls_buffers;
+    }
+    buffers_->busy = true;
+    buffers_->used = 0;
+    node_count_ = trie_.nodes.size();
+    canonical_.resize(values.size());
+    findDuplicates();
+    buffers_->slots.assign(values.size() * node_count_, kEmpty);
+  }
+
+  TransformCache(const TransformCache&) = delete;
+  TransformCache& operator=(const TransformCache&) = delete;
+
+  ~TransformCache() {
+    for (size_t i = 0; i < buffers_->used; ++i) {
+      std::string& s = buffers_->strings[i];
+      if (s.capacity() > kKeepBufferBytes) std::string().swap(s);
+    }
+    buffers_->busy = false;
+  }
+
+  // Value `index` through chain `chain` (an index into Compiled::chains).
+  // The view stays valid for the life of the cache.
+  std::string_view get(std::uint32_t index, std::uint32_t chain) {
+    return entry(canonical_[index], trie_.chain_node[chain]).data;
+  }
+
+  // isValidUtf8(get(index, chain)), remembered.
+  bool validUtf8(std::uint32_t index, std::uint32_t chain) {
+    Entry& e = entry(canonical_[index], trie_.chain_node[chain]);
+    if (e.utf8 < 0) e.utf8 = isValidUtf8(e.data) ? 1 : 0;
+    return e.utf8 == 1;
+  }
+
+ private:
+  struct Entry {
+    std::string_view data;
+    // The trie node whose transform produced these bytes (0: the raw
+    // value); differs from the entry's own node when transforms on the way
+    // had nothing to do and passed their input through.
+    std::uint32_t origin = 0;
+    std::int8_t utf8 = -1;  // unknown, 0 or 1
+  };
+  static constexpr std::uint32_t kEmpty = UINT32_MAX;
+  static constexpr size_t kShareMaxBytes = 64 * 1024;
+
+  // Note: entries_ may grow while a caller holds an Entry&, so callers use
+  // the reference before computing anything else.
+  Entry& entry(std::uint32_t value, std::uint32_t node) {
+    std::uint32_t& slot = buffers_->slots[value * node_count_ + node];
+    if (slot != kEmpty) return entries_[slot];
+    Entry result;
+    if (node == 0) {
+      result.data = values_[value].data;
+    } else {
+      const detail::ChainTrie::Node& n = trie_.nodes[node];
+      Entry input = entry(value, n.parent);
+      // The parent passed bytes of an earlier node through: if the trie has
+      // this transform as a child of that node, its result is ours. So
+      // [lowercase] and [url_decode_uni, html_entity_decode, lowercase]
+      // lowercase the value once when the decodes had nothing to do. The
+      // recursion ends: that child is shallower than `node`.
+      std::uint32_t same = input.origin != n.parent
+                               ? trie_.child[input.origin * kTransformCount +
+                                             static_cast<size_t>(n.transform)]
+                               : 0;
+      if (same != 0) {
+        const Entry& shared = entry(value, same);
+        result.data = shared.data;
+        result.origin = shared.origin;
+      } else {
+        std::string& out = nextBuffer();
+        if (transformInto(n.transform, input.data, out)) {
+          result.data = out;
+          result.origin = node;
+        } else {
+          --buffers_->used;  // not needed: give it back
+          result = input;
+        }
+      }
+      result.utf8 = -1;
+    }
+    // `slot` is still valid: the slots vector is never resized here.
+    slot = static_cast<std::uint32_t>(entries_.size());
+    entries_.push_back(result);
+    return entries_.back();
+  }
+
+  std::string& nextBuffer() {
+    if (buffers_->used == buffers_->strings.size()) buffers_->strings.emplace_back();
+    return buffers_->strings[buffers_->used++];
+  }
+
+  // canonical_[i]: the first value with the same bytes as value i. An
+  // open-addressed table of (size, hash); a probe compares bytes with at
+  // most a few candidates, so crafted hash collisions cost no more than
+  // a missed share.
+  void findDuplicates() {
+    size_t n = values_.size();
+    size_t capacity = 16;
+    while (capacity < 2 * n) capacity *= 2;
+    std::vector<std::uint32_t>& table = buffers_->table;
+    table.assign(capacity, kEmpty);
+    hashes_.resize(n);
+    std::hash<std::string_view> hasher;
+    for (size_t i = 0; i < n; ++i) {
+      std::string_view data = values_[i].data;
+      canonical_[i] = static_cast<std::uint32_t>(i);
+      // Hashing is work the byte budget does not see: very large values
+      // (a big raw body) are left unshared instead.
+      if (data.size() > kShareMaxBytes) continue;
+      size_t h = hasher(data) ^ (data.size() * 0x9E3779B97F4A7C15ull);
+      hashes_[i] = h;
+      size_t pos = h & (capacity - 1);
+      int compared = 0;
+      while (table[pos] != kEmpty) {
+        std::uint32_t other = table[pos];
+        if (hashes_[other] == h && compared++ < 4 && values_[other].data == data) {
+          canonical_[i] = other;
+          break;
+        }
+        pos = (pos + 1) & (capacity - 1);
+      }
+      if (canonical_[i] == i) table[pos] = static_cast<std::uint32_t>(i);
+    }
+  }
+
+  const detail::ChainTrie& trie_;
+  const std::vector<Value>& values_;
+  std::unique_ptr<TransformBuffers> own_;
+  TransformBuffers* buffers_ = nullptr;
+  size_t node_count_ = 0;
+  std::vector<std::uint32_t> canonical_;
+  std::vector<size_t> hashes_;
+  std::vector<Entry> entries_;
+};
+
 // --- helpers -----------------------------------------------------------------------
 
 bool equalsCaseless(std::string_view a, std::string_view b) { return http::equalsIgnoreCase(a, b); }
@@ -270,7 +476,8 @@ class Inspection {
         views_(request, body),
         level_(std::clamp(options.paranoia_level, 1, 4)),
         active_(rules_.size(), 0),
-        matched_(rules_.size(), 0) {
+        matched_(rules_.size(), 0),
+        cache_(compiled_, views_.values()) {
     // Path exclusions compare against the decoded, dot-resolved path: with
     // the raw path, "/excluded/../login" would carry an exclusion meant for
     // /excluded to whatever the upstream resolves it to.
@@ -364,15 +571,10 @@ class Inspection {
     return true;
   }
 
-  // The value `index` through chain `chain`, computed once per request.
+  // The value `index` through chain `chain`, computed once per request
+  // (and shared with every chain that has the same prefix).
   std::string_view transformed(std::uint32_t index, std::uint32_t chain) {
-    const TransformChain& transforms = compiled_.chains[chain];
-    std::string_view raw = views_.values()[index].data;
-    if (transforms.empty()) return raw;
-    std::uint64_t key = (static_cast<std::uint64_t>(index) << 32) | chain;
-    auto it = cache_.find(key);
-    if (it == cache_.end()) it = cache_.emplace(key, applyChain(transforms, raw)).first;
-    return it->second;
+    return cache_.get(index, chain);
   }
 
   void detect(std::uint32_t r, const Value& v, std::string_view data, size_t start, size_t end) {
@@ -495,18 +697,22 @@ class Inspection {
         auto number = parseInteger(data);
         return number && compareNumber(*number, op.compare, op.number);
       }
-      case OperatorKind::ByteRange:
+      case OperatorKind::ByteRange: {
+        // One table lookup per byte instead of a walk over the spans:
+        // these rules (920270 and kin) read whole bodies.
+        std::array<bool, 256> allowed{};
+        for (const auto& span : op.allowed) {
+          for (unsigned c = span.lo; c <= span.hi; ++c) allowed[c] = true;
+        }
         for (size_t i = 0; i < data.size(); ++i) {
-          auto c = static_cast<std::uint8_t>(data[i]);
-          bool allowed = false;
-          for (const auto& span : op.allowed) allowed = allowed || (c >= span.lo && c <= span.hi);
-          if (!allowed) {
+          if (!allowed[static_cast<std::uint8_t>(data[i])]) {
             *start = i;
             *end = i + 1;
             return true;
           }
         }
         return false;
+      }
       case OperatorKind::Phrases:
         for (const auto& phrase : op.phrases) {
           size_t pos = findPhrase(data, phrase, op.phrase_match, op.caseless);
@@ -568,7 +774,7 @@ class Inspection {
         std::string_view data = transformed(index, g.chain);
         if (db && !scan(g, db, index, data)) return;
         if (utf8_db) {
-          if (isValidUtf8(data)) {
+          if (cache_.validUtf8(index, g.chain)) {
             if (!scan(g, utf8_db, index, data)) return;
           } else {
             runPcre(g.utf8_ids, g, v, data);
@@ -658,7 +864,7 @@ class Inspection {
   std::vector<std::uint8_t> active_;
   std::vector<std::uint8_t> matched_;
   std::string exclusion_path_;
-  std::unordered_map<std::uint64_t, std::string> cache_;
+  TransformCache cache_;
   std::vector<Hit> hits_;
   InspectResult result_;
   bool timed_ = false;

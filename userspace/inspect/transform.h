@@ -46,6 +46,14 @@ namespace mamori::inspect {
 //                      to ASCII; other bytes kept as they are.
 std::string applyTransform(Transform transform, std::string_view in);
 
+// The allocation-free form of applyTransform for the inspector's per-request
+// cache: when the result would equal `in` byte for byte, returns false and
+// leaves `out` unspecified (the caller keeps using `in`, no copy made);
+// otherwise writes the result to `out` (its capacity is reused) and returns
+// true. Most values need no work (no '%' to decode, nothing uppercase), and
+// that is found with one pass over `in`. `in` must not alias `out`.
+bool transformInto(Transform transform, std::string_view in, std::string& out);
+
 // Applies `chain` left to right; an empty chain returns `in` unchanged.
 std::string applyChain(const TransformChain& chain, std::string_view in);
 

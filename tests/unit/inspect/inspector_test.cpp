@@ -142,6 +142,48 @@ TEST(Inspector, TransformChainAppliesBeforeMatching) {
             (TransformChain{Transform::UrlDecodeUni, Transform::Lowercase}));
 }
 
+// The per-request cache shares chain prefixes ([url_decode_uni] is computed
+// once for every chain that starts with it), passes unchanged values
+// through and shares values with the same bytes across targets; each
+// chain must still see exactly its own result, request after request on
+// the same thread (the cache's buffers are reused).
+TEST(Inspector, SharedChainPrefixesStillGiveEachChainItsOwnValue) {
+  auto set = compileYaml(
+      "rules:\n" +
+      rule(1, "[query_args]", "{pattern: 'select'}", ", transforms: [url_decode_uni, lowercase]") +
+      rule(2, "[query_args]", "{pattern: '%53elect'}", ", transforms: [lowercase]") +
+      rule(3, "[query_args]", "{contains: SELECT}", ", transforms: [url_decode_uni]") +
+      rule(4, "[query_args]", "{pattern: '<select'}",
+           ", transforms: [url_decode_uni, html_entity_decode, lowercase]") +
+      rule(5, "[query_args]", "{contains: '&lt;'}", ", transforms: [url_decode_uni, lowercase]") +
+      rule(6, "[{headers: [X-Copy]}]", "{equals: select}",
+           ", transforms: [url_decode_uni, lowercase]") +
+      rule(7, "[query_args]", "{equals: '%53ELECT'}") +
+      rule(8, "[query_args]", "{contains: select}", ", transforms: [lowercase]"));
+  ASSERT_TRUE(set);
+  http::Request r = markedRequest();
+  r.args = {{"a", "%53ELECT"}, {"b", "&lt;%53ELECT"}};
+  r.headers.push_back({"X-Copy", "%53ELECT"});
+  auto expect = [&](const InspectResult& result) {
+    EXPECT_EQ(ids(result), (std::vector<std::uint32_t>{1, 2, 3, 4, 5, 6, 7}));
+    ASSERT_EQ(result.detections.size(), 7u);
+    EXPECT_EQ(detection(result, 1)->fragment, "select");
+    EXPECT_EQ(detection(result, 2)->fragment, "%53elect");
+    EXPECT_EQ(detection(result, 3)->fragment, "SELECT");
+    EXPECT_EQ(detection(result, 4)->fragment, "<select");
+    EXPECT_EQ(detection(result, 5)->fragment, "&lt;");
+    EXPECT_EQ(detection(result, 6)->target, TargetKind::HeaderValues);
+    EXPECT_EQ(detection(result, 7)->fragment, "%53ELECT");
+  };
+  expect(inspect(*set, r, {}, permissive()));
+  // A larger, different request in between, then the first again.
+  http::Request other = markedRequest();
+  other.args = {{"a", std::string(20000, 'Q') + "%2541"}, {"b", "&amp;&amp;" + std::string(500, 'z')}};
+  auto middle = inspect(*set, other, {}, permissive());
+  EXPECT_TRUE(middle.detections.empty());
+  expect(inspect(*set, r, {}, permissive()));
+}
+
 TEST(Inspector, TokenizerOperatorsJudgeWholeValues) {
   auto set = compileYaml("rules:\n" + rule(1, "[query_args]", "{detect_sqli: true}") +
                          rule(2, "[query_args]", "{detect_xss: true}"));
