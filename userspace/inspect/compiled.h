@@ -53,10 +53,13 @@ struct Expression {
   bool utf8 = false;
 };
 
-// All Hyperscan-matched expressions that look at one primitive target kind
-// through one transform chain.
+// All Hyperscan-matched expressions read through one transform chain, for
+// every target kind: a rule contributes its expressions once, whatever the
+// number of kinds it reads, and the inspector drops a hit whose rule does
+// not apply to the value scanned (Inspection::applies checks the kind). So
+// the databases are one per (chain, distinct paranoia subset), not one per
+// (kind, chain, subset): far fewer to compile at start and on reload.
 struct Group {
-  TargetKind kind = TargetKind::Path;
   std::uint32_t chain = 0;  // index into Compiled::chains
   std::vector<Expression> expressions;
   // Database for site paranoia level 1..4 (index 0..3): the expressions of
@@ -70,6 +73,15 @@ struct Group {
   std::vector<std::uint32_t> utf8_ids;
   std::vector<HsDatabasePtr> owned;
   std::vector<std::uint32_t> pcre_only;  // expression ids PCRE2 runs on every value
+};
+
+// One scan pass of the inspector: every value of `kind` through group
+// `group`'s chain. Passes are kept in the order in which rules first
+// brought the (kind, chain) pair up, which fixes the order in which values
+// are scanned, and so which value a rule's one detection names.
+struct Pass {
+  TargetKind kind = TargetKind::Path;
+  std::uint32_t group = 0;  // index into Compiled::groups
 };
 
 // Per rule (same index as RuleSet::rules()).
@@ -105,7 +117,8 @@ struct Compiled {
   // trie_once, so any worker thread may be the first.
   mutable std::once_flag trie_once;
   mutable ChainTrie trie;
-  std::vector<Group> groups;
+  std::vector<Group> groups;  // one per chain that has Hyperscan-matched rules
+  std::vector<Pass> passes;
   std::vector<RuleInfo> info;
   std::vector<std::uint32_t> direct;  // rules evaluated without Hyperscan
   std::vector<PcreCodePtr> regexes;

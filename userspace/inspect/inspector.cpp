@@ -758,7 +758,12 @@ class Inspection {
   void runGroups() {
     if (result_.budget_exhausted) return;
     bool scratch_ok = prepareScratch(set_);
-    for (const Group& g : compiled_.groups) {
+    // Each pass scans the values of one kind with one chain's databases,
+    // which also hold the expressions of rules reading other kinds through
+    // that chain; handleHit and runPcre drop those (applies() checks the
+    // kind), so a hit counts only on a value its rule targets.
+    for (const detail::Pass& pass : compiled_.passes) {
+      const Group& g = compiled_.groups[pass.group];
       const hs_database_t* db = g.by_paranoia[static_cast<size_t>(level_ - 1)];
       const hs_database_t* utf8_db = g.utf8_by_paranoia[static_cast<size_t>(level_ - 1)];
       if (!db && !utf8_db && g.pcre_only.empty()) continue;
@@ -768,7 +773,7 @@ class Inspection {
         result_.budget_exhausted = true;
         return;
       }
-      for (std::uint32_t index : views_.ofKind(g.kind)) {
+      for (std::uint32_t index : views_.ofKind(pass.kind)) {
         const Value& v = views_.values()[index];
         if (!charge(v.data.size())) return;
         std::string_view data = transformed(index, g.chain);

@@ -120,16 +120,23 @@ class Compiler {
     return static_cast<std::uint32_t>(out_.chains.size() - 1);
   }
 
-  Group& group(TargetKind kind, std::uint32_t chain) {
-    auto key = std::pair(static_cast<int>(kind), chain);
-    auto it = group_index_.find(key);
+  // The group of `chain`, created on first use.
+  Group& group(std::uint32_t chain) {
+    auto it = group_index_.find(chain);
     if (it != group_index_.end()) return out_.groups[it->second];
-    group_index_.emplace(key, out_.groups.size());
+    group_index_.emplace(chain, out_.groups.size());
     Group g;
-    g.kind = kind;
     g.chain = chain;
     out_.groups.push_back(std::move(g));
     return out_.groups.back();
+  }
+
+  // Records that values of `kind` are scanned with `chain`'s group, in the
+  // order rules first ask for it (compiled.h, Pass).
+  void addPass(TargetKind kind, std::uint32_t chain) {
+    auto key = std::pair(static_cast<int>(kind), chain);
+    if (!pass_keys_.insert(key).second) return;
+    out_.passes.push_back({kind, static_cast<std::uint32_t>(group_index_.at(chain))});
   }
 
   // Compiles `pattern` with PCRE2 (JIT when available). Returns its index
@@ -204,33 +211,31 @@ class Compiler {
       }
       info.mode = mode;
       info.compiled = true;
-      forEachKind(info, [&](TargetKind kind) {
-        Expression e;
-        e.rule = index;
-        e.mode = mode;
-        e.regex = regex;
-        e.text = op.text;
-        e.flags = base_flags;
-        e.utf8 = utf8;
-        addExpression(group(kind, info.chain), std::move(e));
-      });
+      Expression e;
+      e.rule = index;
+      e.mode = mode;
+      e.regex = regex;
+      e.text = op.text;
+      e.flags = base_flags;
+      e.utf8 = utf8;
+      addExpression(group(info.chain), std::move(e));
+      forEachKind(info, [&](TargetKind kind) { addPass(kind, info.chain); });
       return;
     }
     if (op.kind == OperatorKind::Phrases && !op.negate) {
       info.mode = MatchMode::Hyperscan;
       info.compiled = true;
-      forEachKind(info, [&](TargetKind kind) {
-        Group& g = group(kind, info.chain);
-        for (const auto& phrase : op.phrases) {
-          Expression e;
-          e.rule = index;
-          e.mode = MatchMode::Hyperscan;
-          e.phrase = phrase;
-          e.text = phraseExpression(phrase, op.phrase_match);
-          e.flags = base_flags;
-          addExpression(g, std::move(e));
-        }
-      });
+      Group& g = group(info.chain);
+      for (const auto& phrase : op.phrases) {
+        Expression e;
+        e.rule = index;
+        e.mode = MatchMode::Hyperscan;
+        e.phrase = phrase;
+        e.text = phraseExpression(phrase, op.phrase_match);
+        e.flags = base_flags;
+        addExpression(g, std::move(e));
+      }
+      forEachKind(info, [&](TargetKind kind) { addPass(kind, info.chain); });
       return;
     }
     // Everything else (and negated phrases) is a loop in C++.
@@ -321,8 +326,7 @@ class Compiler {
       std::string message = error && error->message ? error->message : "unknown error";
       if (error) hs_free_compile_error(error);
       if (bad < 0 || static_cast<size_t>(bad) >= ids.size()) {
-        errors_.push_back(std::string("cannot build the Hyperscan database for target '") +
-                          targetKindName(g.kind) + "' with transforms " +
+        errors_.push_back("cannot build the Hyperscan database for transforms " +
                           chainName(out_.chains[g.chain]) + ": " + message);
         return nullptr;
       }
@@ -345,14 +349,15 @@ class Compiler {
       detail::RuleInfo& info = out_.info[e.rule];
       if (info.mode == MatchMode::Hyperscan || e.mode == MatchMode::PcreOnly) info.mode = e.mode;
     }
-    errors_.push_back(std::string("cannot build the Hyperscan database for target '") +
-                      targetKindName(g.kind) + "'");
+    errors_.push_back("cannot build the Hyperscan database for transforms " +
+                      chainName(out_.chains[g.chain]));
     return nullptr;
   }
 
   const std::vector<Rule>& rules_;
   Compiled& out_;
-  std::map<std::pair<int, std::uint32_t>, size_t> group_index_;
+  std::map<std::uint32_t, size_t> group_index_;  // chain -> index into out_.groups
+  std::set<std::pair<int, std::uint32_t>> pass_keys_;  // (kind, chain) of out_.passes
   std::vector<std::string> errors_;
 };
 

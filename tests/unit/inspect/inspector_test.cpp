@@ -112,6 +112,46 @@ TEST(Inspector, EveryTargetKindSeesItsOwnPart) {
   EXPECT_EQ(detection(result, 18)->target, TargetKind::QueryArgValues);
 }
 
+// Rules with one transform chain share one Hyperscan database across the
+// target kinds they read; a hit of a rule on a value of a kind it does not
+// target (a marker of another part) must not count, whether Hyperscan or
+// PCRE2 (a back-reference Hyperscan cannot take) found it.
+TEST(Inspector, SharedChainDatabaseCountsHitsOnlyOnTargetedKinds) {
+  auto set = compileYaml("rules:\n" +
+                         rule(1, "[path]", "{pattern: 'qv_val'}") +
+                         rule(2, "[query_args]", "{pattern: 'qv_val'}") +
+                         rule(3, "[cookies]", "{phrases: [hv_value]}") +
+                         rule(4, "[headers]", "{phrases: [hv_value]}") +
+                         rule(5, "[body_fields]", "{pattern: '(v)_\\1'}") +
+                         rule(6, "[path, header_names]", "{pattern: '(v)_\\1'}") +
+                         rule(7, "[query_arg_names, cookie_names]", "{pattern: 'bn_'}") +
+                         // A NUL in the pattern: PCRE2 only, run on every value.
+                         rule(8, "[cookies]", "{pattern: \"bv_\\0?v\"}") +
+                         rule(9, "[path, body_fields]", "{pattern: \"bv_\\0?v\"}"));
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->databaseCount(), 1u);
+  EXPECT_EQ(set->matchMode(5), MatchMode::HyperscanPrefilter);
+  EXPECT_EQ(set->matchMode(8), MatchMode::PcreOnly);
+  auto result = inspect(*set, markedRequest(), markedBody(), permissive());
+  // Rule 8's expression runs in the body-field pass too (rule 9 reads
+  // that kind with the same chain) and matches there, but rule 8 reads
+  // only cookies.
+  EXPECT_EQ(ids(result), (std::vector<std::uint32_t>{2, 4, 5, 9}));
+  ASSERT_NE(detection(result, 2), nullptr);
+  EXPECT_EQ(detection(result, 2)->target, TargetKind::QueryArgValues);
+  EXPECT_EQ(detection(result, 2)->fragment, "qv_val");
+  ASSERT_NE(detection(result, 4), nullptr);
+  EXPECT_EQ(detection(result, 4)->target, TargetKind::HeaderValues);
+  EXPECT_EQ(detection(result, 4)->target_name, "X-Hn-Name");
+  ASSERT_NE(detection(result, 5), nullptr);
+  EXPECT_EQ(detection(result, 5)->target, TargetKind::BodyValues);
+  EXPECT_EQ(detection(result, 5)->target_name, "bn_name");
+  EXPECT_EQ(detection(result, 5)->fragment, "v_v");
+  ASSERT_NE(detection(result, 9), nullptr);
+  EXPECT_EQ(detection(result, 9)->target, TargetKind::BodyValues);
+  EXPECT_EQ(detection(result, 9)->fragment, "bv_v");
+}
+
 TEST(Inspector, NamedTargetsAndExcept) {
   http::Request r = markedRequest();
   r.args = {{"id", "1 union select"}, {"comment", "union select is fine here"}};

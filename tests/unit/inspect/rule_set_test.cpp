@@ -195,7 +195,7 @@ TEST(RuleSet, OneDatabasePerDistinctParanoiaSubset) {
   EXPECT_EQ(split->databaseCount(), 2u);  // {1} for PL1-2, {1,2} for PL3-4
 }
 
-TEST(RuleSet, GroupsByTargetKindAndChain) {
+TEST(RuleSet, GroupsByChainAcrossTargetKinds) {
   auto set = compileYaml(R"(rules:
   - {id: 1, message: m, category: generic, targets: [path, query_args], operator: {pattern: a}}
   - {id: 2, message: m, category: generic, targets: [path], transforms: [lowercase],
@@ -204,8 +204,9 @@ TEST(RuleSet, GroupsByTargetKindAndChain) {
   - {id: 4, message: m, category: generic, targets: [path], operator: {contains: e}}
 )");
   ASSERT_TRUE(set);
-  // (path, none) holds rules 1 and 3; (query_args, none) rule 1; (path, lowercase) rule 2.
-  EXPECT_EQ(set->databaseCount(), 3u);
+  // One database per chain, whatever the kinds: (none) holds rules 1 and 3,
+  // for path and query args alike; (lowercase) rule 2. Rule 4 is direct.
+  EXPECT_EQ(set->databaseCount(), 2u);
   EXPECT_EQ(set->matchMode(3), MatchMode::Hyperscan);
   EXPECT_EQ(set->matchMode(4), MatchMode::Direct);
 }
