@@ -144,5 +144,15 @@ rc=0
   --control-socket "$DIR/c2.sock" --log-dir "$DIR/logs2" --metrics off \
   >"$DIR/mamorid-broken.log" 2>&1 || rc=$?
 [[ $rc == 2 ]] || fail "mamorid started with a broken rule file (exit $rc)"
-pass "a broken rule file: reload refused, old rules keep blocking; a fresh start exits 2"
+cat >"$DIR/check.yaml" <<YAML
+rules: {dir: $DIR/rules}
+tenants:
+  - id: acme
+    sites:
+      - {name: shop, hosts: ["*"], listeners: [{address: 127.0.0.1:$P}], upstreams: [{address: 127.0.0.1:$UP}]}
+YAML
+rc=0
+out=$("$BIN/mamorid" --check-config "$DIR/check.yaml" 2>&1) || rc=$?
+[[ $rc == 2 ]] && grep -q "zz-broken.yaml" <<<"$out" || fail "--check-config with a broken rule: exit $rc, $out"
+pass "a broken rule file: reload refused, old rules keep blocking; a fresh start and --check-config exit 2"
 echo "PASS"

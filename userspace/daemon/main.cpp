@@ -66,9 +66,9 @@ constexpr const char* kUsage = R"(Usage: mamorid --config FILE [--pin-root DIR]
 mamori web application firewall daemon.
 
 Options:
-  -c, --config FILE     run from a config file (docs/config.md): the
-                        `shield:` section, and the proxy engine for the
-                        listeners of its sites (plain HTTP and TLS)
+  -c, --config FILE     run from a config file (docs/config.md): its sites
+                        (proxy, TLS, inspection, login protection), logs,
+                        metrics, control socket and `shield:` section
   --listen ADDR         quick start: proxy HTTP accepted on ADDR (ip:port)
                         to --upstream; not allowed with --config
   --upstream ADDR       quick start: the protected application (host:port)
@@ -105,7 +105,8 @@ start and on every reload: entries added with `mamorictl lists` last until
 then. The quick start leaves the pinned lists as they are.
 
 Signals:
-  SIGHUP           reload the config file; an invalid file is reported and
+  SIGHUP           reload the config file and the rules (as `mamorictl
+                   config reload`); an invalid file or rule is reported and
                    the running config stays. Sites (hosts, upstreams,
                    limits, certificates) apply to new connections, open
                    ones finish on the old config; listener addresses need a
@@ -116,7 +117,8 @@ Signals:
                    bans and counters survive a restart.
 
 Exit status: 0 after a clean stop, 1 when the shield cannot be loaded or
-attached or a listener cannot be bound, 2 for a usage or config error.
+attached or a listener or the control socket cannot be bound, 2 for a
+usage, config or rule error.
 )";
 
 int usageError(const std::string& message) {
@@ -224,8 +226,9 @@ common::Result<std::string> reloadShield(RunningShield& run, const std::string& 
          std::to_string(next.deny.size()) + " deny, attached: " + joined(run.attached);
 }
 
-// Prints an audit line per control call. The audit log (userspace/logs,
-// issue #6) takes this over; until then the journal keeps it.
+// Prints an audit line per control call to stdout (the journal), beside
+// the audit log record DaemonLogs writes: an operator tailing the journal
+// sees admin actions too.
 void auditToStdout(const admin::Caller& caller, const std::vector<std::string>& args, int code,
                    const std::string& before, const std::string& after) {
   std::string command;
@@ -436,6 +439,15 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s: %s\n", check_path->c_str(),
                    st.error().message.c_str());
       return 2;
+    }
+    // The rules its sites would run, loaded and compiled as at start.
+    if (!loaded.value().tenants.empty()) {
+      const std::string dir = daemon::resolveRulesDir(rules_flag, loaded.value());
+      if (auto insp = daemon::Inspection::create(loaded.value(), dir, nullptr); !insp) {
+        std::fprintf(stderr, "%s\n%s: rules in %s refused\n", insp.error().message.c_str(),
+                     check_path->c_str(), dir.c_str());
+        return 2;
+      }
     }
     std::printf("%s: ok\n", check_path->c_str());
     return 0;
@@ -709,7 +721,7 @@ int main(int argc, char** argv) {
   // Sampled drops, counted per (source, reason) and reported every few
   // seconds: one line per attacker rather than one per packet. Drops that
   // the in-kernel sampler skipped are reported as one total, since they
-  // belong to no known source. The DoS log (issue #6) takes this over.
+  // belong to no known source. Each report also becomes DoS log records.
   std::map<std::pair<std::string, int>, uint64_t> sampled;
   uint64_t not_sampled = 0;
   std::unique_ptr<shield::DropEventReader> reader;
