@@ -9,43 +9,15 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BIN=${MAMORI_BIN:-$here/../../build/bin}
-for tool in curl python3; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
-done
-[[ -x "$BIN/mamorid" && -x "$BIN/mamorictl" ]] || { echo "SKIP: binaries not built"; exit 77; }
-
-DIR=$(mktemp -d /tmp/mamori-e2e-ctl.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-fail() {
-  echo "FAIL: $*" >&2
-  echo "--- mamorid.log:" >&2; cat "$DIR/mamorid.log" >&2 || true
-  exit 1
-}
-pass() { echo "ok: $*"; }
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() {
-  for _ in $(seq 200); do
-    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
+. "$here/lib/loopback.sh"
+loopback_init ctl curl python3
 ctl() { "$BIN/mamorictl" --socket "$DIR/control.sock" "$@"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
 
 UP=$(free_port)
 P=$(free_port)
 python3 "$here/lib/shop_upstream.py" 127.0.0.1 "$UP" &
-pids+=("$!")
+track "$!"
 wait_port "$UP" || fail "upstream did not start"
 write_config() {  # write_config SITE_NAME [extra top-level yaml]
   cat >"$DIR/mamori.yaml" <<YAML
@@ -64,7 +36,7 @@ YAML
 write_config shop
 "$BIN/mamorid" --config "$DIR/mamori.yaml" --control-socket "$DIR/control.sock" --metrics off \
   >"$DIR/mamorid.log" 2>&1 &
-pids+=("$!")
+track "$!"
 wait_port "$P" || fail "mamorid did not listen"
 curl -s -o /dev/null "http://127.0.0.1:$P/"
 curl -s -o /dev/null "http://127.0.0.1:$P/item?id=1%27%20or%20%271%27%3D%271"

@@ -13,37 +13,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BIN=${MAMORI_BIN:-$here/../../build/bin}
 
-for tool in curl python3; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
-done
-[[ -x "$BIN/mamorid" && -x "$BIN/mamorictl" ]] || { echo "SKIP: binaries not built"; exit 77; }
-
-DIR=$(mktemp -d /tmp/mamori-e2e-inspect.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail() {
-  echo "FAIL: $*" >&2
-  for log in "$DIR"/mamorid*.log; do echo "--- $log:" >&2; cat "$log" >&2 || true; done
-  exit 1
-}
-pass() { echo "ok: $*"; }
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() {
-  for _ in $(seq 100); do
-    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
+. "$here/lib/loopback.sh"
+loopback_init inspect curl python3
 ctl() { "$BIN/mamorictl" --socket "$DIR/control.sock" "$@"; }
 status_of() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
@@ -78,13 +49,13 @@ P=$(free_port)
 UPLOG="$DIR/upstream.log"
 : >"$UPLOG"
 python3 "$here/lib/echo_upstream.py" "$UP" "$UPLOG" &
-pids+=("$!")
+track "$!"
 wait_port "$UP" || fail "upstream did not start"
 
 "$BIN/mamorid" --listen "127.0.0.1:$P" --upstream "127.0.0.1:$UP" --workers 2 \
   --rules "$DIR/rules" --control-socket "$DIR/control.sock" --log-dir "$DIR/logs" \
   --metrics off >"$DIR/mamorid.log" 2>&1 &
-pids+=("$!")
+track "$!"
 wait_port "$P" || fail "mamorid did not listen"
 grep -q "2 rules from $DIR/rules" "$DIR/mamorid.log" || fail "rules not loaded"
 URL="http://127.0.0.1:$P"

@@ -17,39 +17,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BIN=${MAMORI_BIN:-$here/../../build/bin}
 
-for tool in curl python3 sha256sum; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
-done
-[[ -x "$BIN/mamorid" ]] || { echo "SKIP: $BIN/mamorid not built"; exit 77; }
-
-DIR=$(mktemp -d /tmp/mamori-e2e-proxy.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail() {
-  echo "FAIL: $*" >&2
-  for log in "$DIR"/mamorid*.log; do echo "--- $log:" >&2; cat "$log" >&2 || true; done
-  exit 1
-}
-pass() { echo "ok: $*"; }
-
+. "$here/lib/loopback.sh"
+loopback_init proxy curl python3 sha256sum
 raw() { python3 "$here/lib/raw_http.py" "$@"; }  # raw PORT [opts] < request bytes
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() {  # wait until something accepts on 127.0.0.1:$1
-  for _ in $(seq 100); do
-    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
 
 UP=$(free_port)
 P=$(free_port)
@@ -57,14 +27,14 @@ UPLOG="$DIR/upstream.log"
 : >"$UPLOG"
 python3 "$here/lib/echo_upstream.py" "$UP" "$UPLOG" &
 up_pid=$!
-pids+=("$up_pid")
+track "$up_pid"
 wait_port "$UP" || fail "upstream did not start"
 
 "$BIN/mamorid" --listen "127.0.0.1:$P" --upstream "127.0.0.1:$UP" --workers 2 \
   --control-socket "$DIR/control.sock" --log-dir "$DIR/logs" --rules "$here/lib/rules" \
   >"$DIR/mamorid.log" 2>&1 &
 m_pid=$!
-pids+=("$m_pid")
+track "$m_pid"
 wait_port "$P" || fail "mamorid did not listen on $P"
 URL="http://127.0.0.1:$P"
 
@@ -145,7 +115,7 @@ pass "SIGTERM: clean exit 0"
 
 # --- header timeout (slowloris) via --config ------------------------------
 python3 "$here/lib/echo_upstream.py" "$UP" "$UPLOG" &
-pids+=("$!")
+track "$!"
 wait_port "$UP" || fail "upstream did not restart"
 P2=$(free_port)
 cat >"$DIR/mamori.yaml" <<YAML
@@ -164,7 +134,7 @@ tenants:
 YAML
 "$BIN/mamorid" --config "$DIR/mamori.yaml" --control-socket "$DIR/control2.sock" --log-dir "$DIR/logs" --rules "$here/lib/rules" >"$DIR/mamorid-config.log" 2>&1 &
 m2_pid=$!
-pids+=("$m2_pid")
+track "$m2_pid"
 wait_port "$P2" || fail "mamorid --config did not listen on $P2"
 curl -sS -o /dev/null "http://127.0.0.1:$P2/ok" || fail "GET through --config site failed"
 out=$(printf 'GET /slow HTTP/1.1\r\nHost: x\r\nX-Half: ' | raw "$P2" --elapsed | tr -d '\r')

@@ -15,38 +15,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BIN=${MAMORI_BIN:-$here/../../build/bin}
 
-for tool in curl python3 openssl; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
-done
-[[ -x "$BIN/mamorid" ]] || { echo "SKIP: $BIN/mamorid not built"; exit 77; }
-
-DIR=$(mktemp -d /tmp/mamori-e2e-reload.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail() {
-  echo "FAIL: $*" >&2
-  for log in "$DIR"/mamorid*.log "$DIR"/loop*.txt; do echo "--- $log:" >&2; tail -20 "$log" >&2 || true; done
-  exit 1
-}
-pass() { echo "ok: $*"; }
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() {
-  for _ in $(seq 100); do
-    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
+. "$here/lib/loopback.sh"
+FAIL_LOGS="mamorid*.log loop*.txt"
+loopback_init reload curl python3 openssl
 make_cert() {  # test-only throwaway certificate for $1, deleted on exit
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -subj "/CN=$1" -addext "subjectAltName=DNS:site.test" \
@@ -60,9 +31,9 @@ UPB=$(free_port)
 : >"$DIR/a.log"
 : >"$DIR/b.log"
 python3 "$here/lib/echo_upstream.py" "$UPA" "$DIR/a.log" &
-pids+=("$!")
+track "$!"
 python3 "$here/lib/echo_upstream.py" "$UPB" "$DIR/b.log" &
-pids+=("$!")
+track "$!"
 wait_port "$UPA" && wait_port "$UPB" || fail "upstreams did not start"
 
 P=$(free_port)
@@ -88,7 +59,7 @@ YAML
 write_config "$UPA" first
 "$BIN/mamorid" --config "$DIR/mamori.yaml" --control-socket "$DIR/control.sock" --log-dir "$DIR/logs" --rules "$here/lib/rules" >"$DIR/mamorid.log" 2>&1 &
 m_pid=$!
-pids+=("$m_pid")
+track "$m_pid"
 wait_port "$P" && wait_port "$T" || fail "mamorid did not listen"
 
 TLSC=(--resolve "site.test:$T:127.0.0.1" -k)
@@ -121,7 +92,7 @@ pids+=("$l1" "$l2")
 curl -sS -f --rate 10/s -o /dev/null -w '%{num_connects}\n' "http://127.0.0.1:$P/ka/[1-30]" \
   >"$DIR/ka.txt" 2>&1 &
 ka=$!
-pids+=("$ka")
+track "$ka"
 
 sleep 1
 a_before=$(grep -c 'GET /loop' "$DIR/a.log" || true)

@@ -17,38 +17,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BIN=${MAMORI_BIN:-$here/../../build/bin}
 
-for tool in curl python3 openssl sha256sum; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
-done
-[[ -x "$BIN/mamorid" ]] || { echo "SKIP: $BIN/mamorid not built"; exit 77; }
-
-DIR=$(mktemp -d /tmp/mamori-e2e-tls.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail() {
-  echo "FAIL: $*" >&2
-  for log in "$DIR"/mamorid*.log; do echo "--- $log:" >&2; cat "$log" >&2 || true; done
-  exit 1
-}
-pass() { echo "ok: $*"; }
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() {  # wait until something accepts on 127.0.0.1:$1
-  for _ in $(seq 100); do
-    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
+. "$here/lib/loopback.sh"
+loopback_init tls curl python3 openssl sha256sum
 # Self-signed certificate for host $1 (with a wildcard for its subdomains),
 # written to $DIR/$1.pem and $DIR/$1.key. Test-only keys, deleted on exit.
 make_cert() {
@@ -77,7 +47,7 @@ P=$(free_port)
 UPLOG="$DIR/upstream.log"
 : >"$UPLOG"
 python3 "$here/lib/echo_upstream.py" "$UP" "$UPLOG" &
-pids+=("$!")
+track "$!"
 wait_port "$UP" || fail "upstream did not start"
 
 cat >"$DIR/mamori.yaml" <<YAML
@@ -121,7 +91,7 @@ pass "--check-config and --config refuse a mismatched key, naming the files"
 
 "$BIN/mamorid" --config "$DIR/mamori.yaml" --control-socket "$DIR/c1.sock" --log-dir "$DIR/logs" --rules "$here/lib/rules" >"$DIR/mamorid.log" 2>&1 &
 m_pid=$!
-pids+=("$m_pid")
+track "$m_pid"
 wait_port "$P" || fail "mamorid did not listen on $P"
 grep -q "proxy listening on 127.0.0.1:$P (TLS)" "$DIR/mamorid.log" || fail "no TLS listener line"
 
@@ -252,7 +222,7 @@ Q=$(free_port)
 "$BIN/mamorid" --control-socket "$DIR/c3.sock" --log-dir "$DIR/logs" --rules "$here/lib/rules" --listen "127.0.0.1:$Q" --upstream "127.0.0.1:$UP" --workers 1 \
   --tls-cert "$DIR/beta.test.pem" --tls-key "$DIR/beta.test.key" >"$DIR/mamorid-quick.log" 2>&1 &
 q_pid=$!
-pids+=("$q_pid")
+track "$q_pid"
 wait_port "$Q" || fail "quick start did not listen on $Q"
 out=$(curl -sS -v --resolve "beta.test:$Q:127.0.0.1" --cacert "$DIR/beta.test.pem" \
   "https://beta.test:$Q/quick" 2>&1) || fail "quick start curl: $out"
