@@ -59,7 +59,7 @@ done
 for r in $rates; do [[ $r =~ ^[0-9]+$ ]] || die "RATES must be whole attempts per second, got '$r'"; done
 for d in $defenders; do [[ $d =~ ^(mamori|fail2ban)$ ]] || die "unknown defender '$d' in DEFENDERS"; done
 [ "$(id -u)" -eq 0 ] || die "run as root (network namespaces, XDP, nftables)"
-[ -x "$MAMORID" ] && [ -x "$MAMORICTL" ] || die "$MAMORID / $MAMORICTL not built"
+if [ ! -x "$MAMORID" ] || [ ! -x "$MAMORICTL" ]; then die "$MAMORID / $MAMORICTL not built"; fi
 command -v nft >/dev/null || die "nft (nftables) is not installed"
 
 # fail2ban is a benchmark dependency only: installed here, not by scripts/bootstrap.
@@ -75,7 +75,7 @@ fi
 f2b_defaults=$(awk '/^\[/ { sec = $0 } sec == "[DEFAULT]" && /^(maxretry|findtime|bantime) *=/ {
   gsub(/ /, ""); printf "%s ", $0 }' /etc/fail2ban/jail.conf)
 
-# shellcheck source=../../tests/e2e/lib/netns.sh
+# shellcheck source=tests/e2e/lib/netns.sh
 . "$root/tests/e2e/lib/netns.sh"
 lab_require
 lab_init
