@@ -29,7 +29,9 @@
 # per config. Pinning as bench/proxy/run.sh: servers on $SERVER_CPUS (CPU 0),
 # wrk on $CLIENT_CPU (CPU 1); PIN=0 turns it off. The summary gives median
 # req/s per config, the ratio of medians and the median of the per-round
-# ratios (login / nologin; goal >= 0.95).
+# ratios (login / nologin; goal >= 0.95), and mamorid's CPU time per request
+# (user + system, from /proc/PID/stat around each loaded run), which moves
+# less than req/s when other work shares the machine.
 #
 # Usage: bench/login/load.sh
 # Environment: MAMORID, MAMORICTL (default <repo>/build/bin/...), WORKERS=1,
@@ -121,7 +123,7 @@ nginx -t -q -p "$dir" -c "$dir/upstream.conf" || die "nginx rejects $dir/upstrea
 pids+=("$!")
 wait_200 "http://127.0.0.1:$up/" || die "upstream did not come up"
 
-declare -A port
+declare -A port mpid
 write_config() {  # $1 name, $2 with login (1/0)
   local p
   p=$(free_port)
@@ -161,6 +163,7 @@ YAML
   "${server_pin[@]}" "$mamorid" --config "$dir/$1.yaml" --rules "$dir/no-rules" \
     --control-socket "$dir/$1.sock" --log-dir "$dir/$1-logs" --metrics off >"$dir/logs/$1.log" 2>&1 &
   pids+=("$!")
+  mpid[$1]=$!  # taskset execs mamorid: the same PID
 }
 write_config login 1
 write_config nologin 0
@@ -173,6 +176,10 @@ if grep -q "login protection on" "$dir/logs/nologin.log"; then die "the nologin 
 run_wrk() {  # $1 url, $2 duration → wrk output
   "${client_pin[@]}" wrk -t"$threads" -c"$conns" -d"$2" --latency -s "$here/mix.lua" "$1" -- "$login_pct"
 }
+# user + system CPU time of a process, in clock ticks (/proc/PID/stat
+# fields 14 and 15; the command name in field 2 has no spaces here).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+tick_us=$((1000000 / $(getconf CLK_TCK)))
 results="$dir/results"
 : >"$results"
 echo "login load: $rounds round(s); wrk -t$threads -c$conns -d$duration, $login_pct% failed logins;" \
@@ -183,10 +190,12 @@ for ((r = 0; r < rounds; r++)); do
   for c in $order; do
     url="http://127.0.0.1:${port[$c]}/"
     run_wrk "$url" "$warmup" >/dev/null
+    t0=$(cpu_ticks "${mpid[$c]}")
     out=$(run_wrk "$url" "$duration")
+    t1=$(cpu_ticks "${mpid[$c]}")
     line=$(awk -f "$root/bench/proxy/parse_wrk.awk" <<<"$out") || { echo "$out" >&2; die "cannot parse wrk output"; }
-    echo "$r $c $line" >>"$results"
-    echo "round $r $c: $line" >&2
+    echo "$r $c $line $((t1 - t0))" >>"$results"
+    echo "round $r $c: $line cpu_ticks=$((t1 - t0))" >&2
     read -r _ _ _ errs _ <<<"$line"
     [ "$errs" = 0 ] || die "$c answered $errs errors or non-2xx in round $r (with login: a counter" \
       "tripped, too many failed logins per second for the raised thresholds; lower LOGIN_PCT)"
@@ -206,19 +215,21 @@ read -r fails restricted locked <<<"$state"
 [ "$restricted" = 0 ] || die "the guard restricted $restricted source(s)"
 [ "$locked" = 0 ] || die "the guard locked $locked username(s)"
 
-awk -v pct="$login_pct" -v fails="$fails" -v workers="$workers" -v conns="$conns" '
+awk -v pct="$login_pct" -v fails="$fails" -v tick_us="$tick_us" -v workers="$workers" -v conns="$conns" '
 function median(c,    n, i, j, v, t) {
   n = cnt[c]
   for (i = 1; i <= n; i++) t[i] = val[c, i]
   for (i = 2; i <= n; i++) { v = t[i]; for (j = i - 1; j >= 1 && t[j] > v; j--) t[j + 1] = t[j]; t[j + 1] = v }
   return n % 2 ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2
 }
-{ val[$2, ++cnt[$2]] = $3; p99[$2, cnt[$2]] = $5; err[$2] += $6; rps[$1, $2] = $3 }
+{ val[$2, ++cnt[$2]] = $3; err[$2] += $6; rps[$1, $2] = $3
+  c = "cpu" $2; val[c, ++cnt[c]] = $8 * tick_us / $7 }
 END {
   printf "login protection load (workers=%d, %d connections, %d%% failed logins, no signature rules)\n", workers, conns, pct
-  printf "%-8s %10s %8s %7s\n", "config", "req/s", "rounds", "errors"
+  printf "%-8s %10s %14s %8s %7s\n", "config", "req/s", "mamorid us/req", "rounds", "errors"
   split("nologin login", cs, " ")
-  for (k = 1; k <= 2; k++) printf "%-8s %10.0f %8d %7d\n", cs[k], median(cs[k]), cnt[cs[k]], err[cs[k]]
+  for (k = 1; k <= 2; k++)
+    printf "%-8s %10.0f %14.2f %8d %7d\n", cs[k], median(cs[k]), median("cpu" cs[k]), cnt[cs[k]], err[cs[k]]
   n = 0
   for (r = 0; r < cnt["login"]; r++) { ratio["x", ++n] = rps[r, "login"] / rps[r, "nologin"]; line = line sprintf(" %.3f", ratio["x", n]) }
   cnt["x"] = n
@@ -226,5 +237,10 @@ END {
   printf "per-round login/nologin:%s\n", line
   printf "goal: login/nologin req/s %.3f (ratio of medians), %.3f (median of round ratios); goal >= 0.95\n", \
     median("login") / median("nologin"), median("x")
+  printf "mamorid CPU per request: login/nologin %.3f (%.2f us more per request, %.1f us per login attempt)\n", \
+    median("cpulogin") / median("cpunologin"), median("cpulogin") - median("cpunologin"), \
+    (pct > 0 ? (median("cpulogin") - median("cpunologin")) * 100 / pct : 0)
+  printf "(us/req = mamorid user+system CPU time during the loaded run / requests, median of rounds;\n"
+  printf " less sensitive to other load on the machine than req/s)\n"
   printf "(errors = socket errors + non-2xx answers; at the end the guard held %d failures for 127.0.0.1\n in its 6 s window and had restricted nothing)\n", fails
 }' "$results"
