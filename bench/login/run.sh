@@ -33,7 +33,7 @@
 # Environment: MAMORID, MAMORICTL (default <repo>/build/bin/...),
 #   SHAPES="brute spray stuffing distributed spread-spray", DEFENDERS="mamori
 #   fail2ban", RATES="0 10", COUNT=200, DURATION=20 (seconds per attack),
-#   TIMEOUT=2 (seconds per attempt). Default run: about 6 minutes.
+#   TIMEOUT=2 (seconds per attempt). Default run: about 8 minutes.
 # Every process is started by this script and stopped by PID; namespaces
 # (and with them the nftables rules and XDP programs), pinned maps and the
 # temp dir are removed on exit, also on failure or Ctrl-C.
