@@ -86,6 +86,15 @@ const char* findByte(const char* from, const char* end, char c) {
   return hit ? static_cast<const char*>(hit) : end;
 }
 
+// Appends in[i..] up to (not including) the next `c` to `out` in one
+// copy; returns the index of that `c`, or in.size() when there is none.
+size_t appendUntil(std::string_view in, size_t i, char c, std::string& out) {
+  const char* from = in.data() + i;
+  const char* next = findByte(from, in.data() + in.size(), c);
+  out.append(from, static_cast<size_t>(next - from));
+  return static_cast<size_t>(next - in.data());
+}
+
 bool hasByte(std::string_view in, char c) {
   return !in.empty() && std::memchr(in.data(), c, in.size()) != nullptr;
 }
@@ -233,14 +242,10 @@ bool htmlEntityDecode(std::string_view in, std::string& out) {
   if (!hasByte(in, '&')) return false;
   out.clear();
   out.reserve(in.size());
-  const char* base = in.data();
-  const char* end = base + in.size();
   size_t i = 0;
   while (i < in.size()) {
     if (in[i] != '&') {
-      const char* next = findByte(base + i, end, '&');
-      out.append(base + i, static_cast<size_t>(next - (base + i)));
-      i = static_cast<size_t>(next - base);
+      i = appendUntil(in, i, '&', out);
       continue;
     }
     size_t j = i + 1;
@@ -307,14 +312,10 @@ bool jsDecode(std::string_view in, std::string& out) {
   if (!hasByte(in, '\\')) return false;
   out.clear();
   out.reserve(in.size());
-  const char* base = in.data();
-  const char* end = base + in.size();
   size_t i = 0;
   while (i < in.size()) {
     if (in[i] != '\\') {
-      const char* next = findByte(base + i, end, '\\');
-      out.append(base + i, static_cast<size_t>(next - (base + i)));
-      i = static_cast<size_t>(next - base);
+      i = appendUntil(in, i, '\\', out);
       continue;
     }
     if (i + 1 >= in.size()) {
@@ -374,14 +375,10 @@ bool cssDecode(std::string_view in, std::string& out) {
   if (!hasByte(in, '\\')) return false;
   out.clear();
   out.reserve(in.size());
-  const char* base = in.data();
-  const char* end = base + in.size();
   size_t i = 0;
   while (i < in.size()) {
     if (in[i] != '\\') {
-      const char* next = findByte(base + i, end, '\\');
-      out.append(base + i, static_cast<size_t>(next - (base + i)));
-      i = static_cast<size_t>(next - base);
+      i = appendUntil(in, i, '\\', out);
       continue;
     }
     if (i + 1 >= in.size()) {
