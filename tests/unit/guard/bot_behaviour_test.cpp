@@ -1,0 +1,131 @@
+#include "guard/bot_behaviour.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace mamori::guard {
+namespace {
+
+common::IpPrefix ip(const char* text) { return common::parseIpPrefix(text).value(); }
+
+bool over(const BehaviourView& v, const char* what) {
+  return std::find(v.over.begin(), v.over.end(), what) != v.over.end();
+}
+
+TEST(BehaviourTable, RateOverTheWindow) {
+  BehaviourTable t(1024);
+  BehaviourLimits l;
+  l.max_requests = 5;
+  BehaviourView v;
+  for (int i = 0; i < 5; ++i) v = t.onRequest(1, ip("192.0.2.1"), 7, true, l, 100);
+  EXPECT_EQ(v.requests, 5u);
+  EXPECT_FALSE(over(v, "rate"));
+  v = t.onRequest(1, ip("192.0.2.1"), 7, true, l, 100);
+  EXPECT_TRUE(over(v, "rate"));
+  // Another site and another source are counted apart.
+  EXPECT_EQ(t.onRequest(2, ip("192.0.2.1"), 7, true, l, 100).requests, 1u);
+  EXPECT_EQ(t.onRequest(1, ip("192.0.2.2"), 7, true, l, 100).requests, 1u);
+  // The window slides out (six buckets of ceil(10 / 6) = 2 s: gone by 13 s).
+  EXPECT_EQ(t.onRequest(1, ip("192.0.2.1"), 7, true, l, 100 + 13).requests, 1u);
+}
+
+TEST(BehaviourTable, DistinctPaths) {
+  BehaviourTable t(1024);
+  BehaviourLimits l;
+  l.max_paths = 20;
+  l.max_requests = 0;
+  BehaviourView v;
+  for (std::uint64_t i = 0; i < 10; ++i) v = t.onRequest(1, ip("192.0.2.1"), 42, true, l, 5);
+  EXPECT_EQ(v.paths, 1u);
+  for (std::uint64_t i = 0; i < 60; ++i)
+    v = t.onRequest(1, ip("192.0.2.1"), (i + 1) * 0x9e3779b97f4a7c15ULL, true, l, 5);
+  EXPECT_GT(v.paths, 20u);
+  EXPECT_TRUE(over(v, "paths"));
+}
+
+TEST(BehaviourTable, ShareOf4xxNeedsEnoughAnswers) {
+  BehaviourTable t(1024);
+  BehaviourLimits l;
+  l.max_4xx_percent = 50;
+  l.min_responses = 10;
+  const auto src = ip("2001:db8::5");
+  for (int i = 0; i < 9; ++i) {
+    t.onRequest(1, src, i, true, l, 5);
+    t.onResponse(1, src, 404, false, l, 5);
+  }
+  EXPECT_FALSE(over(t.onRequest(1, src, 1, true, l, 5), "4xx_share"));  // 9 answers
+  t.onResponse(1, src, 404, false, l, 5);
+  auto v = t.onRequest(1, src, 1, true, l, 5);
+  EXPECT_EQ(v.client_errors, 10u);
+  EXPECT_TRUE(over(v, "4xx_share"));
+  // Mostly 200s: under the share.
+  const auto ok = ip("2001:db8::6");
+  for (int i = 0; i < 20; ++i) {
+    t.onRequest(1, ok, i, true, l, 5);
+    t.onResponse(1, ok, i < 5 ? 404 : 200, false, l, 5);
+  }
+  EXPECT_FALSE(over(t.onRequest(1, ok, 1, true, l, 5), "4xx_share"));
+}
+
+TEST(BehaviourTable, CookiesSetButNeverReturned) {
+  BehaviourTable t(1024);
+  BehaviourLimits l;
+  l.max_cookieless = 3;
+  const auto src = ip("192.0.2.9");
+  // Before any Set-Cookie, missing cookies mean nothing.
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(t.onRequest(1, src, 1, false, l, 5).over.empty());
+  t.onResponse(1, src, 200, true, l, 5);
+  BehaviourView v;
+  for (int i = 0; i < 4; ++i) v = t.onRequest(1, src, 1, false, l, 5);
+  EXPECT_EQ(v.cookieless, 4u);
+  EXPECT_TRUE(over(v, "no_cookies"));
+  // A client that sends its cookies back is fine.
+  const auto good = ip("192.0.2.10");
+  t.onRequest(1, good, 1, false, l, 5);
+  t.onResponse(1, good, 200, true, l, 5);
+  for (int i = 0; i < 10; ++i) v = t.onRequest(1, good, 1, true, l, 5);
+  EXPECT_FALSE(over(v, "no_cookies"));
+}
+
+TEST(BehaviourTable, BoundedUnderASpray) {
+  BehaviourTable t(512);
+  BehaviourLimits l;
+  // A heavy source first, then a spray of one-off addresses.
+  for (int i = 0; i < 50; ++i) t.onRequest(1, ip("198.51.100.1"), 1, true, l, 5);
+  for (int i = 0; i < 100000; ++i) {
+    common::IpPrefix p = ip("10.0.0.0");
+    p.bytes[1] = static_cast<std::uint8_t>(i >> 16);
+    p.bytes[2] = static_cast<std::uint8_t>(i >> 8);
+    p.bytes[3] = static_cast<std::uint8_t>(i);
+    t.onRequest(1, p, 1, true, l, 5);
+  }
+  EXPECT_EQ(t.capacity(), 512u);
+  EXPECT_LE(t.sizeSlow(), 512u);
+  EXPECT_GT(t.evictions(), 0u);
+  // The heavy hitter survived the spray.
+  auto top = t.top(1, std::nullopt, 5);
+  ASSERT_EQ(top.size(), 1u);
+  EXPECT_EQ(top[0].source.toString(), "198.51.100.1");
+  EXPECT_EQ(top[0].requests, 50u);
+  EXPECT_LE(BehaviourTable::entryBytes(), 256u);
+}
+
+TEST(BehaviourTable, TopOrdersByBotRequestsAndRemembersBans) {
+  BehaviourTable t(1024);
+  BehaviourLimits l;
+  for (int i = 0; i < 10; ++i) t.onRequest(1, ip("192.0.2.1"), 1, true, l, 5);
+  t.onRequest(1, ip("192.0.2.2"), 1, true, l, 5);
+  t.noteVerdict(1, ip("192.0.2.2"), BotClass::Scanner, 500);
+  auto top = t.top(10, 1, 5);
+  ASSERT_EQ(top.size(), 2u);
+  EXPECT_EQ(top[0].source.toString(), "192.0.2.2");
+  EXPECT_EQ(top[0].last_class, BotClass::Scanner);
+  EXPECT_EQ(top[0].banned_until_s, 500);
+  EXPECT_EQ(t.onRequest(1, ip("192.0.2.2"), 1, true, l, 6).banned_until_s, 500);
+  EXPECT_EQ(t.onRequest(1, ip("192.0.2.2"), 1, true, l, 501).banned_until_s, 0);
+  EXPECT_TRUE(t.top(10, 2, 5).empty());
+}
+
+}  // namespace
+}  // namespace mamori::guard

@@ -1,0 +1,309 @@
+#include "guard/rdns_verifier.h"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <thread>
+
+namespace mamori::guard {
+namespace {
+
+using common::Error;
+using common::IpPrefix;
+
+IpPrefix ip(const char* text) { return common::parseIpPrefix(text).value(); }
+
+// A DNS of plain maps; counts the questions asked.
+class FakeDns final : public DnsLookup {
+ public:
+  std::map<std::string, std::vector<std::string>> ptr;  // address text -> names
+  std::map<std::string, std::vector<std::string>> a;    // name -> address texts
+  bool timeout = false;
+  int questions = 0;
+
+  common::Result<std::vector<std::string>> reverse(const IpPrefix& address) override {
+    ++questions;
+    if (timeout) return Error{ETIMEDOUT, "timeout"};
+    auto it = ptr.find(address.toString());
+    if (it == ptr.end()) return Error{ENOENT, "NXDOMAIN"};
+    return it->second;
+  }
+  common::Result<std::vector<IpPrefix>> forward(const std::string& name, bool) override {
+    ++questions;
+    if (timeout) return Error{ETIMEDOUT, "timeout"};
+    auto it = a.find(name);
+    if (it == a.end()) return Error{ENOENT, "NXDOMAIN"};
+    std::vector<IpPrefix> out;
+    for (const auto& t : it->second) out.push_back(ip(t.c_str()));
+    return out;
+  }
+};
+
+const std::vector<std::string> kGoogle = {"googlebot.com", "google.com"};
+
+RdnsOptions noThreads() {
+  RdnsOptions o;
+  o.threads = 0;
+  return o;
+}
+
+TEST(RdnsVerifier, ReverseNames) {
+  EXPECT_EQ(reverseName(ip("66.249.66.1")), "1.66.249.66.in-addr.arpa");
+  EXPECT_EQ(reverseName(ip("2001:db8::1")),
+            "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+}
+
+TEST(RdnsVerifier, ForwardConfirmedNameVerifies) {
+  FakeDns dns;
+  dns.ptr["66.249.66.1"] = {"crawl-66-249-66-1.googlebot.com."};
+  dns.a["crawl-66-249-66-1.googlebot.com."] = {"66.249.66.1"};
+  ManualClock clock;
+  RdnsVerifier v(dns, clock, noThreads());
+  auto a = v.verifyNow(ip("66.249.66.1"), kGoogle);
+  EXPECT_EQ(a.state, RdnsState::Verified);
+  EXPECT_EQ(a.name, "crawl-66-249-66-1.googlebot.com.");
+}
+
+TEST(RdnsVerifier, PtrOutsideDomainsFails) {
+  FakeDns dns;
+  dns.ptr["203.0.113.9"] = {"host9.example.net"};
+  ManualClock clock;
+  RdnsVerifier v(dns, clock, noThreads());
+  auto a = v.verifyNow(ip("203.0.113.9"), kGoogle);
+  EXPECT_EQ(a.state, RdnsState::Failed);
+  EXPECT_EQ(a.reason, "ptr_outside_domains");
+  EXPECT_EQ(a.name, "host9.example.net");
+}
+
+TEST(RdnsVerifier, PtrThatDoesNotResolveBackFails) {
+  // Anyone can put googlebot.com in the PTR of their own addresses; only
+  // Google can make googlebot.com names resolve to them.
+  FakeDns dns;
+  dns.ptr["203.0.113.9"] = {"crawl-1.googlebot.com"};
+  dns.a["crawl-1.googlebot.com"] = {"66.249.66.1"};
+  ManualClock clock;
+  RdnsVerifier v(dns, clock, noThreads());
+  auto a = v.verifyNow(ip("203.0.113.9"), kGoogle);
+  EXPECT_EQ(a.state, RdnsState::Failed);
+  EXPECT_EQ(a.reason, "not_forward_confirmed");
+}
+
+TEST(RdnsVerifier, NoPtrFailsTimeoutStaysPending) {
+  FakeDns dns;
+  ManualClock clock;
+  RdnsVerifier v(dns, clock, noThreads());
+  EXPECT_EQ(v.verifyNow(ip("203.0.113.9"), kGoogle).reason, "no_ptr");
+  dns.timeout = true;
+  EXPECT_EQ(v.verifyNow(ip("203.0.113.9"), kGoogle).state, RdnsState::Pending);
+}
+
+TEST(RdnsVerifier, CheckNeverWaitsAndCachesTheAnswer) {
+  FakeDns dns;
+  dns.ptr["66.249.66.1"] = {"crawl.googlebot.com"};
+  dns.a["crawl.googlebot.com"] = {"66.249.66.1"};
+  ManualClock clock;
+  RdnsVerifier v(dns, clock, noThreads());
+  // First sight: pending, one lookup queued, DNS not asked yet.
+  EXPECT_EQ(v.check(ip("66.249.66.1"), "googlebot", kGoogle).state, RdnsState::Pending);
+  EXPECT_EQ(v.check(ip("66.249.66.1"), "googlebot", kGoogle).state, RdnsState::Pending);
+  EXPECT_EQ(dns.questions, 0);
+  EXPECT_EQ(v.runQueuedForTest(), 1u);  // queued once, not twice
+  EXPECT_EQ(dns.questions, 2);
+  EXPECT_EQ(v.check(ip("66.249.66.1"), "googlebot", kGoogle).state, RdnsState::Verified);
+  EXPECT_EQ(v.peek(ip("66.249.66.1"), "googlebot").state, RdnsState::Verified);
+  EXPECT_EQ(v.runQueuedForTest(), 0u);
+  EXPECT_EQ(dns.questions, 2);
+  auto s = v.stats();
+  EXPECT_EQ(s.misses, 1u);
+  EXPECT_EQ(s.verified, 1u);
+  EXPECT_GE(s.hits, 2u);
+}
+
+TEST(RdnsVerifier, AnswersExpireByTheirTtl) {
+  FakeDns dns;
+  dns.ptr["66.249.66.1"] = {"crawl.googlebot.com"};
+  dns.a["crawl.googlebot.com"] = {"66.249.66.1"};
+  ManualClock clock;
+  RdnsOptions o = noThreads();
+  o.positive_ttl = std::chrono::seconds(100);
+  o.negative_ttl = std::chrono::seconds(10);
+  RdnsVerifier v(dns, clock, o);
+  v.check(ip("66.249.66.1"), "googlebot", kGoogle);
+  v.runQueuedForTest();
+  clock.advance(std::chrono::seconds(99));
+  EXPECT_EQ(v.check(ip("66.249.66.1"), "googlebot", kGoogle).state, RdnsState::Verified);
+  clock.advance(std::chrono::seconds(2));
+  // Expired: asked again, pending meanwhile; now the PTR is gone.
+  dns.ptr.clear();
+  EXPECT_EQ(v.check(ip("66.249.66.1"), "googlebot", kGoogle).state, RdnsState::Pending);
+  EXPECT_EQ(v.runQueuedForTest(), 1u);
+  EXPECT_EQ(v.check(ip("66.249.66.1"), "googlebot", kGoogle).state, RdnsState::Failed);
+  clock.advance(std::chrono::seconds(11));
+  EXPECT_EQ(v.check(ip("66.249.66.1"), "googlebot", kGoogle).state, RdnsState::Pending);
+}
+
+TEST(RdnsVerifier, ErrorsAreRetriedAfterErrorTtl) {
+  FakeDns dns;
+  dns.timeout = true;
+  ManualClock clock;
+  RdnsOptions o = noThreads();
+  o.error_ttl = std::chrono::seconds(60);
+  RdnsVerifier v(dns, clock, o);
+  v.check(ip("66.249.66.1"), "googlebot", kGoogle);
+  v.runQueuedForTest();
+  EXPECT_EQ(v.stats().errors, 1u);
+  v.check(ip("66.249.66.1"), "googlebot", kGoogle);
+  EXPECT_EQ(v.runQueuedForTest(), 0u);  // not hammered while the error is cached
+  clock.advance(std::chrono::seconds(61));
+  v.check(ip("66.249.66.1"), "googlebot", kGoogle);
+  EXPECT_EQ(v.runQueuedForTest(), 1u);
+}
+
+TEST(RdnsVerifier, CacheAndQueueAreBounded) {
+  FakeDns dns;
+  ManualClock clock;
+  RdnsOptions o = noThreads();
+  o.cache_entries = 512;
+  o.queue_max = 100;
+  RdnsVerifier v(dns, clock, o);
+  for (int i = 0; i < 5000; ++i) {
+    IpPrefix p = ip("10.0.0.0");
+    p.bytes[2] = static_cast<std::uint8_t>(i >> 8);
+    p.bytes[3] = static_cast<std::uint8_t>(i);
+    p.prefix_len = 32;
+    v.check(p, "googlebot", kGoogle);
+  }
+  auto s = v.stats();
+  EXPECT_EQ(s.cache_capacity, 512u);
+  EXPECT_LE(s.cache_used, 512u);
+  EXPECT_GT(s.evictions, 0u);
+  EXPECT_EQ(s.queued, 100u);
+  EXPECT_EQ(s.dropped, 5000u - 100u);
+}
+
+TEST(RdnsVerifier, ThreadAnswersInTheBackground) {
+  FakeDns dns;
+  dns.ptr["66.249.66.1"] = {"crawl.googlebot.com"};
+  dns.a["crawl.googlebot.com"] = {"66.249.66.1"};
+  ManualClock clock;
+  RdnsVerifier v(dns, clock);  // one thread
+  EXPECT_EQ(v.check(ip("66.249.66.1"), "googlebot", kGoogle).state, RdnsState::Pending);
+  RdnsState state = RdnsState::Pending;
+  for (int i = 0; i < 2000 && state == RdnsState::Pending; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    state = v.peek(ip("66.249.66.1"), "googlebot").state;
+  }
+  EXPECT_EQ(state, RdnsState::Verified);
+}
+
+TEST(ResolverLookup, RefusesBadServers) {
+  EXPECT_FALSE(ResolverLookup::create("dns.example", std::chrono::seconds(1)).ok());
+  EXPECT_FALSE(ResolverLookup::create("127.0.0.1:0", std::chrono::seconds(1)).ok());
+  EXPECT_FALSE(ResolverLookup::create("127.0.0.1:x", std::chrono::seconds(1)).ok());
+  EXPECT_TRUE(ResolverLookup::create("127.0.0.1:5353", std::chrono::seconds(1)).ok());
+}
+
+// A tiny DNS server on loopback port 0 answering one PTR and one A
+// question, so ResolverLookup's wire path (res_nquery, ns_parserr,
+// dn_expand) runs for real without any outside DNS.
+class OneShotDns {
+ public:
+  OneShotDns() {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+    socklen_t len = sizeof(sa);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+    port_ = ntohs(sa.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~OneShotDns() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  static void name(std::string& out, const std::string& dotted) {
+    std::size_t start = 0;
+    while (start < dotted.size()) {
+      std::size_t dot = dotted.find('.', start);
+      if (dot == std::string::npos) dot = dotted.size();
+      out += static_cast<char>(dot - start);
+      out += dotted.substr(start, dot - start);
+      start = dot + 1;
+    }
+    out += '\0';
+  }
+  void serve() {
+    timeval tv{0, 100000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    while (!stop_) {
+      unsigned char q[512];
+      sockaddr_in from{};
+      socklen_t flen = sizeof(from);
+      const ssize_t n = ::recvfrom(fd_, q, sizeof(q), 0, reinterpret_cast<sockaddr*>(&from), &flen);
+      if (n < 12) continue;
+      // Question name ends at the first zero label after offset 12.
+      std::size_t p = 12;
+      while (p < static_cast<std::size_t>(n) && q[p] != 0) p += q[p] + 1;
+      const std::size_t qend = p + 5;  // zero byte, qtype, qclass
+      if (qend > static_cast<std::size_t>(n)) continue;
+      const int qtype = (q[p + 1] << 8) | q[p + 2];
+      std::string r(reinterpret_cast<char*>(q), qend);
+      r[2] = static_cast<char>(0x81);  // QR, RD
+      r[3] = static_cast<char>(0x80);  // RA, NOERROR
+      r[6] = 0;
+      r[7] = 1;  // one answer
+      r += "\xc0\x0c";  // pointer to the question name
+      r += static_cast<char>(0);
+      r += static_cast<char>(qtype);
+      r += std::string("\x00\x01\x00\x00\x00\x3c", 6);  // IN, TTL 60
+      std::string rdata;
+      if (qtype == 12) name(rdata, "crawl-1.googlebot.com");
+      else rdata = std::string("\x42\xf9\x42\x01", 4);  // 66.249.66.1
+      r += static_cast<char>(rdata.size() >> 8);
+      r += static_cast<char>(rdata.size() & 0xff);
+      r += rdata;
+      ::sendto(fd_, r.data(), r.size(), 0, reinterpret_cast<sockaddr*>(&from), flen);
+    }
+  }
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+TEST(ResolverLookup, AsksTheConfiguredServer) {
+  OneShotDns server;
+  auto lookup = ResolverLookup::create("127.0.0.1:" + std::to_string(server.port()),
+                                       std::chrono::seconds(2));
+  ASSERT_TRUE(lookup.ok());
+  auto names = (*lookup)->reverse(ip("66.249.66.1"));
+  ASSERT_TRUE(names.ok()) << names.error().message;
+  ASSERT_EQ(names->size(), 1u);
+  EXPECT_EQ(names->front(), "crawl-1.googlebot.com");
+  auto addrs = (*lookup)->forward("crawl-1.googlebot.com", false);
+  ASSERT_TRUE(addrs.ok()) << addrs.error().message;
+  ASSERT_EQ(addrs->size(), 1u);
+  EXPECT_EQ(addrs->front().toString(), "66.249.66.1");
+  ManualClock clock;
+  RdnsOptions o;
+  o.threads = 0;
+  RdnsVerifier v(**lookup, clock, o);
+  EXPECT_EQ(v.verifyNow(ip("66.249.66.1"), kGoogle).state, RdnsState::Verified);
+}
+
+}  // namespace
+}  // namespace mamori::guard

@@ -1,0 +1,109 @@
+#pragma once
+
+// Per-source behaviour of the bot detector (issue #8): for each (site,
+// source address) a sliding window of requests, answers, 4xx answers,
+// requests without a Cookie after the site set one, and an estimate of
+// distinct paths. Over a site's BehaviourLimits the source's requests are
+// class `behaviour` (bot_types.h).
+//
+// One fixed-size detail::ShardedTable (window_table.h): 64 shard locks, no
+// global lock, and a full set evicts its least active entry, so a spray
+// from millions of addresses costs a fixed amount of memory
+// (entryBytes() per tracked source, docs/bots.md "Memory"). The table
+// lives outside config snapshots, so a reload keeps the counts.
+//
+// Thread-safe: every method locks one shard (top() and size walk them one
+// at a time). Request-path methods take `now_s` from the caller's clock.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/ip_prefix.h"
+#include "guard/bot_types.h"
+#include "guard/window_table.h"
+
+namespace mamori::guard {
+
+// What the window says about a source right after counting a request.
+struct BehaviourView {
+  std::uint32_t requests = 0;
+  std::uint32_t paths = 0;
+  std::uint32_t responses = 0;
+  std::uint32_t client_errors = 0;  // 4xx answers
+  std::uint32_t cookieless = 0;
+  std::vector<std::string> over;  // "rate", "paths", "4xx_share", "no_cookies"
+  std::int64_t banned_until_s = 0;  // a ban this table remembers, 0 none
+};
+
+// One source, as `mamorictl bots top` prints it.
+struct SourceSummary {
+  std::uint32_t site = 0;
+  common::IpPrefix source;
+  std::uint32_t requests = 0;   // in the window
+  std::uint32_t paths = 0;
+  std::uint32_t client_errors = 0;
+  std::uint64_t bot_requests = 0;  // requests put in a class other than none, ever
+  BotClass last_class = BotClass::None;
+  std::int64_t banned_until_s = 0;
+};
+
+class BehaviourTable {
+ public:
+  explicit BehaviourTable(std::size_t capacity);
+
+  // Counts one request of `source` to `site`: `path_hash` a well-mixed hash
+  // of its path, `has_cookie` whether it sent any Cookie. Returns the
+  // window and the limits it is over. Worker threads.
+  BehaviourView onRequest(std::uint32_t site, const common::IpPrefix& source,
+                          std::uint64_t path_hash, bool has_cookie, const BehaviourLimits& limits,
+                          std::int64_t now_s);
+  // Counts the answer to one of its requests (`set_cookie`: the answer set
+  // a cookie). An unknown source is not added. Worker threads.
+  void onResponse(std::uint32_t site, const common::IpPrefix& source, int status, bool set_cookie,
+                  const BehaviourLimits& limits, std::int64_t now_s);
+  // Records the class given to its last request (and, for a ban, until
+  // when it is banned so the ban is not issued again). Worker threads.
+  void noteVerdict(std::uint32_t site, const common::IpPrefix& source, BotClass cls,
+                   std::int64_t banned_until_s);
+
+  // The `n` sources with most bot requests, then most requests; `site`
+  // nullopt for all. Control threads; walks the table.
+  std::vector<SourceSummary> top(std::size_t n, std::optional<std::uint32_t> site,
+                                 std::int64_t now_s) const;
+
+  std::size_t capacity() const { return table_.capacity(); }
+  std::size_t sizeSlow() const { return table_.sizeSlow(); }
+  std::uint64_t evictions() const { return table_.evictions(); }
+  static constexpr std::size_t entryBytes() { return detail::ShardedTable<Entry>::slotBytes(); }
+
+ private:
+  struct Entry {
+    std::array<std::uint8_t, 16> addr{};
+    bool v6 = false;
+    bool cookie_set = false;  // the site set a cookie on this source
+    BotClass last_class = BotClass::None;
+    std::uint32_t site = 0;
+    std::uint32_t window_s = 0;   // the window the buckets below were counted in
+    std::uint32_t activity = 0;   // requests in the window at the last count (eviction weight)
+    std::uint32_t bot_requests = 0;
+    std::int64_t banned_until_s = 0;
+    detail::WindowCount requests;
+    detail::WindowCount responses;
+    detail::WindowCount client_errors;
+    detail::WindowCount cookieless;
+    detail::DistinctSketch paths;
+  };
+
+  std::uint64_t keyOf(std::uint32_t site, const common::IpPrefix& source) const;
+  static void resetIfWindowChanged(Entry& e, std::uint32_t window_s);
+
+  mutable detail::ShardedTable<Entry> table_;
+  std::uint64_t seed_;
+};
+
+}  // namespace mamori::guard

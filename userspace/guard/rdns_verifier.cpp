@@ -1,0 +1,397 @@
+#include "guard/rdns_verifier.h"
+
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <resolv.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "guard/bot_lists.h"
+#include "guard/keyed_hash.h"
+
+namespace mamori::guard {
+
+using common::Error;
+using common::IpPrefix;
+using common::Result;
+
+// --- ResolverLookup ----------------------------------------------------------
+
+Result<std::unique_ptr<ResolverLookup>> ResolverLookup::create(const std::string& server,
+                                                               std::chrono::seconds timeout) {
+  std::unique_ptr<ResolverLookup> out(new ResolverLookup());
+  out->timeout_s_ = static_cast<int>(std::clamp<std::int64_t>(timeout.count(), 1, 30));
+  if (server.empty()) return out;
+  std::string ip = server;
+  const auto colon = server.rfind(':');
+  if (colon != std::string::npos) {
+    ip = server.substr(0, colon);
+    const std::string port = server.substr(colon + 1);
+    char* end = nullptr;
+    const unsigned long p = std::strtoul(port.c_str(), &end, 10);
+    if (port.empty() || *end != '\0' || p == 0 || p > 65535)
+      return Error{EINVAL, "resolver '" + server + "': bad port"};
+    out->server_port_ = static_cast<std::uint16_t>(p);
+  }
+  in_addr a{};
+  if (inet_pton(AF_INET, ip.c_str(), &a) != 1)
+    return Error{EINVAL, "resolver '" + server + "': not an IPv4 address[:port]"};
+  out->server_ip_ = ip;
+  return out;
+}
+
+namespace {
+
+// One resolver state per thread, initialised once for the server it was
+// first used with (a verifier uses one server for its whole life).
+struct ThreadResolver {
+  struct __res_state state {};
+  bool ready = false;
+  std::string server;  // "ip:port" the state points at ("" resolv.conf)
+  ~ThreadResolver() {
+    if (ready) res_nclose(&state);
+  }
+};
+
+Result<res_state> threadState(const std::string& ip, std::uint16_t port, int timeout_s) {
+  thread_local ThreadResolver r;
+  const std::string server = ip + ":" + std::to_string(port) + "/" + std::to_string(timeout_s);
+  if (r.ready && r.server != server) {
+    res_nclose(&r.state);
+    r.state = {};
+    r.ready = false;
+  }
+  if (!r.ready) {
+    r.server = server;
+    if (res_ninit(&r.state) != 0) return Error{EIO, "res_ninit failed"};
+    r.ready = true;
+    if (!ip.empty()) {
+      sockaddr_in sa{};
+      sa.sin_family = AF_INET;
+      sa.sin_port = htons(port);
+      inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
+      r.state.nsaddr_list[0] = sa;
+      r.state.nscount = 1;
+    }
+    r.state.retrans = timeout_s;
+    r.state.retry = 1;
+    // No search-list expansion: names are fully qualified.
+    r.state.options &= ~static_cast<unsigned long>(RES_DNSRCH | RES_DEFNAMES);
+  }
+  return &r.state;
+}
+
+// Sends one question; returns the answer section's records of `type`.
+Result<std::vector<std::vector<unsigned char>>> query(res_state st, const std::string& name,
+                                                      int type, std::vector<std::string>* names) {
+  unsigned char answer[4096];
+  const int n = res_nquery(st, name.c_str(), ns_c_in, type, answer, sizeof(answer));
+  if (n < 0) {
+    // h_errno of the state: HOST_NOT_FOUND (NXDOMAIN) and NO_DATA are
+    // answers; TRY_AGAIN (timeout, SERVFAIL) and NO_RECOVERY are not.
+    const int h = st->res_h_errno;
+    if (h == HOST_NOT_FOUND || h == NO_DATA) return Error{ENOENT, name + ": no such record"};
+    return Error{ETIMEDOUT, name + ": no answer from the resolver"};
+  }
+  ns_msg msg;
+  if (ns_initparse(answer, n, &msg) != 0) return Error{EIO, name + ": malformed DNS answer"};
+  std::vector<std::vector<unsigned char>> out;
+  const int count = ns_msg_count(msg, ns_s_an);
+  for (int i = 0; i < count; ++i) {
+    ns_rr rr;
+    if (ns_parserr(&msg, ns_s_an, i, &rr) != 0) return Error{EIO, name + ": malformed record"};
+    if (ns_rr_type(rr) != type) continue;  // CNAMEs on the way
+    if (type == ns_t_ptr && names) {
+      char expanded[NS_MAXDNAME];
+      if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), ns_rr_rdata(rr), expanded,
+                    sizeof(expanded)) < 0)
+        return Error{EIO, name + ": malformed PTR"};
+      names->emplace_back(expanded);
+      continue;
+    }
+    out.emplace_back(ns_rr_rdata(rr), ns_rr_rdata(rr) + ns_rr_rdlen(rr));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string reverseName(const IpPrefix& address) {
+  char buf[80];
+  std::string out;
+  if (!address.is_v6) {
+    std::snprintf(buf, sizeof(buf), "%u.%u.%u.%u.in-addr.arpa", address.bytes[3], address.bytes[2],
+                  address.bytes[1], address.bytes[0]);
+    return buf;
+  }
+  static const char kHex[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i) {
+    out += kHex[address.bytes[static_cast<std::size_t>(i)] & 0xf];
+    out += '.';
+    out += kHex[address.bytes[static_cast<std::size_t>(i)] >> 4];
+    out += '.';
+  }
+  return out + "ip6.arpa";
+}
+
+Result<std::vector<std::string>> ResolverLookup::reverse(const IpPrefix& address) {
+  auto st = threadState(server_ip_, server_port_, timeout_s_);
+  if (!st) return st.error();
+  std::vector<std::string> names;
+  auto r = query(*st, reverseName(address), ns_t_ptr, &names);
+  if (!r) return r.error();
+  if (names.empty()) return Error{ENOENT, reverseName(address) + ": no PTR record"};
+  return names;
+}
+
+Result<std::vector<IpPrefix>> ResolverLookup::forward(const std::string& name, bool v6) {
+  auto st = threadState(server_ip_, server_port_, timeout_s_);
+  if (!st) return st.error();
+  auto r = query(*st, name, v6 ? ns_t_aaaa : ns_t_a, nullptr);
+  if (!r) return r.error();
+  std::vector<IpPrefix> out;
+  for (const auto& rdata : *r) {
+    if (rdata.size() != (v6 ? 16u : 4u)) continue;
+    IpPrefix p;
+    p.is_v6 = v6;
+    std::copy(rdata.begin(), rdata.end(), p.bytes.begin());
+    p.prefix_len = v6 ? 128 : 32;
+    out.push_back(p);
+  }
+  return out;
+}
+
+// --- RdnsVerifier --------------------------------------------------------------
+
+const char* rdnsStateName(RdnsState state) {
+  switch (state) {
+    case RdnsState::Pending: return "pending";
+    case RdnsState::Verified: return "verified";
+    case RdnsState::Failed: return "failed";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// One key for the process: the cache is not attacker-keyed beyond the
+// address, but a keyed hash keeps a spray from aiming at one set.
+const KeyedHash& cacheHash() {
+  static const KeyedHash h = KeyedHash::random();
+  return h;
+}
+
+void copyTruncated(char* dst, std::size_t size, const std::string& src) {
+  const std::size_t n = std::min(size - 1, src.size());
+  std::memcpy(dst, src.data(), n);
+  dst[n] = '\0';
+}
+
+}  // namespace
+
+RdnsVerifier::RdnsVerifier(DnsLookup& lookup, const Clock& clock, RdnsOptions options)
+    : lookup_(lookup), clock_(clock), options_(options), cache_(options.cache_entries) {
+  for (unsigned i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { threadMain(); });
+}
+
+RdnsVerifier::~RdnsVerifier() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+    queue_.clear();
+  }
+  queue_cv_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+std::uint64_t RdnsVerifier::keyOf(const IpPrefix& address, const std::string& bot) const {
+  std::string buf(reinterpret_cast<const char*>(address.bytes.data()), address.bytes.size());
+  buf += static_cast<char>(address.is_v6);
+  buf += bot;
+  return cacheHash()(buf);
+}
+
+std::int64_t RdnsVerifier::nowSeconds() const {
+  return std::chrono::duration_cast<std::chrono::seconds>(clock_.now()).count();
+}
+
+RdnsAnswer RdnsVerifier::peek(const IpPrefix& address, const std::string& bot) {
+  RdnsAnswer out;
+  const std::int64_t now = nowSeconds();
+  cache_.find(keyOf(address, bot), [&](Entry& e) {
+    if (e.expires_s > now && e.state != RdnsState::Pending) {
+      out.state = e.state;
+      out.name = e.name;
+      out.reason = e.reason;
+    }
+  });
+  return out;
+}
+
+RdnsAnswer RdnsVerifier::check(const IpPrefix& address, const std::string& bot,
+                               const std::vector<std::string>& domains) {
+  RdnsAnswer out;
+  const std::int64_t now = nowSeconds();
+  // In-flight entries older than this are asked again (a lookup lost to a
+  // full queue or to a reload).
+  constexpr std::int64_t kInFlightLimit = 30;
+  bool enqueue = false;
+  cache_.upsert(
+      keyOf(address, bot),
+      [&](Entry& e, bool) {
+        if (e.expires_s > now) {
+          // An answer (or a cached failure to get one, retried after
+          // error_ttl), or a lookup already on its way.
+          if (!e.in_flight) {
+            out.state = e.state;
+            out.name = e.name;
+            out.reason = e.reason;
+          }
+          return;
+        }
+        e.in_flight = true;
+        e.state = RdnsState::Pending;
+        e.expires_s = now + kInFlightLimit;
+        enqueue = true;
+      },
+      // Evict the entry that expires first: it is the least worth keeping.
+      [](const Entry& e) { return e.expires_s; });
+  if (!enqueue) {
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    return out;
+  }
+  misses_.fetch_add(1, std::memory_order_relaxed);
+  {
+    // The one non-shard lock of the request path, taken once per
+    // (address, bot) and TTL, never across DNS.
+    std::lock_guard lock(queue_mu_);
+    if (queue_.size() >= options_.queue_max || stopping_) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return out;  // the in-flight mark expires and the next request asks again
+    }
+    queue_.push_back(Job{address, bot, domains});
+  }
+  queue_cv_.notify_one();
+  return out;
+}
+
+RdnsAnswer RdnsVerifier::verifyNow(const IpPrefix& address,
+                                   const std::vector<std::string>& domains) {
+  RdnsAnswer out;
+  auto names = lookup_.reverse(address);
+  if (!names) {
+    if (names.error().code == ENOENT) {
+      out.state = RdnsState::Failed;
+      out.reason = "no_ptr";
+    }
+    return out;  // Pending: no answer
+  }
+  bool any_in_domain = false;
+  bool any_error = false;
+  for (const auto& name : *names) {
+    const bool in_domain = std::any_of(domains.begin(), domains.end(),
+                                       [&](const std::string& d) { return nameInDomain(name, d); });
+    if (!in_domain) continue;
+    any_in_domain = true;
+    out.name = name;
+    auto addrs = lookup_.forward(name, address.is_v6);
+    if (!addrs) {
+      if (addrs.error().code != ENOENT) any_error = true;
+      continue;
+    }
+    IpPrefix host = address;
+    host.prefix_len = address.is_v6 ? 128 : 32;
+    if (std::find(addrs->begin(), addrs->end(), host) != addrs->end()) {
+      out.state = RdnsState::Verified;
+      out.reason.clear();
+      return out;
+    }
+  }
+  if (any_error) return RdnsAnswer{RdnsState::Pending, out.name, {}};
+  out.state = RdnsState::Failed;
+  if (!any_in_domain) {
+    out.name = names->empty() ? std::string() : names->front();
+    out.reason = "ptr_outside_domains";
+  } else {
+    out.reason = "not_forward_confirmed";
+  }
+  return out;
+}
+
+void RdnsVerifier::store(const Job& job, const RdnsAnswer& answer) {
+  const std::int64_t now = nowSeconds();
+  std::chrono::seconds ttl = options_.error_ttl;
+  if (answer.state == RdnsState::Verified) ttl = options_.positive_ttl;
+  if (answer.state == RdnsState::Failed) ttl = options_.negative_ttl;
+  cache_.upsert(
+      keyOf(job.address, job.bot),
+      [&](Entry& e, bool) {
+        e.state = answer.state;
+        e.in_flight = false;
+        e.expires_s = now + ttl.count();
+        copyTruncated(e.name, sizeof(e.name), answer.name);
+        copyTruncated(e.reason, sizeof(e.reason), answer.reason);
+      },
+      [](const Entry& e) { return e.expires_s; });
+}
+
+void RdnsVerifier::runJob(const Job& job) {
+  const RdnsAnswer answer = verifyNow(job.address, job.domains);
+  switch (answer.state) {
+    case RdnsState::Verified: verified_.fetch_add(1, std::memory_order_relaxed); break;
+    case RdnsState::Failed: failed_.fetch_add(1, std::memory_order_relaxed); break;
+    case RdnsState::Pending: errors_.fetch_add(1, std::memory_order_relaxed); break;
+  }
+  store(job, answer);
+}
+
+void RdnsVerifier::threadMain() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    runJob(job);
+  }
+}
+
+std::size_t RdnsVerifier::runQueuedForTest() {
+  std::size_t n = 0;
+  for (;;) {
+    Job job;
+    {
+      std::lock_guard lock(queue_mu_);
+      if (queue_.empty()) return n;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    runJob(job);
+    ++n;
+  }
+}
+
+RdnsStats RdnsVerifier::stats() const {
+  RdnsStats s;
+#define MAMORI_RDNS_READ(name) s.name = name##_.load(std::memory_order_relaxed);
+  MAMORI_RDNS_COUNTERS(MAMORI_RDNS_READ)
+#undef MAMORI_RDNS_READ
+  s.cache_capacity = cache_.capacity();
+  s.cache_used = cache_.sizeSlow();
+  s.evictions = cache_.evictions();
+  {
+    std::lock_guard lock(const_cast<std::mutex&>(queue_mu_));
+    s.queued = queue_.size();
+  }
+  return s;
+}
+
+}  // namespace mamori::guard

@@ -1,0 +1,175 @@
+#pragma once
+
+// Forward-confirmed reverse DNS (FCrDNS) for good-crawler claims: the
+// client's address has a PTR name, that name ends in one of the domains
+// the crawler's operator publishes, and the name's A/AAAA records contain
+// the address again. A UA anyone can type becomes a claim only the
+// operator's DNS can confirm.
+//
+// Never on the request path's critical wait: check() answers from a
+// bounded cache and, on a miss, queues the lookup for the verifier's own
+// thread(s) and answers Pending. The request is then treated per the
+// site's policy for unverified claims; later requests see the result.
+//
+// DNS goes through a DnsLookup. ResolverLookup is the real one: glibc's
+// res_nquery on a per-thread resolver state pointed at a configurable
+// server (the e2e test runs dnsmasq), so no system-wide resolv.conf is
+// needed. Tests inject a fake.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/ip_prefix.h"
+#include "common/result.h"
+#include "guard/login_guard.h"
+#include "guard/window_table.h"
+
+namespace mamori::guard {
+
+// Answers of one DNS question. Error codes: ENOENT for NXDOMAIN / no such
+// record (an answer: there is none), anything else (ETIMEDOUT, EIO) for a
+// failure to get an answer.
+class DnsLookup {
+ public:
+  virtual ~DnsLookup() = default;
+  // PTR names of `address` (a host address). Verifier threads only.
+  virtual common::Result<std::vector<std::string>> reverse(const common::IpPrefix& address) = 0;
+  // A (v6 false) or AAAA (v6 true) records of `name`, as host prefixes.
+  virtual common::Result<std::vector<common::IpPrefix>> forward(const std::string& name,
+                                                                bool v6) = 0;
+};
+
+// res_nquery against one server. `server` is "ip" or "ip:port" (IPv4;
+// glibc's resolver state holds IPv4 server addresses), empty for the
+// system's resolv.conf. Each calling thread keeps its own resolver state.
+class ResolverLookup final : public DnsLookup {
+ public:
+  // Error{EINVAL} for a server that is not an IPv4 address[:port].
+  static common::Result<std::unique_ptr<ResolverLookup>> create(const std::string& server,
+                                                                std::chrono::seconds timeout);
+  common::Result<std::vector<std::string>> reverse(const common::IpPrefix& address) override;
+  common::Result<std::vector<common::IpPrefix>> forward(const std::string& name, bool v6) override;
+
+ private:
+  ResolverLookup() = default;
+  std::string server_ip_;  // empty: resolv.conf
+  std::uint16_t server_port_ = 53;
+  int timeout_s_ = 2;
+};
+
+// The reverse-DNS name a PTR lookup of `address` asks for:
+// "4.3.2.1.in-addr.arpa" or the 32-nibble ip6.arpa form. Any thread.
+std::string reverseName(const common::IpPrefix& address);
+
+enum class RdnsState : std::uint8_t {
+  Pending,   // not asked yet, queued, or the last lookup failed to get an answer
+  Verified,  // PTR in a listed domain and forward-confirmed
+  Failed,    // no PTR, PTR outside the domains, or the name does not resolve back
+};
+const char* rdnsStateName(RdnsState state);
+
+struct RdnsAnswer {
+  RdnsState state = RdnsState::Pending;
+  std::string name;    // the PTR name checked (Verified / Failed), may be empty
+  std::string reason;  // Failed: "no_ptr", "ptr_outside_domains", "not_forward_confirmed"
+};
+
+struct RdnsOptions {
+  std::size_t cache_entries = 16384;   // rounded up as ShardedTable does
+  std::chrono::seconds positive_ttl{24h};
+  std::chrono::seconds negative_ttl{1h};
+  std::chrono::seconds error_ttl{60s};  // a timeout is retried after this
+  std::size_t queue_max = 1024;         // lookups waiting; more are dropped (and counted)
+  unsigned threads = 1;                 // 0: no thread, tests call runQueuedForTest()
+};
+
+// Every counter of the verifier in one list (STYLE.md §2).
+#define MAMORI_RDNS_COUNTERS(X)                                          \
+  X(hits)        /* check() answered from the cache */                   \
+  X(misses)      /* check() found nothing and queued a lookup */         \
+  X(dropped)     /* lookups not queued: the queue was full */            \
+  X(verified)    /* lookups that confirmed the claim */                  \
+  X(failed)      /* lookups that refuted it */                           \
+  X(errors)      /* lookups that got no answer (timeout, SERVFAIL) */
+
+struct RdnsStats {
+#define MAMORI_RDNS_FIELD(name) std::uint64_t name = 0;
+  MAMORI_RDNS_COUNTERS(MAMORI_RDNS_FIELD)
+#undef MAMORI_RDNS_FIELD
+  std::size_t cache_capacity = 0;
+  std::size_t cache_used = 0;  // walks the table: status only
+  std::size_t queued = 0;
+  std::uint64_t evictions = 0;
+};
+
+class RdnsVerifier {
+ public:
+  // `lookup` and `clock` must outlive this. Starts options.threads threads.
+  RdnsVerifier(DnsLookup& lookup, const Clock& clock, RdnsOptions options = {});
+  ~RdnsVerifier();  // stops and joins the threads; queued lookups are dropped
+  RdnsVerifier(const RdnsVerifier&) = delete;
+  RdnsVerifier& operator=(const RdnsVerifier&) = delete;
+
+  // The cached answer for (`address`, `bot`), or Pending after queueing a
+  // lookup of it against `domains` (lower case suffixes). Never blocks on
+  // DNS: one shard lock and, on a miss, the queue's lock. Worker threads.
+  RdnsAnswer check(const common::IpPrefix& address, const std::string& bot,
+                   const std::vector<std::string>& domains);
+  // The cached answer only; never queues. Any thread.
+  RdnsAnswer peek(const common::IpPrefix& address, const std::string& bot);
+
+  // The whole FCrDNS check, blocking on DNS: for the verifier's threads
+  // and for tests. Pending means the lookup got no answer.
+  RdnsAnswer verifyNow(const common::IpPrefix& address, const std::vector<std::string>& domains);
+
+  // Runs the queued lookups on the calling thread (threads == 0 only).
+  // Returns how many ran.
+  std::size_t runQueuedForTest();
+
+  RdnsStats stats() const;
+
+ private:
+  struct Entry {
+    std::int64_t expires_s = 0;  // clock seconds; 0 never set
+    RdnsState state = RdnsState::Pending;
+    bool in_flight = false;      // queued or being looked up
+    char name[64] = {};          // PTR name, truncated (for logs)
+    char reason[24] = {};
+  };
+  struct Job {
+    common::IpPrefix address;
+    std::string bot;
+    std::vector<std::string> domains;
+  };
+
+  std::uint64_t keyOf(const common::IpPrefix& address, const std::string& bot) const;
+  std::int64_t nowSeconds() const;
+  void store(const Job& job, const RdnsAnswer& answer);
+  void runJob(const Job& job);
+  void threadMain();
+
+  DnsLookup& lookup_;
+  const Clock& clock_;
+  RdnsOptions options_;
+  detail::ShardedTable<Entry> cache_;
+  std::mutex queue_mu_;  // the lookup queue only; never held across DNS
+  std::condition_variable queue_cv_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+
+#define MAMORI_RDNS_ATOMIC(name) std::atomic<std::uint64_t> name##_{0};
+  MAMORI_RDNS_COUNTERS(MAMORI_RDNS_ATOMIC)
+#undef MAMORI_RDNS_ATOMIC
+};
+
+}  // namespace mamori::guard
