@@ -46,6 +46,10 @@ Commands:
   login unlock --site SITE --user USER  lift a username lock (and clear its counters)
   login report --site SITE --user USER --ip IP --result failed|succeeded
                                         the application reports a login outcome itself
+  bots status [--site SITE]             bot detection: data files, rDNS cache, each
+                                        site's policy and counts by class and action
+  bots top [--site SITE] [--top N]      sources with most bot requests (and their
+                                        rate, paths, 4xx, last class, ban)
   logs query --type event|dos|bot|audit [--tenant T] [--site S] [--since TIME]
              [--until TIME] [--ip IP|CIDR] [--rule ID] [--text S] [--limit N]
                                         log lines, newest last

@@ -188,8 +188,11 @@ SECURITY = dashboard(
         panel("L7 flood verdicts",
               [(rate("mamori_guard_flood_verdicts_total", "action"), "{{action}}")], unit="reqps",
               waits="userspace/guard (L7 flood detector)"),
-        panel("Bot verdicts", [(rate("mamori_guard_bot_verdicts_total", "verdict"), "{{verdict}}")],
-              unit="reqps", waits="userspace/guard (bot detector)"),
+        panel("Bot verdicts",
+              [(rate("mamori_guard_bot_verdicts_total", "class, action"), "{{class}}: {{action}}")],
+              unit="reqps",
+              desc="Requests the bot detector put in a bot class, by class and the action "
+                   "the site took (docs/bots.md)."),
         panel("Parser rejections (range)",
               [("topk(10, sum by (reason) (increase(mamori_http_requests_rejected_total[$__range])))",
                 "{{reason}}")], kind="stat",

@@ -77,8 +77,26 @@ UP_PID=$LAB_LAST_PID
 lab_wait_for 50 lab_exec waf curl -sf -o /dev/null http://127.0.0.1:8081/ready ||
   fail "upstream did not start"
 
-lab_bg waf "$BIN/mamorid" --listen 0.0.0.0:8080 --upstream 127.0.0.1:8081 --workers 2 \
-  --xdp-iface "$(lab_dev waf client)" --pin-root "$PIN" --metrics 127.0.0.1:9464 \
+# The quick start's one site, written out, with bot detection on (default
+# policy: curl is a logged tool, so every request below still passes) so
+# that the bot verdicts panel has data.
+cat >"$TMP/mamori.yaml" <<YAML
+workers: 2
+shield:
+  interfaces: [$(lab_dev waf client)]
+tenants:
+  - id: default
+    sites:
+      - name: default
+        hosts: ["*"]
+        listeners:
+          - address: 0.0.0.0:8080
+        upstreams:
+          - address: 127.0.0.1:8081
+        bots: {}
+YAML
+lab_bg waf "$BIN/mamorid" --config "$TMP/mamori.yaml" \
+  --pin-root "$PIN" --metrics 127.0.0.1:9464 \
   --control-socket "$CTL" --log-dir "${CTL%/*}/logs" --rules "$here/lib/rules" \
   >"$TMP/mamorid.log" 2>&1
 lab_wait_for 100 grep -q "metrics on http://127.0.0.1:9464/metrics" "$TMP/mamorid.log" ||

@@ -826,6 +826,126 @@ int loginCommand(Context& ctx) {
   return ctx.usage("unknown login command '" + verb + "'");
 }
 
+// --- bots ----------------------------------------------------------------------
+
+std::string botSiteJson(const BotSiteInfo& s) {
+  std::string out = "{\"tenant\":" + jsonString(s.tenant) + ",\"site\":" + jsonString(s.site) +
+                    ",\"enabled\":" + (s.enabled ? "true" : "false") +
+                    ",\"ban_ttl_seconds\":" + std::to_string(s.ban_ttl_s) + ",\"actions\":{";
+  for (size_t i = 0; i < s.actions.size(); ++i)
+    out += (i ? "," : "") + jsonString(s.actions[i].first) + ":" + jsonString(s.actions[i].second);
+  out += "},\"counts\":[";
+  for (size_t i = 0; i < s.counts.size(); ++i)
+    out += std::string(i ? "," : "") + "{\"class\":" + jsonString(s.counts[i].bot_class) +
+           ",\"action\":" + jsonString(s.counts[i].action) +
+           ",\"count\":" + std::to_string(s.counts[i].count) + "}";
+  return out + "]}";
+}
+
+int botsCommand(Context& ctx) {
+  auto& a = ctx.args();
+  auto& sv = ctx.services();
+  if (a.size() < 2) return ctx.usage("bots needs status or top");
+  const std::string& verb = a[1];
+  std::map<std::string, std::string> opt;
+  if (verb == "status") {
+    const std::string usage_text = "bots status [--site SITE]";
+    if (!loginOptions(ctx, {"--site"}, &opt, usage_text)) return 2;
+    auto st = sv.botStatus(opt["--site"]);
+    if (!st) return ctx.failed(st.error());
+    if (ctx.json()) {
+      std::string out = "{\"data_dir\":" + jsonString(st->data_dir) +
+                        ",\"files\":" + jsonStrings(st->files) +
+                        ",\"user_agents\":" + std::to_string(st->user_agents) +
+                        ",\"fingerprints\":" + std::to_string(st->fingerprints) +
+                        ",\"good_bots\":" + std::to_string(st->good_bots) +
+                        ",\"rdns\":{\"resolver\":" + jsonString(st->resolver) +
+                        ",\"cache_used\":" + std::to_string(st->rdns_cache_used) +
+                        ",\"cache_capacity\":" + std::to_string(st->rdns_cache_capacity) +
+                        ",\"queued\":" + std::to_string(st->rdns_queued) +
+                        ",\"hits\":" + std::to_string(st->rdns_hits) +
+                        ",\"misses\":" + std::to_string(st->rdns_misses) +
+                        ",\"verified\":" + std::to_string(st->rdns_verified) +
+                        ",\"failed\":" + std::to_string(st->rdns_failed) +
+                        ",\"errors\":" + std::to_string(st->rdns_errors) +
+                        ",\"dropped\":" + std::to_string(st->rdns_dropped) +
+                        ",\"evictions\":" + std::to_string(st->rdns_evictions) +
+                        "},\"sources\":{\"tracked\":" + std::to_string(st->sources_tracked) +
+                        ",\"capacity\":" + std::to_string(st->sources_capacity) +
+                        ",\"bytes_per_source\":" + std::to_string(st->bytes_per_source) +
+                        ",\"evictions\":" + std::to_string(st->source_evictions) + "},\"sites\":[";
+      for (size_t i = 0; i < st->sites.size(); ++i) out += (i ? "," : "") + botSiteJson(st->sites[i]);
+      ctx.out(out + "]}\n");
+      return 0;
+    }
+    std::string out = "data files: " + std::to_string(st->files.size()) + " in " + st->data_dir +
+                      " (" + std::to_string(st->user_agents) + " user agents, " +
+                      std::to_string(st->fingerprints) + " fingerprints, " +
+                      std::to_string(st->good_bots) + " good bots)\n";
+    out += "rdns: resolver " + (st->resolver.empty() ? std::string("resolv.conf") : st->resolver) +
+           ", cache " + std::to_string(st->rdns_cache_used) + "/" +
+           std::to_string(st->rdns_cache_capacity) + ", queued " + std::to_string(st->rdns_queued) +
+           ", verified " + std::to_string(st->rdns_verified) + ", failed " +
+           std::to_string(st->rdns_failed) + ", errors " + std::to_string(st->rdns_errors) +
+           ", dropped " + std::to_string(st->rdns_dropped) + "\n";
+    out += "sources: " + std::to_string(st->sources_tracked) + "/" +
+           std::to_string(st->sources_capacity) + " tracked (" +
+           std::to_string(st->bytes_per_source) + " bytes each), " +
+           std::to_string(st->source_evictions) + " evicted\n";
+    for (const auto& s : st->sites) {
+      out += "site " + s.site + " (tenant " + s.tenant + ")" + (s.enabled ? "" : " [disabled]") +
+             ", ban ttl " + std::to_string(s.ban_ttl_s) + "s\n  policy:";
+      for (const auto& [cls, action] : s.actions) out += " " + cls + "=" + action;
+      out += "\n  counts:" + std::string(s.counts.empty() ? " none\n" : "\n");
+      for (const auto& c : s.counts)
+        out += "    " + pad(c.bot_class, 24) + pad(c.action, 11) + std::to_string(c.count) + "\n";
+    }
+    ctx.out(out);
+    return 0;
+  }
+  if (verb == "top") {
+    const std::string usage_text = "bots top [--site SITE] [--top N]";
+    if (!loginOptions(ctx, {"--site", "--top"}, &opt, usage_text)) return 2;
+    std::size_t top = 10;
+    if (opt.count("--top")) {
+      char* end = nullptr;
+      unsigned long v = std::strtoul(opt["--top"].c_str(), &end, 10);
+      if (opt["--top"].empty() || *end != '\0' || v == 0 || v > 1000)
+        return ctx.usage("bad --top '" + opt["--top"] + "' (1..1000)");
+      top = v;
+    }
+    auto list = sv.botTop(opt["--site"], top);
+    if (!list) return ctx.failed(list.error());
+    if (ctx.json()) {
+      std::string out = "[";
+      for (size_t i = 0; i < list->size(); ++i) {
+        const auto& e = (*list)[i];
+        out += std::string(i ? "," : "") + "{\"site\":" + jsonString(e.site) +
+               ",\"source\":" + jsonString(e.source) +
+               ",\"bot_requests\":" + std::to_string(e.bot_requests) +
+               ",\"requests\":" + std::to_string(e.requests) +
+               ",\"paths\":" + std::to_string(e.paths) +
+               ",\"client_errors\":" + std::to_string(e.client_errors) +
+               ",\"last_class\":" + jsonString(e.last_class) +
+               ",\"banned_seconds\":" + std::to_string(e.banned_s) + "}";
+      }
+      ctx.out(out + "]\n");
+      return 0;
+    }
+    std::string out = pad("site", 16) + pad("source", 41) + pad("bot reqs", 10) + pad("reqs", 7) +
+                      pad("paths", 7) + pad("4xx", 6) + pad("last class", 23) + "banned\n";
+    for (const auto& e : *list)
+      out += pad(e.site, 16) + pad(e.source, 41) + pad(std::to_string(e.bot_requests), 10) +
+             pad(std::to_string(e.requests), 7) + pad(std::to_string(e.paths), 7) +
+             pad(std::to_string(e.client_errors), 6) + pad(e.last_class, 23) +
+             (e.banned_s > 0 ? std::to_string(e.banned_s) + "s" : "-") + "\n";
+    if (list->empty()) out += "(no source tracked)\n";
+    ctx.out(out);
+    return 0;
+  }
+  return ctx.usage("unknown bots command '" + verb + "'");
+}
+
 }  // namespace
 
 int runCommand(Call& call, Services& services) {
@@ -843,6 +963,7 @@ int runCommand(Call& call, Services& services) {
   if (noun == "logs") return logsCommand(ctx);
   if (noun == "rules") return rulesCommand(ctx);
   if (noun == "login") return loginCommand(ctx);
+  if (noun == "bots") return botsCommand(ctx);
   return ctx.usage("unknown command '" + noun + "'");
 }
 

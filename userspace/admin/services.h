@@ -5,6 +5,7 @@
 // tests implement it over plain data. Methods are called from control
 // threads, concurrently with the request path, and must be thread-safe.
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -107,6 +108,46 @@ struct LoginReportResult {
   std::vector<std::string> events;
 };
 
+// Bot detection (issue #8), as `bots status|top` prints it. Plain copies,
+// so admin and cli need not know guard.
+struct BotCountInfo {
+  std::string bot_class;  // scanner, tool, ...
+  std::string action;     // allow, log, challenge, block, ban
+  std::uint64_t count = 0;
+};
+struct BotSiteInfo {
+  std::string tenant;
+  std::string site;
+  bool enabled = true;
+  std::vector<std::pair<std::string, std::string>> actions;  // class -> action, every class
+  std::int64_t ban_ttl_s = 0;
+  std::vector<BotCountInfo> counts;  // non-zero only
+};
+struct BotStatusInfo {
+  std::string data_dir;
+  std::vector<std::string> files;
+  std::size_t user_agents = 0, fingerprints = 0, good_bots = 0;
+  std::string resolver;  // empty: resolv.conf
+  // rDNS verification cache and queue.
+  std::uint64_t rdns_hits = 0, rdns_misses = 0, rdns_verified = 0, rdns_failed = 0,
+                rdns_errors = 0, rdns_dropped = 0, rdns_evictions = 0;
+  std::size_t rdns_cache_used = 0, rdns_cache_capacity = 0, rdns_queued = 0;
+  // Behaviour table.
+  std::size_t sources_tracked = 0, sources_capacity = 0, bytes_per_source = 0;
+  std::uint64_t source_evictions = 0;
+  std::vector<BotSiteInfo> sites;
+};
+struct BotTopInfo {
+  std::string site;
+  std::string source;
+  std::uint64_t bot_requests = 0;  // requests put in a bot class
+  std::uint32_t requests = 0;      // in the behaviour window
+  std::uint32_t paths = 0;
+  std::uint32_t client_errors = 0;
+  std::string last_class;
+  std::int64_t banned_s = 0;  // remaining ban this detector issued
+};
+
 class Services {
  public:
   virtual ~Services() = default;
@@ -150,6 +191,19 @@ class Services {
                                                         const std::string& user,
                                                         const common::IpPrefix& ip,
                                                         bool failed) = 0;
+
+  // Bot detection. Not pure virtual so that a Services without bots
+  // (tests, tools) need not implement them: ENOENT by default. `site`
+  // empty: every site with a bots section.
+  virtual common::Result<BotStatusInfo> botStatus(const std::string& site) {
+    (void)site;
+    return common::Error{ENOENT, "this mamorid runs no bot detection"};
+  }
+  virtual common::Result<std::vector<BotTopInfo>> botTop(const std::string& site, std::size_t n) {
+    (void)site;
+    (void)n;
+    return common::Error{ENOENT, "this mamorid runs no bot detection"};
+  }
 
   // The event / DoS / BOT / audit logs; nullptr when logging is off.
   // LogReader is safe to share between threads.

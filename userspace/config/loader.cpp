@@ -471,7 +471,7 @@ class ConfigParser {
   Config parse(const YAML::Node& root) {
     Config config;
     Fields f(diag_, root, "config",
-             {"workers", "metrics", "control", "logs", "rules", "shield", "tenants"});
+             {"workers", "metrics", "control", "logs", "rules", "shield", "bots", "tenants"});
     if (!f.ok()) return config;
     f.integer("workers", config.workers, 0, kMaxWorkers);
     if (auto node = f.get("metrics")) {
@@ -520,6 +520,7 @@ class ConfigParser {
       }
     }
     if (auto node = f.get("shield")) parseShield(*node, config.shield);
+    if (auto node = f.get("bots")) parseBotsHost(*node, config.bots);
     if (auto node = f.get("tenants")) {
       if (expectList(diag_, *node, "tenants")) {
         for (const auto& item : *node) {
@@ -780,7 +781,7 @@ class ConfigParser {
   bool parseSite(const YAML::Node& node, Site& site) {
     Fields f(diag_, node, "site",
              {"name", "hosts", "listeners", "certificates", "upstreams", "mode",
-              "trusted_proxies", "block", "limits", "inspection", "login"});
+              "trusted_proxies", "block", "limits", "inspection", "login", "bots"});
     if (!f.ok()) return false;
     if (auto name = f.require("name")) {
       if (auto text = readString(diag_, *name, "name")) {
@@ -904,7 +905,95 @@ class ConfigParser {
     if (auto limits = f.get("limits")) parseLimits(*limits, site.limits);
     if (auto inspection = f.get("inspection")) parseInspection(*inspection, site.inspection);
     if (auto login = f.get("login")) parseLogin(*login, site.login.emplace());
+    if (auto bots = f.get("bots")) parseSiteBots(*bots, site.bots.emplace());
     return true;
+  }
+
+  // --- bots: (docs/bots.md; guard/bot_types.h has the semantics) ---
+
+  void parseBotsHost(const YAML::Node& node, BotsHostConfig& bots) {
+    Fields f(diag_, node, "bots",
+             {"dir", "resolver", "resolver_timeout", "rdns_cache_entries", "rdns_positive_ttl",
+              "rdns_negative_ttl", "sources"});
+    if (!f.ok()) return;
+    if (auto dir = f.get("dir")) {
+      if (auto path = absolutePath(*dir, "dir")) bots.dir = *path;
+    }
+    if (auto r = f.get("resolver")) {
+      if (auto text = readString(diag_, *r, "resolver")) {
+        // IPv4 only: glibc's resolver state holds IPv4 server addresses.
+        std::string ip = *text;
+        std::string port;
+        if (auto colon = ip.rfind(':'); colon != std::string::npos) {
+          port = ip.substr(colon + 1);
+          ip = ip.substr(0, colon);
+        }
+        auto parsed = parseIpAddress(ip);
+        bool port_ok = port.empty() || (port.size() <= 5 &&
+                                        std::all_of(port.begin(), port.end(), ::isdigit) &&
+                                        std::stoul(port) >= 1 && std::stoul(port) <= 65535);
+        if (!parsed || parsed->family != AddressFamily::Ipv4 || !port_ok) {
+          diag_.add(*r, "invalid resolver " + squote(*text),
+                    "an IPv4 address with an optional port, e.g. 127.0.0.1:53");
+        } else {
+          bots.resolver = *text;
+        }
+      }
+    }
+    f.duration("resolver_timeout", bots.resolver_timeout, seconds(1), seconds(30));
+    // 2^24 entries: well past any deployment, short of a typo's gigabytes.
+    f.integer("rdns_cache_entries", bots.rdns_cache_entries, 1, int64_t{1} << 24);
+    f.duration("rdns_positive_ttl", bots.rdns_positive_ttl, seconds(60), seconds(7 * 24 * 3600));
+    f.duration("rdns_negative_ttl", bots.rdns_negative_ttl, seconds(10), seconds(7 * 24 * 3600));
+    f.integer("sources", bots.sources, 1, int64_t{1} << 24);
+  }
+
+  void parseSiteBots(const YAML::Node& node, SiteBotsConfig& bots) {
+    Fields f(diag_, node, "bots", {"enabled", "actions", "ban_ttl", "behaviour"});
+    if (!f.ok()) return;
+    f.boolean("enabled", bots.enabled);
+    if (auto actions = f.get("actions")) {
+      static const std::vector<std::string_view> kClasses = {
+          "verified_good", "unverified_good_claim", "fake_good_bot", "scanner",
+          "tool",          "inconsistent",          "behaviour"};
+      static const std::vector<std::string_view> kActions = {"allow", "log", "challenge", "block",
+                                                             "ban"};
+      forEachEntry(diag_, *actions, "actions",
+                   [&](const std::string& key, const YAML::Node& key_node,
+                       const YAML::Node& value) {
+                     if (std::find(kClasses.begin(), kClasses.end(), key) == kClasses.end()) {
+                       auto guess = closestMatch(key, kClasses);
+                       diag_.add(key_node, "unknown bot class " + squote(key),
+                                 guess.empty() ? "known classes: " + joinNames(kClasses)
+                                               : "did you mean " + squote(guess) + "?");
+                       return;
+                     }
+                     if (!value.IsScalar() ||
+                         std::find(kActions.begin(), kActions.end(), value.Scalar()) ==
+                             kActions.end()) {
+                       diag_.add(value, "invalid action " + squote(value.IsScalar() ? value.Scalar() : "") +
+                                            " for bot class " + squote(key),
+                                 "expected one of: " + joinNames(kActions));
+                       return;
+                     }
+                     bots.actions[key] = value.Scalar();
+                   });
+    }
+    f.duration("ban_ttl", bots.ban_ttl, seconds(1), seconds(30 * 24 * 3600));
+    if (auto b = f.get("behaviour")) {
+      Fields h(diag_, *b, "behaviour",
+               {"window", "max_requests", "max_paths", "max_4xx_percent", "min_responses",
+                "max_cookieless"});
+      if (!h.ok()) return;
+      h.duration("window", bots.behaviour.window, seconds(1), seconds(3600));
+      // 0 turns a check off; 60000: the per-bucket counts are 16-bit
+      // (guard/window_table.h).
+      h.integer("max_requests", bots.behaviour.max_requests, 0, 60000);
+      h.integer("max_paths", bots.behaviour.max_paths, 0, 600);
+      h.integer("max_4xx_percent", bots.behaviour.max_4xx_percent, 0, 100);
+      h.integer("min_responses", bots.behaviour.min_responses, 1, 60000);
+      h.integer("max_cookieless", bots.behaviour.max_cookieless, 0, 60000);
+    }
   }
 
   // A list of rule ids: [942100, 941110].

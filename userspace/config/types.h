@@ -242,6 +242,39 @@ struct LoginConfig {
   LoginTables tables;
 };
 
+// --- bot detection (issue #8) ----------------------------------------------
+//
+// The host-level `bots:` section: where the data files are and how good-bot
+// claims are verified (docs/bots.md). Semantics belong to guard
+// (guard/bot_types.h, guard/rdns_verifier.h); daemon/bot_protection.cpp
+// turns these into guard structs.
+struct BotsHostConfig {
+  std::string dir;       // data files; empty: the set shipped with mamori
+  std::string resolver;  // "ip" or "ip:port" (IPv4) of the DNS server for FCrDNS; empty: resolv.conf
+  std::chrono::seconds resolver_timeout{2};
+  uint64_t rdns_cache_entries = 16384;
+  std::chrono::seconds rdns_positive_ttl{24 * 3600};
+  std::chrono::seconds rdns_negative_ttl{3600};
+  uint64_t sources = 65536;  // behaviour table entries (all sites)
+};
+
+// A site's `bots:` section, as written. Class and action names are
+// checked by the loader against the fixed lists of docs/bots.md.
+struct SiteBotsBehaviour {
+  std::chrono::seconds window{10};
+  uint32_t max_requests = 200;
+  uint32_t max_paths = 60;
+  uint32_t max_4xx_percent = 50;
+  uint32_t min_responses = 20;
+  uint32_t max_cookieless = 20;
+};
+struct SiteBotsConfig {
+  bool enabled = true;
+  std::map<std::string, std::string> actions;  // class name -> action name; unset keep defaults
+  std::chrono::seconds ban_ttl{3600};
+  SiteBotsBehaviour behaviour;
+};
+
 struct Site {
   std::string name;  // unique across all tenants
   // Canonical host patterns (see parseHostPattern): "*" means any host.
@@ -258,6 +291,7 @@ struct Site {
   SiteLimits limits;
   InspectionConfig inspection;
   std::optional<LoginConfig> login;  // login-abuse protection; off when absent
+  std::optional<SiteBotsConfig> bots;  // bot detection; off when absent
 };
 
 // The tenant id under which host-wide records are logged (the audit log,
@@ -279,6 +313,7 @@ struct Config {
   LogsConfig logs;
   RulesConfig rules;
   ShieldConfig shield;
+  BotsHostConfig bots;
   std::vector<Tenant> tenants;
 };
 

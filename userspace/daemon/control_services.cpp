@@ -4,6 +4,7 @@
 
 #include "common/version.h"
 #include "daemon/inspection.h"
+#include "daemon/bot_protection.h"
 #include "daemon/login_protection.h"
 #include "inspect/transform.h"
 #include "net/engine.h"
@@ -54,6 +55,87 @@ void ControlServices::setLogin(LoginProtection* login) {
 LoginProtection* ControlServices::login() {
   std::lock_guard lock(mu_);
   return login_;
+}
+
+void ControlServices::setBots(BotProtection* bots) {
+  std::lock_guard lock(mu_);
+  bots_ = bots;
+}
+
+Result<admin::BotStatusInfo> ControlServices::botStatus(const std::string& site) {
+  BotProtection* bp = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    bp = bots_;
+  }
+  if (!bp) return Error{ENOENT, "this mamorid runs no bot detection (no sites)"};
+  auto st = bp->status(site);
+  if (!st) return st.error();
+  admin::BotStatusInfo out;
+  out.data_dir = st->data_dir;
+  out.files = st->files;
+  out.user_agents = st->user_agents;
+  out.fingerprints = st->fingerprints;
+  out.good_bots = st->good_bots;
+  out.resolver = st->resolver;
+  out.rdns_hits = st->rdns.hits;
+  out.rdns_misses = st->rdns.misses;
+  out.rdns_verified = st->rdns.verified;
+  out.rdns_failed = st->rdns.failed;
+  out.rdns_errors = st->rdns.errors;
+  out.rdns_dropped = st->rdns.dropped;
+  out.rdns_evictions = st->rdns.evictions;
+  out.rdns_cache_used = st->rdns.cache_used;
+  out.rdns_cache_capacity = st->rdns.cache_capacity;
+  out.rdns_queued = st->rdns.queued;
+  out.sources_tracked = st->sources_tracked;
+  out.sources_capacity = st->sources_capacity;
+  out.bytes_per_source = st->bytes_per_source;
+  out.source_evictions = st->source_evictions;
+  for (const auto& s : st->sites) {
+    admin::BotSiteInfo i;
+    i.tenant = s.tenant;
+    i.site = s.site;
+    i.enabled = s.enabled;
+    i.ban_ttl_s = s.policy.ban_ttl.count();
+    for (std::size_t c = 1; c < guard::kBotClassCount; ++c) {
+      const auto cls = static_cast<guard::BotClass>(c);
+      i.actions.emplace_back(guard::botClassName(cls), guard::botActionName(s.policy.actionFor(cls)));
+      for (std::size_t a = 0; a < guard::kBotActionCount; ++a)
+        if (s.counts[c][a])
+          i.counts.push_back({guard::botClassName(cls),
+                              guard::botActionName(static_cast<guard::BotAction>(a)),
+                              s.counts[c][a]});
+    }
+    out.sites.push_back(std::move(i));
+  }
+  return out;
+}
+
+Result<std::vector<admin::BotTopInfo>> ControlServices::botTop(const std::string& site,
+                                                               std::size_t n) {
+  BotProtection* bp = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    bp = bots_;
+  }
+  if (!bp) return Error{ENOENT, "this mamorid runs no bot detection (no sites)"};
+  auto top = bp->top(site, n);
+  if (!top) return top.error();
+  std::vector<admin::BotTopInfo> out;
+  for (const auto& e : *top) {
+    admin::BotTopInfo i;
+    i.site = e.site;
+    i.source = e.summary.source.toString();
+    i.bot_requests = e.summary.bot_requests;
+    i.requests = e.summary.requests;
+    i.paths = e.summary.paths;
+    i.client_errors = e.summary.client_errors;
+    i.last_class = guard::botClassName(e.summary.last_class);
+    i.banned_s = e.banned_for_s;
+    out.push_back(std::move(i));
+  }
+  return out;
 }
 
 namespace {

@@ -22,6 +22,7 @@ class Engine;
 
 namespace mamori::daemon {
 
+class BotProtection;
 class Inspection;
 class LoginProtection;
 
@@ -38,6 +39,7 @@ class ControlServices final : public admin::Services {
   void setLogReader(std::shared_ptr<const logs::LogReader> reader);  // nullptr: logging off
   void setInspection(Inspection* inspection);  // nullptr: no sites; must outlive calls
   void setLogin(LoginProtection* login);  // nullptr: no sites; must outlive calls
+  void setBots(BotProtection* bots);  // nullptr: no sites; must outlive calls
 
   // Main thread, from its loop: runs one queued reload request, if any,
   // with `reload` and hands the result to the waiting control thread.
@@ -73,6 +75,9 @@ class ControlServices final : public admin::Services {
                                                        const std::string& user,
                                                        const common::IpPrefix& ip,
                                                        bool failed) override;
+  common::Result<admin::BotStatusInfo> botStatus(const std::string& site) override;
+  common::Result<std::vector<admin::BotTopInfo>> botTop(const std::string& site,
+                                                        std::size_t n) override;
 
  private:
   common::Status requireShield();
@@ -91,6 +96,7 @@ class ControlServices final : public admin::Services {
   std::shared_ptr<const logs::LogReader> log_reader_;
   Inspection* inspection_ = nullptr;
   LoginProtection* login_ = nullptr;
+  BotProtection* bots_ = nullptr;
   bool reload_wanted_ = false;
   bool stopped_ = false;
   std::uint64_t reload_generation_ = 0;  // bumped when a reload finishes

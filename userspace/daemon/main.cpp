@@ -28,6 +28,7 @@
 #include "admin/control_server.h"
 #include "common/version.h"
 #include "config/loader.h"
+#include "daemon/bot_protection.h"
 #include "daemon/control_services.h"
 #include "daemon/daemon_logs.h"
 #include "daemon/inspection.h"
@@ -254,7 +255,8 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
                                                      const std::string& log_dir,
                                                      const daemon::Inspection* inspection,
                                                      const daemon::DaemonLogs* logs,
-                                                     const daemon::ShieldBanSink* bans) {
+                                                     const daemon::ShieldBanSink* bans,
+                                                     const daemon::BotProtection* bots) {
   auto registry = std::make_shared<metrics::Registry>();
   auto check = [](common::Status st) {
     if (!st) std::fprintf(stderr, "mamorid: metrics: %s\n", st.error().message.c_str());
@@ -262,8 +264,8 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
   // Engine::stats() sums the workers' counters; callable from any thread.
   // Engine::stats() sums the workers' counters; inspection and logs keep
   // atomics. All callable from the scrape thread.
-  auto engine_snapshot = [engine, inspection, logs,
-                          bans]() -> common::Result<metrics::EngineSnapshot> {
+  auto engine_snapshot = [engine, inspection, logs, bans,
+                          bots]() -> common::Result<metrics::EngineSnapshot> {
     const net::EngineStats stats = engine->stats();
     metrics::EngineSnapshot snap = daemon::engineSnapshot(stats);
     snap.tls_handshakes = stats.tls_handshakes;
@@ -288,6 +290,9 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
       snap.bans_issued = std::vector<metrics::NamedCount>{{"login", bans->written()},
                                                           {"login_unenforced", bans->unenforced()}};
     }
+    // Bot verdicts of the sites with a bots section (atomics; zeros for
+    // each class's configured action so the panel has a line).
+    if (bots && bots->active()) snap.bot_verdicts = bots->verdictCounts();
     if (logs) {
       const logs::LogCountersSnapshot c = logs->counters();
       snap.log_queue_depth = c.queue_depth;
@@ -449,6 +454,18 @@ int main(int argc, char** argv) {
         return 2;
       }
     }
+    // The bot data files its sites would use.
+    bool any_bots = false;
+    for (const auto& t : loaded.value().tenants)
+      for (const auto& site : t.sites) any_bots = any_bots || site.bots.has_value();
+    if (any_bots) {
+      const std::string dir = daemon::resolveBotsDir(loaded.value());
+      if (auto lists = guard::loadBotListsDirectory(dir); !lists) {
+        std::fprintf(stderr, "%s\n%s: bot data files in %s refused\n",
+                     lists.error().message.c_str(), check_path->c_str(), dir.c_str());
+        return 2;
+      }
+    }
     std::printf("%s: ok\n", check_path->c_str());
     return 0;
   }
@@ -581,6 +598,25 @@ int main(int argc, char** argv) {
     login = std::move(*created);
   }
 
+  // Bot detection for the sites with a `bots:` section (issue #8). The
+  // data files load here: a bad one stops the start with FILE:LINE:COLUMN.
+  // The `challenge` action fails closed (403) until a challenge module is
+  // wired in; bans share the login guard's sink.
+  std::unique_ptr<daemon::BotProtection> bots;
+  if (!full.tenants.empty()) {
+    auto created = daemon::BotProtection::create(full, login_clock, daemon_logs->get(), &ban_sink,
+                                                 daemon::challengeUnavailable);
+    if (!created) {
+      std::fprintf(stderr, "mamorid: %s\nmamorid: bot settings refused; not started\n",
+                   created.error().message.c_str());
+      return 2;
+    }
+    bots = std::move(*created);
+    if (bots->active())
+      std::printf("mamorid: bot detection on, data files from %s\n",
+                  daemon::resolveBotsDir(full).c_str());
+  }
+
   // The engine binds first: a taken port is reported before the shield
   // touches any interface.
   std::unique_ptr<net::Engine> engine;
@@ -593,8 +629,14 @@ int main(int argc, char** argv) {
     // locked username is cheaper than inspecting its request. A login
     // attempt it lets through is still inspected, and a signature block
     // wins over its watch (the attempt then never reaches the upstream).
-    options.verdict = [insp = inspection.get(), lp = login.get()](
+    // Order (issue #8): flood -> bots -> challenge/under-attack -> login ->
+    // inspection. A bot verdict that answers ends the chain.
+    options.verdict = [insp = inspection.get(), lp = login.get(), bp = bots.get()](
                           const http::Request& request, const net::RequestContext& context) {
+      if (bp) {
+        net::Verdict bot_verdict = bp->onRequest(request, context);
+        if (bot_verdict.action == net::Verdict::Action::Block) return bot_verdict;
+      }
       net::Verdict login_verdict = lp ? lp->onRequest(request, context) : net::Verdict::pass();
       if (login_verdict.action == net::Verdict::Action::Block) return login_verdict;
       if (insp) {
@@ -603,6 +645,12 @@ int main(int argc, char** argv) {
       }
       return login_verdict;
     };
+    if (bots && bots->active()) {
+      options.response_status = [bp = bots.get()](const net::RequestContext& context, int status,
+                                                  bool set_cookie) {
+        bp->onResponseStatus(context, status, set_cookie);
+      };
+    }
     if (login) {
       options.response = [lp = login.get()](const std::shared_ptr<void>& watch,
                                             const net::ResponseView& response,
@@ -646,9 +694,9 @@ int main(int argc, char** argv) {
       std::printf("mamorid: config %s applied: %zu allow, %zu deny\n", config_path->c_str(),
                   running.allow.size(), running.deny.size());
     // Before the workers start, so they never see the sink half set up.
-    if (login) {
+    if (login || bots) {
       if (auto st = ban_sink.attach(pin_root); !st)
-        std::fprintf(stderr, "mamorid: login bans will not reach XDP: %s\n",
+        std::fprintf(stderr, "mamorid: login and bot bans will not reach XDP: %s\n",
                      st.error().message.c_str());
     }
   }
@@ -677,6 +725,7 @@ int main(int argc, char** argv) {
   services.setLogReader((*daemon_logs)->reader());
   services.setInspection(inspection.get());
   services.setLogin(login.get());
+  services.setBots(bots.get());
   services.setConfig(std::make_shared<const config::Config>(full));
   services.setShield(shieldInfo(run));
   services.setEngine(engine.get());
@@ -712,7 +761,7 @@ int main(int argc, char** argv) {
       pthread_sigmask(SIG_BLOCK, &block, &old);
       metrics_server =
           startMetrics(metrics_listen, engine.get(), want_shield, pin_root, full.logs.dir,
-                       inspection.get(), daemon_logs->get(), &ban_sink);
+                       inspection.get(), daemon_logs->get(), &ban_sink, bots.get());
       pthread_sigmask(SIG_SETMASK, &old, nullptr);
     }
   }
@@ -788,6 +837,16 @@ int main(int argc, char** argv) {
         if (!rules) return rules.error();
         summary = "rules: " + *rules;
       }
+      if (bots) {
+        // Before the engine, like the rules: a bad data file refuses the
+        // reload with FILE:LINE:COLUMN and the running lists stay.
+        auto bot_summary = bots->reload(loaded.value());
+        if (!bot_summary)
+          return common::Error{bot_summary.error().code,
+                               (summary.empty() ? "" : summary + "\n") +
+                                   bot_summary.error().message};
+        summary += (summary.empty() ? "" : "\n") + *bot_summary;
+      }
       if (engine) {
         if (auto st = engine->reload(loaded.value()); !st)
           return common::Error{st.error().code,
@@ -856,6 +915,14 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(ls.refused), static_cast<unsigned long long>(ls.events),
                 static_cast<unsigned long long>(ban_sink.written()),
                 static_cast<unsigned long long>(ban_sink.unenforced()));
+  }
+  if (bots && bots->active()) {
+    auto bs = bots->stats();
+    std::printf("mamorid: bot detection: %llu requests, %llu classified, %llu records, %llu bans\n",
+                static_cast<unsigned long long>(bs.requests),
+                static_cast<unsigned long long>(bs.classified),
+                static_cast<unsigned long long>(bs.records),
+                static_cast<unsigned long long>(bs.bans));
   }
   if (want_shield) {
     report();

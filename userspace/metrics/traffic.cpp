@@ -85,9 +85,13 @@ void appendNotYetFed(const EngineSnapshot& s, std::vector<Family>& out) {
   if (s.bans_issued)
     out.push_back(byName("mamori_guard_bans_total", "Bans written to the shield, by reason",
                          "reason", *s.bans_issued));
-  if (s.bot_verdicts)
-    out.push_back(byName("mamori_guard_bot_verdicts_total", "Bot verdicts, by verdict", "verdict",
-                         *s.bot_verdicts));
+  if (s.bot_verdicts) {
+    auto f = counter("mamori_guard_bot_verdicts_total",
+                     "Requests the bot detector classified, by site, bot class and action");
+    for (const auto& b : *s.bot_verdicts)
+      f.add(d(b.count), {{"site", b.site}, {"class", b.bot_class}, {"action", b.action}});
+    out.push_back(std::move(f));
+  }
   if (s.l7_flood_verdicts)
     out.push_back(byName("mamori_guard_flood_verdicts_total", "L7 flood verdicts, by action",
                          "action", *s.l7_flood_verdicts));

@@ -44,6 +44,14 @@ struct RequestCount {
   std::uint64_t count = 0;
 };
 
+// Bot verdicts of one (site, bot class, action) (daemon/bot_protection.h).
+struct BotVerdictCount {
+  std::string site;
+  std::string bot_class;  // guard::botClassName: scanner, tool, inconsistent, ...
+  std::string action;     // allow, log, challenge, block, ban
+  std::uint64_t count = 0;
+};
+
 struct EngineSnapshot {
   // --- fed today, from net::EngineStats -----------------------------------
   std::uint64_t connections_accepted = 0;
@@ -70,7 +78,7 @@ struct EngineSnapshot {
   std::optional<std::uint64_t> tls_handshakes;                // net TLS
   std::optional<std::vector<NamedCount>> tls_failures;        // net TLS, by reason
   std::optional<std::vector<NamedCount>> bans_issued;         // guard, by ban reason
-  std::optional<std::vector<NamedCount>> bot_verdicts;        // guard, by verdict
+  std::optional<std::vector<BotVerdictCount>> bot_verdicts;   // guard, by site, class, action
   std::optional<std::vector<NamedCount>> l7_flood_verdicts;   // guard, by action
   std::optional<std::uint64_t> log_queue_depth;               // logs
   std::optional<std::vector<NamedCount>> log_lines_dropped;   // logs, by log type

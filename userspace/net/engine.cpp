@@ -489,9 +489,12 @@ class Worker {
   }
 
   // Counts the current request of `c` once, answered with `status`.
-  void countRequest(ClientConn* c, int status) {
+  void countRequest(ClientConn* c, int status, bool set_cookie = false) {
     if (c->counted || !c->site) return;
     c->counted = true;
+    // The status observer (bot behaviour: share of 4xx per source) sees
+    // every request answered on a site, local answers included.
+    if (options_.response_status) options_.response_status(basicContext(c), status, set_cookie);
     const std::size_t status_class =
         static_cast<std::size_t>(std::clamp(status / 100, 1, 5) - 1);
     const std::size_t index =
@@ -1448,7 +1451,7 @@ class Worker {
   void finish(ClientConn* c, UpstreamConn* u, bool reusable) {
     bump(counters_.proxied);
     const auto& resp = u->parser.response();
-    countRequest(c, resp.status);
+    countRequest(c, resp.status, resp.header("set-cookie").has_value());
     // The upstream's own Connection: close (or close-delimited body) went to
     // the client verbatim, so the client expects the connection to end.
     if (!resp.keep_alive || resp.framing == http::BodyFraming::UntilClose || stopping_)

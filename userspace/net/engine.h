@@ -33,6 +33,10 @@ struct EngineOptions {
   std::uint32_t workers = 1;  // >= 1
   VerdictHook verdict;        // empty: every request passes
   ResponseHook response{};    // empty: watch tokens are ignored
+  // Called once for every request of a site that got an answer (proxied or
+  // local), with the status sent; not for requests the parser rejected.
+  // Worker threads, concurrently; must not block. Empty: not called.
+  ResponseStatusHook response_status{};
   // How long stop() waits for in-flight requests before closing them.
   std::chrono::milliseconds stop_grace{10000};
 };

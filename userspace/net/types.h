@@ -110,6 +110,15 @@ using ResponseHook = std::function<ResponseAction(const std::shared_ptr<void>& w
                                                   const ResponseView& response,
                                                   const RequestContext& ctx)>;
 
+// Observes the status of every answered request of a site (proxied or
+// answered locally), e.g. for per-source behaviour counters (share of 4xx).
+// `ctx` carries request id, site and peer only (no TLS fields);
+// `set_cookie` is true when the answer carried a Set-Cookie header (a
+// client that never sends it back is a bot signal). Worker threads,
+// concurrently: thread-safe, never blocking.
+using ResponseStatusHook =
+    std::function<void(const RequestContext& ctx, int status, bool set_cookie)>;
+
 // Every counter the engine keeps, in one list (STYLE.md §2).
 #define MAMORI_NET_COUNTERS(X)                                                      \
   X(accepted)            /* client connections accepted */                          \

@@ -638,3 +638,49 @@ TEST(LoadConfig, LoginSectionErrorsPointAtTheValue) {
 
 }  // namespace
 }  // namespace mamori::config
+
+namespace mamori::config {
+namespace {
+
+TEST(LoadConfig, BotsSectionsAreParsed) {
+  auto result = loadConfigString(
+      siteYaml("        bots:\n"
+               "          actions: {scanner: ban, tool: challenge, inconsistent: block}\n"
+               "          ban_ttl: 2h\n"
+               "          behaviour: {window: 30s, max_requests: 100, max_4xx_percent: 80}\n",
+               "bots:\n  dir: /opt/bots\n  resolver: 127.0.0.1:5353\n  sources: 1000\n"),
+      "t.yaml", noFileChecks());
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->bots.dir, "/opt/bots");
+  EXPECT_EQ(result->bots.resolver, "127.0.0.1:5353");
+  EXPECT_EQ(result->bots.sources, 1000u);
+  const auto& bots = result->tenants[0].sites[0].bots;
+  ASSERT_TRUE(bots.has_value());
+  EXPECT_TRUE(bots->enabled);
+  EXPECT_EQ(bots->actions.at("scanner"), "ban");
+  EXPECT_EQ(bots->actions.at("tool"), "challenge");
+  EXPECT_EQ(bots->ban_ttl, 2h);
+  EXPECT_EQ(bots->behaviour.window, 30s);
+  EXPECT_EQ(bots->behaviour.max_requests, 100u);
+  EXPECT_EQ(bots->behaviour.max_4xx_percent, 80u);
+  EXPECT_EQ(bots->behaviour.max_paths, 60u);  // default kept
+  EXPECT_FALSE(result->tenants[0].sites[0].login.has_value());
+}
+
+TEST(LoadConfig, BotsErrorsHaveLineAndColumn) {
+  EXPECT_EQ(errorsOf(siteYaml("        bots:\n          actions: {scaner: block}\n")),
+            "t.yaml:11:21: unknown bot class 'scaner' (did you mean 'scanner'?)");
+  EXPECT_EQ(errorsOf(siteYaml("        bots:\n          actions: {scanner: drop}\n")),
+            "t.yaml:11:30: invalid action 'drop' for bot class 'scanner' (expected one of: "
+            "allow, log, challenge, block, ban)");
+  EXPECT_EQ(errorsOf(siteYaml("        bots:\n          behaviour: {max_4xx_percent: 101}\n")),
+            "t.yaml:11:40: 'max_4xx_percent' out of range: 101 (allowed 0..100)");
+  EXPECT_EQ(errorsOf(siteYaml("", "bots:\n  resolver: dns.example\n")),
+            "t.yaml:2:13: invalid resolver 'dns.example' (an IPv4 address with an optional "
+            "port, e.g. 127.0.0.1:53)");
+  EXPECT_EQ(errorsOf(siteYaml("", "bots:\n  resolver: '[::1]:53'\n")).substr(0, 12), "t.yaml:2:13:");
+  EXPECT_EQ(errorsOf(siteYaml("", "bots:\n  dir: relative/bots\n")).substr(0, 12), "t.yaml:2:8: ");
+}
+
+}  // namespace
+}  // namespace mamori::config

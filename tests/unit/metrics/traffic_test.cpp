@@ -98,7 +98,7 @@ EngineSnapshot fullyFed() {
   s.tls_handshakes = 5;
   s.tls_failures = std::vector<NamedCount>{{"no_shared_cipher", 1}};
   s.bans_issued = std::vector<NamedCount>{{"flood", 2}};
-  s.bot_verdicts = std::vector<NamedCount>{{"challenge", 1}};
+  s.bot_verdicts = std::vector<BotVerdictCount>{{"shop", "scanner", "block", 1}};
   s.l7_flood_verdicts = std::vector<NamedCount>{{"ban", 1}};
   s.log_queue_depth = 0;
   s.log_lines_dropped = std::vector<NamedCount>{{"event", 0}};
