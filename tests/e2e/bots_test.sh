@@ -51,10 +51,9 @@ for i in 3 4 5 6; do lab_exec client ip addr add "10.81.1.$i/24" dev "$CLIENT_DE
 
 lab_bg waf "$DNSMASQ" --no-daemon --conf-file=/dev/null --no-resolv --no-hosts --pid-file= \
   --listen-address=127.0.0.1 --bind-interfaces --port=5353 --log-queries \
-  --log-facility="$DIR/dnsmasq.log" \
   --host-record=crawl-10-81-1-2.googlebot.com,10.81.1.2 \
   --ptr-record=3.1.81.10.in-addr.arpa,crawl-fake.googlebot.com \
-  --host-record=crawl-fake.googlebot.com,10.81.1.99
+  --host-record=crawl-fake.googlebot.com,10.81.1.99 2>"$DIR/dnsmasq.log"
 dns_up() { lab_exec waf python3 - <<'PY'
 import socket, struct
 q = struct.pack(">HHHHHH", 1, 0x100, 1, 0, 0, 0) + b"\x01" + b"2" + b"\x011\x0281\x0210\x07in-addr\x04arpa\x00" + struct.pack(">HH", 12, 1)
