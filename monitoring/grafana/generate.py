@@ -176,7 +176,8 @@ SECURITY = dashboard(
               desc="Unexpired bans in the shield's map (manual, and written by guard once it lands)."),
         panel("Bans issued by reason",
               [(rate("mamori_guard_bans_total", "reason"), "{{reason}}")],
-              desc="Bans written to the shield by the login guard (login_unenforced: no shield loaded)."),
+              desc="Bans written to the shield by the login guard and the bot detector "
+                   "(*_unenforced: no shield loaded)."),
         panel("DoS: XDP rate-limit and scanner drops",
               [(rate("mamori_xdp_packets_total", "reason",
                      sel='{verdict="drop",reason=~"rate_.*|scanner|port|malformed.*|fragment"}'),

@@ -201,6 +201,7 @@ grep -q 'mamori_guard_bot_verdicts_total{.*class="scanner".*action="block".*} [1
   grep -q 'mamori_guard_bot_verdicts_total{site="shop",class="scanner",action="block"} [1-9]' "$DIR/metrics.txt" ||
   fail "metrics: $(grep bot_verdicts "$DIR/metrics.txt")"
 pass "mamorictl bots status|top and mamori_guard_bot_verdicts_total show the verdicts"
+ctl bots status | sed 's/^/  | /'
 
 # --- reload: a broken data file is refused, the old lists stay ----------------------
 printf 'user_agents:\n  - {name: broken, class: nonsense, contains: x}\n' >"$DIR/bots/zz_broken.yaml"

@@ -2,6 +2,7 @@
 
 #include "daemon/tls_fingerprints.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "daemon/daemon_logs.h"
@@ -28,8 +29,10 @@ void ShieldBanSink::ban(const common::IpPrefix& source, std::chrono::seconds ttl
   shield::BanReason shield_reason = shield::BanReason::Login;
   if (reason == guard::BanReason::Bot) shield_reason = shield::BanReason::Bot;
   if (reason == guard::BanReason::Flood) shield_reason = shield::BanReason::Flood;
+  const auto r = std::min<std::size_t>(static_cast<std::size_t>(reason), kReasons - 1);
   if (!maps_) {
     unenforced_.fetch_add(1, std::memory_order_relaxed);
+    unenforced_by_[r].fetch_add(1, std::memory_order_relaxed);
     std::fprintf(stderr,
                  "mamorid: ban of %s for %llds not enforced at XDP: no shield loaded "
                  "(the source stays blocked at the site)\n",
@@ -38,11 +41,13 @@ void ShieldBanSink::ban(const common::IpPrefix& source, std::chrono::seconds ttl
   }
   if (auto st = maps_->addBan(source, ttl, shield_reason); !st) {
     unenforced_.fetch_add(1, std::memory_order_relaxed);
+    unenforced_by_[r].fetch_add(1, std::memory_order_relaxed);
     std::fprintf(stderr, "mamorid: ban of %s not enforced at XDP: %s\n",
                  source.toString().c_str(), st.error().message.c_str());
     return;
   }
   written_.fetch_add(1, std::memory_order_relaxed);
+  written_by_[r].fetch_add(1, std::memory_order_relaxed);
 }
 
 // --- event records ------------------------------------------------------------

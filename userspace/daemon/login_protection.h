@@ -13,6 +13,7 @@
 // locks are the only locks on the request path. reload() runs on the main
 // thread; status(), unlock() and report() on control threads.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -54,11 +55,21 @@ class ShieldBanSink final : public guard::BanSink {
 
   std::uint64_t written() const { return written_.load(std::memory_order_relaxed); }
   std::uint64_t unenforced() const { return unenforced_.load(std::memory_order_relaxed); }
+  // The same, for the bans of one detector (mamori_guard_bans_total{reason}).
+  std::uint64_t written(guard::BanReason reason) const {
+    return written_by_[static_cast<std::size_t>(reason)].load(std::memory_order_relaxed);
+  }
+  std::uint64_t unenforced(guard::BanReason reason) const {
+    return unenforced_by_[static_cast<std::size_t>(reason)].load(std::memory_order_relaxed);
+  }
 
  private:
+  static constexpr std::size_t kReasons = 3;  // guard::BanReason values
   std::optional<shield::PinnedMaps> maps_;  // set once before the workers start
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> unenforced_{0};
+  std::array<std::atomic<std::uint64_t>, kReasons> written_by_{};
+  std::array<std::atomic<std::uint64_t>, kReasons> unenforced_by_{};
 };
 
 // Every counter of login protection in one list (STYLE.md §2).

@@ -287,8 +287,11 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
     if (bans) {
       // Bans the login guard wrote to the shield, and those it could not
       // (no shield loaded): the source then stays blocked at the site only.
-      snap.bans_issued = std::vector<metrics::NamedCount>{{"login", bans->written()},
-                                                          {"login_unenforced", bans->unenforced()}};
+      snap.bans_issued = std::vector<metrics::NamedCount>{
+          {"login", bans->written(guard::BanReason::LoginAbuse)},
+          {"login_unenforced", bans->unenforced(guard::BanReason::LoginAbuse)},
+          {"bot", bans->written(guard::BanReason::Bot)},
+          {"bot_unenforced", bans->unenforced(guard::BanReason::Bot)}};
     }
     // Bot verdicts of the sites with a bots section (atomics; zeros for
     // each class's configured action so the panel has a line).

@@ -15,6 +15,7 @@
 #include "admin/commands.h"
 #include "config/loader.h"
 #include "daemon/control_services.h"
+#include "daemon/login_protection.h"
 #include "http/request_parser.h"
 
 namespace mamori::daemon {
@@ -336,6 +337,17 @@ TEST_F(BotProtectionTest, RecordCarriesClassSignalsAndRdns) {
   EXPECT_EQ(d["class"], "fake_good_bot");
   EXPECT_EQ(d["signals"], "claim:googlebot:failed");
   EXPECT_EQ(d["rdns_reason"], "ptr_outside_domains");
+}
+
+TEST(ShieldBanSinkBots, CountsBansByReason) {
+  // Without a shield the ban cannot reach XDP: counted as unenforced, under
+  // the detector that asked (mamori_guard_bans_total{reason="bot_unenforced"}).
+  ShieldBanSink sink;
+  sink.ban(*common::parseIpPrefix("192.0.2.1"), 60s, guard::BanReason::Bot);
+  EXPECT_EQ(sink.unenforced(guard::BanReason::Bot), 1u);
+  EXPECT_EQ(sink.unenforced(guard::BanReason::LoginAbuse), 0u);
+  EXPECT_EQ(sink.written(guard::BanReason::Bot), 0u);
+  EXPECT_EQ(sink.unenforced(), 1u);
 }
 
 TEST_F(BotProtectionTest, ControlCommandsPrintStatusAndTop) {
