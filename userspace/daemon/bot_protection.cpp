@@ -109,6 +109,8 @@ logs::LogRecord botRecord(const guard::Classification& c, guard::BotAction actio
     r.details.push_back({"rdns_name", logs::Value::string(context.rdns_name)});
   if (!context.rdns_reason.empty())
     r.details.push_back({"rdns_reason", logs::Value::string(context.rdns_reason)});
+  r.details.push_back({"enforced", logs::Value::boolean(context.enforced)});
+  if (!context.enforced) r.message += " [detection only]";
   return r;
 }
 
@@ -170,6 +172,7 @@ Result<std::shared_ptr<const BotProtection::Snapshot>> BotProtection::build(
       e.tenant = tenant.id;
       e.name = site.name;
       e.policy = botSitePolicy(*site.bots);
+      e.detect_only = site.mode == config::SiteMode::Detect;
       snap->sites[site.name] = std::move(e);
       snap->order.push_back(site.name);
     }
@@ -303,6 +306,7 @@ net::Verdict BotProtection::onRequest(const http::Request& request,
     case guard::BotAction::Block: verdict = net::Verdict::block(403); break;
     case guard::BotAction::Ban:
       verdict = net::Verdict::block(403);
+      if (site.detect_only) break;  // the engine passes the 403; no ban either
       banned_until = now + site.policy.ban_ttl.count();
       bans_.fetch_add(1, std::memory_order_relaxed);
       // The sink writes the XDP map, or counts and reports that it could
@@ -331,6 +335,7 @@ net::Verdict BotProtection::onRequest(const http::Request& request,
   if (answered) rc.http_status = verdict.status;
   rc.rdns_name = rdns.name;
   rc.rdns_reason = rdns.reason;
+  rc.enforced = !site.detect_only;
   submit(botRecord(c, action, rc));
   return verdict;
 }

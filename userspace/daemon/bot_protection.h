@@ -129,6 +129,7 @@ struct BotRecordContext {
   std::optional<std::uint16_t> http_status;
   std::string rdns_name;    // PTR name checked, for claims
   std::string rdns_reason;  // why a claim failed
+  bool enforced = true;     // false in a site with mode: detect
 };
 logs::LogRecord botRecord(const guard::Classification& c, guard::BotAction action,
                           const BotRecordContext& context);
@@ -202,6 +203,9 @@ class BotProtection {
     std::string tenant;
     std::string name;
     guard::BotSitePolicy policy;
+    // mode: detect: the engine lets Block verdicts through, so a ban
+    // would be the only thing enforced; it is logged and not issued.
+    bool detect_only = false;
     SiteCounters* counters = nullptr;  // owned by counters_, never freed while running
   };
   struct Snapshot {

@@ -227,6 +227,28 @@ TEST_F(BotProtectionTest, BanGoesToTheSinkOnceAndBlocksMeanwhile) {
   EXPECT_EQ(send(browser()).action, net::Verdict::Action::Pass);
 }
 
+TEST(BotProtectionDetect, DetectModeSiteIssuesNoBan) {
+  config::Config c = load("          actions: {scanner: ban}\n");
+  c.tenants[0].sites[0].mode = config::SiteMode::Detect;
+  guard::ManualClock clock;
+  FakeSink sink;
+  FakeDns dns;
+  BotOptions o;
+  o.lookup = &dns;
+  o.rdns_threads = 0;
+  o.data_dir = MAMORI_BOTS_DATA_DIR;
+  auto bp = BotProtection::create(c, clock, nullptr, &sink, testChallenge, o);
+  ASSERT_TRUE(bp.ok());
+  net::RequestContext ctx;
+  ctx.site = "web";
+  ctx.peer = *config::parseIpAddress("192.0.2.7");
+  // The verdict says what would happen (the engine counts it and passes).
+  EXPECT_EQ((*bp)->onRequest(request("nikto/2.5"), ctx).action, net::Verdict::Action::Block);
+  EXPECT_TRUE(sink.bans.empty());
+  EXPECT_EQ((*bp)->onRequest(request("nikto/2.5"), ctx).action, net::Verdict::Action::Block);
+  EXPECT_EQ((*bp)->stats().refused_banned, 0u);
+}
+
 TEST_F(BotProtectionTest, GoodBotClaimIsVerifiedOffThePath) {
   make("          actions: {unverified_good_claim: log, fake_good_bot: block}\n");
   dns_.ptr["66.249.66.1"] = {"crawl-66-249-66-1.googlebot.com"};
