@@ -285,8 +285,9 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
       snap.inspection_duration_seconds = std::move(h);
     }
     if (bans) {
-      // Bans the login guard wrote to the shield, and those it could not
-      // (no shield loaded): the source then stays blocked at the site only.
+      // Bans the login guard and the bot detector wrote to the shield, and
+      // those they could not (no shield loaded): the source then stays
+      // blocked at the site only.
       snap.bans_issued = std::vector<metrics::NamedCount>{
           {"login", bans->written(guard::BanReason::LoginAbuse)},
           {"login_unenforced", bans->unenforced(guard::BanReason::LoginAbuse)},
@@ -648,7 +649,9 @@ int main(int argc, char** argv) {
       }
       return login_verdict;
     };
-    if (bots && bots->active()) {
+    // Always, so that a reload adding `bots:` to a site needs no restart;
+    // a site without it costs one map lookup per answer.
+    if (bots) {
       options.response_status = [bp = bots.get()](const net::RequestContext& context, int status,
                                                   bool set_cookie) {
         bp->onResponseStatus(context, status, set_cookie);

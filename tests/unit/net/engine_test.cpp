@@ -14,9 +14,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
 #include <regex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace mamori::net {
 namespace {
@@ -85,6 +87,34 @@ TEST(Engine, CountsRequestsPerSiteStatusAndVerdict) {
   EXPECT_EQ(timed, 3u);
   EXPECT_GT(s.duration_sum_seconds, 0.0);
   EXPECT_EQ(s.active_connections, 0u);
+}
+
+// The status observer (bot behaviour's 4xx share) sees every answered
+// request once: local answers and proxied ones, with site and peer.
+TEST(Engine, ResponseStatusObserverSeesEveryAnswer) {
+  TestUpstream up(false);
+  uint16_t port = freePort();
+  std::string seen_id;
+  auto cfg = oneSite(port, up.port());
+  EngineOptions options{1, blockPath("/admin", &seen_id)};
+  std::mutex mu;
+  std::vector<std::string> seen;
+  options.response_status = [&](const RequestContext& ctx, int status, bool set_cookie) {
+    std::lock_guard lock(mu);
+    seen.push_back(std::string(ctx.site) + " " + ctx.peer.toString() + " " +
+                   std::to_string(status) + (set_cookie ? " cookie" : ""));
+  };
+  auto engine = Engine::create(cfg, options);
+  ASSERT_TRUE(engine) << engine.error().message;
+  (*engine)->start();
+  roundTrip(port, "/admin");
+  roundTrip(port, "/fine");
+  (*engine)->stop();
+  const std::string site = cfg.tenants[0].sites[0].name;
+  std::lock_guard lock(mu);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], site + " 127.0.0.1 403");
+  EXPECT_EQ(seen[1], site + " 127.0.0.1 200");
 }
 
 TEST(Engine, DetectModeLetsBlockThrough) {
