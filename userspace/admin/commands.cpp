@@ -873,7 +873,10 @@ int botsCommand(Context& ctx) {
                         "},\"sources\":{\"tracked\":" + std::to_string(st->sources_tracked) +
                         ",\"capacity\":" + std::to_string(st->sources_capacity) +
                         ",\"bytes_per_source\":" + std::to_string(st->bytes_per_source) +
-                        ",\"evictions\":" + std::to_string(st->source_evictions) + "},\"sites\":[";
+                        ",\"evictions\":" + std::to_string(st->source_evictions) +
+                        "},\"records\":" + std::to_string(st->records) +
+                        ",\"records_suppressed\":" + std::to_string(st->records_suppressed) +
+                        ",\"sites\":[";
       for (size_t i = 0; i < st->sites.size(); ++i) out += (i ? "," : "") + botSiteJson(st->sites[i]);
       ctx.out(out + "]}\n");
       return 0;
@@ -892,6 +895,9 @@ int botsCommand(Context& ctx) {
            std::to_string(st->sources_capacity) + " tracked (" +
            std::to_string(st->bytes_per_source) + " bytes each), " +
            std::to_string(st->source_evictions) + " evicted\n";
+    out += "BOT records: " + std::to_string(st->records) + " written, " +
+           std::to_string(st->records_suppressed) + " left out (over " +
+           "the per-source limit)\n";
     for (const auto& s : st->sites) {
       out += "site " + s.site + " (tenant " + s.tenant + ")" + (s.enabled ? "" : " [disabled]") +
              ", ban ttl " + std::to_string(s.ban_ttl_s) + "s\n  policy:";

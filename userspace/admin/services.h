@@ -135,6 +135,8 @@ struct BotStatusInfo {
   // Behaviour table.
   std::size_t sources_tracked = 0, sources_capacity = 0, bytes_per_source = 0;
   std::uint64_t source_evictions = 0;
+  // BOT log records written, and left out by the per-source limit.
+  std::uint64_t records = 0, records_suppressed = 0;
   std::vector<BotSiteInfo> sites;
 };
 struct BotTopInfo {

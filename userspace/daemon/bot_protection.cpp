@@ -110,6 +110,8 @@ logs::LogRecord botRecord(const guard::Classification& c, guard::BotAction actio
   if (!context.rdns_reason.empty())
     r.details.push_back({"rdns_reason", logs::Value::string(context.rdns_reason)});
   r.details.push_back({"enforced", logs::Value::boolean(context.enforced)});
+  if (context.suppressed_before)
+    r.details.push_back({"suppressed_before", logs::Value::unsignedInt(context.suppressed_before)});
   if (!context.enforced) r.message += " [detection only]";
   return r;
 }
@@ -315,11 +317,16 @@ net::Verdict BotProtection::onRequest(const http::Request& request,
       if (sink_) sink_->ban(source, site.policy.ban_ttl, guard::BanReason::Bot);
       break;
   }
-  behaviour_->noteVerdict(site.id, source, c.cls, banned_until);
+  const guard::BehaviourTable::RecordPermit permit = behaviour_->noteVerdict(
+      site.id, source, c.cls, banned_until, now, kRecordsPerSourceSecond);
   // Allow is silent; a challenge the client already passed is not news.
   const bool answered = verdict.action == net::Verdict::Action::Block;
   if (action == guard::BotAction::Allow || (action == guard::BotAction::Challenge && !answered))
     return verdict;
+  if (!permit.write) {
+    records_suppressed_.fetch_add(1, std::memory_order_relaxed);
+    return verdict;
+  }
 
   BotRecordContext rc;
   rc.tenant = site.tenant;
@@ -336,6 +343,7 @@ net::Verdict BotProtection::onRequest(const http::Request& request,
   rc.rdns_name = rdns.name;
   rc.rdns_reason = rdns.reason;
   rc.enforced = !site.detect_only;
+  rc.suppressed_before = permit.suppressed_before;
   submit(botRecord(c, action, rc));
   return verdict;
 }

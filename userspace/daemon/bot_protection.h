@@ -49,6 +49,11 @@ class DaemonLogs;
 // The challenge a site's `challenge` action hands the request to: Pass
 // when the client has passed it, otherwise the answer to send (a Block
 // carrying the challenge page). Called on worker threads; must not block.
+// BOT log records written per source and second at most; the rest are
+// counted (and the next written record says how many): a scanner sending
+// thousands of requests a second must not flood the log.
+inline constexpr std::uint32_t kRecordsPerSourceSecond = 10;
+
 using BotChallenge =
     std::function<net::Verdict(const http::Request&, const net::RequestContext&)>;
 
@@ -66,6 +71,7 @@ std::string resolveBotsDir(const config::Config& config);
   X(requests)        /* requests of sites with bots enabled */                  \
   X(classified)      /* of which put in a class other than none */              \
   X(records)         /* BOT log records submitted */                            \
+  X(records_suppressed) /* records left out: over 10 per source and second */    \
   X(refused_banned)  /* requests of a source this table already banned */       \
   X(bans)            /* bans handed to the ban sink */
 
@@ -130,6 +136,7 @@ struct BotRecordContext {
   std::string rdns_name;    // PTR name checked, for claims
   std::string rdns_reason;  // why a claim failed
   bool enforced = true;     // false in a site with mode: detect
+  std::uint32_t suppressed_before = 0;  // records of this source left out just before
 };
 logs::LogRecord botRecord(const guard::Classification& c, guard::BotAction action,
                           const BotRecordContext& context);

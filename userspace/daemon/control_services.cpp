@@ -92,6 +92,8 @@ Result<admin::BotStatusInfo> ControlServices::botStatus(const std::string& site)
   out.sources_capacity = st->sources_capacity;
   out.bytes_per_source = st->bytes_per_source;
   out.source_evictions = st->source_evictions;
+  out.records = st->stats.records;
+  out.records_suppressed = st->stats.records_suppressed;
   for (const auto& s : st->sites) {
     admin::BotSiteInfo i;
     i.tenant = s.tenant;

@@ -100,14 +100,31 @@ void BehaviourTable::onResponse(std::uint32_t site, const common::IpPrefix& sour
   });
 }
 
-void BehaviourTable::noteVerdict(std::uint32_t site, const common::IpPrefix& source, BotClass cls,
-                                 std::int64_t banned_until_s) {
+BehaviourTable::RecordPermit BehaviourTable::noteVerdict(std::uint32_t site,
+                                                         const common::IpPrefix& source,
+                                                         BotClass cls, std::int64_t banned_until_s,
+                                                         std::int64_t now_s,
+                                                         std::uint32_t records_per_second) {
+  RecordPermit permit;
   table_.find(keyOf(site, source), [&](Entry& e) {
     if (!sameSource(e.addr, e.v6, source) || e.site != site) return;
     e.last_class = cls;
     if (cls != BotClass::None && e.bot_requests != 0xffffffffu) ++e.bot_requests;
     if (banned_until_s > e.banned_until_s) e.banned_until_s = banned_until_s;
+    if (e.record_second != now_s) {
+      e.record_second = now_s;
+      e.records_in_second = 0;
+    }
+    if (records_per_second != 0 && e.records_in_second >= records_per_second) {
+      permit.write = false;
+      if (e.records_suppressed != 0xffffffffu) ++e.records_suppressed;
+      return;
+    }
+    ++e.records_in_second;
+    permit.suppressed_before = e.records_suppressed;
+    e.records_suppressed = 0;
   });
+  return permit;
 }
 
 std::vector<SourceSummary> BehaviourTable::top(std::size_t n, std::optional<std::uint32_t> site,

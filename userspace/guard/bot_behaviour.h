@@ -66,10 +66,22 @@ class BehaviourTable {
   // a cookie). An unknown source is not added. Worker threads.
   void onResponse(std::uint32_t site, const common::IpPrefix& source, int status, bool set_cookie,
                   const BehaviourLimits& limits, std::int64_t now_s);
+  // Whether a BOT log record may be written for this request: at most
+  // `per_second` records per source and second, so a scanner sending
+  // thousands of requests a second writes a bounded log. The first record
+  // after a suppressed run says how many were left out.
+  struct RecordPermit {
+    bool write = true;
+    std::uint32_t suppressed_before = 0;  // records left out since the last written one
+  };
+
   // Records the class given to its last request (and, for a ban, until
-  // when it is banned so the ban is not issued again). Worker threads.
-  void noteVerdict(std::uint32_t site, const common::IpPrefix& source, BotClass cls,
-                   std::int64_t banned_until_s);
+  // when it is banned so the ban is not issued again), and decides whether
+  // its BOT record is written. An untracked source is always permitted.
+  // Worker threads.
+  RecordPermit noteVerdict(std::uint32_t site, const common::IpPrefix& source, BotClass cls,
+                           std::int64_t banned_until_s, std::int64_t now_s,
+                           std::uint32_t records_per_second);
 
   // The `n` sources with most bot requests, then most requests; `site`
   // nullopt for all. Control threads; walks the table.
@@ -92,6 +104,9 @@ class BehaviourTable {
     std::uint32_t activity = 0;   // requests in the window at the last count (eviction weight)
     std::uint32_t bot_requests = 0;
     std::int64_t banned_until_s = 0;
+    std::int64_t record_second = 0;      // second of the last written BOT record
+    std::uint32_t records_in_second = 0;
+    std::uint32_t records_suppressed = 0;
     detail::WindowCount requests;
     detail::WindowCount responses;
     detail::WindowCount client_errors;

@@ -179,6 +179,18 @@ TEST_F(BotProtectionTest, ScannerBlockedWithABotRecordCount) {
   EXPECT_TRUE(sink_.bans.empty());
 }
 
+TEST_F(BotProtectionTest, RecordsAreLimitedPerSourceVerdictsAreNot) {
+  make("          enabled: true\n");
+  for (int i = 0; i < 30; ++i)
+    EXPECT_EQ(send(request("sqlmap/1.7")).action, net::Verdict::Action::Block);
+  EXPECT_EQ(count("scanner", "block"), 30u);
+  EXPECT_EQ(bp_->stats().records, kRecordsPerSourceSecond);
+  EXPECT_EQ(bp_->stats().records_suppressed, 30u - kRecordsPerSourceSecond);
+  clock_.advance(1s);
+  send(request("sqlmap/1.7"));
+  EXPECT_EQ(bp_->stats().records, kRecordsPerSourceSecond + 1);
+}
+
 TEST_F(BotProtectionTest, BrowserPassesAndOtherSitesAreUntouched) {
   make("          enabled: true\n");
   EXPECT_EQ(send(browser()).action, net::Verdict::Action::Pass);

@@ -116,7 +116,7 @@ TEST(BehaviourTable, TopOrdersByBotRequestsAndRemembersBans) {
   BehaviourLimits l;
   for (int i = 0; i < 10; ++i) t.onRequest(1, ip("192.0.2.1"), 1, true, l, 5);
   t.onRequest(1, ip("192.0.2.2"), 1, true, l, 5);
-  t.noteVerdict(1, ip("192.0.2.2"), BotClass::Scanner, 500);
+  t.noteVerdict(1, ip("192.0.2.2"), BotClass::Scanner, 500, 5, 10);
   auto top = t.top(10, 1, 5);
   ASSERT_EQ(top.size(), 2u);
   EXPECT_EQ(top[0].source.toString(), "192.0.2.2");
@@ -125,6 +125,28 @@ TEST(BehaviourTable, TopOrdersByBotRequestsAndRemembersBans) {
   EXPECT_EQ(t.onRequest(1, ip("192.0.2.2"), 1, true, l, 6).banned_until_s, 500);
   EXPECT_EQ(t.onRequest(1, ip("192.0.2.2"), 1, true, l, 501).banned_until_s, 0);
   EXPECT_TRUE(t.top(10, 2, 5).empty());
+}
+
+TEST(BehaviourTable, BotRecordsAreRateLimitedPerSource) {
+  BehaviourTable t(1024);
+  BehaviourLimits l;
+  const auto src = ip("192.0.2.3");
+  int written = 0;
+  for (int i = 0; i < 100; ++i) {
+    t.onRequest(1, src, 1, true, l, 7);
+    written += t.noteVerdict(1, src, BotClass::Scanner, 0, 7, 10).write ? 1 : 0;
+  }
+  EXPECT_EQ(written, 10);
+  // Next second: written again, saying how many were left out.
+  t.onRequest(1, src, 1, true, l, 8);
+  auto p = t.noteVerdict(1, src, BotClass::Scanner, 0, 8, 10);
+  EXPECT_TRUE(p.write);
+  EXPECT_EQ(p.suppressed_before, 90u);
+  EXPECT_EQ(t.noteVerdict(1, src, BotClass::Scanner, 0, 8, 10).suppressed_before, 0u);
+  // Another source has its own budget; an untracked one is always written.
+  t.onRequest(1, ip("192.0.2.4"), 1, true, l, 7);
+  EXPECT_TRUE(t.noteVerdict(1, ip("192.0.2.4"), BotClass::Tool, 0, 7, 10).write);
+  EXPECT_TRUE(t.noteVerdict(1, ip("192.0.2.99"), BotClass::Tool, 0, 7, 10).write);
 }
 
 }  // namespace
