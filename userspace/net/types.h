@@ -120,6 +120,7 @@ using ResponseHook = std::function<ResponseAction(const std::shared_ptr<void>& w
   X(delayed)             /* requests or responses held by a delay */                \
   X(watched)             /* responses handed to the response hook */                \
   X(detect_only)         /* Block verdicts let through by mode: detect */           \
+  X(streamed_bodies)     /* requests whose body past the prefix was streamed */     \
   X(proxied)             /* responses relayed from an upstream to the end */        \
   X(upstream_connect_failures) /* refused or timed out; the upstream goes down */   \
   X(bad_gateway)         /* 502 answered */                                         \
