@@ -86,10 +86,10 @@ std::vector<Step> parseAll(std::string_view in, std::size_t piece, const Request
     if (st == ParseStatus::NeedMore) check(used == chunk.size());
     offset += used;
     if (st == ParseStatus::NeedMore) {
-      if (offset >= in.size()) steps.push_back({st, parser.rejectReason(), offset, Request{}});
+      if (offset >= in.size()) steps.push_back({st, parser.rejectReason(), offset, Request{}, false, {}});
       continue;
     }
-    Step step{st, parser.rejectReason(), offset, Request{}};
+    Step step{st, parser.rejectReason(), offset, Request{}, false, {}};
     if (st == ParseStatus::Prefix) {
       check(limits.body_policy == BodyLimitPolicy::InspectPrefix);
       check(parser.request().body.size() == limits.max_body_bytes);

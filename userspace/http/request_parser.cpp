@@ -133,7 +133,9 @@ ParseStatus RequestParser::feed(std::string_view bytes, std::size_t* consumed) {
         // Bytes decoded past the limit in this call wait in overflow_; the
         // end of the body may even be among them (then feedBody() hands them
         // out and returns Done at once).
-        startStreamIfOver();
+        // Trailers of a streamed body are dropped, however the input was
+        // split (feedBody() drops those it decodes).
+        if (startStreamIfOver()) request_.trailers.clear();
         request_.body_length = request_.body.size();
         if (st == ChunkedDecoder::Status::Done) state_ = State::Done;
         break;

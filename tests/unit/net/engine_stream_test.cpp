@@ -44,9 +44,9 @@ struct Received {
 // (so any framing mistake of the engine shows up as a rejected or missing
 // request), keeps it, and answers "ok". A connection per thread, so
 // several connections may be open. `stall` delays the first read on each
-// connection (a slow upstream: back-pressure); `early` answers as soon as
-// the head is in, without reading the body (an upstream that refuses
-// early), then closes.
+// connection (a slow upstream: back-pressure); `early` answers 401 as soon
+// as the head is in, without waiting for the body (an upstream that
+// refuses early), then closes.
 class BodyUpstream {
  public:
   explicit BodyUpstream(std::chrono::milliseconds stall = 0ms, bool early = false)
@@ -116,6 +116,11 @@ class BodyUpstream {
           if (early_ && parser.headersComplete()) {
             std::string resp = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope";
             ::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
+            // Lingering close, as servers do: closing with unread input
+            // would reset the connection and could destroy the answer.
+            ::shutdown(c, SHUT_WR);
+            while (::recv(c, buf.data(), buf.size(), 0) > 0) {
+            }
             ::close(c);
             return;
           }
