@@ -80,6 +80,10 @@ struct Verdict {
 // Called by a worker thread on every complete request before it is
 // proxied, concurrently from all workers: it must be thread-safe and must
 // not block (it runs on the event loop). Never called for rejected requests.
+// In a site with body_over_limit: inspect_prefix a body longer than
+// max_body_bytes is not complete yet: the hook gets the head and the first
+// max_body_bytes (Request::body_truncated set), and the rest streams to the
+// upstream uninspected after a Pass.
 using VerdictHook = std::function<Verdict(const http::Request&, const RequestContext&)>;
 
 // Body bytes (decoded: de-chunked, but not decompressed) handed to the
