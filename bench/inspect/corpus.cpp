@@ -79,11 +79,17 @@ ParsedRequest parseRequest(const std::string& bytes) {
       out.reject_reason = http::rejectReasonName(parser.rejectReason());
       return out;
     case http::ParseStatus::Done: break;
+    // Only with body_over_limit: inspect_prefix, which this parser does
+    // not use; the prefix would be what inspection sees.
+    case http::ParseStatus::Prefix: break;
   }
   out.status = Parsed::Ok;
   out.request = parser.takeRequest();
   std::string_view content_type = out.request.header("Content-Type").value_or("");
-  if (!out.request.body.empty()) out.body = http::parseBody(content_type, out.request.body);
+  if (!out.request.body.empty())
+    out.body = http::parseBody(content_type, out.request.body, {},
+                               out.request.body_truncated ? http::BodyExtent::Prefix
+                                                          : http::BodyExtent::Whole);
   return out;
 }
 

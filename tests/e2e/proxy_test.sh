@@ -12,7 +12,11 @@
 # response streams intact to a slow reader (sha256); a chunked response; a
 # client that half-closes after its request still gets the whole answer; a
 # slow client sending half a header is cut after header_timeout (1 s, from
-# --config); upstream down → 502; SIGTERM → exit 0.
+# --config); upstream down → 502; SIGTERM → exit 0. body_over_limit
+# (max_body_bytes 64 KiB, --config): with inspect_prefix a 5 MiB body
+# reaches the upstream intact (sha256) as Content-Length and as chunked, an
+# attack in the prefix is blocked and never forwarded, a sender too slow
+# for body_timeout gets 408; with reject the same body gets 413.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BIN=${MAMORI_BIN:-$here/../../build/bin}
@@ -146,5 +150,108 @@ grep -q '/slow' "$UPLOG" && fail "half request reached the upstream"
 pass "half a header is cut after header_timeout (${secs}s, 408)"
 kill -TERM "$m2_pid"
 wait "$m2_pid" || fail "mamorid --config exited non-zero on SIGTERM"
+
+# --- body_over_limit: inspect_prefix streams, reject answers 413 ----------
+P3=$(free_port)
+P4=$(free_port)
+mkdir -p "$DIR/prefix-rules"
+cat >"$DIR/prefix-rules/xss.yaml" <<'YAML'
+rules:
+  - id: 990101
+    message: script tag in the body, e2e
+    category: xss
+    severity: critical
+    targets: [raw_body]
+    transforms: [lowercase]
+    operator: {pattern: '<script'}
+    score: 5
+    samples:
+      match: [{target: raw_body, value: "a<SCRIPT>b"}]
+      nomatch: [{target: raw_body, value: "a script b"}]
+YAML
+cat >"$DIR/prefix.yaml" <<YAML
+workers: 2
+tenants:
+  - id: e2e
+    sites:
+      - name: prefix-site
+        hosts: ["prefix.test"]
+        listeners:
+          - address: 127.0.0.1:$P3
+        upstreams:
+          - address: 127.0.0.1:$UP
+        limits:
+          max_body_bytes: 64KiB
+          body_over_limit: inspect_prefix
+          body_timeout: 2s
+      - name: reject-site
+        hosts: ["reject.test"]
+        listeners:
+          - address: 127.0.0.1:$P4
+        upstreams:
+          - address: 127.0.0.1:$UP
+        limits:
+          max_body_bytes: 64KiB
+          body_over_limit: reject
+YAML
+"$BIN/mamorid" --config "$DIR/prefix.yaml" --control-socket "$DIR/control3.sock" --log-dir "$DIR/logs3" \
+  --rules "$DIR/prefix-rules" --metrics off >"$DIR/mamorid-prefix.log" 2>&1 &
+m3_pid=$!
+track "$m3_pid"
+wait_port "$P3" || fail "mamorid (inspect_prefix) did not listen on $P3: $(cat "$DIR/mamorid-prefix.log")"
+head -c 5242880 /dev/urandom >"$DIR/big.bin"
+want=$(sha256sum "$DIR/big.bin" | cut -c1-64)
+out=$(curl -sS -H "Content-Type: application/octet-stream" --data-binary @"$DIR/big.bin" "http://127.0.0.1:$P3/up-cl") ||
+  fail "5 MiB POST (inspect_prefix) failed"
+grep -q '"body_length": 5242880' <<<"$out" || fail "streamed body length: $out"
+grep -q "\"body_sha256\": \"$want\"" <<<"$out" || fail "streamed body differs: $out"
+out=$(curl -sS -H "Content-Type: application/octet-stream" -H 'Transfer-Encoding: chunked' \
+  --data-binary @"$DIR/big.bin" "http://127.0.0.1:$P3/up-chunked") || fail "5 MiB chunked POST failed"
+grep -q "\"body_sha256\": \"$want\"" <<<"$out" || fail "streamed chunked body differs: $out"
+grep -A1 '"Transfer-Encoding",' <<<"$out" | grep -q '"chunked"' || fail "chunked body not re-chunked: $out"
+pass "inspect_prefix: 5 MiB body streamed intact past a 64 KiB prefix (Content-Length and chunked)"
+
+{ printf '<script>alert(1)</script>'; head -c 1048576 /dev/zero | tr '\0' 'a'; } >"$DIR/attack.txt"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Content-Type: text/plain" --data-binary @"$DIR/attack.txt" \
+  "http://127.0.0.1:$P3/attack-prefix")
+[[ "$code" == 403 ]] || fail "attack in the prefix answered $code"
+grep -q '/attack-prefix' "$UPLOG" && fail "blocked streamed request reached the upstream"
+pass "inspect_prefix: an attack in the prefix is blocked (403), nothing forwarded"
+
+out=$(python3 - "$P3" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 10)
+s.sendall(b"POST /slow-body HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1000000\r\n\r\n" + b"a" * 70000)
+started = time.monotonic()
+s.setblocking(False)
+reply = b""
+while time.monotonic() - started < 8:
+    try:
+        s.send(b"a")
+    except OSError:
+        pass
+    time.sleep(0.1)
+    try:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    except BlockingIOError:
+        pass
+print("%.1f %s" % (time.monotonic() - started, reply.split(b"\r\n")[0].decode()))
+PY
+)
+secs=${out%% *}
+python3 -c "import sys; sys.exit(0 if 1.0 <= $secs <= 5 else 1)" || fail "slow streamed body cut after ${secs}s: $out"
+grep -q ' 408 ' <<<"$out" || fail "slow streamed body answered '$out'"
+pass "inspect_prefix: a sender too slow for body_timeout is cut (${secs}s, 408)"
+
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Content-Type: application/octet-stream" \
+  --data-binary @"$DIR/big.bin" "http://127.0.0.1:$P4/up-reject")
+[[ "$code" == 413 ]] || fail "body over the limit with reject answered $code"
+grep -q '/up-reject' "$UPLOG" && fail "rejected body reached the upstream"
+pass "reject: body over max_body_bytes answered 413"
+kill -TERM "$m3_pid"
+wait "$m3_pid" || fail "mamorid (inspect_prefix) exited non-zero on SIGTERM"
 
 echo "PASS: proxy e2e"

@@ -10,7 +10,7 @@
 # TLS 1.1 refused, 1.2 and 1.3 accepted; ALPN http/1.1 negotiated, h2-only
 # refused; session resumption (TLS 1.3 ticket, TLS 1.2 session id); keep-alive
 # over one TLS connection; 4 MB up and 5 MB down intact (also to a slow
-# reader); a client stalling mid-handshake is cut at header_timeout; plain
+# reader); 4 MB up streamed past a 64 KiB prefix (inspect_prefix, beta); a client stalling mid-handshake is cut at header_timeout; plain
 # HTTP and junk on the TLS port are closed and mamorid keeps serving; the
 # --tls-cert/--tls-key quick start; SIGTERM → exit 0.
 set -euo pipefail
@@ -74,6 +74,9 @@ tenants:
           - {hosts: [beta.test], cert: beta.test.pem, key: beta.test.key}
         upstreams:
           - address: 127.0.0.1:$UP
+        limits:
+          max_body_bytes: 64KiB
+          body_over_limit: inspect_prefix
 YAML
 
 # --- --check-config loads the certificates ---------------------------------
@@ -176,6 +179,16 @@ got=$(curl -sS "${C[@]}" "$U/big?n=5242880" | sha256sum | cut -c1-64)
 got=$(curl -sS "${C[@]}" --limit-rate 4M "$U/big?n=5242880" | sha256sum | cut -c1-64)
 [[ "$got" == "$want" ]] || fail "5 MB response over TLS to a slow reader differs"
 pass "4 MB request body and 5 MB response (also rate-limited) intact over TLS"
+
+# beta streams bodies past a 64 KiB prefix (body_over_limit: inspect_prefix).
+want=$(sha256sum "$DIR/body.bin" | cut -c1-64)
+B=(--resolve "beta.test:$P:127.0.0.1" --cacert "$DIR/beta.test.pem")
+for te in "" "Transfer-Encoding: chunked"; do
+  out=$(curl -sS "${B[@]}" -H "Content-Type: application/octet-stream" ${te:+-H "$te"} \
+    --data-binary @"$DIR/body.bin" "https://beta.test:$P/stream") || fail "streamed POST over TLS failed ($te)"
+  grep -q "\"body_sha256\": \"$want\"" <<<"$out" || fail "body streamed over TLS differs ($te): $out"
+done
+pass "4 MB body streamed past a 64 KiB inspected prefix over TLS (Content-Length and chunked)"
 
 # --- a client stalling mid-handshake is cut at header_timeout ----------------
 secs=$(python3 - "$P" <<'PY'

@@ -76,6 +76,13 @@ void checkOne(std::string_view content_type, std::string_view body) {
   tiny.max_fields = 4;
   tiny.max_field_bytes = 16;
   parseChecked(content_type, body, tiny);
+
+  // As a prefix (body_over_limit: inspect_prefix): the cut end is never an
+  // error, and a body that parses whole parses as a prefix too.
+  ParsedBody p = mamori::http::parseBody(content_type, body, wide, mamori::http::BodyExtent::Prefix);
+  check(p.prefix_only && p.error != BodyError::Truncated);
+  check(p.error_detail.empty() == (p.error == BodyError::None));
+  if (a.error == BodyError::None) check(p.error == BodyError::None);
 }
 
 }  // namespace

@@ -6,7 +6,11 @@
 //     byte chooses a piece size), which is what keeps us in step with the
 //     upstream whatever TCP segmentation an attacker picks;
 //   - a Done request has sane fields (framing flags consistent, body within
-//     limits, Host present in HTTP/1.1).
+//     limits, Host present in HTTP/1.1);
+//   - with InspectPrefix, a Prefix request carries exactly max_body_bytes
+//     and the streamed rest (feedBody) is the same however it is split (a
+//     framing error just past the prefix may come from feed() or from
+//     feedBody(), with the same reason at the same offset).
 // Violations abort, so libFuzzer and the corpus replay both report them.
 
 #include <cstddef>
@@ -42,6 +46,8 @@ struct Step {
   RejectReason reason;
   std::size_t end;  // absolute offset where the request ended
   Request request;
+  bool streamed = false;  // feed() said Prefix; `rest` came from feedBody()
+  std::string rest;
 };
 
 bool sameRequest(const Request& a, const Request& b) {
@@ -62,9 +68,8 @@ void checkDoneRequest(const Request& r, const RequestLimits& limits) {
   if (r.version == Version::Http11) check(!r.host.empty());
   if (r.chunked) check(r.version == Version::Http11);
   check(r.body.size() <= limits.max_body_bytes);
-  check(r.body.size() <= r.body_length);
-  check(r.body_truncated == (r.body.size() < r.body_length));
-  if (limits.body_policy == BodyLimitPolicy::Reject) check(!r.body_truncated);
+  check(r.body.size() == r.body_length);
+  check(!r.body_truncated);
   if (r.content_length.has_value()) check(r.body_length == *r.content_length);
   if (!r.chunked && !r.content_length.has_value()) check(r.body_length == 0);
   if (!r.chunked) check(r.trailers.empty());
@@ -83,11 +88,35 @@ std::vector<Step> parseAll(std::string_view in, std::size_t piece, const Request
     if (st == ParseStatus::NeedMore) check(used == chunk.size());
     offset += used;
     if (st == ParseStatus::NeedMore) {
-      if (offset >= in.size()) steps.push_back({st, parser.rejectReason(), offset, Request{}});
+      if (offset >= in.size()) steps.push_back({st, parser.rejectReason(), offset, Request{}, false, {}});
       continue;
     }
-    Step step{st, parser.rejectReason(), offset, Request{}};
-    if (st == ParseStatus::Done) {
+    Step step{st, parser.rejectReason(), offset, Request{}, false, {}};
+    if (st == ParseStatus::Prefix) {
+      check(limits.body_policy == BodyLimitPolicy::InspectPrefix);
+      check(parser.request().body.size() == limits.max_body_bytes);
+      check(parser.request().body_truncated);
+      step.request = parser.takeRequest();
+      step.streamed = true;
+      while (true) {
+        std::string_view rest = in.substr(offset, piece);
+        std::size_t body_used = 0;
+        std::size_t before = step.rest.size();
+        st = parser.feedBody(rest, &body_used, &step.rest);
+        check(body_used <= rest.size());
+        check(step.rest.size() - before <= body_used + in.size());
+        if (st == ParseStatus::NeedMore) check(body_used == rest.size());
+        offset += body_used;
+        if (st != ParseStatus::NeedMore || offset >= in.size()) break;
+      }
+      step.status = st;
+      step.reason = parser.rejectReason();
+      step.end = offset;
+      if (st == ParseStatus::NeedMore) {
+        steps.push_back(std::move(step));
+        break;
+      }
+    } else if (st == ParseStatus::Done) {
       checkDoneRequest(parser.request(), limits);
       step.request = parser.takeRequest();
     }
@@ -102,7 +131,21 @@ void compareSteps(const std::vector<Step>& a, const std::vector<Step>& b) {
   check(a.size() == b.size());
   for (std::size_t i = 0; i < a.size(); ++i) {
     check(a[i].status == b[i].status);
-    if (a[i].status == ParseStatus::NeedMore) continue;  // end offset is the input size
+    if (a[i].status == ParseStatus::Reject) {
+      // A framing error just past the prefix is found by feed() when it
+      // arrives with the prefix's last bytes, else by feedBody(): whether
+      // Prefix came first depends on the split, the reason and offset not.
+      check(a[i].end == b[i].end);
+      check(a[i].reason == b[i].reason);
+      continue;
+    }
+    check(a[i].streamed == b[i].streamed);
+    if (a[i].streamed) check(sameRequest(a[i].request, b[i].request));
+    if (a[i].status == ParseStatus::NeedMore) {
+      if (a[i].streamed) check(a[i].rest == b[i].rest);  // all input was body
+      continue;  // end offset is the input size
+    }
+    if (a[i].streamed) check(a[i].rest == b[i].rest);
     check(a[i].end == b[i].end);
     if (a[i].status == ParseStatus::Reject) check(a[i].reason == b[i].reason);
     if (a[i].status == ParseStatus::Done) check(sameRequest(a[i].request, b[i].request));

@@ -186,8 +186,11 @@ net::Verdict Inspection::onRequest(const http::Request& request,
   if (site == local->sites.end() || !site->second.enabled) return net::Verdict::pass();
 
   const auto content_type = request.header("content-type");
+  // A truncated body (body_over_limit: inspect_prefix) is parsed as a
+  // prefix: its cut end is not an unparseable body.
   http::ParsedBody body =
-      http::parseBody(content_type ? *content_type : std::string_view(), request.body);
+      http::parseBody(content_type ? *content_type : std::string_view(), request.body, {},
+                      request.body_truncated ? http::BodyExtent::Prefix : http::BodyExtent::Whole);
   if (body.error != http::BodyError::None) body_errors_.fetch_add(1, std::memory_order_relaxed);
   const auto started = std::chrono::steady_clock::now();
   inspect::InspectResult result = inspect::inspect(*local->rules, request, body, site->second.options);

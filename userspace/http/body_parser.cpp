@@ -73,13 +73,25 @@ BodyKind bodyKindFromContentType(std::string_view content_type) {
 }
 
 ParsedBody parseBody(std::string_view content_type, std::string_view body,
-                     const BodyLimits& limits) {
+                     const BodyLimits& limits, BodyExtent extent) {
   ParsedBody out;
+  out.prefix_only = extent == BodyExtent::Prefix;
   // An empty body has nothing to hide, whatever its declared type: no
   // fields and no error (an empty JSON or XML document is not well formed,
   // but flagging every bodiless POST would only produce noise).
   if (body.empty()) return out;
   out.kind = bodyKindFromContentType(content_type);
+  if (out.prefix_only && out.kind == BodyKind::UrlEncoded) {
+    // The cut may fall inside a %XX escape: drop the incomplete escape
+    // rather than report it as malformed.
+    std::size_t pct = body.rfind('%');
+    if (pct != std::string_view::npos && pct + 3 > body.size()) {
+      bool hex_so_far = true;
+      for (std::size_t i = pct + 1; i < body.size(); ++i)
+        hex_so_far = hex_so_far && syntax::hexValue(static_cast<unsigned char>(body[i])) >= 0;
+      if (hex_so_far) body = body.substr(0, pct);
+    }
+  }
   body::FieldSink sink(limits, &out);
   switch (out.kind) {
     case BodyKind::UrlEncoded:
@@ -105,6 +117,12 @@ ParsedBody parseBody(std::string_view content_type, std::string_view body,
     case BodyKind::Other:
     case BodyKind::Binary:
       break;
+  }
+  if (out.prefix_only && out.error == BodyError::Truncated) {
+    // Every parser reports running out of input as Truncated, which for a
+    // prefix is where we cut it, not something the client did.
+    out.error = BodyError::None;
+    out.error_detail.clear();
   }
   return out;
 }

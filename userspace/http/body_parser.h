@@ -64,8 +64,16 @@ struct BodyLimits {
   std::size_t max_field_bytes = 1 << 20;
 };
 
+// How much of the body parseBody() is given.
+enum class BodyExtent : std::uint8_t {
+  Whole,   // the complete body
+  Prefix,  // only its first bytes (Request::body_truncated, body_over_limit:
+           // inspect_prefix): the cut end is not an error
+};
+
 struct ParsedBody {
   BodyKind kind = BodyKind::None;
+  bool prefix_only = false;       // parsed with BodyExtent::Prefix
   std::vector<BodyField> fields;  // what was parsed before any error
   BodyError error = BodyError::None;
   std::string error_detail;       // short human text, e.g. "expected ':' at 17"
@@ -77,8 +85,13 @@ BodyKind bodyKindFromContentType(std::string_view content_type);
 
 // Parses `body` according to `content_type` (the request's Content-Type
 // value, empty when absent). Never throws; bad input gives error != None
-// with the fields parsed so far. Any thread; no shared state.
+// with the fields parsed so far. With BodyExtent::Prefix a document that is
+// merely cut short (BodyError::Truncated, or a form body ending inside a
+// %XX escape) gives no error: the fields before the cut are returned and
+// the construct the cut fell in is left out (the raw prefix still holds
+// it); real syntax errors before the cut are still reported. Any thread;
+// no shared state.
 ParsedBody parseBody(std::string_view content_type, std::string_view body,
-                     const BodyLimits& limits = {});
+                     const BodyLimits& limits = {}, BodyExtent extent = BodyExtent::Whole);
 
 }  // namespace mamori::http

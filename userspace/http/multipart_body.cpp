@@ -331,7 +331,10 @@ void MultipartParser::run() {
   std::size_t at = findDelimiter(0);
   if (sink_.failed()) return;
   if (at == std::string_view::npos) {
-    fail(BodyError::Malformed, "no boundary line in body", 0);
+    // A body shorter than one delimiter line ended before it could hold
+    // one (Truncated, as a short prefix does); a longer one has none.
+    fail(in_.size() < delimiter_.size() + 2 ? BodyError::Truncated : BodyError::Malformed,
+         "no boundary line in body", 0);
     return;
   }
   while (true) {

@@ -13,8 +13,13 @@ ChunkedLimits chunkedLimitsFor(const RequestLimits& limits) {
   ChunkedLimits c;
   c.max_chunk_line_bytes = limits.max_chunk_line_bytes;
   c.max_trailer_bytes = limits.max_trailer_bytes;
-  c.max_data_bytes = limits.max_body_bytes;
-  c.truncate_over_limit = limits.body_policy == BodyLimitPolicy::InspectPrefix;
+  // With InspectPrefix the body has no size limit (only the first
+  // max_body_bytes are kept, the rest streams through feedBody()); the
+  // decoder still checks every chunk's framing.
+  c.max_data_bytes = limits.body_policy == BodyLimitPolicy::InspectPrefix
+                         ? std::numeric_limits<std::uint64_t>::max()
+                         : limits.max_body_bytes;
+  c.truncate_over_limit = false;
   c.reject_framing_trailers = true;
   return c;
 }
@@ -42,14 +47,14 @@ void RequestParser::reset() {
   header_bytes_ = 0;
   empty_lines_ = 0;
   headers_complete_ = false;
+  streaming_ = false;
+  overflow_.clear();
 }
 
 ParseStatus RequestParser::status() const {
-  switch (state_) {
-    case State::Done: return ParseStatus::Done;
-    case State::Rejected: return ParseStatus::Reject;
-    default: return ParseStatus::NeedMore;
-  }
+  if (state_ == State::Rejected) return ParseStatus::Reject;
+  if (streaming_) return ParseStatus::Prefix;
+  return state_ == State::Done ? ParseStatus::Done : ParseStatus::NeedMore;
 }
 
 bool RequestParser::reject(RejectReason reason) {
@@ -61,7 +66,7 @@ bool RequestParser::reject(RejectReason reason) {
 ParseStatus RequestParser::feed(std::string_view bytes, std::size_t* consumed) {
   std::size_t pos = 0;
   while (true) {
-    if (state_ == State::Done || state_ == State::Rejected || pos == bytes.size()) {
+    if (state_ == State::Done || state_ == State::Rejected || streaming_ || pos == bytes.size()) {
       *consumed = pos;
       return status();
     }
@@ -99,25 +104,40 @@ ParseStatus RequestParser::feed(std::string_view bytes, std::size_t* consumed) {
         break;
       }
       case State::BodyIdentity: {
-        std::size_t take =
-            static_cast<std::size_t>(std::min<std::uint64_t>(body_remaining_, rest.size()));
-        appendBody(rest.substr(0, take));
+        // Only the prefix is read here: a body longer than max_body_bytes
+        // (InspectPrefix; Reject refused it in finishHeaders) stops at the
+        // limit and the rest goes through feedBody().
+        std::uint64_t want = std::min<std::uint64_t>(
+            body_remaining_, limits_.max_body_bytes - request_.body.size());
+        std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(want, rest.size()));
+        request_.body.append(rest.substr(0, take));
+        request_.body_length += take;
         body_remaining_ -= take;
         pos += take;
-        if (body_remaining_ == 0) state_ = State::Done;
+        if (body_remaining_ == 0) {
+          state_ = State::Done;
+        } else if (request_.body.size() == limits_.max_body_bytes) {
+          streaming_ = true;
+          request_.body_truncated = true;
+        }
         break;
       }
       case State::BodyChunked: {
         std::size_t used = 0;
         auto st = chunked_.feed(rest, &used, &request_.body, &request_.trailers);
         pos += used;
-        request_.body_length = chunked_.dataBytes();
-        request_.body_truncated = chunked_.truncated();
-        if (st == ChunkedDecoder::Status::Done) {
-          state_ = State::Done;
-        } else if (st == ChunkedDecoder::Status::Reject) {
+        if (st == ChunkedDecoder::Status::Reject) {
           reject(chunked_.reason());
+          break;
         }
+        // Bytes decoded past the limit in this call wait in overflow_; the
+        // end of the body may even be among them (then feedBody() hands them
+        // out and returns Done at once).
+        // Trailers of a streamed body are dropped, however the input was
+        // split (feedBody() drops those it decodes).
+        if (startStreamIfOver()) request_.trailers.clear();
+        request_.body_length = request_.body.size();
+        if (st == ChunkedDecoder::Status::Done) state_ = State::Done;
         break;
       }
       case State::Done:
@@ -127,14 +147,45 @@ ParseStatus RequestParser::feed(std::string_view bytes, std::size_t* consumed) {
   }
 }
 
-void RequestParser::appendBody(std::string_view data) {
-  std::uint64_t room = request_.body.size() < limits_.max_body_bytes
-                           ? limits_.max_body_bytes - request_.body.size()
-                           : 0;
-  std::size_t keep = static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), room));
-  request_.body.append(data.substr(0, keep));
-  if (keep < data.size()) request_.body_truncated = true;
-  request_.body_length += data.size();
+bool RequestParser::startStreamIfOver() {
+  if (limits_.body_policy != BodyLimitPolicy::InspectPrefix ||
+      request_.body.size() <= limits_.max_body_bytes) {
+    return false;
+  }
+  const auto keep = static_cast<std::size_t>(limits_.max_body_bytes);
+  overflow_.assign(request_.body, keep, std::string::npos);
+  request_.body.resize(keep);
+  request_.body_truncated = true;
+  streaming_ = true;
+  return true;
+}
+
+ParseStatus RequestParser::feedBody(std::string_view bytes, std::size_t* consumed,
+                                    std::string* body) {
+  *consumed = 0;
+  if (!streaming_) return status();
+  body->append(overflow_);
+  overflow_.clear();
+  std::size_t pos = 0;
+  if (state_ == State::BodyIdentity) {
+    std::size_t take =
+        static_cast<std::size_t>(std::min<std::uint64_t>(body_remaining_, bytes.size()));
+    body->append(bytes.substr(0, take));
+    body_remaining_ -= take;
+    pos = take;
+    if (body_remaining_ == 0) state_ = State::Done;
+  } else if (state_ == State::BodyChunked) {
+    // Trailer fields of a streamed body are checked (framing ones are
+    // refused) and dropped: the request they would belong to is gone.
+    std::vector<Header> trailers;
+    auto st = chunked_.feed(bytes, &pos, body, &trailers);
+    if (st == ChunkedDecoder::Status::Reject) reject(chunked_.reason());
+    if (st == ChunkedDecoder::Status::Done) state_ = State::Done;
+  }
+  *consumed = pos;
+  if (state_ == State::Rejected || state_ == State::Done) streaming_ = false;
+  if (state_ == State::Rejected) return ParseStatus::Reject;
+  return state_ == State::Done ? ParseStatus::Done : ParseStatus::NeedMore;
 }
 
 bool RequestParser::parseRequestLine(std::string_view line) {
@@ -331,6 +382,11 @@ bool RequestParser::finishHeaders() {
   body_remaining_ = content_length;
   // A request without CL or TE has no body (RFC 9112 §6.3 rule 6).
   state_ = content_length == 0 ? State::Done : State::BodyIdentity;
+  if (state_ == State::BodyIdentity && limits_.max_body_bytes == 0) {
+    // InspectPrefix with an empty prefix: the whole body streams.
+    streaming_ = true;
+    request_.body_truncated = true;
+  }
   return true;
 }
 

@@ -16,6 +16,10 @@
 //                             buffer.erase(0, used); parser.reset(); break;
 //     case ParseStatus::Reject: answer rejectReasonStatus(parser.rejectReason());
 //                               close the connection; break;
+//     case ParseStatus::Prefix: inspect(parser.takeRequest()); buffer.erase(0, used);
+//                               then stream the rest of the body:
+//                               parser.feedBody(buffer, &used, &out) until Done,
+//                               then parser.reset(); break;
 //   }
 
 #include <cstddef>
@@ -33,14 +37,20 @@ enum class ParseStatus {
   NeedMore,  // every byte given was consumed; the request is not complete
   Done,      // one full request parsed; *consumed says where it ended
   Reject,    // the request is invalid; rejectReason() says why
+  // BodyLimitPolicy::InspectPrefix only: the head and the first
+  // max_body_bytes of a longer body are in request() (body_truncated is
+  // set); the rest of the body has not been returned yet and is read with
+  // feedBody(). *consumed says where the parsed part ends.
+  Prefix,
 };
 
 // What to do with a body larger than RequestLimits::max_body_bytes.
 enum class BodyLimitPolicy {
   Reject,         // fail with RejectReason::BodyTooLarge (413)
   InspectPrefix,  // keep the first max_body_bytes in Request::body, set
-                  // Request::body_truncated, and still consume (discard) the
-                  // rest so the caller learns where the request ends
+                  // Request::body_truncated, return ParseStatus::Prefix and
+                  // hand the rest of the body out through feedBody() as a
+                  // stream (its total size is then not limited)
 };
 
 // Bounds on everything the parser buffers. Defaults suit a public site;
@@ -79,6 +89,24 @@ class RequestParser {
   // calls return the same status with *consumed == 0 until reset().
   ParseStatus feed(std::string_view bytes, std::size_t* consumed);
 
+  // Streams the body of a request after feed() returned Prefix. The
+  // request may have been taken (takeRequest()) meanwhile.
+  // In: the next bytes received on the connection. Out: the decoded
+  // (de-chunked) body bytes found in them are appended to *body (never
+  // null); *consumed (never null) as for feed(): all of `bytes` for
+  // NeedMore, exactly up to the end of the request for Done (the rest is
+  // the next pipelined request: reset() first), the error offset for Reject.
+  // Framing is checked as strictly as in feed() (chunk syntax, terminators,
+  // trailers; trailer fields are dropped). Output never exceeds the input
+  // size plus, on the first call, the few decoded bytes feed() read past the
+  // prefix, so the caller bounds memory by how much it passes in. Called in
+  // any other state it returns status() and consumes nothing.
+  ParseStatus feedBody(std::string_view bytes, std::size_t* consumed, std::string* body);
+
+  // True after feed() returned Prefix, until the body ends (feedBody()
+  // returns Done) or reset().
+  bool streaming() const { return streaming_; }
+
   // Prepares for the next request on the same connection (keeps limits).
   void reset();
 
@@ -106,7 +134,10 @@ class RequestParser {
   bool parseRequestLine(std::string_view line);
   bool parseTarget(std::string_view target);
   bool finishHeaders();
-  void appendBody(std::string_view data);
+
+  // Moves the body bytes past max_body_bytes out of request_.body into
+  // overflow_ and enters streaming; true when it did (feed() returns Prefix).
+  bool startStreamIfOver();
 
   RequestLimits limits_;
   State state_ = State::RequestLine;
@@ -120,6 +151,8 @@ class RequestParser {
   std::size_t header_bytes_ = 0;
   std::size_t empty_lines_ = 0;
   bool headers_complete_ = false;
+  bool streaming_ = false;   // Prefix returned; the body continues in feedBody()
+  std::string overflow_;     // decoded body bytes past the prefix, not yet handed out
 };
 
 }  // namespace mamori::http

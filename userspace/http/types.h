@@ -95,9 +95,12 @@ struct Request {
   std::vector<Cookie> cookies;   // from every Cookie header, in order
 
   // De-chunked body. With BodyLimitPolicy::InspectPrefix it holds at most
-  // max_body_bytes and body_truncated tells whether more was received.
+  // max_body_bytes; body_truncated says it is only the prefix of a longer
+  // body (ParseStatus::Prefix), whose rest is streamed, never stored here.
+  // Consumers must not treat the cut end of a truncated body as malformed
+  // (parseBody() takes BodyExtent::Prefix for that).
   std::string body;
-  std::uint64_t body_length = 0;  // decoded body bytes received in total
+  std::uint64_t body_length = 0;  // decoded body bytes in `body`'s message so far
   bool body_truncated = false;
 
   bool keep_alive = true;   // connection may carry another request afterwards

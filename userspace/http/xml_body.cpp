@@ -428,7 +428,9 @@ void XmlParser::run() {
     fail(BodyError::Truncated, "unclosed element");
     return;
   }
-  if (!seen_root_) fail(BodyError::Malformed, "no root element");
+  // The input ended before the root element: the document is cut short
+  // (a prolog, comments or a DOCTYPE alone), as a prefix of one often is.
+  if (!seen_root_) fail(BodyError::Truncated, "no root element");
 }
 
 }  // namespace

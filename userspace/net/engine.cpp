@@ -84,6 +84,11 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 // Client bytes buffered while its request is with the upstream (the next
 // pipelined request) before the engine stops reading that client.
 constexpr std::size_t kClientInputBoundWhileBusy = 64 * 1024;
+// Request bytes queued for an upstream connection (a streamed body) above
+// which the engine stops moving the client's body to it: together with
+// kClientInputBoundWhileBusy this is the most a slow upstream makes us
+// hold of one client's body.
+constexpr std::size_t kUpstreamOutputBound = 256 * 1024;
 constexpr std::size_t kTlsRecordMax = 16 * 1024;  // plaintext of one TLS record
 // Idle keep-alive upstream connections kept per upstream per worker. It must
 // cover the worker's concurrent requests: with 16, 32 busy clients made
@@ -325,6 +330,14 @@ struct ClientConn : Handler {
   std::optional<Clock::time_point> armed;  // deadline of the live heap entry
   std::uint32_t events = 0;
   std::optional<WatchState> watch;  // the current request was watched or delayed
+  // body_over_limit: inspect_prefix. The request went upstream with its
+  // head and body prefix (the parser said Prefix); the rest of the body is
+  // taken from `in` through the parser (feedBody) as the upstream accepts
+  // it, re-framed as chunks when the client sent chunks. Such a request is
+  // never retried once connected, nor sent over a pooled connection.
+  bool streaming = false;     // the current request's body streams from the client
+  bool stream_done = false;   // its end was seen and queued for the upstream
+  Clock::time_point body_deadline;  // body_timeout, counted from the end of the head
   // For the per-site request counters and the duration histogram.
   enum class VerdictClass : std::uint8_t { Pass, Block, DetectOnly } verdict_class = VerdictClass::Pass;
   Clock::time_point request_done;  // when the request was complete (verdict time)
@@ -686,8 +699,13 @@ class Worker {
   void onTimeout(ClientConn* c) {
     switch (c->phase) {
       case Phase::Idle: closeClient(c); return;
-      case Phase::Header:
       case Phase::Body:
+        if (c->streaming && c->busy) {
+          streamTimedOut(c);
+          return;
+        }
+        [[fallthrough]];
+      case Phase::Header:
         bump(counters_.client_timeouts);
         // Nothing received yet (a preconnect, a keep-alive lull, a TLS
         // handshake that stalled: header_timeout bounds the handshake too):
@@ -749,7 +767,7 @@ class Worker {
     if (c->up) {
       c->up->paused = c->pending() > kClientOutputBound;
       updateUpstream(c->up);
-      setDeadline(c, Phase::UpstreamRead, c->site->site.limits.upstream_read_timeout);
+      setExchangeDeadline(c);
     }
     if (flushClient(c)) updateClient(c);
   }
@@ -786,6 +804,10 @@ class Worker {
           closeClient(c);
           return;
         }
+        if (c->streaming) {
+          pumpBody(c);  // what is buffered may still end the body; if not, it never will
+          if (c->closed) return;
+        }
         if (!flushClient(c)) return;
         updateClient(c);
         return;
@@ -798,6 +820,10 @@ class Worker {
         c->in.append(buf, n);
         processInput(c);
         if (c->closed) return;
+        if (c->streaming) {
+          pumpBody(c);
+          if (c->closed) return;
+        }
         if (!flushClient(c)) return;
       }
     }
@@ -909,8 +935,18 @@ class Worker {
       }
       c->in.erase(0, used);
       c->request = c->parser->takeRequest();
-      c->parser->reset();
       c->sent_continue = false;
+      if (st == http::ParseStatus::Prefix) {
+        // The parser keeps its place in the body; it is reset when the
+        // body ends (pumpBody). The body timeout started with the head.
+        c->streaming = true;
+        c->stream_done = false;
+        c->body_deadline = c->phase == Phase::Body && c->deadline
+                               ? *c->deadline
+                               : Clock::now() + c->site->site.limits.body_timeout;
+      } else {
+        c->parser->reset();
+      }
       handleRequest(c);
     }
   }
@@ -988,12 +1024,7 @@ class Worker {
         if (options_.response) watch_token = std::move(v.watch);
       }
     }
-    if (c->request.body_truncated) {
-      // body_over_limit: inspect_prefix needs body streaming, which the
-      // parser does not offer yet: refuse rather than forward a cut body.
-      answerAndClose(c, 413);
-      return;
-    }
+    if (c->streaming) bump(counters_.streamed_bodies);
     if (watch_token || forward_delay.count() > 0) {
       c->watch.emplace();
       if (watch_token) {
@@ -1032,6 +1063,12 @@ class Worker {
   void answerLocal(ClientConn* c, int status, std::string_view body, bool close, bool head,
                    std::chrono::seconds retry_after = std::chrono::seconds(0)) {
     if (stopping_) close = true;
+    if (c->streaming) {
+      // The rest of the body was not read: the connection cannot carry
+      // another request (the lingering close discards what still comes).
+      if (!c->stream_done) close = true;
+      c->streaming = false;
+    }
     c->watch.reset();  // whatever was held is replaced by this answer
     countRequest(c, status);
     c->out += localResponse(status, c->request_id, body, close, head, retry_after);
@@ -1111,8 +1148,13 @@ class Worker {
       // as little is buffered: turning it off and on again cost two
       // epoll_ctl per request (bench/proxy). Bytes read meanwhile (a
       // pipelined request, or EOF) wait in `in` until the response is done.
+      // A streamed body is read whatever the response does (the upstream
+      // may wait for the whole body before answering), bounded by what
+      // sits in `in` because the upstream has not taken it yet.
+      const bool body_wanted =
+          c->streaming && !c->stream_done && c->in.size() < kClientInputBoundWhileBusy;
       if (!c->peer_eof &&
-          (c->lingering ||
+          (c->lingering || body_wanted ||
            (!c->close_after && c->pending() < kClientOutputBound &&
             (!c->busy || c->in.size() < kClientInputBoundWhileBusy))))
         ev |= EPOLLIN;
@@ -1160,6 +1202,9 @@ class Worker {
   // Sends the current request to an upstream: a pooled connection when a
   // usable one exists (and `fresh` is false), else a new one.
   void startUpstream(ClientConn* c, bool fresh = false) {
+    // A streamed body cannot be replayed, so it never risks a pooled
+    // connection the upstream may be closing (the stale-connection retry).
+    if (c->streaming) fresh = true;
     const SiteRuntime* site = c->site;
     auto& health = c->gen->health.at(site);
     auto now = Clock::now();
@@ -1244,6 +1289,116 @@ class Worker {
     if (flushClient(c)) updateClient(c);
   }
 
+  // --- streamed request bodies (body_over_limit: inspect_prefix) ----------
+
+  // The deadline of a request that is with its upstream: the body timeout
+  // while its body still streams from the client (a slow sender is cut as
+  // if nothing were streamed), else upstream_read_timeout from now.
+  void setExchangeDeadline(ClientConn* c) {
+    if (c->streaming && !c->stream_done) {
+      setDeadline(c, Phase::Body, c->body_deadline - Clock::now());
+      return;
+    }
+    setDeadline(c, Phase::UpstreamRead, c->site->site.limits.upstream_read_timeout);
+  }
+
+  // Moves the client's body bytes in `in` through the parser to the
+  // upstream, until `in` is empty, the body ends, or kUpstreamOutputBound
+  // bytes wait for the upstream (back-pressure: the rest stays in `in`,
+  // and updateClient() stops reading once that is full). Only once the
+  // upstream is connected, so that a connect failure can still try another
+  // upstream with the head and prefix alone. May close `c` and its upstream.
+  void pumpBody(ClientConn* c) {
+    UpstreamConn* u = c->up;
+    if (!c->streaming || c->stream_done || !u || u->connecting) return;
+    // Fill, send, and fill again while the socket takes everything: with
+    // the output drained there is no EPOLLOUT to come back on.
+    while (!fillUpstream(c, u)) {
+      if (c->closed || u->closed) return;
+      if (!flushUpstream(u)) return;
+      if (c->stream_done || c->in.empty() || u->out.size() - u->out_off >= kUpstreamOutputBound)
+        break;
+    }
+    if (c->closed || u->closed) return;
+    if (!c->stream_done && c->in.empty() && c->peer_eof) {
+      clientEndedMidBody(c);
+      return;
+    }
+    updateClient(c);
+  }
+
+  // pumpBody's inner step: moves what fits from `in` into u->out. Returns
+  // true when it closed `c` (a framing error in the body), else false.
+  bool fillUpstream(ClientConn* c, UpstreamConn* u) {
+    while (!c->stream_done && !c->in.empty() &&
+           u->out.size() - u->out_off < kUpstreamOutputBound) {
+      if (u->out_off > 0) {  // keep only unsent bytes: the buffer is refilled while it drains
+        u->out.erase(0, u->out_off);
+        u->out_off = 0;
+      }
+      std::size_t used = 0;
+      body_scratch_.clear();
+      auto st = c->parser->feedBody(std::string_view(c->in).substr(0, kReadChunk), &used,
+                                    &body_scratch_);
+      c->in.erase(0, used);
+      if (st == http::ParseStatus::Reject) {
+        streamRejected(c, c->parser->rejectReason());
+        return true;
+      }
+      if (c->request.chunked)
+        appendBodyChunk(body_scratch_, &u->out);
+      else
+        u->out += body_scratch_;
+      if (st == http::ParseStatus::Done) {
+        if (c->request.chunked) u->out += kLastChunk;
+        c->stream_done = true;
+        c->parser->reset();  // what is left in `in` is the next request
+        if (c->phase == Phase::Body) setExchangeDeadline(c);
+      }
+    }
+    return false;
+  }
+
+  // The streamed part of the body broke its framing (a chunk-size that
+  // lies, a bare LF, a forbidden trailer): the upstream got part of a
+  // request and never its end, so its connection is dropped; the client
+  // gets the parser's answer, or a cut connection if its response started.
+  void streamRejected(ClientConn* c, http::RejectReason reason) {
+    bump(counters_.rejected);
+    bump(counters_.rejected_by_reason[static_cast<std::size_t>(reason)]);
+    abandonStream(c, http::rejectReasonStatus(reason));
+  }
+
+  // The client closed its side before the end of the body it announced.
+  void clientEndedMidBody(ClientConn* c) { abandonStream(c, 400); }
+
+  // The body timeout fired while the body streamed. When bytes wait for
+  // the upstream, the upstream is the slow side (504); else the client (408).
+  void streamTimedOut(ClientConn* c) {
+    const bool upstream_slow = c->up && c->up->out.size() > c->up->out_off;
+    if (upstream_slow)
+      bump(counters_.gateway_timeout);
+    else
+      bump(counters_.client_timeouts);
+    abandonStream(c, upstream_slow ? 504 : 408);
+  }
+
+  // Drops the upstream exchange of a streamed request that cannot finish
+  // and answers `status` (then closes), or closes at once when the response
+  // has already started.
+  void abandonStream(ClientConn* c, int status) {
+    if (c->up) closeUpstream(c->up);
+    c->up = nullptr;
+    c->in.clear();
+    if (c->response_started) {
+      bump(counters_.aborted_responses);
+      closeClient(c);
+      return;
+    }
+    c->busy = false;
+    answerAndClose(c, status);
+  }
+
   void onUpstream(UpstreamConn* u, std::uint32_t ev) {
     if (!u->client) {  // idle in the pool: data or EOF means it is unusable now
       dropIdle(u);
@@ -1265,12 +1420,17 @@ class Worker {
       if (!(ev & EPOLLOUT)) return;
       u->connecting = false;
       u->gen->health.at(u->site).markUp(u->index);
-      setDeadline(c, Phase::UpstreamRead, c->site->site.limits.upstream_read_timeout);
-      flushUpstream(u);
+      setExchangeDeadline(c);
+      if (!flushUpstream(u)) return;
+      if (c->streaming) pumpBody(c);
       return;
     }
     if (ev & EPOLLOUT) {
       if (!flushUpstream(u)) return;
+      if (c->streaming && !c->stream_done) {
+        pumpBody(c);  // the upstream took bytes: room for more of the body
+        if (u->closed || c->closed) return;
+      }
     }
     if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) readUpstream(u);
   }
@@ -1323,7 +1483,7 @@ class Worker {
       return;
     }
     u->got_bytes = true;
-    setDeadline(c, Phase::UpstreamRead, c->site->site.limits.upstream_read_timeout);
+    setExchangeDeadline(c);
     std::string_view data(buf, static_cast<std::size_t>(n));
     while (!data.empty()) {
       std::size_t used = 0;
@@ -1450,6 +1610,16 @@ class Worker {
   // a held one, received in full).
   void finish(ClientConn* c, UpstreamConn* u, bool reusable) {
     bump(counters_.proxied);
+    if (c->streaming) {
+      if (!c->stream_done) {
+        // The upstream answered before the body ended (an early 413 or
+        // 401): its connection holds half a request and the client's holds
+        // the rest of the body, so neither carries another request.
+        reusable = false;
+        c->close_after = true;
+      }
+      c->streaming = false;
+    }
     const auto& resp = u->parser.response();
     countRequest(c, resp.status, resp.header("set-cookie").has_value());
     // The upstream's own Connection: close (or close-delimited body) went to
@@ -1559,6 +1729,7 @@ class Worker {
   std::unordered_map<std::string, std::uint32_t> per_source_;
   TimerHeap timers_;
   std::optional<RequestIdGenerator> ids_;
+  std::string body_scratch_;  // pumpBody's decoded bytes, reused
   std::uint64_t next_id_ = 0;
   bool stopping_ = false;
   Clock::time_point stop_deadline_;

@@ -109,12 +109,33 @@ std::string serializeUpstreamRequest(const http::Request& request, const Forward
   out += ctx.proto;
   out += "\r\n";
 
+  if (request.body_truncated) {
+    // Only the prefix is here; the rest streams after it in the client's
+    // framing: the announced length, or chunks of our own.
+    if (request.content_length) {
+      out += "Content-Length: " + std::to_string(*request.content_length) + "\r\n\r\n";
+      out += request.body;
+    } else {
+      out += "Transfer-Encoding: chunked\r\n\r\n";
+      appendBodyChunk(request.body, &out);
+    }
+    return out;
+  }
   if (!request.body.empty() || request.content_length || request.chunked) {
     out += "Content-Length: " + std::to_string(request.body.size()) + "\r\n";
   }
   out += "\r\n";
   out += request.body;
   return out;
+}
+
+void appendBodyChunk(std::string_view data, std::string* out) {
+  if (data.empty()) return;  // a zero-size chunk would end the body
+  char size[20];
+  int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  out->append(size, static_cast<std::size_t>(n));
+  out->append(data);
+  out->append("\r\n");
 }
 
 bool isTrustedPeer(const std::vector<common::IpPrefix>& trusted, const config::IpAddress& peer) {

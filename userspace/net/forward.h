@@ -38,9 +38,22 @@ bool isHopByHopHeader(std::string_view name);
 //  - X-Forwarded-For gets the peer appended, X-Forwarded-Proto and
 //    Forwarded (RFC 7239) are set;
 //  - the de-chunked body framed by Content-Length (present whenever the
-//    request had a body or a Content-Length).
+//    request had a body or a Content-Length);
+//  - except for a request whose body is only a prefix (body_truncated,
+//    body_over_limit: inspect_prefix): the head then says the client's
+//    Content-Length, or Transfer-Encoding: chunked for a chunked request,
+//    and the prefix follows as is, or as one chunk (appendBodyChunk). The
+//    caller sends the rest of the body the same way, then kLastChunk when
+//    chunked (trailers are not forwarded, as for whole bodies).
 // Never fails. Any thread.
 std::string serializeUpstreamRequest(const http::Request& request, const ForwardContext& ctx);
+
+// Appends `data` as one chunk ("<hex size>\r\n<data>\r\n") to *out;
+// nothing for empty data. Any thread.
+void appendBodyChunk(std::string_view data, std::string* out);
+
+// The last-chunk and empty trailer section that end a chunked body.
+inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
 
 // True when `peer` lies in one of `trusted`. Any thread.
 bool isTrustedPeer(const std::vector<common::IpPrefix>& trusted, const config::IpAddress& peer);

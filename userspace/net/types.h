@@ -80,6 +80,10 @@ struct Verdict {
 // Called by a worker thread on every complete request before it is
 // proxied, concurrently from all workers: it must be thread-safe and must
 // not block (it runs on the event loop). Never called for rejected requests.
+// In a site with body_over_limit: inspect_prefix a body longer than
+// max_body_bytes is not complete yet: the hook gets the head and the first
+// max_body_bytes (Request::body_truncated set), and the rest streams to the
+// upstream uninspected after a Pass.
 using VerdictHook = std::function<Verdict(const http::Request&, const RequestContext&)>;
 
 // Body bytes (decoded: de-chunked, but not decompressed) handed to the
@@ -129,6 +133,7 @@ using ResponseStatusHook =
   X(delayed)             /* requests or responses held by a delay */                \
   X(watched)             /* responses handed to the response hook */                \
   X(detect_only)         /* Block verdicts let through by mode: detect */           \
+  X(streamed_bodies)     /* requests whose body past the prefix was streamed */     \
   X(proxied)             /* responses relayed from an upstream to the end */        \
   X(upstream_connect_failures) /* refused or timed out; the upstream goes down */   \
   X(bad_gateway)         /* 502 answered */                                         \

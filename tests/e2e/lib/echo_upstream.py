@@ -2,7 +2,8 @@
 """A tiny HTTP/1.1 upstream for the proxy e2e tests.
 
 GET/POST/... /anything  -> 200, JSON echo of method, path, headers, body
-                           length and sha256 of the body; keep-alive.
+                           length and sha256 of the body (a chunked request
+                           body is de-chunked first); keep-alive.
 GET /big?n=BYTES        -> 200 with n deterministic bytes (Content-Length),
                            for streaming tests: sha256 of the same bytes is
                            what bigdata(n) returns.
@@ -28,6 +29,19 @@ def bigdata(n):
     return bytes(out[:n])
 
 
+def read_chunked(rfile):
+    """The de-chunked body of a chunked request; trailers are read and dropped."""
+    body = bytearray()
+    while True:
+        size = int(rfile.readline().split(b";")[0].strip(), 16)
+        if size == 0:
+            while rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass
+            return bytes(body)
+        body += rfile.read(size)
+        rfile.read(2)  # CRLF after the chunk data
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -40,8 +54,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _handle(self):
         self._record()
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
+            body = read_chunked(self.rfile)
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
         path = self.path.split("?")[0]
         if path == "/big" or path == "/chunked":
             n = int(self.path.split("n=")[1]) if "n=" in self.path else 5 * 1024 * 1024

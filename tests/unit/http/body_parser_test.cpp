@@ -637,7 +637,7 @@ TEST(BodyParser, XmlErrorsTable) {
           {"second root", "<a/><b/>", {}, BodyError::Malformed},
           {"text outside root", "x<a/>", {}, BodyError::Malformed},
           {"text after root", "<a/>x", {}, BodyError::Malformed},
-          {"no root", "<!-- only -->", {}, BodyError::Malformed},
+          {"no root", "<!-- only -->", {}, BodyError::Truncated},
           {"undeclared entity", "<a>&xxe;</a>", {}, BodyError::Malformed},
           {"entity without ';'", "<a>&amp x</a>", {}, BodyError::Malformed},
           {"bare '&'", "<a>a & b</a>", {}, BodyError::Malformed},
@@ -778,6 +778,61 @@ TEST(BodyParser, EveryPrefixIsHandled) {
       EXPECT_LE(part.fields.size(), whole.fields.size()) << doc.body.substr(0, n);
       EXPECT_EQ(part.error_detail.empty(), part.error == BodyError::None);
     }
+  }
+}
+
+// ---- Prefix of a longer body (body_over_limit: inspect_prefix) ----------
+
+TEST(BodyParser, PrefixCutInsideJsonIsNotAnError) {
+  const std::string doc = R"({"user":"bob","items":[1,2,3],"note":"a long text")";
+  for (std::size_t cut = 1; cut < doc.size(); ++cut) {
+    ParsedBody b = parseBody("application/json", doc.substr(0, cut), {}, BodyExtent::Prefix);
+    EXPECT_EQ(b.error, BodyError::None) << cut << ": " << b.error_detail;
+    EXPECT_TRUE(b.prefix_only);
+  }
+  ParsedBody b = parseBody("application/json", doc.substr(0, 30), {}, BodyExtent::Prefix);
+  ASSERT_GE(b.fields.size(), 1u);
+  EXPECT_EQ(b.fields[0], F("user", "bob"));
+}
+
+TEST(BodyParser, WholeJsonCutShortIsStillTruncated) {
+  ParsedBody b = parseBody("application/json", R"({"user":"bo)");
+  EXPECT_EQ(b.error, BodyError::Truncated);
+  EXPECT_FALSE(b.prefix_only);
+}
+
+TEST(BodyParser, PrefixStillReportsRealSyntaxErrors) {
+  ParsedBody b = parseBody("application/json", R"({"a":1,,"b":)", {}, BodyExtent::Prefix);
+  EXPECT_EQ(b.error, BodyError::Malformed);
+  b = parseBody("application/x-www-form-urlencoded", "a=%zz&b=1", {}, BodyExtent::Prefix);
+  EXPECT_EQ(b.error, BodyError::Malformed);
+}
+
+TEST(BodyParser, PrefixCutInsideFormEscapeIsNotAnError) {
+  for (std::string body : {"a=1&b=x%", "a=1&b=x%4", "a=1&b=x%41"}) {
+    ParsedBody b = parseBody("application/x-www-form-urlencoded", body, {}, BodyExtent::Prefix);
+    EXPECT_EQ(b.error, BodyError::None) << body;
+    ASSERT_EQ(b.fields.size(), 2u) << body;
+    EXPECT_EQ(b.fields[0], F("a", "1"));
+  }
+  ParsedBody whole = parseBody("application/x-www-form-urlencoded", "a=1&b=x%4");
+  EXPECT_EQ(whole.error, BodyError::Malformed);
+}
+
+TEST(BodyParser, PrefixCutInsideMultipartOrXmlIsNotAnError) {
+  const std::string mp =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nfirst\r\n"
+      "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.bin\"\r\n\r\n"
+      "0123456789";
+  for (std::size_t cut = 1; cut < mp.size(); ++cut) {
+    ParsedBody b =
+        parseBody("multipart/form-data; boundary=XyZ", mp.substr(0, cut), {}, BodyExtent::Prefix);
+    EXPECT_EQ(b.error, BodyError::None) << cut << ": " << b.error_detail;
+  }
+  const std::string xml = R"(<?xml version="1.0"?><a x="1"><b>text &amp; more</b><c>)";
+  for (std::size_t cut = 1; cut < xml.size(); ++cut) {
+    ParsedBody b = parseBody("application/xml", xml.substr(0, cut), {}, BodyExtent::Prefix);
+    EXPECT_EQ(b.error, BodyError::None) << cut << ": " << b.error_detail;
   }
 }
 

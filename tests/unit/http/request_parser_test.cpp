@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <optional>
+#include <utility>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -822,40 +825,235 @@ TEST(RequestParser, RejectsChunkedBodyOverLimit) {
             RejectReason::BodyTooLarge);
 }
 
-TEST(RequestParser, InspectPrefixTruncatesContentLengthBodyAndConsumesAll) {
+// What an InspectPrefix parse of one request gives: the request as of
+// Prefix (or Done), the streamed rest of the body, the final status and
+// where the request ended.
+struct Streamed {
+  ParseStatus first = ParseStatus::NeedMore;  // what feed() ended with
+  ParseStatus last = ParseStatus::NeedMore;   // what feedBody() ended with
+  RejectReason reason = RejectReason::BadRequestLine;
+  Request request;
+  std::string rest;       // body bytes from feedBody()
+  std::size_t end = 0;    // offset where the request ended (or was rejected)
+};
+
+// Feeds `raw` in pieces of `piece` bytes through feed() and, after Prefix,
+// feedBody(), the way the engine does.
+Streamed parseStreamed(std::string_view raw, std::size_t piece, RequestLimits limits) {
+  limits.body_policy = BodyLimitPolicy::InspectPrefix;
+  RequestParser parser(limits);
+  Streamed out;
+  std::size_t offset = 0;
+  while (true) {
+    std::size_t used = 0;
+    out.first = parser.feed(raw.substr(offset, piece), &used);
+    offset += used;
+    if (out.first != ParseStatus::NeedMore || offset >= raw.size()) break;
+  }
+  out.request = parser.request();
+  if (out.first == ParseStatus::Prefix) {
+    EXPECT_TRUE(parser.streaming());
+    while (true) {
+      std::size_t used = 0;
+      out.last = parser.feedBody(raw.substr(offset, piece), &used, &out.rest);
+      offset += used;
+      if (out.last != ParseStatus::NeedMore || offset >= raw.size()) break;
+    }
+    EXPECT_FALSE(parser.streaming() && out.last != ParseStatus::NeedMore);
+  }
+  out.reason = parser.rejectReason();
+  out.end = offset;
+  return out;
+}
+
+std::string chunkedOf(std::string_view body, std::size_t chunk) {
+  std::string out;
+  for (std::size_t i = 0; i < body.size(); i += chunk) {
+    std::string_view part = body.substr(i, chunk);
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", part.size());
+    out += size;
+    out += part;
+    out += "\r\n";
+  }
+  return out + "0\r\n\r\n";
+}
+
+std::string pattern(std::size_t n) {
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) s += static_cast<char>('a' + (i * 7) % 26);
+  return s;
+}
+
+TEST(RequestParser, InspectPrefixStreamsRestOfContentLengthBody) {
   RequestLimits limits;
   limits.max_body_bytes = 4;
-  limits.body_policy = BodyLimitPolicy::InspectPrefix;
-  std::string first = withHeaders("Content-Length: 10\r\n", "0123456789");
+  const std::string body = pattern(1000);
+  std::string first = withHeaders("Content-Length: 1000\r\n", body);
   std::string raw = first + "GET /next HTTP/1.1\r\nHost: a\r\n\r\n";
-  Outcome out = parseWhole(raw, limits);
-  ASSERT_EQ(out.status, ParseStatus::Done);
-  EXPECT_EQ(out.consumed, first.size());
-  EXPECT_EQ(out.request.body, "0123");
-  EXPECT_TRUE(out.request.body_truncated);
-  EXPECT_EQ(out.request.body_length, 10u);
+  for (std::size_t piece : {raw.size(), std::size_t{1}, std::size_t{7}, std::size_t{300}}) {
+    Streamed out = parseStreamed(raw, piece, limits);
+    ASSERT_EQ(out.first, ParseStatus::Prefix) << piece;
+    EXPECT_EQ(out.request.body, body.substr(0, 4));
+    EXPECT_TRUE(out.request.body_truncated);
+    EXPECT_EQ(out.request.content_length, 1000u);
+    ASSERT_EQ(out.last, ParseStatus::Done) << piece;
+    EXPECT_EQ(out.rest, body.substr(4)) << piece;
+    EXPECT_EQ(out.end, first.size()) << piece;  // the pipelined GET is left alone
+  }
 }
 
-TEST(RequestParser, InspectPrefixTruncatesChunkedBodyAndConsumesAll) {
+TEST(RequestParser, InspectPrefixReturnsPrefixOnlyOnceItIsComplete) {
+  RequestLimits limits;
+  limits.max_body_bytes = 10;
+  limits.body_policy = BodyLimitPolicy::InspectPrefix;
+  RequestParser parser(limits);
+  std::string head = withHeaders("Content-Length: 20\r\n");
+  std::size_t used = 0;
+  EXPECT_EQ(parser.feed(head + "01234", &used), ParseStatus::NeedMore);
+  EXPECT_TRUE(parser.headersComplete());
+  EXPECT_EQ(parser.feed("56789ABC", &used), ParseStatus::Prefix);
+  EXPECT_EQ(used, 5u);  // exactly up to the end of the prefix
+  EXPECT_EQ(parser.request().body, "0123456789");
+  std::string rest;
+  EXPECT_EQ(parser.feedBody("ABC", &used, &rest), ParseStatus::NeedMore);
+  EXPECT_EQ(used, 3u);
+  EXPECT_EQ(parser.feedBody("DEFGHIJXYZ", &used, &rest), ParseStatus::Done);
+  EXPECT_EQ(used, 7u);
+  EXPECT_EQ(rest, "ABCDEFGHIJ");
+}
+
+TEST(RequestParser, InspectPrefixStreamsRestOfChunkedBody) {
+  RequestLimits limits;
+  limits.max_body_bytes = 64;
+  const std::string body = pattern(5000);
+  for (std::size_t chunk : {std::size_t{1}, std::size_t{63}, std::size_t{64}, std::size_t{700}}) {
+    std::string first = withHeaders("Transfer-Encoding: chunked\r\n", chunkedOf(body, chunk));
+    std::string raw = first + "GET / HTTP/1.1\r\n";
+    for (std::size_t piece : {raw.size(), std::size_t{1}, std::size_t{13}, std::size_t{4096}}) {
+      Streamed out = parseStreamed(raw, piece, limits);
+      ASSERT_EQ(out.first, ParseStatus::Prefix) << chunk << "/" << piece;
+      EXPECT_EQ(out.request.body, body.substr(0, 64));
+      EXPECT_TRUE(out.request.body_truncated);
+      ASSERT_EQ(out.last, ParseStatus::Done) << chunk << "/" << piece;
+      EXPECT_EQ(out.rest, body.substr(64)) << chunk << "/" << piece;
+      EXPECT_EQ(out.end, first.size()) << chunk << "/" << piece;
+    }
+  }
+}
+
+TEST(RequestParser, InspectPrefixBodyAtLimitIsDoneNotStreamed) {
+  RequestLimits limits;
+  limits.max_body_bytes = 6;
+  for (const std::string& raw :
+       {withHeaders("Content-Length: 6\r\n", "abcdef"),
+        withHeaders("Transfer-Encoding: chunked\r\n", chunkedOf("abcdef", 3))}) {
+    for (std::size_t piece : {raw.size(), std::size_t{1}}) {
+      Streamed out = parseStreamed(raw, piece, limits);
+      ASSERT_EQ(out.first, ParseStatus::Done);
+      EXPECT_EQ(out.request.body, "abcdef");
+      EXPECT_FALSE(out.request.body_truncated);
+      EXPECT_EQ(out.end, raw.size());
+    }
+  }
+}
+
+TEST(RequestParser, InspectPrefixWithZeroLimitStreamsWholeBody) {
+  RequestLimits limits;
+  limits.max_body_bytes = 0;
+  Streamed out = parseStreamed(withHeaders("Content-Length: 3\r\n", "xyz"), 1, limits);
+  ASSERT_EQ(out.first, ParseStatus::Prefix);
+  EXPECT_EQ(out.request.body, "");
+  EXPECT_EQ(out.last, ParseStatus::Done);
+  EXPECT_EQ(out.rest, "xyz");
+}
+
+TEST(RequestParser, InspectPrefixWholeChunkedBodyInFirstFeedStillStreams) {
+  // The chunked decoder may run past the prefix and even to the end of the
+  // body in one call; the bytes past the prefix come out of feedBody().
+  RequestLimits limits;
+  limits.max_body_bytes = 2;
+  limits.body_policy = BodyLimitPolicy::InspectPrefix;
+  RequestParser parser(limits);
+  std::string raw = withHeaders("Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\n\r\n");
+  std::size_t used = 0;
+  ASSERT_EQ(parser.feed(raw + "GET", &used), ParseStatus::Prefix);
+  EXPECT_EQ(used, raw.size());
+  EXPECT_EQ(parser.request().body, "he");
+  EXPECT_EQ(parser.feed("GET", &used), ParseStatus::Prefix);  // feed() waits for feedBody()
+  EXPECT_EQ(used, 0u);
+  std::string rest;
+  EXPECT_EQ(parser.feedBody("GET", &used, &rest), ParseStatus::Done);
+  EXPECT_EQ(used, 0u);
+  EXPECT_EQ(rest, "llo");
+  EXPECT_FALSE(parser.streaming());
+}
+
+TEST(RequestParser, InspectPrefixDoesNotLimitStreamedSize) {
+  RequestLimits limits;
+  limits.max_body_bytes = 8;
+  const std::string body = pattern(3 * 1024 * 1024);
+  Streamed out = parseStreamed(
+      withHeaders("Content-Length: " + std::to_string(body.size()) + "\r\n", body), 65536, limits);
+  EXPECT_EQ(out.last, ParseStatus::Done);
+  EXPECT_EQ(out.rest.size(), body.size() - 8);
+}
+
+TEST(RequestParser, InspectPrefixStillRejectsBadChunkInStreamedPart) {
   RequestLimits limits;
   limits.max_body_bytes = 4;
-  limits.body_policy = BodyLimitPolicy::InspectPrefix;
-  std::string first =
-      withHeaders("Transfer-Encoding: chunked\r\n", "3\r\nabc\r\n3\r\ndef\r\n3\r\nghi\r\n0\r\n\r\n");
-  Outcome out = parseWhole(first + "GET / HTTP/1.1\r\n", limits);
-  ASSERT_EQ(out.status, ParseStatus::Done);
-  EXPECT_EQ(out.consumed, first.size());
-  EXPECT_EQ(out.request.body, "abcd");
-  EXPECT_TRUE(out.request.body_truncated);
-  EXPECT_EQ(out.request.body_length, 9u);
+  // Chunk sizes that lie, a bad size line, a framing trailer, a bare LF:
+  // each after the prefix, each still refused, at any split.
+  for (const auto& [tail, reason] : std::vector<std::pair<std::string, RejectReason>>{
+           {"3\r\nabcX\r\n0\r\n\r\n", RejectReason::BadChunkTerminator},
+           {"zz\r\nab\r\n0\r\n\r\n", RejectReason::BadChunkSize},
+           {"ffffffffffffffffff\r\n", RejectReason::ChunkSizeOverflow},
+           {"2\r\nab\r\n0\r\nContent-Length: 5\r\n\r\n", RejectReason::ForbiddenTrailer},
+           {"2\nab\r\n0\r\n\r\n", RejectReason::BareLf}}) {
+    std::string raw = withHeaders("Transfer-Encoding: chunked\r\n", "6\r\nabcdef\r\n" + tail);
+    for (std::size_t piece : {raw.size(), std::size_t{1}, std::size_t{5}}) {
+      // When the bad bytes arrive with the prefix, feed() rejects at once;
+      // later, feedBody() does.
+      Streamed out = parseStreamed(raw, piece, limits);
+      EXPECT_TRUE(out.first == ParseStatus::Reject ||
+                  (out.first == ParseStatus::Prefix && out.last == ParseStatus::Reject))
+          << tail << "/" << piece;
+      EXPECT_EQ(out.reason, reason) << tail << "/" << piece;
+    }
+  }
 }
 
-TEST(RequestParser, InspectPrefixStillEnforcesFraming) {
+TEST(RequestParser, InspectPrefixStillRejectsSmugglingInHead) {
   RequestLimits limits;
   limits.max_body_bytes = 1;
   limits.body_policy = BodyLimitPolicy::InspectPrefix;
-  EXPECT_EQ(rejectOf(withHeaders("Transfer-Encoding: chunked\r\n", "3\r\nabcX\r\n0\r\n\r\n"), limits),
+  EXPECT_EQ(rejectOf(withHeaders("Content-Length: 10\r\nTransfer-Encoding: chunked\r\n",
+                                 "0\r\n\r\n"),
+                     limits),
+            RejectReason::ContentLengthWithTransferEncoding);
+  EXPECT_EQ(rejectOf(withHeaders("Content-Length: 10\r\nContent-Length: 10\r\n", "x"), limits),
+            RejectReason::MultipleContentLength);
+  EXPECT_EQ(rejectOf(withHeaders("Transfer-Encoding: chunked\r\n", "3\r\nabcX\r\n0\r\n\r\n"),
+                     limits),
             RejectReason::BadChunkTerminator);
+}
+
+TEST(RequestParser, RejectPolicyStillAnswers413) {
+  RequestLimits limits;
+  limits.max_body_bytes = 4;
+  EXPECT_EQ(rejectOf(withHeaders("Content-Length: 5\r\n", "abcde"), limits),
+            RejectReason::BodyTooLarge);
+  EXPECT_EQ(rejectOf(withHeaders("Transfer-Encoding: chunked\r\n", chunkedOf("abcde", 5)), limits),
+            RejectReason::BodyTooLarge);
+}
+
+TEST(RequestParser, FeedBodyOutsideStreamingConsumesNothing) {
+  RequestParser parser;
+  std::size_t used = 7;
+  std::string out;
+  EXPECT_EQ(parser.feedBody("GET / HTTP/1.1\r\n", &used, &out), ParseStatus::NeedMore);
+  EXPECT_EQ(used, 0u);
+  EXPECT_TRUE(out.empty());
 }
 
 TEST(RequestParser, InspectPrefixDoesNotTruncateSmallBody) {

@@ -86,6 +86,48 @@ TEST(Forward, EmptyPostKeepsZeroLength) {
   EXPECT_NE(out.find("Content-Length: 0\r\n\r\n"), std::string::npos);
 }
 
+// body_over_limit: inspect_prefix. The request carries only its prefix;
+// the head keeps the client's length, or says chunked, and the engine
+// streams the rest the same way.
+http::Request parsePrefix(std::string_view raw, std::size_t limit) {
+  http::RequestLimits limits;
+  limits.max_body_bytes = limit;
+  limits.body_policy = http::BodyLimitPolicy::InspectPrefix;
+  http::RequestParser parser(limits);
+  std::size_t used = 0;
+  EXPECT_EQ(parser.feed(raw, &used), http::ParseStatus::Prefix) << raw;
+  return parser.takeRequest();
+}
+
+TEST(Forward, PrefixOfContentLengthBodyKeepsTheClientsLength) {
+  auto req = parsePrefix("POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789", 4);
+  auto out = serializeUpstreamRequest(req, {v4(192, 0, 2, 7), false, "http"});
+  EXPECT_NE(out.find("\r\nContent-Length: 10\r\n\r\n0123"), std::string::npos) << out;
+  EXPECT_EQ(out.substr(out.size() - 8), "\r\n\r\n0123");
+  EXPECT_EQ(out.find("Transfer-Encoding"), std::string::npos);
+}
+
+TEST(Forward, PrefixOfChunkedBodyIsSentAsAChunk) {
+  auto req = parsePrefix(
+      "POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "a\r\n0123456789\r\n",
+      4);
+  auto out = serializeUpstreamRequest(req, {v4(192, 0, 2, 7), false, "http"});
+  EXPECT_EQ(out.find("Content-Length"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n0123\r\n"), std::string::npos)
+      << out;
+  EXPECT_EQ(out.substr(out.size() - 9), "4\r\n0123\r\n");
+}
+
+TEST(Forward, BodyChunkFraming) {
+  std::string out;
+  appendBodyChunk("", &out);
+  EXPECT_EQ(out, "");  // an empty chunk would end the body
+  appendBodyChunk(std::string(300, 'x'), &out);
+  EXPECT_EQ(out, "12c\r\n" + std::string(300, 'x') + "\r\n");
+  EXPECT_EQ(kLastChunk, "0\r\n\r\n");
+}
+
 TEST(Forward, HopByHopList) {
   EXPECT_TRUE(isHopByHopHeader("Transfer-Encoding"));
   EXPECT_TRUE(isHopByHopHeader("proxy-connection"));
