@@ -916,7 +916,7 @@ class ConfigParser {
     Fields f(diag_, node, "challenge", {"difficulty", "clearance_ttl", "key_rotation"});
     if (!f.ok()) return;
     f.integer("difficulty", challenge.difficulty, 1, 32);
-    f.duration("clearance_ttl", challenge.clearance_ttl, seconds(60), seconds(7 * 24 * 3600));
+    f.duration("clearance_ttl", challenge.clearance_ttl, seconds(10), seconds(7 * 24 * 3600));
     f.duration("key_rotation", challenge.key_rotation, seconds(60), seconds(30 * 24 * 3600));
     if (challenge.clearance_ttl > challenge.key_rotation * (kChallengeKeySlots - 1)) {
       auto at = f.get("clearance_ttl").value_or(node);

@@ -247,7 +247,7 @@ struct LoginConfig {
 // clients to. Absent: these defaults.
 struct ChallengeConfig {
   uint32_t difficulty = 16;                    // leading zero bits, 1..32
-  std::chrono::seconds clearance_ttl{3600};    // cookie lifetime, 1 min..7 days
+  std::chrono::seconds clearance_ttl{3600};    // cookie lifetime, 10 s..7 days
   std::chrono::seconds key_rotation{3600};     // signing key period, 1 min..30 days
 };
 

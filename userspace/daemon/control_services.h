@@ -22,6 +22,7 @@ class Engine;
 
 namespace mamori::daemon {
 
+class ChallengeProtection;
 class Inspection;
 class LoginProtection;
 
@@ -38,6 +39,7 @@ class ControlServices final : public admin::Services {
   void setLogReader(std::shared_ptr<const logs::LogReader> reader);  // nullptr: logging off
   void setInspection(Inspection* inspection);  // nullptr: no sites; must outlive calls
   void setLogin(LoginProtection* login);  // nullptr: no sites; must outlive calls
+  void setChallenge(ChallengeProtection* challenge);  // nullptr: no sites; must outlive calls
 
   // Main thread, from its loop: runs one queued reload request, if any,
   // with `reload` and hands the result to the waiting control thread.
@@ -49,6 +51,8 @@ class ControlServices final : public admin::Services {
   admin::DaemonInfo daemonInfo() override;
   net::EngineStats engineStats() override;
   std::vector<admin::SiteInfo> sites() override;
+  common::Result<admin::UnderAttackInfo> setUnderAttack(const std::string& site,
+                                                        const std::string& to) override;
   admin::ShieldInfo shieldInfo() override;
   common::Result<shield::Counters> shieldCounters() override;
   common::Result<std::vector<shield::Ban>> listBans() override;
@@ -77,6 +81,7 @@ class ControlServices final : public admin::Services {
  private:
   common::Status requireShield();
   LoginProtection* login();
+  ChallengeProtection* challenge();
 
   const std::string pin_root_;
   const std::string config_path_;
@@ -91,6 +96,7 @@ class ControlServices final : public admin::Services {
   std::shared_ptr<const logs::LogReader> log_reader_;
   Inspection* inspection_ = nullptr;
   LoginProtection* login_ = nullptr;
+  ChallengeProtection* challenge_ = nullptr;
   bool reload_wanted_ = false;
   bool stopped_ = false;
   std::uint64_t reload_generation_ = 0;  // bumped when a reload finishes
