@@ -49,6 +49,14 @@ tenants:
           difficulty: 12
           clearance_ttl: 10s
           key_rotation: 1h
+      - name: blog
+        hosts: [blog.test]
+        listeners:
+          - address: 127.0.0.1:$P
+        upstreams:
+          - address: 127.0.0.1:$UP
+        under_attack:
+          auto: {requests_per_second: 30, duration: 10s}
 YAML
 "$BIN/mamorid" --check-config "$DIR/mamori.yaml" >/dev/null || fail "--check-config refused the config"
 "$BIN/mamorid" --config "$DIR/mamori.yaml" --control-socket "$DIR/control.sock" \
@@ -156,6 +164,36 @@ rc=0
 ctl site under-attack maybe --site shop >/dev/null 2>&1 || rc=$?
 [[ $rc == 2 ]] || fail "bad switch: exit $rc"
 pass "under-attack off: curl is served again; auto hands back to the config; errors exit 1/2"
+
+# --- the auto threshold ------------------------------------------------------------
+# 100 requests at once on separate connections: even split by a second's
+# boundary, one side holds at least 50 (threshold 30).
+python3 - "$P" <<'PY' || fail "burst"
+import http.client, sys, concurrent.futures
+def one(i):
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+    c.request("GET", f"/burst{i}", headers={"Host": "blog.test", "Connection": "close"})
+    r = c.getresponse()
+    r.read()
+    return r.status
+with concurrent.futures.ThreadPoolExecutor(100) as pool:
+    codes = list(pool.map(one, range(100)))
+assert 403 in codes, codes  # the threshold was reached within one second
+PY
+ctl sites show blog | grep -qE '^under attack: on \(auto, [0-9]+s left\)$' || fail "blog: $(ctl sites show blog)"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Host: blog.test' "$URL/after-burst") || true
+[[ $code == 403 ]] || fail "blog under automatic attack mode served curl: $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$URL/shop-unaffected") || true
+[[ $code == 200 ]] || fail "the other site was affected: $code"
+found=0
+for _ in $(seq 50); do
+  ctl --output json logs query --type dos --tenant acme --limit 100 |
+    json 'assert any(e["rule"]["id"] == "dos.under_attack_auto" and e["site"] == "blog" for e in d)' 2>/dev/null &&
+    { found=1; break; }
+  sleep 0.1
+done
+[[ $found == 1 ]] || fail "DoS log: $(ctl --output json logs query --type dos --tenant acme --limit 100)"
+pass "the auto threshold switches one site on (DoS log record), the other stays off"
 
 sleep 0.3
 ctl --output json logs query --type audit --tenant mamori --limit 1000 | json '
