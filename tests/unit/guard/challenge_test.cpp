@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace mamori::guard {
 namespace {
@@ -195,6 +198,34 @@ TEST_F(ChallengeTest, TokenOfAnotherRingIsRefused) {
   std::string cookie = other->issueClearance(client(), seconds(60));
   // Same key id (1), different random key.
   EXPECT_EQ(auth->checkClearance(cookie, client()), ChallengeCheck::BadSignature);
+}
+
+// Readers never see a torn key while another thread rotates: a token is
+// either verified or (once its key left the ring) UnknownKey, never a
+// signature mismatch.
+TEST_F(ChallengeTest, RotationUnderConcurrentUseNeverTearsAKey) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> torn{0}, checked{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&, t] {
+      std::string ua = "reader" + std::to_string(t);
+      ChallengeBinding who{"shop", ip("192.0.2.10"), ua};
+      while (!stop.load()) {
+        std::string cookie = auth->issueClearance(who, seconds(60));
+        if (cookie.empty()) continue;
+        ChallengeCheck c = auth->checkClearance(cookie, who);
+        if (c != ChallengeCheck::Valid && c != ChallengeCheck::UnknownKey) ++torn;
+        ++checked;
+      }
+    });
+  }
+  for (int i = 0; i < 2000; ++i) auth->rotate();
+  stop = true;
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(torn.load(), 0);
+  EXPECT_GT(checked.load(), 0);
+  EXPECT_GT(auth->currentKeyId(), 1000u);
 }
 
 TEST(ChallengeReturnPath, AcceptsOnlySameOriginPaths) {
