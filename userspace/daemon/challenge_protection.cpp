@@ -220,9 +220,11 @@ void ChallengeProtection::submit(logs::LogRecord record) {
   producer->submit(std::move(record));
 }
 
-void ChallengeProtection::logRefusal(const SiteEntry& e, const http::Request& request,
-                                     const net::RequestContext& context, const char* rule,
-                                     guard::ChallengeCheck check) {
+logs::LogRecord challengeRefusalRecord(const std::string& tenant, const std::string& site,
+                                       const http::Request& request,
+                                       const net::RequestContext& context, ChallengeRefusal what,
+                                       guard::ChallengeCheck check, unsigned difficulty) {
+  const bool answer = what == ChallengeRefusal::Answer;
   logs::LogRecord r;
   r.type = logs::LogType::Bot;
   r.time = std::chrono::system_clock::now();
@@ -231,24 +233,29 @@ void ChallengeProtection::logRefusal(const SiteEntry& e, const http::Request& re
   r.event_type = "denied";
   r.action = "challenge";
   r.outcome = "failure";
-  r.tenant = e.tenant;
-  r.site = e.name;
+  r.tenant = tenant;
+  r.site = site;
   r.source_ip = context.peer.toString();
   r.source_port = context.peer_port;
   r.url_path = request.path;
   r.http_method = request.method_name;
   r.request_id = std::string(context.request_id);
   if (auto ua = request.header("user-agent")) r.user_agent = std::string(*ua);
-  r.rule_id = std::string("bot.") + rule;
-  r.rule_name = rule;
+  r.rule_name = answer ? "challenge_failed" : "clearance_refused";
+  r.rule_id = "bot." + r.rule_name;
   r.rule_category = "bot";
-  r.message = std::string(rule == std::string_view("challenge_failed")
-                              ? "challenge answer refused: "
-                              : "clearance cookie refused: ") +
+  r.message = std::string(answer ? "challenge answer refused: " : "clearance cookie refused: ") +
               guard::challengeCheckName(check);
   r.details.push_back({"check", logs::Value::string(guard::challengeCheckName(check))});
-  r.details.push_back({"difficulty", logs::Value::unsignedInt(e.challenge.difficulty)});
-  submit(std::move(r));
+  r.details.push_back({"difficulty", logs::Value::unsignedInt(difficulty)});
+  return r;
+}
+
+void ChallengeProtection::logRefusal(const SiteEntry& e, const http::Request& request,
+                                     const net::RequestContext& context, ChallengeRefusal what,
+                                     guard::ChallengeCheck check) {
+  submit(challengeRefusalRecord(e.tenant, e.name, request, context, what, check,
+                                e.challenge.difficulty));
 }
 
 net::Verdict ChallengeProtection::challengeVerdict(const SiteEntry& e,
@@ -285,7 +292,7 @@ net::Verdict ChallengeProtection::answerSubmission(const SiteEntry& e, const htt
                        : guard::ChallengeCheck::Malformed;
   if (check != guard::ChallengeCheck::Valid) {
     failed_.fetch_add(1, std::memory_order_relaxed);
-    logRefusal(e, request, context, "challenge_failed", check);
+    logRefusal(e, request, context, ChallengeRefusal::Answer, check);
     // A fresh challenge: a browser whose token expired simply solves again.
     return challengeVerdict(e, who, std::move(return_to));
   }
@@ -327,7 +334,7 @@ net::Verdict ChallengeProtection::gate(const SiteEntry& e, const http::Request& 
   }
   if (refused) {
     bad_cookies_.fetch_add(1, std::memory_order_relaxed);
-    if (worthLogging(*refused)) logRefusal(e, request, context, "clearance_refused", *refused);
+    if (worthLogging(*refused)) logRefusal(e, request, context, ChallengeRefusal::Cookie, *refused);
   }
   return challengeVerdict(e, who, returnPathOf(request));
 }

@@ -83,6 +83,18 @@ struct UnderAttackStatus {
   std::uint64_t auto_threshold = 0;   // requests per second, 0: no auto
 };
 
+// What was refused: an answer to the challenge or a clearance cookie.
+enum class ChallengeRefusal : std::uint8_t { Answer, Cookie };
+
+// The BOT log record of a refusal: rule.id bot.challenge_failed (Answer) or
+// bot.clearance_refused (Cookie), event.action "challenge", outcome
+// failure, the request's source, path, method, id and User-Agent, and under
+// mamori: check (guard::challengeCheckName) and difficulty. Pure; any thread.
+logs::LogRecord challengeRefusalRecord(const std::string& tenant, const std::string& site,
+                                       const http::Request& request,
+                                       const net::RequestContext& context, ChallengeRefusal what,
+                                       guard::ChallengeCheck check, unsigned difficulty);
+
 class ChallengeProtection {
  public:
   // Whether a request comes from a verified good bot (a search engine
@@ -165,7 +177,8 @@ class ChallengeProtection {
   net::Verdict challengeVerdict(const SiteEntry& entry, const guard::ChallengeBinding& who,
                                 std::string return_to);
   void logRefusal(const SiteEntry& entry, const http::Request& request,
-                  const net::RequestContext& context, const char* rule, guard::ChallengeCheck check);
+                  const net::RequestContext& context, ChallengeRefusal what,
+                  guard::ChallengeCheck check);
   void submit(logs::LogRecord record);
 
   const guard::Clock& clock_;

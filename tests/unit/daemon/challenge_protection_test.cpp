@@ -291,6 +291,33 @@ TEST_F(ChallengeProtectionTest, KeyRotationKeepsRecentCookiesValid) {
   EXPECT_TRUE(isChallenge(cp->require(get("/", cookie), c.context())));  // expired by now
 }
 
+TEST(ChallengeRefusalRecord, IsABotRecordNamingTheCheck) {
+  Client c = client("192.0.2.7");
+  auto req = get("/.mamori/challenge?t=x&n=1", "", "curl/8.5.0");
+  logs::LogRecord r = challengeRefusalRecord("acme", "web", req, c.context(),
+                                             ChallengeRefusal::Answer,
+                                             guard::ChallengeCheck::BadSignature, 16);
+  EXPECT_EQ(r.type, logs::LogType::Bot);
+  EXPECT_EQ(r.rule_id, "bot.challenge_failed");
+  EXPECT_EQ(r.rule_category, "bot");
+  EXPECT_EQ(r.action, "challenge");
+  EXPECT_EQ(r.outcome, "failure");
+  EXPECT_EQ(r.tenant, "acme");
+  EXPECT_EQ(r.site, "web");
+  EXPECT_EQ(r.source_ip, "192.0.2.7");
+  EXPECT_EQ(r.url_path, "/.mamori/challenge");
+  EXPECT_EQ(r.user_agent, "curl/8.5.0");
+  EXPECT_EQ(r.request_id, "0123456789abcdef");
+  EXPECT_EQ(r.message, "challenge answer refused: bad_signature");
+  ASSERT_EQ(r.details.size(), 2u);
+  EXPECT_EQ(r.details[0].key, "check");
+  EXPECT_EQ(r.details[0].value.s, "bad_signature");
+  r = challengeRefusalRecord("acme", "web", req, c.context(), ChallengeRefusal::Cookie,
+                             guard::ChallengeCheck::WrongAddress, 16);
+  EXPECT_EQ(r.rule_id, "bot.clearance_refused");
+  EXPECT_EQ(r.message, "clearance cookie refused: wrong_address");
+}
+
 TEST_F(ChallengeProtectionTest, ControlServicesSwitchAndShowTheState) {
   make();
   ControlServices sv("/nonexistent/pins", "", 1);
