@@ -25,7 +25,11 @@ Commands:
   status                                daemon, config, shield and traffic summary
   stats                                 engine and shield counters
   sites list                            configured sites
-  sites show SITE                       one site: hosts, listeners, upstreams, mode
+  sites show SITE                       one site: hosts, listeners, upstreams, mode,
+                                        under-attack state
+  site under-attack on|off|auto --site SITE
+                                        every client must pass the browser challenge
+                                        (on), nobody must (off), or the config decides (auto)
   shield status                         attached interfaces, counters by reason
   bans list                             unexpired bans
   bans add IP|CIDR [--ttl 10m] [--reason manual|signature|login|bot|flood]

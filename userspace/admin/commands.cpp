@@ -16,6 +16,12 @@ namespace mamori::admin {
 
 using common::IpPrefix;
 
+std::string underAttackText(const UnderAttackInfo& u) {
+  if (!u.on) return u.reason == "cli" ? "off (cli)" : "off";
+  if (u.reason == "auto") return "on (auto, " + std::to_string(u.auto_remaining_s) + "s left)";
+  return "on (" + u.reason + ")";
+}
+
 std::string jsonString(std::string_view text) {
   std::string out = "\"";
   for (char c : text) {
@@ -224,7 +230,8 @@ int stats(Context& ctx) {
 std::string siteJson(const SiteInfo& s) {
   return "{\"tenant\":" + jsonString(s.tenant) + ",\"name\":" + jsonString(s.name) +
          ",\"hosts\":" + jsonStrings(s.hosts) + ",\"listeners\":" + jsonStrings(s.listeners) +
-         ",\"upstreams\":" + jsonStrings(s.upstreams) + ",\"mode\":" + jsonString(s.mode) + "}";
+         ",\"upstreams\":" + jsonStrings(s.upstreams) + ",\"mode\":" + jsonString(s.mode) +
+         (s.under_attack.empty() ? "" : ",\"under_attack\":" + jsonString(s.under_attack)) + "}";
 }
 
 int sites(Context& ctx) {
@@ -239,9 +246,14 @@ int sites(Context& ctx) {
       ctx.out(out + "]\n");
       return 0;
     }
-    std::string out = pad("tenant", 16) + pad("site", 24) + pad("mode", 8) + "hosts\n";
-    for (const auto& s : all)
-      out += pad(s.tenant, 16) + pad(s.name, 24) + pad(s.mode, 8) + join(s.hosts) + "\n";
+    std::string out =
+        pad("tenant", 16) + pad("site", 24) + pad("mode", 8) + pad("attack", 8) + "hosts\n";
+    for (const auto& s : all) {
+      // The short form: "on" / "off"; `sites show` says why.
+      std::string attack = s.under_attack.empty() ? "-" : s.under_attack.substr(0, s.under_attack.find(' '));
+      out += pad(s.tenant, 16) + pad(s.name, 24) + pad(s.mode, 8) + pad(attack, 8) +
+             join(s.hosts) + "\n";
+    }
     ctx.out(out);
     return 0;
   }
@@ -255,7 +267,8 @@ int sites(Context& ctx) {
       }
       ctx.out("site: " + s.name + "\ntenant: " + s.tenant + "\nmode: " + s.mode +
               "\nhosts: " + join(s.hosts) + "\nlisteners: " + join(s.listeners) +
-              "\nupstreams: " + join(s.upstreams) + "\n");
+              "\nupstreams: " + join(s.upstreams) + "\n" +
+              (s.under_attack.empty() ? "" : "under attack: " + s.under_attack + "\n"));
       return 0;
     }
     return ctx.failed(common::Error{ENOENT, "no site named '" + a[2] + "'"});
@@ -952,6 +965,45 @@ int botsCommand(Context& ctx) {
   return ctx.usage("unknown bots command '" + verb + "'");
 }
 
+// --- site under-attack ----------------------------------------------------------
+
+// site under-attack on|off|auto --site SITE
+int siteCommand(Context& ctx) {
+  auto& a = ctx.args();
+  const std::string usage_text = "site under-attack on|off|auto --site SITE";
+  if (a.size() < 2 || a[1] != "under-attack") return ctx.usage("usage: " + usage_text);
+  if (a.size() != 5) return ctx.usage("usage: " + usage_text);
+  std::string to, site;
+  for (size_t i = 2; i < a.size(); ++i) {
+    if (a[i] == "--site" && i + 1 < a.size()) {
+      site = a[++i];
+    } else if (to.empty() && (a[i] == "on" || a[i] == "off" || a[i] == "auto")) {
+      to = a[i];
+    } else {
+      return ctx.usage("usage: " + usage_text);
+    }
+  }
+  if (to.empty() || site.empty()) return ctx.usage("usage: " + usage_text);
+  std::string before;
+  for (const auto& s : ctx.services().sites())
+    if (s.name == site) before = s.under_attack;
+  auto done = ctx.services().setUnderAttack(site, to);
+  if (!done) return ctx.failed(done.error());
+  const std::string now = underAttackText(*done);
+  ctx.call().audit_before = "site " + site + " under attack: " + (before.empty() ? "?" : before);
+  ctx.call().audit_after = "site " + site + " under attack: " + now;
+  if (ctx.json()) {
+    ctx.out("{\"ok\":true,\"site\":" + jsonString(site) + ",\"under_attack\":" +
+            (done->on ? "true" : "false") + ",\"reason\":" + jsonString(done->reason) +
+            ",\"override\":" + jsonString(done->override_state) +
+            ",\"auto_remaining_seconds\":" + std::to_string(done->auto_remaining_s) +
+            ",\"auto_threshold\":" + std::to_string(done->auto_threshold) + "}\n");
+    return 0;
+  }
+  ctx.out("site " + site + " under attack: " + now + "\n");
+  return 0;
+}
+
 }  // namespace
 
 int runCommand(Call& call, Services& services) {
@@ -970,6 +1022,7 @@ int runCommand(Call& call, Services& services) {
   if (noun == "rules") return rulesCommand(ctx);
   if (noun == "login") return loginCommand(ctx);
   if (noun == "bots") return botsCommand(ctx);
+  if (noun == "site") return siteCommand(ctx);
   return ctx.usage("unknown command '" + noun + "'");
 }
 

@@ -20,4 +20,9 @@ int runCommand(Call& call, Services& services);
 // 0x20 become \u00XX. Any thread.
 std::string jsonString(std::string_view text);
 
+// A site's under-attack state in words, as `sites show` and `site
+// under-attack` print it: "off", "off (cli)", "on (cli)", "on (config)",
+// "on (auto, 120s left)". Any thread.
+std::string underAttackText(const UnderAttackInfo& info);
+
 }  // namespace mamori::admin

@@ -36,6 +36,19 @@ struct SiteInfo {
   std::vector<std::string> listeners;  // "0.0.0.0:443 tls"
   std::vector<std::string> upstreams;  // "10.0.0.5:8080"
   std::string mode;                    // "block" or "detect"
+  // Under-attack mode (issue #8): "off", "on (cli)", "on (config)",
+  // "on (auto, 120s left)", "off (cli)"; empty when this mamorid does not say.
+  std::string under_attack;
+};
+
+// A site's under-attack mode as `site under-attack` prints it.
+struct UnderAttackInfo {
+  std::string site;
+  bool on = false;
+  std::string reason;                 // "cli", "config", "auto" when on; "cli" or "" when off
+  std::string override_state;         // "on", "off" or "auto" (the config decides)
+  std::int64_t auto_remaining_s = 0;  // > 0 while an automatic episode runs
+  std::uint64_t auto_threshold = 0;   // requests per second; 0: no auto threshold
 };
 
 struct DaemonInfo {
@@ -205,6 +218,17 @@ class Services {
     (void)site;
     (void)n;
     return common::Error{ENOENT, "this mamorid runs no bot detection"};
+  }
+
+  // Under-attack mode (docs/challenge.md): `to` is "on", "off" or "auto"
+  // (hand the site back to its config). Error{ENOENT} for an unknown site.
+  // Not pure so that fakes without a challenge need not implement it:
+  // the default answers Error{ENOTSUP}.
+  virtual common::Result<UnderAttackInfo> setUnderAttack(const std::string& site,
+                                                         const std::string& to) {
+    (void)site;
+    (void)to;
+    return common::Error{ENOTSUP, "this mamorid has no browser challenge"};
   }
 
   // The event / DoS / BOT / audit logs; nullptr when logging is off.

@@ -781,7 +781,8 @@ class ConfigParser {
   bool parseSite(const YAML::Node& node, Site& site) {
     Fields f(diag_, node, "site",
              {"name", "hosts", "listeners", "certificates", "upstreams", "mode",
-              "trusted_proxies", "block", "limits", "inspection", "login", "bots"});
+              "trusted_proxies", "block", "limits", "inspection", "login", "bots", "challenge",
+              "under_attack"});
     if (!f.ok()) return false;
     if (auto name = f.require("name")) {
       if (auto text = readString(diag_, *name, "name")) {
@@ -906,6 +907,8 @@ class ConfigParser {
     if (auto inspection = f.get("inspection")) parseInspection(*inspection, site.inspection);
     if (auto login = f.get("login")) parseLogin(*login, site.login.emplace());
     if (auto bots = f.get("bots")) parseSiteBots(*bots, site.bots.emplace());
+    if (auto challenge = f.get("challenge")) parseChallenge(*challenge, site.challenge.emplace());
+    if (auto ua = f.get("under_attack")) parseUnderAttack(*ua, site.under_attack.emplace());
     return true;
   }
 
@@ -993,6 +996,43 @@ class ConfigParser {
       h.integer("max_4xx_percent", bots.behaviour.max_4xx_percent, 0, 100);
       h.integer("min_responses", bots.behaviour.min_responses, 1, 60000);
       h.integer("max_cookieless", bots.behaviour.max_cookieless, 0, 60000);
+    }
+  }
+
+  // --- challenge: and under_attack: (docs/challenge.md) ---
+
+  void parseChallenge(const YAML::Node& node, ChallengeConfig& challenge) {
+    Fields f(diag_, node, "challenge", {"difficulty", "clearance_ttl", "key_rotation"});
+    if (!f.ok()) return;
+    f.integer("difficulty", challenge.difficulty, 1, 32);
+    f.duration("clearance_ttl", challenge.clearance_ttl, seconds(10), seconds(7 * 24 * 3600));
+    f.duration("key_rotation", challenge.key_rotation, seconds(60), seconds(30 * 24 * 3600));
+    if (challenge.clearance_ttl > challenge.key_rotation * (kChallengeKeySlots - 1)) {
+      auto at = f.get("clearance_ttl").value_or(node);
+      diag_.add(at,
+                "clearance_ttl " + std::to_string(challenge.clearance_ttl.count()) +
+                    "s outlives the signing keys: at most " +
+                    std::to_string(kChallengeKeySlots - 1) + " x key_rotation (" +
+                    std::to_string(challenge.key_rotation.count() * (kChallengeKeySlots - 1)) +
+                    "s) is kept",
+                "shorten clearance_ttl or lengthen key_rotation");
+    }
+  }
+
+  void parseUnderAttack(const YAML::Node& node, UnderAttackConfig& ua) {
+    Fields f(diag_, node, "under_attack", {"enabled", "auto"});
+    if (!f.ok()) return;
+    f.boolean("enabled", ua.enabled);
+    if (auto a = f.get("auto")) {
+      Fields af(diag_, *a, "auto", {"requests_per_second", "duration"});
+      if (!af.ok()) return;
+      UnderAttackAuto out;
+      if (auto rps = af.require("requests_per_second")) {
+        if (auto v = readInteger(diag_, *rps, "requests_per_second", 1, 1'000'000'000))
+          out.requests_per_second = static_cast<uint64_t>(*v);
+      }
+      af.duration("duration", out.duration, seconds(10), seconds(7 * 24 * 3600));
+      if (out.requests_per_second > 0) ua.automatic = out;
     }
   }
 

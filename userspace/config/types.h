@@ -275,6 +275,37 @@ struct SiteBotsConfig {
   SiteBotsBehaviour behaviour;
 };
 
+// `challenge:` of a site (issue #8, docs/challenge.md): the JavaScript
+// proof-of-work page that under-attack mode and the bot policy send
+// clients to. Absent: these defaults.
+struct ChallengeConfig {
+  uint32_t difficulty = 16;                    // leading zero bits, 1..32
+  std::chrono::seconds clearance_ttl{3600};    // cookie lifetime, 10 s..7 days
+  std::chrono::seconds key_rotation{3600};     // signing key period, 1 min..30 days
+};
+
+// Signing keys a site keeps for verification (the current one and this
+// many minus one retired ones); mirrors guard::ChallengeAuthority::kKeySlots
+// (daemon static_asserts they agree). clearance_ttl may not exceed
+// (kChallengeKeySlots - 1) * key_rotation, or cookies would outlive their key.
+inline constexpr uint32_t kChallengeKeySlots = 8;
+
+// `under_attack.auto:`: switch under-attack mode on when the site receives
+// at least `requests_per_second` requests within one second, and keep it
+// on for `duration` after the last such second.
+struct UnderAttackAuto {
+  uint64_t requests_per_second = 0;  // 1..10^9
+  std::chrono::seconds duration{600};
+};
+
+// `under_attack:` of a site: every client without a clearance cookie gets
+// the challenge. `enabled: true` is on from start; `mamorictl site
+// under-attack on|off|auto` overrides at runtime.
+struct UnderAttackConfig {
+  bool enabled = false;
+  std::optional<UnderAttackAuto> automatic;  // the `auto:` key
+};
+
 struct Site {
   std::string name;  // unique across all tenants
   // Canonical host patterns (see parseHostPattern): "*" means any host.
@@ -292,6 +323,8 @@ struct Site {
   InspectionConfig inspection;
   std::optional<LoginConfig> login;  // login-abuse protection; off when absent
   std::optional<SiteBotsConfig> bots;  // bot detection; off when absent
+  std::optional<ChallengeConfig> challenge;       // absent: defaults
+  std::optional<UnderAttackConfig> under_attack;  // absent: off (the CLI may switch it on)
 };
 
 // The tenant id under which host-wide records are logged (the audit log,

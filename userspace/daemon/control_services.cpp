@@ -2,7 +2,11 @@
 
 #include <unistd.h>
 
+#include <map>
+
 #include "common/version.h"
+#include "admin/commands.h"
+#include "daemon/challenge_protection.h"
 #include "daemon/inspection.h"
 #include "daemon/bot_protection.h"
 #include "daemon/login_protection.h"
@@ -138,6 +142,42 @@ Result<std::vector<admin::BotTopInfo>> ControlServices::botTop(const std::string
     out.push_back(std::move(i));
   }
   return out;
+}
+
+void ControlServices::setChallenge(ChallengeProtection* challenge) {
+  std::lock_guard lock(mu_);
+  challenge_ = challenge;
+}
+
+ChallengeProtection* ControlServices::challenge() {
+  std::lock_guard lock(mu_);
+  return challenge_;
+}
+
+namespace {
+
+admin::UnderAttackInfo underAttackInfo(const UnderAttackStatus& s) {
+  admin::UnderAttackInfo i;
+  i.site = s.site;
+  i.on = s.on;
+  i.reason = s.reason;
+  i.override_state = s.override_state;
+  i.auto_remaining_s = s.auto_remaining_s;
+  i.auto_threshold = s.auto_threshold;
+  return i;
+}
+
+}  // namespace
+
+Result<admin::UnderAttackInfo> ControlServices::setUnderAttack(const std::string& site,
+                                                               const std::string& to) {
+  ChallengeProtection* cp = challenge();
+  if (!cp) return Error{ENOENT, "this mamorid serves no sites"};
+  auto which = parseUnderAttackSwitch(to);
+  if (!which) return Error{EINVAL, "under-attack takes on, off or auto, not '" + to + "'"};
+  auto st = cp->setUnderAttack(site, *which);
+  if (!st) return st.error();
+  return underAttackInfo(*st);
 }
 
 namespace {
@@ -334,6 +374,9 @@ std::vector<admin::SiteInfo> ControlServices::sites() {
   }
   std::vector<admin::SiteInfo> out;
   if (!cfg) return out;
+  std::map<std::string, std::string> attack;
+  if (ChallengeProtection* cp = challenge())
+    for (const auto& st : cp->underAttack()) attack[st.site] = admin::underAttackText(underAttackInfo(st));
   for (const auto& tenant : cfg->tenants) {
     for (const auto& site : tenant.sites) {
       admin::SiteInfo info;
@@ -344,6 +387,7 @@ std::vector<admin::SiteInfo> ControlServices::sites() {
         info.listeners.push_back(l.address.toString() + (l.tls ? " tls" : ""));
       for (const auto& u : site.upstreams) info.upstreams.push_back(u.address.toString());
       info.mode = site.mode == config::SiteMode::Detect ? "detect" : "block";
+      if (auto it = attack.find(site.name); it != attack.end()) info.under_attack = it->second;
       out.push_back(std::move(info));
     }
   }

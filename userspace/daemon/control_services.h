@@ -23,6 +23,7 @@ class Engine;
 namespace mamori::daemon {
 
 class BotProtection;
+class ChallengeProtection;
 class Inspection;
 class LoginProtection;
 
@@ -40,6 +41,7 @@ class ControlServices final : public admin::Services {
   void setInspection(Inspection* inspection);  // nullptr: no sites; must outlive calls
   void setLogin(LoginProtection* login);  // nullptr: no sites; must outlive calls
   void setBots(BotProtection* bots);  // nullptr: no sites; must outlive calls
+  void setChallenge(ChallengeProtection* challenge);  // nullptr: no sites; must outlive calls
 
   // Main thread, from its loop: runs one queued reload request, if any,
   // with `reload` and hands the result to the waiting control thread.
@@ -51,6 +53,8 @@ class ControlServices final : public admin::Services {
   admin::DaemonInfo daemonInfo() override;
   net::EngineStats engineStats() override;
   std::vector<admin::SiteInfo> sites() override;
+  common::Result<admin::UnderAttackInfo> setUnderAttack(const std::string& site,
+                                                        const std::string& to) override;
   admin::ShieldInfo shieldInfo() override;
   common::Result<shield::Counters> shieldCounters() override;
   common::Result<std::vector<shield::Ban>> listBans() override;
@@ -82,6 +86,7 @@ class ControlServices final : public admin::Services {
  private:
   common::Status requireShield();
   LoginProtection* login();
+  ChallengeProtection* challenge();
 
   const std::string pin_root_;
   const std::string config_path_;
@@ -97,6 +102,7 @@ class ControlServices final : public admin::Services {
   Inspection* inspection_ = nullptr;
   LoginProtection* login_ = nullptr;
   BotProtection* bots_ = nullptr;
+  ChallengeProtection* challenge_ = nullptr;
   bool reload_wanted_ = false;
   bool stopped_ = false;
   std::uint64_t reload_generation_ = 0;  // bumped when a reload finishes

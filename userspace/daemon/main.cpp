@@ -32,6 +32,7 @@
 #include "daemon/control_services.h"
 #include "daemon/daemon_logs.h"
 #include "daemon/inspection.h"
+#include "daemon/challenge_protection.h"
 #include "daemon/login_protection.h"
 #include "logs/time_zone.h"
 #include "daemon/metrics_sources.h"
@@ -256,7 +257,8 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
                                                      const daemon::Inspection* inspection,
                                                      const daemon::DaemonLogs* logs,
                                                      const daemon::ShieldBanSink* bans,
-                                                     const daemon::BotProtection* bots) {
+                                                     const daemon::BotProtection* bots,
+                                                     const daemon::ChallengeProtection* challenge) {
   auto registry = std::make_shared<metrics::Registry>();
   auto check = [](common::Status st) {
     if (!st) std::fprintf(stderr, "mamorid: metrics: %s\n", st.error().message.c_str());
@@ -265,7 +267,7 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
   // Engine::stats() sums the workers' counters; inspection and logs keep
   // atomics. All callable from the scrape thread.
   auto engine_snapshot = [engine, inspection, logs, bans,
-                          bots]() -> common::Result<metrics::EngineSnapshot> {
+                          bots, challenge]() -> common::Result<metrics::EngineSnapshot> {
     const net::EngineStats stats = engine->stats();
     metrics::EngineSnapshot snap = daemon::engineSnapshot(stats);
     snap.tls_handshakes = stats.tls_handshakes;
@@ -297,6 +299,15 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
     // Bot verdicts of the sites with a bots section (atomics; zeros for
     // each class's configured action so the panel has a line).
     if (bots && bots->active()) snap.bot_verdicts = bots->verdictCounts();
+    if (challenge) {
+      // The browser challenge's outcomes (docs/challenge.md).
+      const daemon::ChallengeStats c = challenge->stats();
+      snap.challenge_outcomes = std::vector<metrics::NamedCount>{
+#define MAMORI_CHALLENGE_OUTCOME(name) {#name, c.name},
+          MAMORI_CHALLENGE_COUNTERS(MAMORI_CHALLENGE_OUTCOME)
+#undef MAMORI_CHALLENGE_OUTCOME
+      };
+    }
     if (logs) {
       const logs::LogCountersSnapshot c = logs->counters();
       snap.log_queue_depth = c.queue_depth;
@@ -602,14 +613,30 @@ int main(int argc, char** argv) {
     login = std::move(*created);
   }
 
+  // The browser challenge and under-attack mode (issue #8), for every site.
+  std::unique_ptr<daemon::ChallengeProtection> challenge;
+  if (!full.tenants.empty()) {
+    auto created = daemon::ChallengeProtection::create(full, login_clock, daemon_logs->get());
+    if (!created) {
+      std::fprintf(stderr, "mamorid: %s\nmamorid: challenge refused; not started\n",
+                   created.error().message.c_str());
+      return 2;
+    }
+    challenge = std::move(*created);
+  }
+
   // Bot detection for the sites with a `bots:` section (issue #8). The
   // data files load here: a bad one stops the start with FILE:LINE:COLUMN.
-  // The `challenge` action fails closed (403) until a challenge module is
-  // wired in; bans share the login guard's sink.
+  // Its `challenge` action sends the client to the browser challenge;
+  // bans share the login guard's sink.
   std::unique_ptr<daemon::BotProtection> bots;
   if (!full.tenants.empty()) {
+    daemon::BotChallenge to_challenge = [cp = challenge.get()](const http::Request& request,
+                                                               const net::RequestContext& context) {
+      return cp->require(request, context);
+    };
     auto created = daemon::BotProtection::create(full, login_clock, daemon_logs->get(), &ban_sink,
-                                                 daemon::challengeUnavailable);
+                                                 std::move(to_challenge));
     if (!created) {
       std::fprintf(stderr, "mamorid: %s\nmamorid: bot settings refused; not started\n",
                    created.error().message.c_str());
@@ -619,6 +646,11 @@ int main(int argc, char** argv) {
     if (bots->active())
       std::printf("mamorid: bot detection on, data files from %s\n",
                   daemon::resolveBotsDir(full).c_str());
+    // Verified good bots (search engines) skip under-attack mode.
+    challenge->setGoodBotCheck([bp = bots.get()](const http::Request& request,
+                                                 const net::RequestContext& context) {
+      return bp->isVerifiedGoodBot(request, context);
+    });
   }
 
   // The engine binds first: a taken port is reported before the shield
@@ -634,12 +666,19 @@ int main(int argc, char** argv) {
     // attempt it lets through is still inspected, and a signature block
     // wins over its watch (the attempt then never reaches the upstream).
     // Order (issue #8): flood -> bots -> challenge/under-attack -> login ->
-    // inspection. A bot verdict that answers ends the chain.
-    options.verdict = [insp = inspection.get(), lp = login.get(), bp = bots.get()](
-                          const http::Request& request, const net::RequestContext& context) {
+    // inspection. The first step that answers ends the chain.
+    options.verdict = [insp = inspection.get(), lp = login.get(), bp = bots.get(),
+                       cp = challenge.get()](const http::Request& request,
+                                             const net::RequestContext& context) {
       if (bp) {
         net::Verdict bot_verdict = bp->onRequest(request, context);
         if (bot_verdict.action == net::Verdict::Action::Block) return bot_verdict;
+      }
+      // Under-attack mode (and answers to the challenge) before login: a
+      // client that has not proven a browser costs nothing further.
+      if (cp) {
+        net::Verdict v = cp->onRequest(request, context);
+        if (v.action == net::Verdict::Action::Block) return v;
       }
       net::Verdict login_verdict = lp ? lp->onRequest(request, context) : net::Verdict::pass();
       if (login_verdict.action == net::Verdict::Action::Block) return login_verdict;
@@ -732,6 +771,7 @@ int main(int argc, char** argv) {
   services.setInspection(inspection.get());
   services.setLogin(login.get());
   services.setBots(bots.get());
+  services.setChallenge(challenge.get());
   services.setConfig(std::make_shared<const config::Config>(full));
   services.setShield(shieldInfo(run));
   services.setEngine(engine.get());
@@ -767,7 +807,8 @@ int main(int argc, char** argv) {
       pthread_sigmask(SIG_BLOCK, &block, &old);
       metrics_server =
           startMetrics(metrics_listen, engine.get(), want_shield, pin_root, full.logs.dir,
-                       inspection.get(), daemon_logs->get(), &ban_sink, bots.get());
+                       inspection.get(), daemon_logs->get(), &ban_sink, bots.get(),
+                       challenge.get());
       pthread_sigmask(SIG_SETMASK, &old, nullptr);
     }
   }
@@ -874,6 +915,15 @@ int main(int argc, char** argv) {
                                    login_summary.error().message +
                                    "\nlogin settings refused: the running ones stay"};
         summary += (summary.empty() ? "" : "\n") + *login_summary;
+      }
+      if (challenge) {
+        auto challenge_summary = challenge->reload(loaded.value());
+        if (!challenge_summary)
+          return common::Error{challenge_summary.error().code,
+                               (summary.empty() ? "" : summary + "\n") +
+                                   challenge_summary.error().message +
+                                   "\nchallenge settings refused: the running ones stay"};
+        summary += (summary.empty() ? "" : "\n") + *challenge_summary;
       }
       services.setConfig(std::make_shared<const config::Config>(loaded.value()));
       (*daemon_logs)->setRemovedTenants(loaded.value());

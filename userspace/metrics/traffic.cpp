@@ -92,6 +92,10 @@ void appendNotYetFed(const EngineSnapshot& s, std::vector<Family>& out) {
       f.add(d(b.count), {{"site", b.site}, {"class", b.bot_class}, {"action", b.action}});
     out.push_back(std::move(f));
   }
+  if (s.challenge_outcomes)
+    out.push_back(byName("mamori_guard_challenges_total",
+                         "Browser challenge outcomes (docs/challenge.md), by outcome", "outcome",
+                         *s.challenge_outcomes));
   if (s.l7_flood_verdicts)
     out.push_back(byName("mamori_guard_flood_verdicts_total", "L7 flood verdicts, by action",
                          "action", *s.l7_flood_verdicts));

@@ -79,6 +79,7 @@ struct EngineSnapshot {
   std::optional<std::vector<NamedCount>> tls_failures;        // net TLS, by reason
   std::optional<std::vector<NamedCount>> bans_issued;         // guard, by ban reason
   std::optional<std::vector<BotVerdictCount>> bot_verdicts;   // guard, by site, class, action
+  std::optional<std::vector<NamedCount>> challenge_outcomes;  // browser challenge, by outcome
   std::optional<std::vector<NamedCount>> l7_flood_verdicts;   // guard, by action
   std::optional<std::uint64_t> log_queue_depth;               // logs
   std::optional<std::vector<NamedCount>> log_lines_dropped;   // logs, by log type

@@ -121,6 +121,7 @@ constexpr auto kLingerTime = std::chrono::seconds(2);
 const char* reasonPhrase(int status) {
   switch (status) {
     case 100: return "Continue";
+    case 303: return "See Other";
     case 400: return "Bad Request";
     case 403: return "Forbidden";
     case 408: return "Request Timeout";
@@ -140,12 +141,35 @@ const char* reasonPhrase(int status) {
   }
 }
 
+// True when `h` may go into a local answer: its name is an RFC 9110 token,
+// its value has no CR, LF or NUL (no response splitting), and it is not a
+// field the engine owns for framing.
+bool isSendableHeader(const http::Header& h) {
+  if (h.name.empty()) return false;
+  for (char c : h.name) {
+    const auto u = static_cast<unsigned char>(c);
+    const bool tchar = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                       std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!tchar || u >= 0x7f) return false;
+  }
+  for (char c : h.value)
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  return !http::equalsIgnoreCase(h.name, "content-length") &&
+         !http::equalsIgnoreCase(h.name, "transfer-encoding") &&
+         !http::equalsIgnoreCase(h.name, "connection");
+}
+
 // A complete local answer. `body` empty: a short text naming the status and
 // the request id, which is what an operator asks a user for.
 // `retry_after` > 0 adds Retry-After in seconds (RFC 9110 §10.2.3).
+// `extra` fields come last; a Content-Type or Cache-Control among them
+// replaces the default one. Fields isSendableHeader refuses are left out
+// and counted in `*dropped`.
 std::string localResponse(int status, std::string_view request_id, std::string_view body,
                           bool close, bool head,
-                          std::chrono::seconds retry_after = std::chrono::seconds(0)) {
+                          std::chrono::seconds retry_after = std::chrono::seconds(0),
+                          const std::vector<http::Header>& extra = {},
+                          std::uint64_t* dropped = nullptr) {
   std::string text;
   bool html = !body.empty();
   if (body.empty()) {
@@ -153,13 +177,27 @@ std::string localResponse(int status, std::string_view request_id, std::string_v
            std::string(request_id) + "\n";
     body = text;
   }
+  bool own_type = false, own_cache = false;
+  for (const auto& h : extra) {
+    if (!isSendableHeader(h)) continue;
+    own_type = own_type || http::equalsIgnoreCase(h.name, "content-type");
+    own_cache = own_cache || http::equalsIgnoreCase(h.name, "cache-control");
+  }
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reasonPhrase(status) + "\r\n";
-  out += html ? "Content-Type: text/html; charset=utf-8\r\n" : "Content-Type: text/plain\r\n";
+  if (!own_type)
+    out += html ? "Content-Type: text/html; charset=utf-8\r\n" : "Content-Type: text/plain\r\n";
   out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   out += "X-Request-Id: " + std::string(request_id) + "\r\n";
-  out += "Cache-Control: no-store\r\n";
+  if (!own_cache) out += "Cache-Control: no-store\r\n";
   if (retry_after.count() > 0) out += "Retry-After: " + std::to_string(retry_after.count()) + "\r\n";
   if (close) out += "Connection: close\r\n";
+  for (const auto& h : extra) {
+    if (!isSendableHeader(h)) {
+      if (dropped) ++*dropped;
+      continue;
+    }
+    out += h.name + ": " + h.value + "\r\n";
+  }
   out += "\r\n";
   if (!head) out += body;
   return out;
@@ -523,6 +561,9 @@ class Worker {
                                         std::memory_order_relaxed);
   }
   static void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+  static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n) {
+    c.fetch_add(n, std::memory_order_relaxed);
+  }
 
   void addFd(int fd, std::uint32_t ev, Handler* h) {
     epoll_event e{};
@@ -1016,7 +1057,7 @@ class Worker {
           bump(counters_.blocked);
           c->verdict_class = ClientConn::VerdictClass::Block;
           std::string page = v.page.empty() ? site->block_page : v.page;
-          answerLocal(c, v.status, page, !c->request.keep_alive, head, v.retry_after);
+          answerLocal(c, v.status, page, !c->request.keep_alive, head, v.retry_after, v.headers);
           return;
         }
       } else {
@@ -1061,7 +1102,8 @@ class Worker {
 
   // Queues a local answer; the connection stays open unless `close`.
   void answerLocal(ClientConn* c, int status, std::string_view body, bool close, bool head,
-                   std::chrono::seconds retry_after = std::chrono::seconds(0)) {
+                   std::chrono::seconds retry_after = std::chrono::seconds(0),
+                   const std::vector<http::Header>& headers = {}) {
     if (stopping_) close = true;
     if (c->streaming) {
       // The rest of the body was not read: the connection cannot carry
@@ -1071,7 +1113,9 @@ class Worker {
     }
     c->watch.reset();  // whatever was held is replaced by this answer
     countRequest(c, status);
-    c->out += localResponse(status, c->request_id, body, close, head, retry_after);
+    std::uint64_t dropped = 0;
+    c->out += localResponse(status, c->request_id, body, close, head, retry_after, headers, &dropped);
+    if (dropped) bump(counters_.bad_verdict_headers, dropped);
     c->busy = false;
     c->request_bytes = 0;
     if (close) {

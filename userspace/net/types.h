@@ -45,8 +45,16 @@ struct RequestContext {
 // The decision on one complete request. Block is answered locally with
 // `status` and `page` (empty page: a built-in text body naming the request
 // id), plus `Retry-After: retry_after` when that is non-zero (a 429 for a
-// throttled source, a locked username). In a site with mode: detect a Block
-// is counted and the request passes.
+// throttled source, a locked username), plus every field of `headers` (the
+// browser challenge's Set-Cookie, Location, Content-Type). In a site with
+// mode: detect a Block is counted and the request passes.
+//
+// `headers` (Block only) are sent after the engine's own fields. A
+// Content-Type or Cache-Control given there replaces the engine's default
+// one; fields the engine owns for framing (Content-Length,
+// Transfer-Encoding, Connection) and fields whose name is not an RFC 9110
+// token or whose value holds CR, LF or NUL are dropped and counted
+// (bad_verdict_headers): a hook can never split the response.
 //
 // A Pass may also ask for
 //  - `delay`: hold the request this long before forwarding it (the login
@@ -66,6 +74,7 @@ struct Verdict {
   std::chrono::seconds retry_after{0};  // Block only; 0: no Retry-After header
   std::chrono::milliseconds delay{0};   // Pass only; 0: forward at once
   std::shared_ptr<void> watch;          // Pass only; null: no response hook
+  std::vector<http::Header> headers;    // Block only; extra response fields
 
   static Verdict pass() { return {}; }
   static Verdict block(std::uint16_t status = 403, std::string page = {}) {
@@ -142,7 +151,8 @@ using ResponseStatusHook =
   X(aborted_responses)   /* client closed because a started response broke */        \
   X(tls_handshakes)      /* TLS handshakes completed */                             \
   X(tls_resumed)         /* of which resumed a session (ticket or cache) */         \
-  X(tls_handshake_failures) /* handshakes refused or broken (version, ALPN, junk) */
+  X(tls_handshake_failures) /* handshakes refused or broken (version, ALPN, junk) */ \
+  X(bad_verdict_headers) /* Block verdict header fields dropped (framing, CR/LF) */
 
 // Requests answered for one (tenant, site, method class, status class,
 // verdict), summed over workers: mamori_http_requests_total. Method classes:

@@ -39,7 +39,7 @@ class FakeServices final : public Services {
     return s;
   }
   std::vector<SiteInfo> sites() override {
-    return {{"acme", "shop", {"shop.example"}, {"0.0.0.0:443 tls"}, {"10.0.0.5:8080"}, "block"}};
+    return {{"acme", "shop", {"shop.example"}, {"0.0.0.0:443 tls"}, {"10.0.0.5:8080"}, "block", ""}};
   }
   ShieldInfo shieldInfo() override { return {shield_loaded, {"eth0 (native)"}, "/sys/fs/bpf/x"}; }
   common::Result<shield::Counters> shieldCounters() override {
@@ -132,6 +132,19 @@ class FakeServices final : public Services {
     return r;
   }
 
+  common::Result<UnderAttackInfo> setUnderAttack(const std::string& site,
+                                                 const std::string& to) override {
+    if (site != "shop") return common::Error{ENOENT, "no site named '" + site + "'"};
+    UnderAttackInfo info;
+    info.site = site;
+    info.on = to == "on";
+    info.reason = to == "auto" ? "" : "cli";
+    info.override_state = to;
+    under_attack = to;
+    return info;
+  }
+
+  std::string under_attack;
   std::vector<std::string> locked = {"alice"};
   std::vector<std::string> reports;
   std::size_t last_top = 0;
@@ -240,6 +253,46 @@ TEST(Commands, StatusStatsAndSites) {
             "\"listeners\":[\"0.0.0.0:443 tls\"],\"upstreams\":[\"10.0.0.5:8080\"],"
             "\"mode\":\"block\"}\n");
   EXPECT_EQ(run(sv, {"sites", "show", "nope"}).code, 1);
+}
+
+TEST(Commands, SiteUnderAttackSwitchesAndIsAudited) {
+  FakeServices sv;
+  Outcome on = run(sv, {"site", "under-attack", "on", "--site", "shop"});
+  EXPECT_EQ(on.code, 0) << on.err;
+  EXPECT_EQ(on.out, "site shop under attack: on (cli)\n");
+  EXPECT_EQ(on.after, "site shop under attack: on (cli)");
+  EXPECT_EQ(sv.under_attack, "on");
+  Outcome off = run(sv, {"site", "under-attack", "--site", "shop", "off", "--output", "json"});
+  EXPECT_EQ(off.code, 0) << off.err;
+  EXPECT_EQ(off.out,
+            "{\"ok\":true,\"site\":\"shop\",\"under_attack\":false,\"reason\":\"cli\","
+            "\"override\":\"off\",\"auto_remaining_seconds\":0,\"auto_threshold\":0}\n");
+  EXPECT_EQ(run(sv, {"site", "under-attack", "auto", "--site", "shop"}).out,
+            "site shop under attack: off\n");
+  Outcome unknown = run(sv, {"site", "under-attack", "on", "--site", "nope"});
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_EQ(unknown.err, "mamorictl: no site named 'nope'\n");
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"site"},
+           {"site", "under-attack"},
+           {"site", "under-attack", "on"},
+           {"site", "under-attack", "maybe", "--site", "shop"},
+           {"site", "under-attack", "on", "off", "--site"},
+           {"site", "frob", "on", "--site", "shop"}}) {
+    EXPECT_EQ(run(sv, args).code, 2) << args.size();
+  }
+}
+
+TEST(Commands, UnderAttackTextSaysWhy) {
+  UnderAttackInfo u;
+  EXPECT_EQ(underAttackText(u), "off");
+  u.reason = "cli";
+  EXPECT_EQ(underAttackText(u), "off (cli)");
+  u.on = true;
+  EXPECT_EQ(underAttackText(u), "on (cli)");
+  u.reason = "auto";
+  u.auto_remaining_s = 120;
+  EXPECT_EQ(underAttackText(u), "on (auto, 120s left)");
 }
 
 TEST(Commands, ConfigReloadReportsTheRefusal) {

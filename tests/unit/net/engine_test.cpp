@@ -53,6 +53,44 @@ TEST(Engine, BlockVerdictAnsweredLocally) {
   EXPECT_EQ((*engine)->stats().proxied, 1u);
 }
 
+// A Block verdict's extra header fields go out with the answer; its own
+// Content-Type and Cache-Control replace the engine's defaults; framing
+// fields and fields with CR/LF are dropped and counted.
+TEST(Engine, BlockVerdictSendsItsHeaders) {
+  TestUpstream up(false);
+  uint16_t port = freePort();
+  VerdictHook hook = [](const http::Request& r, const RequestContext&) {
+    if (r.path != "/challenge") return Verdict::pass();
+    Verdict v = Verdict::block(303, "<p>see other</p>");
+    v.headers = {{"Location", "/next"},
+                 {"Set-Cookie", "c=1; Path=/; HttpOnly"},
+                 {"Content-Type", "text/html; charset=utf-8"},
+                 {"Cache-Control", "private, no-store"},
+                 {"Content-Length", "0"},
+                 {"X-Split", "a\r\nSet-Cookie: evil=1"},
+                 {"Bad Name", "x"}};
+    return v;
+  };
+  auto engine = Engine::create(oneSite(port, up.port()), {1, hook});
+  ASSERT_TRUE(engine) << engine.error().message;
+  (*engine)->start();
+  auto out = roundTrip(port, "/challenge");
+  EXPECT_EQ(out.rfind("HTTP/1.1 303 See Other\r\n", 0), 0u) << out;
+  EXPECT_NE(out.find("\r\nLocation: /next\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\nSet-Cookie: c=1; Path=/; HttpOnly\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\nCache-Control: private, no-store\r\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Cache-Control: no-store"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Content-Type: text/plain"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\nContent-Length: 16\r\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Content-Length: 0"), std::string::npos) << out;
+  EXPECT_EQ(out.find("evil"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Bad Name"), std::string::npos) << out;
+  EXPECT_NE(out.find("<p>see other</p>"), std::string::npos) << out;
+  EXPECT_EQ(up.requests(), 0);
+  (*engine)->stop();
+  EXPECT_EQ((*engine)->stats().bad_verdict_headers, 3u);
+}
+
 // mamori_http_requests_total and friends: each answered request is counted
 // once under its site, method class, status class and verdict; the
 // duration histogram sees each; the connection gauge returns to zero.
