@@ -33,6 +33,7 @@ struct EngineOptions {
   std::uint32_t workers = 1;  // >= 1
   VerdictHook verdict;        // empty: every request passes
   ResponseHook response{};    // empty: watch tokens are ignored
+  ConnectionHook connection{};  // empty: connection events are only counted
   // How long stop() waits for in-flight requests before closing them.
   std::chrono::milliseconds stop_grace{10000};
 };
