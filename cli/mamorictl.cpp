@@ -46,6 +46,8 @@ Commands:
   login unlock --site SITE --user USER  lift a username lock (and clear its counters)
   login report --site SITE --user USER --ip IP --result failed|succeeded
                                         the application reports a login outcome itself
+  dos status [--site SITE] [--top N]    L7 DoS protection: flood limits, refusals by
+                                        limit, top sources over a limit, bans, slow clients
   logs query --type event|dos|bot|audit [--tenant T] [--site S] [--since TIME]
              [--until TIME] [--ip IP|CIDR] [--rule ID] [--text S] [--limit N]
                                         log lines, newest last

@@ -187,7 +187,8 @@ SECURITY = dashboard(
                 "{{reason}}")], unit="pps", desc="Sources dropped because they are listed or banned."),
         panel("L7 flood verdicts",
               [(rate("mamori_guard_flood_verdicts_total", "action"), "{{action}}")], unit="reqps",
-              waits="userspace/guard (L7 flood detector)"),
+              desc="HTTP flood limits (429s, bans, detection-only refusals) and connection floods "
+                   "and slow clients cut by the engine (docs/l7-dos.md)."),
         panel("Bot verdicts", [(rate("mamori_guard_bot_verdicts_total", "verdict"), "{{verdict}}")],
               unit="reqps", waits="userspace/guard (bot detector)"),
         panel("Parser rejections (range)",

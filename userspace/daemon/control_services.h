@@ -24,6 +24,7 @@ namespace mamori::daemon {
 
 class Inspection;
 class LoginProtection;
+class FloodProtection;
 
 class ControlServices final : public admin::Services {
  public:
@@ -38,6 +39,7 @@ class ControlServices final : public admin::Services {
   void setLogReader(std::shared_ptr<const logs::LogReader> reader);  // nullptr: logging off
   void setInspection(Inspection* inspection);  // nullptr: no sites; must outlive calls
   void setLogin(LoginProtection* login);  // nullptr: no sites; must outlive calls
+  void setFlood(FloodProtection* flood);  // nullptr: no sites; must outlive calls
 
   // Main thread, from its loop: runs one queued reload request, if any,
   // with `reload` and hands the result to the waiting control thread.
@@ -73,6 +75,7 @@ class ControlServices final : public admin::Services {
                                                        const std::string& user,
                                                        const common::IpPrefix& ip,
                                                        bool failed) override;
+  common::Result<admin::DosStatus> dosStatus(const std::string& site, std::size_t top) override;
 
  private:
   common::Status requireShield();
@@ -91,6 +94,7 @@ class ControlServices final : public admin::Services {
   std::shared_ptr<const logs::LogReader> log_reader_;
   Inspection* inspection_ = nullptr;
   LoginProtection* login_ = nullptr;
+  FloodProtection* flood_ = nullptr;
   bool reload_wanted_ = false;
   bool stopped_ = false;
   std::uint64_t reload_generation_ = 0;  // bumped when a reload finishes

@@ -31,6 +31,7 @@
 #include "daemon/control_services.h"
 #include "daemon/daemon_logs.h"
 #include "daemon/inspection.h"
+#include "daemon/flood_protection.h"
 #include "daemon/login_protection.h"
 #include "logs/time_zone.h"
 #include "daemon/metrics_sources.h"
@@ -254,7 +255,8 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
                                                      const std::string& log_dir,
                                                      const daemon::Inspection* inspection,
                                                      const daemon::DaemonLogs* logs,
-                                                     const daemon::ShieldBanSink* bans) {
+                                                     const daemon::ShieldBanSink* bans,
+                                                     const daemon::FloodProtection* flood) {
   auto registry = std::make_shared<metrics::Registry>();
   auto check = [](common::Status st) {
     if (!st) std::fprintf(stderr, "mamorid: metrics: %s\n", st.error().message.c_str());
@@ -262,8 +264,8 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
   // Engine::stats() sums the workers' counters; callable from any thread.
   // Engine::stats() sums the workers' counters; inspection and logs keep
   // atomics. All callable from the scrape thread.
-  auto engine_snapshot = [engine, inspection, logs,
-                          bans]() -> common::Result<metrics::EngineSnapshot> {
+  auto engine_snapshot = [engine, inspection, logs, bans,
+                          flood]() -> common::Result<metrics::EngineSnapshot> {
     const net::EngineStats stats = engine->stats();
     metrics::EngineSnapshot snap = daemon::engineSnapshot(stats);
     snap.tls_handshakes = stats.tls_handshakes;
@@ -287,6 +289,19 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
       // (no shield loaded): the source then stays blocked at the site only.
       snap.bans_issued = std::vector<metrics::NamedCount>{{"login", bans->written()},
                                                           {"login_unenforced", bans->unenforced()}};
+    }
+    if (flood) {
+      // mamori_guard_flood_verdicts_total{action}: the L7 flood limits'
+      // refusals and bans, and the connection floods and slow clients cut.
+      const daemon::FloodStats f = flood->stats();
+      snap.l7_flood_verdicts = std::vector<metrics::NamedCount>{
+          {"too_many_requests", f.too_many_requests},
+          {"ban", f.ban},
+          {"detect_only", f.detect_only},
+          {"conn_over_source_cap", f.conn_over_source_cap},
+          {"slowloris_cut", f.slowloris_cut},
+          {"slow_post_cut", f.slow_post_cut}};
+      if (snap.bans_issued) snap.bans_issued->push_back({"flood", f.ban});
     }
     if (logs) {
       const logs::LogCountersSnapshot c = logs->counters();
@@ -580,6 +595,19 @@ int main(int argc, char** argv) {
     }
     login = std::move(*created);
   }
+  // HTTP flood limits for the sites with a `flood:` section, and the DoS
+  // records of connection floods and slow clients for every site (issue
+  // #8). Bans share the login guard's sink and clock.
+  std::unique_ptr<daemon::FloodProtection> flood;
+  if (!full.tenants.empty()) {
+    auto created = daemon::FloodProtection::create(full, login_clock, daemon_logs->get(), &ban_sink);
+    if (!created) {
+      std::fprintf(stderr, "mamorid: %s\nmamorid: flood settings refused; not started\n",
+                   created.error().message.c_str());
+      return 2;
+    }
+    flood = std::move(*created);
+  }
 
   // The engine binds first: a taken port is reported before the shield
   // touches any interface.
@@ -593,8 +621,14 @@ int main(int argc, char** argv) {
     // locked username is cheaper than inspecting its request. A login
     // attempt it lets through is still inspected, and a signature block
     // wins over its watch (the attempt then never reaches the upstream).
-    options.verdict = [insp = inspection.get(), lp = login.get()](
+    // Flood limits answer before anything else: a flooder's request costs
+    // a few counter updates, never a login check nor an inspection.
+    options.verdict = [insp = inspection.get(), lp = login.get(), fp = flood.get()](
                           const http::Request& request, const net::RequestContext& context) {
+      if (fp) {
+        net::Verdict v = fp->onRequest(request, context);
+        if (v.action == net::Verdict::Action::Block) return v;
+      }
       net::Verdict login_verdict = lp ? lp->onRequest(request, context) : net::Verdict::pass();
       if (login_verdict.action == net::Verdict::Action::Block) return login_verdict;
       if (insp) {
@@ -608,6 +642,11 @@ int main(int argc, char** argv) {
                                             const net::ResponseView& response,
                                             const net::RequestContext& context) {
         return lp->onResponse(watch, response, context);
+      };
+    }
+    if (flood) {
+      options.connection = [fp = flood.get()](const net::ConnectionEvent& event) {
+        fp->onConnection(event);
       };
     }
     auto created = net::Engine::create(full, options);
@@ -646,9 +685,9 @@ int main(int argc, char** argv) {
       std::printf("mamorid: config %s applied: %zu allow, %zu deny\n", config_path->c_str(),
                   running.allow.size(), running.deny.size());
     // Before the workers start, so they never see the sink half set up.
-    if (login) {
+    if (login || flood) {
       if (auto st = ban_sink.attach(pin_root); !st)
-        std::fprintf(stderr, "mamorid: login bans will not reach XDP: %s\n",
+        std::fprintf(stderr, "mamorid: login and flood bans will not reach XDP: %s\n",
                      st.error().message.c_str());
     }
   }
@@ -656,6 +695,10 @@ int main(int argc, char** argv) {
     std::printf("mamorid: login protection on%s\n",
                 ban_sink.attached() ? ", bans written to the shield"
                                     : " (no shield: bans only block at the site)");
+  if (flood && flood->active())
+    std::printf("mamorid: flood protection on%s\n",
+                ban_sink.attached() ? ", bans written to the shield"
+                                    : " (no shield: banned sources get 429 at the site)");
   if (engine) {
     // Workers must not take the process signals: the handlers only set
     // flags for the main loop, and a worker in epoll_wait would just see EINTR.
@@ -677,6 +720,7 @@ int main(int argc, char** argv) {
   services.setLogReader((*daemon_logs)->reader());
   services.setInspection(inspection.get());
   services.setLogin(login.get());
+  services.setFlood(flood.get());
   services.setConfig(std::make_shared<const config::Config>(full));
   services.setShield(shieldInfo(run));
   services.setEngine(engine.get());
@@ -712,7 +756,7 @@ int main(int argc, char** argv) {
       pthread_sigmask(SIG_BLOCK, &block, &old);
       metrics_server =
           startMetrics(metrics_listen, engine.get(), want_shield, pin_root, full.logs.dir,
-                       inspection.get(), daemon_logs->get(), &ban_sink);
+                       inspection.get(), daemon_logs->get(), &ban_sink, flood.get());
       pthread_sigmask(SIG_SETMASK, &old, nullptr);
     }
   }
@@ -810,6 +854,15 @@ int main(int argc, char** argv) {
                                    "\nlogin settings refused: the running ones stay"};
         summary += (summary.empty() ? "" : "\n") + *login_summary;
       }
+      if (flood) {
+        auto flood_summary = flood->reload(loaded.value());
+        if (!flood_summary)
+          return common::Error{flood_summary.error().code,
+                               (summary.empty() ? "" : summary + "\n") +
+                                   flood_summary.error().message +
+                                   "\nflood settings refused: the running ones stay"};
+        summary += (summary.empty() ? "" : "\n") + *flood_summary;
+      }
       services.setConfig(std::make_shared<const config::Config>(loaded.value()));
       (*daemon_logs)->setRemovedTenants(loaded.value());
       if (want_shield) {
@@ -856,6 +909,17 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(ls.refused), static_cast<unsigned long long>(ls.events),
                 static_cast<unsigned long long>(ban_sink.written()),
                 static_cast<unsigned long long>(ban_sink.unenforced()));
+  }
+  if (flood) {
+    auto fs = flood->stats();
+    std::printf("mamorid: flood protection: %llu checked, %llu answered 429, %llu bans, "
+                "%llu over source cap, %llu slowloris cut, %llu slow POST cut\n",
+                static_cast<unsigned long long>(fs.checked),
+                static_cast<unsigned long long>(fs.too_many_requests),
+                static_cast<unsigned long long>(fs.ban),
+                static_cast<unsigned long long>(fs.conn_over_source_cap),
+                static_cast<unsigned long long>(fs.slowloris_cut),
+                static_cast<unsigned long long>(fs.slow_post_cut));
   }
   if (want_shield) {
     report();
