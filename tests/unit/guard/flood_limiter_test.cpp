@@ -335,5 +335,21 @@ TEST_F(FloodLimiterTest, ConcurrentSiteCounterIsExact) {
   EXPECT_EQ(st->counters.checked, 20000u);
 }
 
+// docs/l7-dos.md quotes these sizes (the memory cost per tracked source).
+TEST(FloodLimiterMemory, EntrySizesMatchTheDocs) {
+  EXPECT_EQ(FloodLimiter::sourceEntryBytes(), 88u);
+  EXPECT_EQ(FloodLimiter::prefixEntryBytes(), 32u);
+  EXPECT_EQ(FloodLimiter::pathEntryBytes(), 24u);
+  ManualClock clock;
+  FloodSiteConfig c;
+  c.name = "shop";
+  auto l = FloodLimiter::create({c}, clock, nullptr);
+  ASSERT_TRUE(l);
+  // Defaults: 65536 x 88 + 16384 x 32 + 65536 x 24 bytes, plus the shard
+  // locks: about 7.5 MiB per site.
+  EXPECT_GE((*l)->memoryBytes(), 65536u * 88 + 16384u * 32 + 65536u * 24);
+  EXPECT_LT((*l)->memoryBytes(), 8u * 1024 * 1024);
+}
+
 }  // namespace
 }  // namespace mamori::guard
