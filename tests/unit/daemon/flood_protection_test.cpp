@@ -11,6 +11,7 @@
 #include <string>
 
 #include "config/loader.h"
+#include "daemon/control_services.h"
 #include "http/request_parser.h"
 
 namespace mamori::daemon {
@@ -184,6 +185,43 @@ TEST(FloodProtection, ConnectionEventsAreCountedAndLoggedOncePerMinutePerSource)
   clock.advance(61s);
   (*fp)->onConnection(connEvent(net::ConnectionEventKind::HeaderTimeout, "192.0.2.50", "web"));
   EXPECT_EQ((*fp)->stats().log_records, 5u);
+}
+
+TEST(FloodProtection, ControlServicesDosStatusCopiesLimitsSourcesAndConnections) {
+  guard::ManualClock clock;
+  auto fp = FloodProtection::create(load(kSmall), clock, nullptr, nullptr);
+  ASSERT_TRUE(fp);
+  ControlServices services("/nonexistent", "", 1);
+  EXPECT_FALSE(services.dosStatus("", 10));  // nothing set yet
+  services.setFlood(fp->get());
+  for (int i = 0; i < 9; ++i) send(**fp, "192.0.2.7");
+  (*fp)->onConnection(connEvent(net::ConnectionEventKind::OverSourceCap, "192.0.2.9"));
+  auto st = services.dosStatus("", 10);
+  ASSERT_TRUE(st) << st.error().message;
+  EXPECT_EQ(st->conn_over_source_cap, 1u);
+  EXPECT_EQ(st->too_many_requests, 4u);
+  EXPECT_EQ(st->bans, 1u);
+  ASSERT_EQ(st->sites.size(), 1u);
+  const admin::DosSiteInfo& s = st->sites[0];
+  EXPECT_EQ(s.site, "web");
+  ASSERT_EQ(s.limits.size(), 4u);
+  EXPECT_EQ(s.limits[0].name, "per_ip");
+  EXPECT_EQ(s.limits[0].requests, 5u);
+  EXPECT_EQ(s.limits[0].refused, 4u);
+  EXPECT_EQ(s.ban_after, 3u);
+  EXPECT_EQ(s.ban_ttl_s, 300);
+  ASSERT_EQ(s.top_sources.size(), 1u);
+  EXPECT_EQ(s.top_sources[0].source, "192.0.2.7");
+  EXPECT_EQ(s.top_sources[0].banned_s, 300);
+  auto other = services.dosStatus("other", 10);
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, ENOENT);
+  // No flood section anywhere: the connection counters still answer.
+  ASSERT_TRUE((*fp)->reload(load("")));
+  auto none = services.dosStatus("", 10);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->sites.empty());
+  EXPECT_EQ(none->conn_over_source_cap, 1u);
 }
 
 TEST(FloodRecords, RequestRecordCarriesLimitCountAndAction) {
