@@ -847,12 +847,12 @@ int dosCommand(Context& ctx) {
   auto st = ctx.services().dosStatus(opt["--site"], top);
   if (!st) return ctx.failed(st.error());
   if (ctx.json()) {
-    std::string out = "{\"connections\":{\"over_source_cap\":" +
-                      std::to_string(st->conn_over_source_cap) +
-                      ",\"slowloris_cut\":" + std::to_string(st->slowloris_cut) +
-                      ",\"slow_post_cut\":" + std::to_string(st->slow_post_cut) +
-                      "},\"too_many_requests\":" + std::to_string(st->too_many_requests) +
-                      ",\"bans\":" + std::to_string(st->bans) + ",\"sites\":[";
+    std::string out =
+        "{\"connections\":{\"over_source_cap\":" + std::to_string(st->conn_over_source_cap) +
+        ",\"slowloris_cut\":" + std::to_string(st->slowloris_cut) +
+        ",\"slow_post_cut\":" + std::to_string(st->slow_post_cut) +
+        "},\"too_many_requests\":" + std::to_string(st->too_many_requests) +
+        ",\"bans\":" + std::to_string(st->bans) + ",\"sites\":[";
     for (std::size_t i = 0; i < st->sites.size(); ++i) {
       const DosSiteInfo& s = st->sites[i];
       out += std::string(i ? "," : "") + "{\"site\":" + jsonString(s.site) +
@@ -896,10 +896,11 @@ int dosCommand(Context& ctx) {
     for (const DosLimitInfo& l : s.limits)
       out += "  " + pad(l.name, 12) + pad(l.requests ? std::to_string(l.requests) : "off", 10) +
              pad(std::to_string(l.window_s) + "s", 9) + std::to_string(l.refused) + "\n";
-    out += "  ban: " + (s.ban_after ? "after " + std::to_string(s.ban_after) + " excess in " +
-                                          std::to_string(s.ban_window_s) + "s, ttl " +
-                                          std::to_string(s.ban_ttl_s) + "s"
-                                    : std::string("never")) +
+    out += "  ban: " +
+           (s.ban_after
+                ? "after " + std::to_string(s.ban_after) + " excess in " +
+                      std::to_string(s.ban_window_s) + "s, ttl " + std::to_string(s.ban_ttl_s) + "s"
+                : std::string("never")) +
            "\n";
     out += "  top sources over a limit:" + std::string(s.top_sources.empty() ? " none\n" : "\n");
     if (!s.top_sources.empty())

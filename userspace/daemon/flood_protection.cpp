@@ -58,7 +58,8 @@ Result<std::vector<guard::FloodSiteConfig>> floodSettings(const config::Config& 
   return out;
 }
 
-logs::LogRecord floodEventRecord(const guard::FloodEvent& event, const FloodRequestContext& context) {
+logs::LogRecord floodEventRecord(const guard::FloodEvent& event,
+                                 const FloodRequestContext& context) {
   logs::LogRecord r;
   r.type = logs::LogType::Dos;
   r.time = std::chrono::system_clock::now();
@@ -104,9 +105,12 @@ logs::LogRecord floodEventRecord(const guard::FloodEvent& event, const FloodRequ
 
 const char* connectionEventName(net::ConnectionEventKind kind) {
   switch (kind) {
-    case net::ConnectionEventKind::OverSourceCap: return "over_source_cap";
-    case net::ConnectionEventKind::HeaderTimeout: return "slowloris";
-    case net::ConnectionEventKind::BodyTimeout: return "slow_post";
+    case net::ConnectionEventKind::OverSourceCap:
+      return "over_source_cap";
+    case net::ConnectionEventKind::HeaderTimeout:
+      return "slowloris";
+    case net::ConnectionEventKind::BodyTimeout:
+      return "slow_post";
   }
   return "unknown";
 }
@@ -286,8 +290,7 @@ void FloodProtection::onConnection(const net::ConnectionEvent& event) {
   buf[1] = event.peer.family == config::AddressFamily::Ipv6 ? 6 : 4;
   std::memcpy(buf + 2, event.peer.bytes.data(), 16);
   const std::uint64_t key = hash_.hash(buf, sizeof buf);
-  const std::int64_t now_s =
-      std::chrono::duration_cast<std::chrono::seconds>(clock_.now()).count();
+  const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(clock_.now()).count();
   const std::uint32_t period =
       static_cast<std::uint32_t>(now_s / kConnectionLogInterval.count()) + 1;
   std::uint32_t report = 0;

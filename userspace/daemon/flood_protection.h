@@ -38,15 +38,15 @@ class DaemonLogs;
 
 // Every counter of the L7 DoS protection in one list (STYLE.md §2). The
 // first six are mamori_guard_flood_verdicts_total's actions.
-#define MAMORI_FLOOD_COUNTERS(X)                                                    \
-  X(too_many_requests)  /* requests answered 429 by a flood limit */                \
-  X(ban)                /* sources banned (BanSink) */                              \
-  X(detect_only)        /* refusals not enforced: detection_only or mode: detect */ \
-  X(conn_over_source_cap) /* connections refused: max_conns_per_source */           \
-  X(slowloris_cut)      /* connections cut by header_timeout after some bytes */    \
-  X(slow_post_cut)      /* connections cut by body_timeout */                       \
-  X(checked)            /* requests of flood-protected sites checked */             \
-  X(log_records)        /* DoS log records written (requests and connections) */
+#define MAMORI_FLOOD_COUNTERS(X)                                                      \
+  X(too_many_requests)    /* requests answered 429 by a flood limit */                \
+  X(ban)                  /* sources banned (BanSink) */                              \
+  X(detect_only)          /* refusals not enforced: detection_only or mode: detect */ \
+  X(conn_over_source_cap) /* connections refused: max_conns_per_source */             \
+  X(slowloris_cut)        /* connections cut by header_timeout after some bytes */    \
+  X(slow_post_cut)        /* connections cut by body_timeout */                       \
+  X(checked)              /* requests of flood-protected sites checked */             \
+  X(log_records)          /* DoS log records written (requests and connections) */
 
 struct FloodStats {
 #define MAMORI_FLOOD_FIELD(name) std::uint64_t name = 0;
@@ -77,7 +77,8 @@ struct FloodRequestContext {
 // mamori: layer "http", limit, action, enforced, subject, count (the
 // counter's value), threshold, window_s, refused (since the previous record
 // of this source and limit), ban_ttl_s (bans). Pure; any thread.
-logs::LogRecord floodEventRecord(const guard::FloodEvent& event, const FloodRequestContext& context);
+logs::LogRecord floodEventRecord(const guard::FloodEvent& event,
+                                 const FloodRequestContext& context);
 
 // "over_source_cap", "slowloris", "slow_post".
 const char* connectionEventName(net::ConnectionEventKind kind);

@@ -19,29 +19,40 @@ using detail::WindowCount;
 
 const char* floodLimitName(FloodLimit limit) {
   switch (limit) {
-    case FloodLimit::PerIp: return "per_ip";
-    case FloodLimit::PerPrefix: return "per_prefix";
-    case FloodLimit::PerPath: return "per_path";
-    case FloodLimit::PerSite: return "per_site";
+    case FloodLimit::PerIp:
+      return "per_ip";
+    case FloodLimit::PerPrefix:
+      return "per_prefix";
+    case FloodLimit::PerPath:
+      return "per_path";
+    case FloodLimit::PerSite:
+      return "per_site";
   }
   return "unknown";
 }
 
 const char* floodActionName(FloodAction action) {
   switch (action) {
-    case FloodAction::Pass: return "pass";
-    case FloodAction::TooManyRequests: return "too_many_requests";
-    case FloodAction::Ban: return "ban";
+    case FloodAction::Pass:
+      return "pass";
+    case FloodAction::TooManyRequests:
+      return "too_many_requests";
+    case FloodAction::Ban:
+      return "ban";
   }
   return "unknown";
 }
 
 const FloodRate& FloodSiteConfig::rate(FloodLimit limit) const {
   switch (limit) {
-    case FloodLimit::PerIp: return per_ip;
-    case FloodLimit::PerPrefix: return per_prefix;
-    case FloodLimit::PerPath: return per_path;
-    case FloodLimit::PerSite: return per_site;
+    case FloodLimit::PerIp:
+      return per_ip;
+    case FloodLimit::PerPrefix:
+      return per_prefix;
+    case FloodLimit::PerPath:
+      return per_path;
+    case FloodLimit::PerSite:
+      return per_site;
   }
   return per_ip;
 }
@@ -50,8 +61,8 @@ Status validate(const FloodSiteConfig& site) {
   auto bad = [&](const std::string& what) {
     return Error{EINVAL, "site " + site.name + ": flood." + what};
   };
-  for (FloodLimit l : {FloodLimit::PerIp, FloodLimit::PerPrefix, FloodLimit::PerPath,
-                       FloodLimit::PerSite}) {
+  for (FloodLimit l :
+       {FloodLimit::PerIp, FloodLimit::PerPrefix, FloodLimit::PerPath, FloodLimit::PerSite}) {
     const FloodRate& r = site.rate(l);
     // 60000: the per-bucket counts are 16-bit (guard/window_table.h).
     if (r.requests > 60000)
@@ -65,10 +76,11 @@ Status validate(const FloodSiteConfig& site) {
   if (site.ban_ttl < std::chrono::seconds(1) || site.ban_ttl > std::chrono::hours(24 * 365))
     return bad("ban.ttl must be 1s..365d");
   constexpr std::size_t kMaxEntries = std::size_t{1} << 26;
-  for (auto [name, n] : {std::pair{"sources", site.tables.sources},
-                         std::pair{"prefixes", site.tables.prefixes},
-                         std::pair{"paths", site.tables.paths}}) {
-    if (n < 1 || n > kMaxEntries) return bad(std::string("tables.") + name + " must be 1..67108864");
+  for (auto [name, n] :
+       {std::pair{"sources", site.tables.sources}, std::pair{"prefixes", site.tables.prefixes},
+        std::pair{"paths", site.tables.paths}}) {
+    if (n < 1 || n > kMaxEntries)
+      return bad(std::string("tables.") + name + " must be 1..67108864");
   }
   for (const auto& p : site.allow)
     if (p.prefix_len > p.maxPrefix()) return bad("allow has an invalid prefix");
@@ -106,7 +118,7 @@ common::IpPrefix networkOf(const common::IpPrefix& host) {
 // window is written on its first refusal, carrying the refusals counted
 // since the previous record.
 struct LogMark {
-  std::uint32_t period = 0;  // window index + 1 of the last record; 0: none yet
+  std::uint32_t period = 0;   // window index + 1 of the last record; 0: none yet
   std::uint32_t refused = 0;  // refusals since that record (saturating)
 
   // Counts one refusal at window index `period_now`; returns the refusals
@@ -206,7 +218,8 @@ std::uint32_t windowIndex(std::chrono::seconds window, std::int64_t now_s) {
 // The tables and counters of one site; shared between a limiter and its
 // successor when a reload keeps them.
 struct SiteState {
-  explicit SiteState(const FloodTables& t) : sources(t.sources), prefixes(t.prefixes), paths(t.paths) {}
+  explicit SiteState(const FloodTables& t)
+      : sources(t.sources), prefixes(t.prefixes), paths(t.paths) {}
 
   ShardedTable<SourceEntry> sources;
   ShardedTable<PrefixEntry> prefixes;
@@ -275,7 +288,7 @@ Result<std::unique_ptr<FloodLimiter>> FloodLimiter::create(std::vector<FloodSite
                                                            const Clock& clock, BanSink* ban_sink,
                                                            FloodOptions options) {
   const Impl* previous = options.carry_over_from ? options.carry_over_from->impl_.get() : nullptr;
-  KeyedHash hash = previous             ? previous->hash
+  KeyedHash hash = previous           ? previous->hash
                    : options.hash_key ? KeyedHash(*options.hash_key)
                                       : KeyedHash::random();
   auto impl = std::make_unique<Impl>(clock, ban_sink, hash);
@@ -314,7 +327,8 @@ std::vector<std::string> FloodLimiter::siteNames() const {
   return out;
 }
 
-FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std::string_view path) {
+FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client,
+                                  std::string_view path) {
   FloodDecision d;
   if (id >= impl_->sites.size()) return d;
   const Site& site = impl_->sites[id];

@@ -78,16 +78,16 @@ struct FloodTables {
 // "Defaults"), with per_site off because only the operator knows what the
 // upstream can carry.
 struct FloodSiteConfig {
-  std::string name;                       // the site's name, unique
+  std::string name;  // the site's name, unique
   FloodRate per_ip{1200, std::chrono::seconds(60)};
   FloodRate per_prefix{6000, std::chrono::seconds(60)};
   FloodRate per_path{600, std::chrono::seconds(60)};
   FloodRate per_site{0, std::chrono::seconds(10)};
-  std::uint32_t ban_after = 600;          // excess requests in ban_window; 0: never ban
+  std::uint32_t ban_after = 600;  // excess requests in ban_window; 0: never ban
   std::chrono::seconds ban_window{60};
   std::chrono::seconds ban_ttl{600};
-  std::vector<common::IpPrefix> allow;    // sources never counted nor refused
-  bool detection_only = false;            // decide and log, but answer nothing and ban no one
+  std::vector<common::IpPrefix> allow;  // sources never counted nor refused
+  bool detection_only = false;          // decide and log, but answer nothing and ban no one
   FloodTables tables;
   bool operator==(const FloodSiteConfig&) const = default;
 
@@ -110,8 +110,8 @@ const char* floodActionName(FloodAction action);  // "pass", "too_many_requests"
 struct FloodEvent {
   FloodLimit limit = FloodLimit::PerIp;
   FloodAction action = FloodAction::TooManyRequests;
-  common::IpPrefix subject;         // the source, or its /24 or /64 for per_prefix
-  std::uint32_t value = 0;          // the counter's windowed value
+  common::IpPrefix subject;  // the source, or its /24 or /64 for per_prefix
+  std::uint32_t value = 0;   // the counter's windowed value
   std::uint32_t threshold = 0;
   std::chrono::seconds window{0};
   std::uint64_t refused = 0;        // refusals of this (subject, limit) since the last record
@@ -140,16 +140,17 @@ struct FloodSiteCounters {
 
 struct FloodSourceStatus {
   common::IpPrefix source;
-  std::uint32_t requests = 0;        // in the per_ip window
-  std::uint32_t excess = 0;          // in the ban window
-  std::int64_t banned_s = 0;         // remaining ban, 0 when none
+  std::uint32_t requests = 0;  // in the per_ip window
+  std::uint32_t excess = 0;    // in the ban window
+  std::int64_t banned_s = 0;   // remaining ban, 0 when none
 };
 
 struct FloodSiteStatus {
   FloodSiteConfig config;
   FloodSiteCounters counters;
-  std::uint32_t site_requests = 0;            // the per_site counter now
-  std::vector<FloodSourceStatus> top_sources;  // over a limit (excess > 0 or banned), most excess first
+  std::uint32_t site_requests = 0;  // the per_site counter now
+  std::vector<FloodSourceStatus>
+      top_sources;  // over a limit (excess > 0 or banned), most excess first
   std::size_t memory_bytes = 0;
   std::uint64_t evictions = 0;
 };
@@ -173,8 +174,7 @@ class FloodLimiter {
   // `ban_sink` must outlive the limiter; `ban_sink` may be null (bans are
   // then only the site's own 429s). Control plane.
   static common::Result<std::unique_ptr<FloodLimiter>> create(std::vector<FloodSiteConfig> sites,
-                                                              const Clock& clock,
-                                                              BanSink* ban_sink,
+                                                              const Clock& clock, BanSink* ban_sink,
                                                               FloodOptions options = {});
   ~FloodLimiter();
   FloodLimiter(const FloodLimiter&) = delete;

@@ -134,7 +134,8 @@ class FakeServices final : public Services {
 
   common::Result<DosStatus> dosStatus(const std::string& site, std::size_t top) override {
     last_top = top;
-    if (!site.empty() && site != "shop") return common::Error{ENOENT, "site '" + site + "' has no flood section"};
+    if (!site.empty() && site != "shop")
+      return common::Error{ENOENT, "site '" + site + "' has no flood section"};
     DosStatus st;
     st.slowloris_cut = 3;
     st.too_many_requests = 412;

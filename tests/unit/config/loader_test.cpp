@@ -607,16 +607,15 @@ TEST(LoadConfig, LoginSectionIsParsed) {
 }
 
 TEST(LoadConfig, FloodSectionIsParsed) {
-  auto result = loadConfigString(
-      siteYaml("        flood:\n"
-               "          detection_only: true\n"
-               "          per_ip: {requests: 100, window: 10s}\n"
-               "          per_prefix: {requests: 0}\n"
-               "          per_site: {requests: 5000, window: 1m}\n"
-               "          ban: {after: 50, ttl: 15m}\n"
-               "          allow: [192.0.2.0/24]\n"
-               "          tables: {sources: 4096}\n"),
-      "t.yaml", noFileChecks());
+  auto result = loadConfigString(siteYaml("        flood:\n"
+                                          "          detection_only: true\n"
+                                          "          per_ip: {requests: 100, window: 10s}\n"
+                                          "          per_prefix: {requests: 0}\n"
+                                          "          per_site: {requests: 5000, window: 1m}\n"
+                                          "          ban: {after: 50, ttl: 15m}\n"
+                                          "          allow: [192.0.2.0/24]\n"
+                                          "          tables: {sources: 4096}\n"),
+                                 "t.yaml", noFileChecks());
   ASSERT_TRUE(result.ok()) << result.error().message;
   const auto& flood = result->tenants[0].sites[0].flood;
   ASSERT_TRUE(flood.has_value());
@@ -640,14 +639,17 @@ TEST(LoadConfig, FloodSectionAbsentOrDisabled) {
   auto absent = loadConfigString(siteYaml(""), "t.yaml", noFileChecks());
   ASSERT_TRUE(absent.ok());
   EXPECT_FALSE(absent->tenants[0].sites[0].flood.has_value());
-  auto off = loadConfigString(siteYaml("        flood: {enabled: false}\n"), "t.yaml", noFileChecks());
+  auto off =
+      loadConfigString(siteYaml("        flood: {enabled: false}\n"), "t.yaml", noFileChecks());
   ASSERT_TRUE(off.ok());
   ASSERT_TRUE(off->tenants[0].sites[0].flood.has_value());
   EXPECT_FALSE(off->tenants[0].sites[0].flood->enabled);
 }
 
 TEST(LoadConfig, FloodSectionErrorsPointAtTheValue) {
-  auto flood = [](const std::string& body) { return errorsOf(siteYaml("        flood:\n" + body)); };
+  auto flood = [](const std::string& body) {
+    return errorsOf(siteYaml("        flood:\n" + body));
+  };
   EXPECT_EQ(flood("          per_ipp: {requests: 3}\n"),
             "t.yaml:11:11: unknown key 'per_ipp' (did you mean 'per_ip'?)");
   EXPECT_EQ(flood("          per_ip: {requests: 60001}\n"),
@@ -656,7 +658,8 @@ TEST(LoadConfig, FloodSectionErrorsPointAtTheValue) {
             "t.yaml:11:30: 'requests' out of range: -1 (allowed 0..60000)");
   EXPECT_EQ(flood("          per_path: {window: 0s}\n"),
             "t.yaml:11:30: 'window' out of range: 0s (allowed 1s..86400s)");
-  EXPECT_NE(flood("          ban: {after: 5, ttl: forever}\n").find("t.yaml:11:32: "), std::string::npos);
+  EXPECT_NE(flood("          ban: {after: 5, ttl: forever}\n").find("t.yaml:11:32: "),
+            std::string::npos);
   EXPECT_EQ(flood("          ban: {afterr: 5}\n"),
             "t.yaml:11:17: unknown key 'afterr' (did you mean 'after'?)");
   EXPECT_EQ(flood("          enabled: yes\n"),

@@ -26,7 +26,9 @@ config::Config load(const std::string& flood, const std::string& mode = "block")
       "    sites:\n"
       "      - name: web\n"
       "        hosts: [www.example.com]\n"
-      "        mode: " + mode + "\n"
+      "        mode: " +
+      mode +
+      "\n"
       "        listeners:\n"
       "          - address: 127.0.0.1:8080\n"
       "        upstreams:\n"
@@ -52,7 +54,8 @@ const std::string kSmall =
     "          tables: {sources: 512, prefixes: 512, paths: 512}\n";
 
 struct FakeSink final : guard::BanSink {
-  void ban(const common::IpPrefix& source, std::chrono::seconds ttl, guard::BanReason reason) override {
+  void ban(const common::IpPrefix& source, std::chrono::seconds ttl,
+           guard::BanReason reason) override {
     std::lock_guard lock(mu);
     bans.push_back({source, ttl});
     reasons.push_back(reason);
@@ -63,7 +66,8 @@ struct FakeSink final : guard::BanSink {
 };
 
 http::Request get(const std::string& path) {
-  std::string raw = "GET " + path + " HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: flood/1\r\n\r\n";
+  std::string raw =
+      "GET " + path + " HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: flood/1\r\n\r\n";
   http::RequestParser parser;
   std::size_t used = 0;
   EXPECT_EQ(parser.feed(raw, &used), http::ParseStatus::Done);
@@ -127,7 +131,8 @@ TEST(FloodProtection, RefusesWith429ThenBansThroughTheSink) {
   EXPECT_EQ(sink.bans[0].second, 300s);
   EXPECT_EQ(sink.reasons[0], guard::BanReason::Flood);
   // The other site has no flood section, and another source is fine.
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(send(**fp, "192.0.2.7", "other").action, net::Verdict::Action::Pass);
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(send(**fp, "192.0.2.7", "other").action, net::Verdict::Action::Pass);
   EXPECT_EQ(send(**fp, "192.0.2.8").action, net::Verdict::Action::Pass);
   FloodStats s = (*fp)->stats();
   EXPECT_EQ(s.too_many_requests, 3u);
@@ -147,7 +152,8 @@ TEST(FloodProtection, DetectOnlySiteLogsButPasses) {
   FakeSink sink;
   auto fp = FloodProtection::create(load(kSmall, "detect"), clock, nullptr, &sink);
   ASSERT_TRUE(fp);
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(send(**fp, "192.0.2.7").action, net::Verdict::Action::Pass);
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(send(**fp, "192.0.2.7").action, net::Verdict::Action::Pass);
   EXPECT_TRUE(sink.bans.empty());
   EXPECT_EQ((*fp)->stats().detect_only, 15u);
   EXPECT_GE((*fp)->stats().log_records, 1u);
@@ -245,7 +251,8 @@ TEST(FloodRecords, RequestRecordCarriesLimitCountAndAction) {
   EXPECT_EQ(r.action, "ban");
   EXPECT_EQ(r.http_status, 429);
   EXPECT_EQ(r.tenant, "acme");
-  EXPECT_EQ(r.message, "HTTP flood: per_ip 40/30 in 10s from 192.0.2.7, 12 refused; banned for 600s");
+  EXPECT_EQ(r.message,
+            "HTTP flood: per_ip 40/30 in 10s from 192.0.2.7, 12 refused; banned for 600s");
   bool has_ttl = false;
   for (const auto& f : r.details)
     if (f.key == "ban_ttl_s") has_ttl = true;

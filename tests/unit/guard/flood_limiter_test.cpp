@@ -162,7 +162,8 @@ TEST_F(FloodLimiterTest, PerPrefixCountsNeighboursButNeverBans) {
   c.ban_after = 1;
   auto l = make({c});
   int passed = 0;
-  for (int host = 1; host <= 30; ++host) passed += send(*l, "198.51.100." + std::to_string(host), 1);
+  for (int host = 1; host <= 30; ++host)
+    passed += send(*l, "198.51.100." + std::to_string(host), 1);
   EXPECT_EQ(passed, 20);
   FloodDecision d = l->check(0, ip("198.51.100.77"), "/");
   EXPECT_EQ(d.limit, FloodLimit::PerPrefix);
@@ -198,7 +199,7 @@ TEST_F(FloodLimiterTest, PerPathLimitsOneUrlAndCountsTowardBan) {
   EXPECT_EQ(d.limit, FloodLimit::PerPath);
   ASSERT_TRUE(d.event.has_value());
   EXPECT_EQ(d.event->limit, FloodLimit::PerPath);
-  EXPECT_EQ(send(*l, "192.0.2.3", 4, "/other"), 4);  // other paths are fine
+  EXPECT_EQ(send(*l, "192.0.2.3", 4, "/other"), 4);   // other paths are fine
   EXPECT_EQ(send(*l, "192.0.2.4", 4, "/search"), 4);  // other sources too
   EXPECT_EQ(send(*l, "192.0.2.3", 2, "/search"), 0);
   ASSERT_EQ(sink_.bans().size(), 1u);
@@ -267,8 +268,9 @@ TEST_F(FloodLimiterTest, TablesAreBoundedUnderASpray) {
   auto l = make({c});
   const std::size_t before = l->memoryBytes();
   for (int i = 0; i < 20000; ++i) {
-    l->check(0, ip("10." + std::to_string(i / 65536) + "." + std::to_string((i / 256) % 256) + "." +
-                   std::to_string(i % 256)),
+    l->check(0,
+             ip("10." + std::to_string(i / 65536) + "." + std::to_string((i / 256) % 256) + "." +
+                std::to_string(i % 256)),
              "/");
   }
   EXPECT_EQ(l->memoryBytes(), before);
@@ -278,7 +280,8 @@ TEST_F(FloodLimiterTest, TablesAreBoundedUnderASpray) {
   // A heavy hitter survives the spray: its count kept it in the table.
   auto l2 = make({c});
   send(*l2, "192.0.2.1", 5);
-  for (int i = 0; i < 5000; ++i) l2->check(0, ip("10.1." + std::to_string(i / 256) + "." + std::to_string(i % 256)), "/");
+  for (int i = 0; i < 5000; ++i)
+    l2->check(0, ip("10.1." + std::to_string(i / 256) + "." + std::to_string(i % 256)), "/");
   EXPECT_TRUE(l2->check(0, ip("192.0.2.1"), "/").refuse());
 }
 

@@ -4,14 +4,11 @@
 
 #include "net/engine.h"
 
-#include "net_test_util.h"
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <mutex>
@@ -19,6 +16,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "net_test_util.h"
 
 namespace mamori::net {
 namespace {
