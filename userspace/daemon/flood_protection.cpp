@@ -1,9 +1,12 @@
 #include "daemon/flood_protection.h"
 
+#include <strings.h>
+
 #include <cstring>
 
 #include "daemon/daemon_logs.h"
 #include "logs/log_writer.h"
+#include "net/forward.h"
 
 namespace mamori::daemon {
 
@@ -58,6 +61,40 @@ Result<std::vector<guard::FloodSiteConfig>> floodSettings(const config::Config& 
   return out;
 }
 
+FloodClient floodClient(const http::Request& request, const config::IpAddress& peer,
+                        const std::vector<common::IpPrefix>& trusted_proxies) {
+  FloodClient out;
+  out.address = hostPrefix(peer);
+  if (trusted_proxies.empty() || !net::isTrustedPeer(trusted_proxies, peer)) return out;
+  out.via_proxy = true;
+  // Every X-Forwarded-For field in order, as one list (RFC 7230 §3.2.2).
+  std::vector<std::string_view> hops;
+  for (const auto& h : request.headers) {
+    if (h.name.size() != 15 || strncasecmp(h.name.data(), "x-forwarded-for", 15) != 0) continue;
+    std::string_view v = h.value;
+    while (!v.empty()) {
+      const std::size_t comma = v.find(',');
+      std::string_view item = v.substr(0, comma);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      hops.push_back(item);
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  // Right to left: the hops a trusted proxy added are believed; the first
+  // one that is not a trusted proxy is the client. Anything left of it was
+  // written by the client and is not believed.
+  for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
+    auto ip = config::parseIpAddress(*it);
+    if (!ip) return out;  // garbage: count the proxy itself
+    if (net::isTrustedPeer(trusted_proxies, *ip)) continue;
+    out.address = hostPrefix(*ip);
+    return out;
+  }
+  return out;
+}
+
 logs::LogRecord floodEventRecord(const guard::FloodEvent& event,
                                  const FloodRequestContext& context) {
   logs::LogRecord r;
@@ -98,8 +135,11 @@ logs::LogRecord floodEventRecord(const guard::FloodEvent& event,
   r.details.push_back({"threshold", logs::Value::unsignedInt(event.threshold)});
   r.details.push_back({"window_s", logs::Value::integer(event.window.count())});
   r.details.push_back({"refused", logs::Value::unsignedInt(event.refused)});
-  if (event.action == guard::FloodAction::Ban)
+  if (event.action == guard::FloodAction::Ban) {
     r.details.push_back({"ban_ttl_s", logs::Value::integer(event.ban_ttl.count())});
+    // false: seen through a trusted proxy, refused at the site only.
+    r.details.push_back({"xdp", logs::Value::boolean(event.xdp)});
+  }
   return r;
 }
 
@@ -176,7 +216,10 @@ Result<std::shared_ptr<const FloodProtection::Snapshot>> FloodProtection::build(
   if (!settings) return settings.error();
   auto snap = std::make_shared<Snapshot>();
   for (const auto& tenant : config.tenants)
-    for (const auto& site : tenant.sites) snap->tenants[site.name] = tenant.id;
+    for (const auto& site : tenant.sites) {
+      snap->tenants[site.name] = tenant.id;
+      if (!site.trusted_proxies.empty()) snap->trusted[site.name] = site.trusted_proxies;
+    }
   if (settings->empty()) return std::shared_ptr<const Snapshot>(std::move(snap));
   guard::FloodOptions options;
   options.carry_over_from = previous;
@@ -247,7 +290,12 @@ net::Verdict FloodProtection::onRequest(const http::Request& request,
   if (site == snap.sites.end()) return net::Verdict::pass();
   checked_.fetch_add(1, std::memory_order_relaxed);
   const std::string& path = request.decoded_path.empty() ? request.path : request.decoded_path;
-  guard::FloodDecision d = snap.limiter->check(site->second, hostPrefix(context.peer), path);
+  static const std::vector<common::IpPrefix> kNone;
+  auto trusted = snap.trusted.find(context.site);
+  const FloodClient client =
+      floodClient(request, context.peer, trusted == snap.trusted.end() ? kNone : trusted->second);
+  guard::FloodDecision d =
+      snap.limiter->check(site->second, client.address, path, !client.via_proxy);
   if (d.action == guard::FloodAction::Pass) return net::Verdict::pass();
   if (d.event) {
     if (d.event->action == guard::FloodAction::Ban) ban_.fetch_add(1, std::memory_order_relaxed);
@@ -255,7 +303,7 @@ net::Verdict FloodProtection::onRequest(const http::Request& request,
     auto tenant = snap.tenants.find(context.site);
     rc.tenant = tenant != snap.tenants.end() ? tenant->second : std::string(config::kHostTenant);
     rc.site = std::string(context.site);
-    rc.source_ip = context.peer.toString();
+    rc.source_ip = client.address.toString();
     rc.source_port = context.peer_port;
     rc.request_id = std::string(context.request_id);
     rc.method = request.method_name;

@@ -328,7 +328,7 @@ std::vector<std::string> FloodLimiter::siteNames() const {
 }
 
 FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client,
-                                  std::string_view path) {
+                                  std::string_view path, bool xdp_ban) {
   FloodDecision d;
   if (id >= impl_->sites.size()) return d;
   const Site& site = impl_->sites[id];
@@ -362,6 +362,7 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client,
     e.refused = refused;
     if (action == FloodAction::Ban) e.ban_ttl = cfg.ban_ttl;
     e.enforced = d.enforced;
+    e.xdp = xdp_ban;
     d.event = e;
   };
   // Weight for eviction: the windowed activity; a banned source is kept
@@ -512,7 +513,7 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client,
 
   if (ban_due) {
     st.bans.fetch_add(1, std::memory_order_relaxed);
-    if (d.enforced && impl_->sink) impl_->sink->ban(host, cfg.ban_ttl, BanReason::Flood);
+    if (d.enforced && xdp_ban && impl_->sink) impl_->sink->ban(host, cfg.ban_ttl, BanReason::Flood);
   }
   return d;
 }

@@ -117,6 +117,7 @@ struct FloodEvent {
   std::uint64_t refused = 0;        // refusals of this (subject, limit) since the last record
   std::chrono::seconds ban_ttl{0};  // Ban only
   bool enforced = true;             // false in detection_only
+  bool xdp = true;                  // Ban only: written to the BanSink (see check())
 };
 
 struct FloodDecision {
@@ -186,9 +187,13 @@ class FloodLimiter {
   // Counts one request of `site` from `client` (a host address; an
   // IPv4-mapped IPv6 address counts as the IPv4 one) for `path` (the
   // normalised path, without query) and decides. A ban is written to the
-  // BanSink from here, outside the table locks. An unknown `site` passes.
-  // Never fails; any thread.
-  FloodDecision check(SiteId site, const common::IpPrefix& client, std::string_view path);
+  // BanSink from here, outside the table locks, unless `xdp_ban` is false
+  // (a client seen through a trusted proxy: its packets come from the
+  // proxy, so an XDP ban would cut the proxy off); the site refuses a
+  // banned source either way. An unknown `site` passes. Never fails; any
+  // thread.
+  FloodDecision check(SiteId site, const common::IpPrefix& client, std::string_view path,
+                      bool xdp_ban = true);
 
   // Config, counters and the `top` sources over a limit. Walks the site's
   // source table (control plane). Error{ENOENT} for an unknown site.

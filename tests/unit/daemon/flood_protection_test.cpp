@@ -230,6 +230,57 @@ TEST(FloodProtection, ControlServicesDosStatusCopiesLimitsSourcesAndConnections)
   EXPECT_EQ(none->conn_over_source_cap, 1u);
 }
 
+http::Request withXff(std::vector<std::string> values) {
+  std::string raw = "GET / HTTP/1.1\r\nHost: www.example.com\r\n";
+  for (const auto& v : values) raw += "X-Forwarded-For: " + v + "\r\n";
+  raw += "\r\n";
+  http::RequestParser parser;
+  std::size_t used = 0;
+  EXPECT_EQ(parser.feed(raw, &used), http::ParseStatus::Done);
+  return parser.takeRequest();
+}
+
+TEST(FloodClient, TrustedProxyHandsOverTheRightmostUntrustedHop) {
+  const std::vector<common::IpPrefix> trusted = {common::parseIpPrefix("10.0.0.0/8").value()};
+  const auto proxy = config::parseIpAddress("10.0.0.2").value();
+  const auto stranger = config::parseIpAddress("192.0.2.50").value();
+  // Not a trusted peer: the header is not believed.
+  FloodClient c = floodClient(withXff({"203.0.113.5"}), stranger, trusted);
+  EXPECT_EQ(c.address.toString(), "192.0.2.50");
+  EXPECT_FALSE(c.via_proxy);
+  // Through two trusted hops; the client's own left-hand claim is ignored.
+  c = floodClient(withXff({"1.1.1.1, 203.0.113.5", "10.0.0.9"}), proxy, trusted);
+  EXPECT_EQ(c.address.toString(), "203.0.113.5");
+  EXPECT_TRUE(c.via_proxy);
+  // Trusted peer without a usable header: the proxy itself, never banned at XDP.
+  c = floodClient(withXff({"not-an-address"}), proxy, trusted);
+  EXPECT_EQ(c.address.toString(), "10.0.0.2");
+  EXPECT_TRUE(c.via_proxy);
+  c = floodClient(get("/"), proxy, trusted);
+  EXPECT_EQ(c.address.toString(), "10.0.0.2");
+  EXPECT_TRUE(c.via_proxy);
+}
+
+TEST(FloodProtection, ClientsBehindATrustedProxyAreCountedApartAndNotBannedAtXdp) {
+  guard::ManualClock clock;
+  FakeSink sink;
+  auto cfg = load(kSmall);
+  cfg.tenants[0].sites[0].trusted_proxies = {common::parseIpPrefix("10.0.0.0/8").value()};
+  auto fp = FloodProtection::create(cfg, clock, nullptr, &sink);
+  ASSERT_TRUE(fp);
+  net::RequestContext ctx;
+  ctx.site = "web";
+  ctx.peer = config::parseIpAddress("10.0.0.2").value();
+  auto from = [&](const std::string& client) { return (*fp)->onRequest(withXff({client}), ctx); };
+  int refused = 0;
+  for (int i = 0; i < 10; ++i)
+    if (from("203.0.113.5").action == net::Verdict::Action::Block) ++refused;
+  EXPECT_EQ(refused, 5);
+  EXPECT_TRUE(sink.bans.empty());            // the flooder's ban stays at the site
+  EXPECT_EQ((*fp)->stats().ban, 1u);
+  EXPECT_EQ(from("203.0.113.6").action, net::Verdict::Action::Pass);  // others behind the proxy
+}
+
 TEST(FloodRecords, RequestRecordCarriesLimitCountAndAction) {
   guard::FloodEvent e;
   e.limit = guard::FloodLimit::PerIp;

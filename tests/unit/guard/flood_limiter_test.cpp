@@ -156,6 +156,20 @@ TEST_F(FloodLimiterTest, ExcessLeadsToOneBanWithTtl) {
   EXPECT_EQ(st->top_sources[0].banned_s, 100);
 }
 
+TEST_F(FloodLimiterTest, NoXdpBanForAClientSeenThroughAProxyButStillRefused) {
+  auto c = quiet();
+  c.per_ip = {2, 60s};
+  c.ban_after = 1;
+  auto l = make({c});
+  send(*l, "192.0.2.1", 2);
+  FloodDecision d = l->check(0, ip("192.0.2.1"), "/", /*xdp_ban=*/false);
+  EXPECT_EQ(d.action, FloodAction::Ban);
+  ASSERT_TRUE(d.event.has_value());
+  EXPECT_FALSE(d.event->xdp);
+  EXPECT_TRUE(sink_.bans().empty());
+  EXPECT_TRUE(l->check(0, ip("192.0.2.1"), "/", false).refuse());
+}
+
 TEST_F(FloodLimiterTest, PerPrefixCountsNeighboursButNeverBans) {
   auto c = quiet();
   c.per_prefix = {20, 60s};
