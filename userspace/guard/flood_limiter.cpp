@@ -327,8 +327,8 @@ std::vector<std::string> FloodLimiter::siteNames() const {
   return out;
 }
 
-FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client,
-                                  std::string_view path, bool xdp_ban) {
+FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std::string_view path,
+                                  bool xdp_ban) {
   FloodDecision d;
   if (id >= impl_->sites.size()) return d;
   const Site& site = impl_->sites[id];

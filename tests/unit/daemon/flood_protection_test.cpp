@@ -276,7 +276,7 @@ TEST(FloodProtection, ClientsBehindATrustedProxyAreCountedApartAndNotBannedAtXdp
   for (int i = 0; i < 10; ++i)
     if (from("203.0.113.5").action == net::Verdict::Action::Block) ++refused;
   EXPECT_EQ(refused, 5);
-  EXPECT_TRUE(sink.bans.empty());            // the flooder's ban stays at the site
+  EXPECT_TRUE(sink.bans.empty());  // the flooder's ban stays at the site
   EXPECT_EQ((*fp)->stats().ban, 1u);
   EXPECT_EQ(from("203.0.113.6").action, net::Verdict::Action::Pass);  // others behind the proxy
 }
