@@ -986,8 +986,9 @@ class ConfigParser {
     rate("per_path", flood.per_path);
     rate("per_site", flood.per_site);
     if (auto ban = f.get("ban")) {
-      Fields b(diag_, *ban, "ban", {"after", "window", "ttl"});
+      Fields b(diag_, *ban, "ban", {"after", "window", "ttl", "ipv6_prefix64"});
       if (b.ok()) {
+        b.boolean("ipv6_prefix64", flood.ban_ipv6_prefix64);
         if (auto n = b.get("after")) {
           if (auto v = readInteger(diag_, *n, "after", 0, 60000))
             flood.ban_after = static_cast<uint32_t>(*v);

@@ -260,6 +260,7 @@ struct FloodConfig {
   FloodRateConfig per_ip, per_prefix, per_path, per_site;
   std::optional<uint32_t> ban_after;  // `ban: {after}`; 0: never ban
   std::optional<std::chrono::seconds> ban_window, ban_ttl;
+  bool ban_ipv6_prefix64 = false;  // `ban: {ipv6_prefix64: true}`
   std::vector<IpPrefix> allow;
   std::optional<uint64_t> table_sources, table_prefixes, table_paths;
 };

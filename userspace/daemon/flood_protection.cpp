@@ -49,6 +49,7 @@ Result<std::vector<guard::FloodSiteConfig>> floodSettings(const config::Config& 
       if (f.ban_after) c.ban_after = *f.ban_after;
       if (f.ban_window) c.ban_window = *f.ban_window;
       if (f.ban_ttl) c.ban_ttl = *f.ban_ttl;
+      c.ban_ipv6_prefix64 = f.ban_ipv6_prefix64;
       c.allow = f.allow;
       c.detection_only = f.detection_only || site.mode == config::SiteMode::Detect;
       if (f.table_sources) c.tables.sources = *f.table_sources;

@@ -513,7 +513,9 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
 
   if (ban_due) {
     st.bans.fetch_add(1, std::memory_order_relaxed);
-    if (d.enforced && xdp_ban && impl_->sink) impl_->sink->ban(host, cfg.ban_ttl, BanReason::Flood);
+    const common::IpPrefix target =
+        host.is_v6 && cfg.ban_ipv6_prefix64 ? networkOf(host) : host;
+    if (d.enforced && xdp_ban && impl_->sink) impl_->sink->ban(target, cfg.ban_ttl, BanReason::Flood);
   }
   return d;
 }

@@ -86,6 +86,9 @@ struct FloodSiteConfig {
   std::uint32_t ban_after = 600;  // excess requests in ban_window; 0: never ban
   std::chrono::seconds ban_window{60};
   std::chrono::seconds ban_ttl{600};
+  // Ban an IPv6 source's whole /64 at XDP: a host holds a /64 and can hop
+  // between its addresses at will. The counters stay per address.
+  bool ban_ipv6_prefix64 = false;
   std::vector<common::IpPrefix> allow;  // sources never counted nor refused
   bool detection_only = false;          // decide and log, but answer nothing and ban no one
   FloodTables tables;

@@ -612,7 +612,7 @@ TEST(LoadConfig, FloodSectionIsParsed) {
                                           "          per_ip: {requests: 100, window: 10s}\n"
                                           "          per_prefix: {requests: 0}\n"
                                           "          per_site: {requests: 5000, window: 1m}\n"
-                                          "          ban: {after: 50, ttl: 15m}\n"
+                                          "          ban: {after: 50, ttl: 15m, ipv6_prefix64: true}\n"
                                           "          allow: [192.0.2.0/24]\n"
                                           "          tables: {sources: 4096}\n"),
                                  "t.yaml", noFileChecks());
@@ -630,6 +630,7 @@ TEST(LoadConfig, FloodSectionIsParsed) {
   EXPECT_EQ(flood->ban_after, 50u);
   EXPECT_EQ(flood->ban_ttl, std::chrono::seconds(900));
   EXPECT_FALSE(flood->ban_window.has_value());
+  EXPECT_TRUE(flood->ban_ipv6_prefix64);
   ASSERT_EQ(flood->allow.size(), 1u);
   EXPECT_EQ(flood->table_sources, 4096u);
   EXPECT_FALSE(flood->table_paths.has_value());

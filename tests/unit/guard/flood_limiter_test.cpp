@@ -170,6 +170,20 @@ TEST_F(FloodLimiterTest, NoXdpBanForAClientSeenThroughAProxyButStillRefused) {
   EXPECT_TRUE(l->check(0, ip("192.0.2.1"), "/", false).refuse());
 }
 
+TEST_F(FloodLimiterTest, Ipv6BanCoversTheSlash64WhenAsked) {
+  auto c = quiet();
+  c.per_ip = {2, 60s};
+  c.ban_after = 1;
+  c.ban_ipv6_prefix64 = true;
+  auto l = make({c});
+  send(*l, "2001:db8:5:6::77", 3);
+  send(*l, "192.0.2.1", 3);  // IPv4 sources are still banned as hosts
+  auto bans = sink_.bans();
+  ASSERT_EQ(bans.size(), 2u);
+  EXPECT_EQ(bans[0].source, ip("2001:db8:5:6::/64"));
+  EXPECT_EQ(bans[1].source, ip("192.0.2.1"));
+}
+
 TEST_F(FloodLimiterTest, PerPrefixCountsNeighboursButNeverBans) {
   auto c = quiet();
   c.per_prefix = {20, 60s};
