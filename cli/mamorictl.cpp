@@ -54,6 +54,8 @@ Commands:
                                         site's policy and counts by class and action
   bots top [--site SITE] [--top N]      sources with most bot requests (and their
                                         rate, paths, 4xx, last class, ban)
+  dos status [--site SITE] [--top N]    L7 DoS protection: flood limits, refusals by
+                                        limit, top sources over a limit, bans, slow clients
   logs query --type event|dos|bot|audit [--tenant T] [--site S] [--since TIME]
              [--until TIME] [--ip IP|CIDR] [--rule ID] [--text S] [--limit N]
                                         log lines, newest last

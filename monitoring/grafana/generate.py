@@ -188,12 +188,18 @@ SECURITY = dashboard(
                 "{{reason}}")], unit="pps", desc="Sources dropped because they are listed or banned."),
         panel("L7 flood verdicts",
               [(rate("mamori_guard_flood_verdicts_total", "action"), "{{action}}")], unit="reqps",
-              waits="userspace/guard (L7 flood detector)"),
+              desc="HTTP flood limits (429s, bans, detection-only refusals) and connection floods "
+                   "and slow clients cut by the engine (docs/l7-dos.md)."),
         panel("Bot verdicts",
               [(rate("mamori_guard_bot_verdicts_total", "class, action"), "{{class}}: {{action}}")],
               unit="reqps",
               desc="Requests the bot detector put in a bot class, by class and the action "
                    "the site took (docs/bots.md)."),
+        panel("Browser challenge",
+              [(rate("mamori_guard_challenges_total", "outcome"), "{{outcome}}")],
+              unit="reqps",
+              desc="Challenge pages served, solutions accepted and refused, requests let through "
+                   "on a clearance cookie (docs/challenge.md)."),
         panel("Parser rejections (range)",
               [("topk(10, sum by (reason) (increase(mamori_http_requests_rejected_total[$__range])))",
                 "{{reason}}")], kind="stat",

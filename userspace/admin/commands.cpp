@@ -1004,6 +1004,94 @@ int siteCommand(Context& ctx) {
   return 0;
 }
 
+// --- dos ---------------------------------------------------------------------
+
+int dosCommand(Context& ctx) {
+  auto& a = ctx.args();
+  if (a.size() < 2) return ctx.usage("dos needs status");
+  const std::string& verb = a[1];
+  if (verb != "status") return ctx.usage("unknown dos command '" + verb + "'");
+  std::map<std::string, std::string> opt;
+  const std::string usage_text = "dos status [--site SITE] [--top N]";
+  if (!loginOptions(ctx, {"--site", "--top"}, &opt, usage_text)) return 2;
+  std::size_t top = 10;
+  if (opt.count("--top")) {
+    char* end = nullptr;
+    unsigned long v = std::strtoul(opt["--top"].c_str(), &end, 10);
+    if (opt["--top"].empty() || *end != '\0' || v == 0 || v > 1000)
+      return ctx.usage("bad --top '" + opt["--top"] + "' (1..1000)");
+    top = v;
+  }
+  auto st = ctx.services().dosStatus(opt["--site"], top);
+  if (!st) return ctx.failed(st.error());
+  if (ctx.json()) {
+    std::string out =
+        "{\"connections\":{\"over_source_cap\":" + std::to_string(st->conn_over_source_cap) +
+        ",\"slowloris_cut\":" + std::to_string(st->slowloris_cut) +
+        ",\"slow_post_cut\":" + std::to_string(st->slow_post_cut) +
+        "},\"too_many_requests\":" + std::to_string(st->too_many_requests) +
+        ",\"bans\":" + std::to_string(st->bans) + ",\"sites\":[";
+    for (std::size_t i = 0; i < st->sites.size(); ++i) {
+      const DosSiteInfo& s = st->sites[i];
+      out += std::string(i ? "," : "") + "{\"site\":" + jsonString(s.site) +
+             ",\"detection_only\":" + (s.detection_only ? "true" : "false") + ",\"limits\":[";
+      for (std::size_t j = 0; j < s.limits.size(); ++j) {
+        const DosLimitInfo& l = s.limits[j];
+        out += std::string(j ? "," : "") + "{\"name\":" + jsonString(l.name) +
+               ",\"requests\":" + std::to_string(l.requests) +
+               ",\"window_seconds\":" + std::to_string(l.window_s) +
+               ",\"refused\":" + std::to_string(l.refused) + "}";
+      }
+      out += "],\"ban\":{\"after\":" + std::to_string(s.ban_after) +
+             ",\"window_seconds\":" + std::to_string(s.ban_window_s) +
+             ",\"ttl_seconds\":" + std::to_string(s.ban_ttl_s) + "}" +
+             ",\"checked\":" + std::to_string(s.checked) + ",\"bans\":" + std::to_string(s.bans) +
+             ",\"site_requests\":" + std::to_string(s.site_requests) +
+             ",\"memory_bytes\":" + std::to_string(s.memory_bytes) + ",\"top_sources\":[";
+      for (std::size_t j = 0; j < s.top_sources.size(); ++j) {
+        const DosSourceInfo& src = s.top_sources[j];
+        out += std::string(j ? "," : "") + "{\"source\":" + jsonString(src.source) +
+               ",\"requests\":" + std::to_string(src.requests) +
+               ",\"excess\":" + std::to_string(src.excess) +
+               ",\"banned_seconds\":" + std::to_string(src.banned_s) + "}";
+      }
+      out += "]}";
+    }
+    ctx.out(out + "]}\n");
+    return 0;
+  }
+  std::string out = "connections: " + std::to_string(st->conn_over_source_cap) +
+                    " refused over source cap, " + std::to_string(st->slowloris_cut) +
+                    " slowloris cut, " + std::to_string(st->slow_post_cut) + " slow POST cut\n";
+  out += "flood: " + std::to_string(st->too_many_requests) + " answered 429, " +
+         std::to_string(st->bans) + " bans issued\n";
+  if (st->sites.empty()) out += "no site has a flood section\n";
+  for (const DosSiteInfo& s : st->sites) {
+    out += "site " + s.site + (s.detection_only ? " (detection only)" : "") + ": " +
+           std::to_string(s.checked) + " checked, " + std::to_string(s.bans) + " bans, " +
+           std::to_string(s.memory_bytes / 1024) + " KiB of tables\n";
+    out += "  " + pad("limit", 12) + pad("requests", 10) + pad("window", 9) + "refused\n";
+    for (const DosLimitInfo& l : s.limits)
+      out += "  " + pad(l.name, 12) + pad(l.requests ? std::to_string(l.requests) : "off", 10) +
+             pad(std::to_string(l.window_s) + "s", 9) + std::to_string(l.refused) + "\n";
+    out += "  ban: " +
+           (s.ban_after
+                ? "after " + std::to_string(s.ban_after) + " excess in " +
+                      std::to_string(s.ban_window_s) + "s, ttl " + std::to_string(s.ban_ttl_s) + "s"
+                : std::string("never")) +
+           "\n";
+    out += "  top sources over a limit:" + std::string(s.top_sources.empty() ? " none\n" : "\n");
+    if (!s.top_sources.empty())
+      out += "    " + pad("source", 41) + pad("requests", 10) + pad("excess", 8) + "banned\n";
+    for (const DosSourceInfo& src : s.top_sources)
+      out += "    " + pad(src.source, 41) + pad(std::to_string(src.requests), 10) +
+             pad(std::to_string(src.excess), 8) +
+             (src.banned_s ? std::to_string(src.banned_s) + "s" : "-") + "\n";
+  }
+  ctx.out(out);
+  return 0;
+}
+
 }  // namespace
 
 int runCommand(Call& call, Services& services) {
@@ -1023,6 +1111,7 @@ int runCommand(Call& call, Services& services) {
   if (noun == "login") return loginCommand(ctx);
   if (noun == "bots") return botsCommand(ctx);
   if (noun == "site") return siteCommand(ctx);
+  if (noun == "dos") return dosCommand(ctx);
   return ctx.usage("unknown command '" + noun + "'");
 }
 

@@ -163,6 +163,43 @@ struct BotTopInfo {
   std::int64_t banned_s = 0;  // remaining ban this detector issued
 };
 
+// L7 DoS protection (issue #8), as `dos status` prints it. Plain copies of
+// the flood limiter's status, so admin and cli need not know guard.
+struct DosLimitInfo {
+  std::string name;            // per_ip, per_prefix, per_path, per_site
+  std::uint32_t requests = 0;  // threshold; 0: off
+  std::int64_t window_s = 0;
+  std::uint64_t refused = 0;   // requests answered 429 by this limit
+};
+struct DosSourceInfo {
+  std::string source;
+  std::uint32_t requests = 0;  // in the per_ip window
+  std::uint32_t excess = 0;    // refused in the ban window
+  std::int64_t banned_s = 0;   // remaining ban, 0: none
+};
+struct DosSiteInfo {
+  std::string site;
+  bool detection_only = false;
+  std::vector<DosLimitInfo> limits;
+  std::uint32_t ban_after = 0;  // 0: never
+  std::int64_t ban_window_s = 0;
+  std::int64_t ban_ttl_s = 0;
+  std::uint64_t checked = 0;
+  std::uint64_t bans = 0;
+  std::uint32_t site_requests = 0;  // the per_site counter now
+  std::uint64_t memory_bytes = 0;
+  std::vector<DosSourceInfo> top_sources;  // over a limit, most excess first
+};
+struct DosStatus {
+  std::vector<DosSiteInfo> sites;  // flood-protected sites (possibly none)
+  // Connection-level events the engine reported, every site together.
+  std::uint64_t conn_over_source_cap = 0;
+  std::uint64_t slowloris_cut = 0;
+  std::uint64_t slow_post_cut = 0;
+  std::uint64_t too_many_requests = 0;  // 429s by flood limits, every site
+  std::uint64_t bans = 0;               // flood bans issued, every site
+};
+
 class Services {
  public:
   virtual ~Services() = default;
@@ -229,6 +266,16 @@ class Services {
     (void)site;
     (void)to;
     return common::Error{ENOTSUP, "this mamorid has no browser challenge"};
+}
+
+  // L7 DoS protection: per-site limits and counters (`site` empty: every
+  // flood-protected site), the `top` sources over a limit, connection-level
+  // counters. Error{ENOENT} when `site` has no flood section. Not pure, so
+  // that test doubles that do not care need not implement it.
+  virtual common::Result<DosStatus> dosStatus(const std::string& site, std::size_t top) {
+    (void)site;
+    (void)top;
+    return common::Error{ENOTSUP, "this mamorid has no L7 DoS protection"};
   }
 
   // The event / DoS / BOT / audit logs; nullptr when logging is off.

@@ -782,7 +782,7 @@ class ConfigParser {
     Fields f(diag_, node, "site",
              {"name", "hosts", "listeners", "certificates", "upstreams", "mode",
               "trusted_proxies", "block", "limits", "inspection", "login", "bots", "challenge",
-              "under_attack"});
+              "under_attack", "flood"});
     if (!f.ok()) return false;
     if (auto name = f.require("name")) {
       if (auto text = readString(diag_, *name, "name")) {
@@ -909,6 +909,7 @@ class ConfigParser {
     if (auto bots = f.get("bots")) parseSiteBots(*bots, site.bots.emplace());
     if (auto challenge = f.get("challenge")) parseChallenge(*challenge, site.challenge.emplace());
     if (auto ua = f.get("under_attack")) parseUnderAttack(*ua, site.under_attack.emplace());
+    if (auto flood = f.get("flood")) parseFlood(*flood, site.flood.emplace());
     return true;
   }
 
@@ -1081,6 +1082,70 @@ class ConfigParser {
           continue;
         }
         inspection.exclusions.push_back(std::move(ex));
+      }
+    }
+  }
+
+  // --- flood: (docs/l7-dos.md; guard/flood_limiter.h has the semantics) ---
+
+  void parseFlood(const YAML::Node& node, FloodConfig& flood) {
+    Fields f(diag_, node, "flood",
+             {"enabled", "detection_only", "per_ip", "per_prefix", "per_path", "per_site", "ban",
+              "allow", "tables"});
+    if (!f.ok()) return;
+    f.boolean("enabled", flood.enabled);
+    f.boolean("detection_only", flood.detection_only);
+    auto rate = [&](const char* key, FloodRateConfig& out) {
+      auto entry = f.get(key);
+      if (!entry) return;
+      Fields r(diag_, *entry, key, {"requests", "window"});
+      if (!r.ok()) return;
+      if (auto n = r.get("requests")) {
+        // 60000: the per-bucket counts are 16-bit (guard/window_table.h).
+        if (auto v = readInteger(diag_, *n, "requests", 0, 60000))
+          out.requests = static_cast<uint32_t>(*v);
+      }
+      if (auto w = r.get("window")) {
+        if (auto v = readDuration(diag_, *w, "window", seconds(1), seconds(24 * 3600)))
+          out.window = *v;
+      }
+    };
+    rate("per_ip", flood.per_ip);
+    rate("per_prefix", flood.per_prefix);
+    rate("per_path", flood.per_path);
+    rate("per_site", flood.per_site);
+    if (auto ban = f.get("ban")) {
+      Fields b(diag_, *ban, "ban", {"after", "window", "ttl", "ipv6_prefix64"});
+      if (b.ok()) {
+        b.boolean("ipv6_prefix64", flood.ban_ipv6_prefix64);
+        if (auto n = b.get("after")) {
+          if (auto v = readInteger(diag_, *n, "after", 0, 60000))
+            flood.ban_after = static_cast<uint32_t>(*v);
+        }
+        if (auto w = b.get("window")) {
+          if (auto v = readDuration(diag_, *w, "window", seconds(1), seconds(24 * 3600)))
+            flood.ban_window = *v;
+        }
+        if (auto t = b.get("ttl")) {
+          if (auto v = readDuration(diag_, *t, "ttl", seconds(1), seconds(365 * 24 * 3600)))
+            flood.ban_ttl = *v;
+        }
+      }
+    }
+    if (auto list = f.get("allow")) cidrList(*list, "allow", flood.allow);
+    if (auto tables = f.get("tables")) {
+      Fields t(diag_, *tables, "tables", {"sources", "prefixes", "paths"});
+      // 2^26 entries: a table of several GiB is a typo, not a deployment.
+      constexpr int64_t kMaxEntries = int64_t{1} << 26;
+      auto entries = [&](std::string_view key, std::optional<uint64_t>& out) {
+        if (auto n = t.get(key)) {
+          if (auto v = readInteger(diag_, *n, key, 1, kMaxEntries)) out = static_cast<uint64_t>(*v);
+        }
+      };
+      if (t.ok()) {
+        entries("sources", flood.table_sources);
+        entries("prefixes", flood.table_prefixes);
+        entries("paths", flood.table_paths);
       }
     }
   }

@@ -306,6 +306,29 @@ struct UnderAttackConfig {
   std::optional<UnderAttackAuto> automatic;  // the `auto:` key
 };
 
+// --- HTTP flood limits (per site) ----------------------------------------------
+//
+// The `flood:` section of a site, as written (docs/l7-dos.md). Unset
+// optionals take guard::FloodSiteConfig's defaults, so guard keeps the one
+// copy of every default; daemon/flood_protection.h converts. The loader has
+// checked every value's range. `requests: 0` turns one limit off.
+
+struct FloodRateConfig {
+  std::optional<uint32_t> requests;
+  std::optional<std::chrono::seconds> window;
+};
+
+struct FloodConfig {
+  bool enabled = true;  // the section is there: on unless `enabled: false`
+  bool detection_only = false;
+  FloodRateConfig per_ip, per_prefix, per_path, per_site;
+  std::optional<uint32_t> ban_after;  // `ban: {after}`; 0: never ban
+  std::optional<std::chrono::seconds> ban_window, ban_ttl;
+  bool ban_ipv6_prefix64 = false;  // `ban: {ipv6_prefix64: true}`
+  std::vector<IpPrefix> allow;
+  std::optional<uint64_t> table_sources, table_prefixes, table_paths;
+};
+
 struct Site {
   std::string name;  // unique across all tenants
   // Canonical host patterns (see parseHostPattern): "*" means any host.
@@ -325,6 +348,7 @@ struct Site {
   std::optional<SiteBotsConfig> bots;  // bot detection; off when absent
   std::optional<ChallengeConfig> challenge;       // absent: defaults
   std::optional<UnderAttackConfig> under_attack;  // absent: off (the CLI may switch it on)
+  std::optional<FloodConfig> flood;  // HTTP flood limits; off when absent
 };
 
 // The tenant id under which host-wide records are logged (the audit log,

@@ -7,6 +7,7 @@
 #include "common/version.h"
 #include "admin/commands.h"
 #include "daemon/challenge_protection.h"
+#include "daemon/flood_protection.h"
 #include "daemon/inspection.h"
 #include "daemon/bot_protection.h"
 #include "daemon/login_protection.h"
@@ -54,6 +55,56 @@ std::shared_ptr<const logs::LogReader> ControlServices::logReader() {
 void ControlServices::setLogin(LoginProtection* login) {
   std::lock_guard lock(mu_);
   login_ = login;
+}
+
+void ControlServices::setFlood(FloodProtection* flood) {
+  std::lock_guard lock(mu_);
+  flood_ = flood;
+}
+
+Result<admin::DosStatus> ControlServices::dosStatus(const std::string& site, std::size_t top) {
+  FloodProtection* fp = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    fp = flood_;
+  }
+  if (!fp) return Error{ENOENT, "this mamorid has no L7 DoS protection (no sites)"};
+  admin::DosStatus out;
+  const FloodStats s = fp->stats();
+  out.conn_over_source_cap = s.conn_over_source_cap;
+  out.slowloris_cut = s.slowloris_cut;
+  out.slow_post_cut = s.slow_post_cut;
+  out.too_many_requests = s.too_many_requests;
+  out.bans = s.ban;
+  auto sites = fp->status(site, top);
+  if (!sites) {
+    // No flood section anywhere: the connection counters still mean
+    // something, so only a named site is an error.
+    if (!site.empty() || sites.error().code != ENOENT) return sites.error();
+    return out;
+  }
+  for (const auto& st : *sites) {
+    admin::DosSiteInfo info;
+    info.site = st.config.name;
+    info.detection_only = st.config.detection_only;
+    for (guard::FloodLimit l : {guard::FloodLimit::PerIp, guard::FloodLimit::PerPrefix,
+                                guard::FloodLimit::PerPath, guard::FloodLimit::PerSite}) {
+      const guard::FloodRate& r = st.config.rate(l);
+      info.limits.push_back({guard::floodLimitName(l), r.requests, r.window.count(),
+                             st.counters.refused[static_cast<std::size_t>(l)]});
+    }
+    info.ban_after = st.config.ban_after;
+    info.ban_window_s = st.config.ban_window.count();
+    info.ban_ttl_s = st.config.ban_ttl.count();
+    info.checked = st.counters.checked;
+    info.bans = st.counters.bans;
+    info.site_requests = st.site_requests;
+    info.memory_bytes = st.memory_bytes;
+    for (const auto& src : st.top_sources)
+      info.top_sources.push_back({src.source.toString(), src.requests, src.excess, src.banned_s});
+    out.sites.push_back(std::move(info));
+  }
+  return out;
 }
 
 LoginProtection* ControlServices::login() {

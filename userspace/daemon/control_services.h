@@ -26,6 +26,7 @@ class BotProtection;
 class ChallengeProtection;
 class Inspection;
 class LoginProtection;
+class FloodProtection;
 
 class ControlServices final : public admin::Services {
  public:
@@ -42,6 +43,7 @@ class ControlServices final : public admin::Services {
   void setLogin(LoginProtection* login);  // nullptr: no sites; must outlive calls
   void setBots(BotProtection* bots);  // nullptr: no sites; must outlive calls
   void setChallenge(ChallengeProtection* challenge);  // nullptr: no sites; must outlive calls
+  void setFlood(FloodProtection* flood);  // nullptr: no sites; must outlive calls
 
   // Main thread, from its loop: runs one queued reload request, if any,
   // with `reload` and hands the result to the waiting control thread.
@@ -82,6 +84,7 @@ class ControlServices final : public admin::Services {
   common::Result<admin::BotStatusInfo> botStatus(const std::string& site) override;
   common::Result<std::vector<admin::BotTopInfo>> botTop(const std::string& site,
                                                         std::size_t n) override;
+  common::Result<admin::DosStatus> dosStatus(const std::string& site, std::size_t top) override;
 
  private:
   common::Status requireShield();
@@ -103,6 +106,7 @@ class ControlServices final : public admin::Services {
   LoginProtection* login_ = nullptr;
   BotProtection* bots_ = nullptr;
   ChallengeProtection* challenge_ = nullptr;
+  FloodProtection* flood_ = nullptr;
   bool reload_wanted_ = false;
   bool stopped_ = false;
   std::uint64_t reload_generation_ = 0;  // bumped when a reload finishes

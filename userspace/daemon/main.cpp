@@ -33,6 +33,7 @@
 #include "daemon/daemon_logs.h"
 #include "daemon/inspection.h"
 #include "daemon/challenge_protection.h"
+#include "daemon/flood_protection.h"
 #include "daemon/login_protection.h"
 #include "logs/time_zone.h"
 #include "daemon/metrics_sources.h"
@@ -258,7 +259,8 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
                                                      const daemon::DaemonLogs* logs,
                                                      const daemon::ShieldBanSink* bans,
                                                      const daemon::BotProtection* bots,
-                                                     const daemon::ChallengeProtection* challenge) {
+                                                     const daemon::ChallengeProtection* challenge,
+                                                     const daemon::FloodProtection* flood) {
   auto registry = std::make_shared<metrics::Registry>();
   auto check = [](common::Status st) {
     if (!st) std::fprintf(stderr, "mamorid: metrics: %s\n", st.error().message.c_str());
@@ -267,7 +269,7 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
   // Engine::stats() sums the workers' counters; inspection and logs keep
   // atomics. All callable from the scrape thread.
   auto engine_snapshot = [engine, inspection, logs, bans,
-                          bots, challenge]() -> common::Result<metrics::EngineSnapshot> {
+                          bots, challenge, flood]() -> common::Result<metrics::EngineSnapshot> {
     const net::EngineStats stats = engine->stats();
     metrics::EngineSnapshot snap = daemon::engineSnapshot(stats);
     snap.tls_handshakes = stats.tls_handshakes;
@@ -287,14 +289,16 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
       snap.inspection_duration_seconds = std::move(h);
     }
     if (bans) {
-      // Bans the login guard and the bot detector wrote to the shield, and
-      // those they could not (no shield loaded): the source then stays
-      // blocked at the site only.
+      // Bans the login guard, the bot detector and the flood limits wrote
+      // to the shield, and those they could not (no shield loaded): the
+      // source then stays blocked at the site only.
       snap.bans_issued = std::vector<metrics::NamedCount>{
           {"login", bans->written(guard::BanReason::LoginAbuse)},
           {"login_unenforced", bans->unenforced(guard::BanReason::LoginAbuse)},
           {"bot", bans->written(guard::BanReason::Bot)},
-          {"bot_unenforced", bans->unenforced(guard::BanReason::Bot)}};
+          {"bot_unenforced", bans->unenforced(guard::BanReason::Bot)},
+          {"flood", bans->written(guard::BanReason::Flood)},
+          {"flood_unenforced", bans->unenforced(guard::BanReason::Flood)}};
     }
     // Bot verdicts of the sites with a bots section (atomics; zeros for
     // each class's configured action so the panel has a line).
@@ -307,6 +311,18 @@ std::unique_ptr<metrics::MetricsServer> startMetrics(const std::string& listen,
           MAMORI_CHALLENGE_COUNTERS(MAMORI_CHALLENGE_OUTCOME)
 #undef MAMORI_CHALLENGE_OUTCOME
       };
+    }
+    if (flood) {
+      // mamori_guard_flood_verdicts_total{action}: the L7 flood limits'
+      // refusals and bans, and the connection floods and slow clients cut.
+      const daemon::FloodStats f = flood->stats();
+      snap.l7_flood_verdicts = std::vector<metrics::NamedCount>{
+          {"too_many_requests", f.too_many_requests},
+          {"ban", f.ban},
+          {"detect_only", f.detect_only},
+          {"conn_over_source_cap", f.conn_over_source_cap},
+          {"slowloris_cut", f.slowloris_cut},
+          {"slow_post_cut", f.slow_post_cut}};
     }
     if (logs) {
       const logs::LogCountersSnapshot c = logs->counters();
@@ -612,6 +628,19 @@ int main(int argc, char** argv) {
     }
     login = std::move(*created);
   }
+  // HTTP flood limits for the sites with a `flood:` section, and the DoS
+  // records of connection floods and slow clients for every site (issue
+  // #8). Bans share the login guard's sink and clock.
+  std::unique_ptr<daemon::FloodProtection> flood;
+  if (!full.tenants.empty()) {
+    auto created = daemon::FloodProtection::create(full, login_clock, daemon_logs->get(), &ban_sink);
+    if (!created) {
+      std::fprintf(stderr, "mamorid: %s\nmamorid: flood settings refused; not started\n",
+                   created.error().message.c_str());
+      return 2;
+    }
+    flood = std::move(*created);
+  }
 
   // The browser challenge and under-attack mode (issue #8), for every site.
   std::unique_ptr<daemon::ChallengeProtection> challenge;
@@ -666,10 +695,16 @@ int main(int argc, char** argv) {
     // attempt it lets through is still inspected, and a signature block
     // wins over its watch (the attempt then never reaches the upstream).
     // Order (issue #8): flood -> bots -> challenge/under-attack -> login ->
-    // inspection. The first step that answers ends the chain.
-    options.verdict = [insp = inspection.get(), lp = login.get(), bp = bots.get(),
-                       cp = challenge.get()](const http::Request& request,
-                                             const net::RequestContext& context) {
+    // inspection. The first step that answers ends the chain. Flood limits
+    // go first: a flooder's request costs a few counter updates, never a
+    // bot check, a login check nor an inspection.
+    options.verdict = [insp = inspection.get(), lp = login.get(), fp = flood.get(),
+                       bp = bots.get(), cp = challenge.get()](const http::Request& request,
+                                                              const net::RequestContext& context) {
+      if (fp) {
+        net::Verdict v = fp->onRequest(request, context);
+        if (v.action == net::Verdict::Action::Block) return v;
+      }
       if (bp) {
         net::Verdict bot_verdict = bp->onRequest(request, context);
         if (bot_verdict.action == net::Verdict::Action::Block) return bot_verdict;
@@ -701,6 +736,11 @@ int main(int argc, char** argv) {
                                             const net::ResponseView& response,
                                             const net::RequestContext& context) {
         return lp->onResponse(watch, response, context);
+      };
+    }
+    if (flood) {
+      options.connection = [fp = flood.get()](const net::ConnectionEvent& event) {
+        fp->onConnection(event);
       };
     }
     auto created = net::Engine::create(full, options);
@@ -739,9 +779,9 @@ int main(int argc, char** argv) {
       std::printf("mamorid: config %s applied: %zu allow, %zu deny\n", config_path->c_str(),
                   running.allow.size(), running.deny.size());
     // Before the workers start, so they never see the sink half set up.
-    if (login || bots) {
+    if (login || bots || flood) {
       if (auto st = ban_sink.attach(pin_root); !st)
-        std::fprintf(stderr, "mamorid: login and bot bans will not reach XDP: %s\n",
+        std::fprintf(stderr, "mamorid: login, bot and flood bans will not reach XDP: %s\n",
                      st.error().message.c_str());
     }
   }
@@ -749,6 +789,10 @@ int main(int argc, char** argv) {
     std::printf("mamorid: login protection on%s\n",
                 ban_sink.attached() ? ", bans written to the shield"
                                     : " (no shield: bans only block at the site)");
+  if (flood && flood->active())
+    std::printf("mamorid: flood protection on%s\n",
+                ban_sink.attached() ? ", bans written to the shield"
+                                    : " (no shield: banned sources get 429 at the site)");
   if (engine) {
     // Workers must not take the process signals: the handlers only set
     // flags for the main loop, and a worker in epoll_wait would just see EINTR.
@@ -772,6 +816,7 @@ int main(int argc, char** argv) {
   services.setLogin(login.get());
   services.setBots(bots.get());
   services.setChallenge(challenge.get());
+  services.setFlood(flood.get());
   services.setConfig(std::make_shared<const config::Config>(full));
   services.setShield(shieldInfo(run));
   services.setEngine(engine.get());
@@ -808,7 +853,7 @@ int main(int argc, char** argv) {
       metrics_server =
           startMetrics(metrics_listen, engine.get(), want_shield, pin_root, full.logs.dir,
                        inspection.get(), daemon_logs->get(), &ban_sink, bots.get(),
-                       challenge.get());
+                       challenge.get(), flood.get());
       pthread_sigmask(SIG_SETMASK, &old, nullptr);
     }
   }
@@ -925,6 +970,15 @@ int main(int argc, char** argv) {
                                    "\nchallenge settings refused: the running ones stay"};
         summary += (summary.empty() ? "" : "\n") + *challenge_summary;
       }
+      if (flood) {
+        auto flood_summary = flood->reload(loaded.value());
+        if (!flood_summary)
+          return common::Error{flood_summary.error().code,
+                               (summary.empty() ? "" : summary + "\n") +
+                                   flood_summary.error().message +
+                                   "\nflood settings refused: the running ones stay"};
+        summary += (summary.empty() ? "" : "\n") + *flood_summary;
+      }
       services.setConfig(std::make_shared<const config::Config>(loaded.value()));
       (*daemon_logs)->setRemovedTenants(loaded.value());
       if (want_shield) {
@@ -979,6 +1033,17 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(bs.classified),
                 static_cast<unsigned long long>(bs.records),
                 static_cast<unsigned long long>(bs.bans));
+  }
+  if (flood) {
+    auto fs = flood->stats();
+    std::printf("mamorid: flood protection: %llu checked, %llu answered 429, %llu bans, "
+                "%llu over source cap, %llu slowloris cut, %llu slow POST cut\n",
+                static_cast<unsigned long long>(fs.checked),
+                static_cast<unsigned long long>(fs.too_many_requests),
+                static_cast<unsigned long long>(fs.ban),
+                static_cast<unsigned long long>(fs.conn_over_source_cap),
+                static_cast<unsigned long long>(fs.slowloris_cut),
+                static_cast<unsigned long long>(fs.slow_post_cut));
   }
   if (want_shield) {
     report();

@@ -679,6 +679,7 @@ class Worker {
       auto& count = per_source_[c->peer_key];
       if (count >= c->site->site.limits.max_conns_per_source) {
         bump(counters_.over_source_cap);
+        reportConnection(ConnectionEventKind::OverSourceCap, c.get(), c->routes->sites.size() == 1);
         auto resp = localResponse(503, ids_->next(), {}, true, false);
         [[maybe_unused]] auto n = ::send(fd, resp.data(), resp.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         ::close(fd);
@@ -755,6 +756,12 @@ class Worker {
           closeClient(c);
           return;
         }
+        // Some bytes but not the whole head (slowloris), or a body that
+        // trickles (slow POST): the DoS log wants to know who.
+        if (c->phase == Phase::Header)
+          reportConnection(ConnectionEventKind::HeaderTimeout, c, c->routes->sites.size() == 1);
+        else
+          reportConnection(ConnectionEventKind::BodyTimeout, c, true);
         answerAndClose(c, 408);
         return;
       case Phase::Connect: {
@@ -1008,6 +1015,18 @@ class Worker {
   }
 
   // The request facts the hooks see, without the TLS ones.
+  // Hands a connection-level event to EngineOptions::connection; the site
+  // is named only when `site_known` (see net::ConnectionEvent).
+  void reportConnection(ConnectionEventKind kind, const ClientConn* c, bool site_known) {
+    if (!options_.connection) return;
+    ConnectionEvent ev;
+    ev.kind = kind;
+    if (site_known && c->site) ev.site = c->site->site.name;
+    ev.peer = c->peer;
+    ev.peer_port = c->peer_port;
+    options_.connection(ev);
+  }
+
   static RequestContext basicContext(const ClientConn* c) {
     RequestContext ctx;
     ctx.request_id = c->request_id;

@@ -37,6 +37,7 @@ struct EngineOptions {
   // local), with the status sent; not for requests the parser rejected.
   // Worker threads, concurrently; must not block. Empty: not called.
   ResponseStatusHook response_status{};
+  ConnectionHook connection{};  // empty: connection events are only counted
   // How long stop() waits for in-flight requests before closing them.
   std::chrono::milliseconds stop_grace{10000};
 };

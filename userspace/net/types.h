@@ -131,6 +131,27 @@ using ResponseHook = std::function<ResponseAction(const std::shared_ptr<void>& w
 // concurrently: thread-safe, never blocking.
 using ResponseStatusHook =
     std::function<void(const RequestContext& ctx, int status, bool set_cookie)>;
+// A connection-level event the L7 DoS protection logs and counts
+// (docs/l7-dos.md): connection floods and slow clients that the engine cut.
+enum class ConnectionEventKind : std::uint8_t {
+  OverSourceCap,  // refused: the source already holds max_conns_per_source
+  HeaderTimeout,  // cut: header_timeout fired after some bytes (slowloris)
+  BodyTimeout,    // cut: body_timeout fired (slow POST)
+};
+
+struct ConnectionEvent {
+  ConnectionEventKind kind = ConnectionEventKind::OverSourceCap;
+  // The site, when the engine knows it for sure: always for BodyTimeout;
+  // for the others only when the listener serves one site (the Host header
+  // has not been read yet). Empty otherwise.
+  std::string_view site;
+  config::IpAddress peer;
+  std::uint16_t peer_port = 0;
+};
+
+// Called by the worker thread that saw the event, concurrently from all
+// workers; thread-safe and never blocking, like VerdictHook.
+using ConnectionHook = std::function<void(const ConnectionEvent&)>;
 
 // Every counter the engine keeps, in one list (STYLE.md §2).
 #define MAMORI_NET_COUNTERS(X)                                                      \

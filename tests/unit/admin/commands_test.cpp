@@ -145,6 +145,27 @@ class FakeServices final : public Services {
   }
 
   std::string under_attack;
+  common::Result<DosStatus> dosStatus(const std::string& site, std::size_t top) override {
+    last_top = top;
+    if (!site.empty() && site != "shop")
+      return common::Error{ENOENT, "site '" + site + "' has no flood section"};
+    DosStatus st;
+    st.slowloris_cut = 3;
+    st.too_many_requests = 412;
+    st.bans = 1;
+    DosSiteInfo info;
+    info.site = "shop";
+    info.limits = {{"per_ip", 1200, 60, 412}, {"per_site", 0, 10, 0}};
+    info.ban_after = 600;
+    info.ban_window_s = 60;
+    info.ban_ttl_s = 600;
+    info.checked = 2113;
+    info.bans = 1;
+    info.top_sources.push_back({"203.0.113.9", 1613, 412, 588});
+    st.sites.push_back(info);
+    return st;
+  }
+
   std::vector<std::string> locked = {"alice"};
   std::vector<std::string> reports;
   std::size_t last_top = 0;
@@ -441,6 +462,47 @@ TEST(Commands, LoginStatusPrintsSourcesAndLocks) {
   EXPECT_NE(r.out.find("\"locked\":[{\"username\":\"alice\",\"remaining_seconds\":840}]"),
             std::string::npos)
       << r.out;
+}
+
+TEST(Commands, DosStatusPrintsLimitsSourcesAndConnections) {
+  FakeServices sv;
+  auto r = run(sv, {"dos", "status"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("connections: 0 refused over source cap, 3 slowloris cut, 0 slow POST cut"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("flood: 412 answered 429, 1 bans issued"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  per_ip      1200      60s      412\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  per_site    off       10s      0\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ban: after 600 excess in 60s, ttl 600s"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("203.0.113.9"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("588s"), std::string::npos) << r.out;
+  r = run(sv, {"--output", "json", "dos", "status", "--site", "shop", "--top", "5"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(sv.last_top, 5u);
+  EXPECT_NE(r.out.find("\"connections\":{\"over_source_cap\":0,\"slowloris_cut\":3,"
+                       "\"slow_post_cut\":0},\"too_many_requests\":412,\"bans\":1"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("{\"name\":\"per_ip\",\"requests\":1200,\"window_seconds\":60,"
+                       "\"refused\":412}"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\"top_sources\":[{\"source\":\"203.0.113.9\",\"requests\":1613,"
+                       "\"excess\":412,\"banned_seconds\":588}]"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST(Commands, DosUsageErrorsAndUnknownSite) {
+  FakeServices sv;
+  EXPECT_EQ(run(sv, {"dos"}).code, 2);
+  EXPECT_EQ(run(sv, {"dos", "stats"}).code, 2);
+  EXPECT_EQ(run(sv, {"dos", "status", "--top", "0"}).code, 2);
+  EXPECT_EQ(run(sv, {"dos", "status", "--bogus", "1"}).code, 2);
+  auto r = run(sv, {"dos", "status", "--site", "blog"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("has no flood section"), std::string::npos) << r.err;
 }
 
 TEST(Commands, LoginStatusOfUnknownSiteFails) {

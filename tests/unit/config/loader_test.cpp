@@ -606,6 +606,71 @@ TEST(LoadConfig, LoginSectionIsParsed) {
   EXPECT_EQ(login->source_ladder->at(0).action, LoginAction::BanSource);
 }
 
+TEST(LoadConfig, FloodSectionIsParsed) {
+  auto result = loadConfigString(siteYaml("        flood:\n"
+                                          "          detection_only: true\n"
+                                          "          per_ip: {requests: 100, window: 10s}\n"
+                                          "          per_prefix: {requests: 0}\n"
+                                          "          per_site: {requests: 5000, window: 1m}\n"
+                                          "          ban: {after: 50, ttl: 15m, ipv6_prefix64: true}\n"
+                                          "          allow: [192.0.2.0/24]\n"
+                                          "          tables: {sources: 4096}\n"),
+                                 "t.yaml", noFileChecks());
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  const auto& flood = result->tenants[0].sites[0].flood;
+  ASSERT_TRUE(flood.has_value());
+  EXPECT_TRUE(flood->enabled);
+  EXPECT_TRUE(flood->detection_only);
+  EXPECT_EQ(flood->per_ip.requests, 100u);
+  EXPECT_EQ(flood->per_ip.window, std::chrono::seconds(10));
+  EXPECT_EQ(flood->per_prefix.requests, 0u);
+  EXPECT_FALSE(flood->per_prefix.window.has_value());
+  EXPECT_FALSE(flood->per_path.requests.has_value());
+  EXPECT_EQ(flood->per_site.window, std::chrono::seconds(60));
+  EXPECT_EQ(flood->ban_after, 50u);
+  EXPECT_EQ(flood->ban_ttl, std::chrono::seconds(900));
+  EXPECT_FALSE(flood->ban_window.has_value());
+  EXPECT_TRUE(flood->ban_ipv6_prefix64);
+  ASSERT_EQ(flood->allow.size(), 1u);
+  EXPECT_EQ(flood->table_sources, 4096u);
+  EXPECT_FALSE(flood->table_paths.has_value());
+}
+
+TEST(LoadConfig, FloodSectionAbsentOrDisabled) {
+  auto absent = loadConfigString(siteYaml(""), "t.yaml", noFileChecks());
+  ASSERT_TRUE(absent.ok());
+  EXPECT_FALSE(absent->tenants[0].sites[0].flood.has_value());
+  auto off =
+      loadConfigString(siteYaml("        flood: {enabled: false}\n"), "t.yaml", noFileChecks());
+  ASSERT_TRUE(off.ok());
+  ASSERT_TRUE(off->tenants[0].sites[0].flood.has_value());
+  EXPECT_FALSE(off->tenants[0].sites[0].flood->enabled);
+}
+
+TEST(LoadConfig, FloodSectionErrorsPointAtTheValue) {
+  auto flood = [](const std::string& body) {
+    return errorsOf(siteYaml("        flood:\n" + body));
+  };
+  EXPECT_EQ(flood("          per_ipp: {requests: 3}\n"),
+            "t.yaml:11:11: unknown key 'per_ipp' (did you mean 'per_ip'?)");
+  EXPECT_EQ(flood("          per_ip: {requests: 60001}\n"),
+            "t.yaml:11:30: 'requests' out of range: 60001 (allowed 0..60000)");
+  EXPECT_EQ(flood("          per_ip: {requests: -1}\n"),
+            "t.yaml:11:30: 'requests' out of range: -1 (allowed 0..60000)");
+  EXPECT_EQ(flood("          per_path: {window: 0s}\n"),
+            "t.yaml:11:30: 'window' out of range: 0s (allowed 1s..86400s)");
+  EXPECT_NE(flood("          ban: {after: 5, ttl: forever}\n").find("t.yaml:11:32: "),
+            std::string::npos);
+  EXPECT_EQ(flood("          ban: {afterr: 5}\n"),
+            "t.yaml:11:17: unknown key 'afterr' (did you mean 'after'?)");
+  EXPECT_EQ(flood("          enabled: yes\n"),
+            "t.yaml:11:20: expected true or false for 'enabled', got 'yes'");
+  EXPECT_EQ(flood("          tables: {paths: 0}\n"),
+            "t.yaml:11:27: 'paths' out of range: 0 (allowed 1..67108864)");
+  EXPECT_EQ(flood("          per_site: 100\n"),
+            "t.yaml:11:21: expected a mapping for 'per_site', got '100'");
+}
+
 TEST(LoadConfig, LoginSectionErrorsPointAtTheValue) {
   auto login = [](const std::string& body) { return errorsOf(siteYaml("        login:\n" + body)); };
   EXPECT_EQ(login("          routes: [{preset: drupal}]\n"), "t.yaml:11:29: unknown login preset 'drupal' (expected one of: "

@@ -4,14 +4,11 @@
 
 #include "net/engine.h"
 
-#include "net_test_util.h"
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <mutex>
@@ -19,6 +16,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "net_test_util.h"
 
 namespace mamori::net {
 namespace {
@@ -209,6 +208,70 @@ TEST(Engine, PerSourceCap) {
   EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
   (*engine)->stop();
   EXPECT_EQ((*engine)->stats().over_source_cap, 1u);
+}
+
+// The connection hook (EngineOptions::connection) hears who was refused
+// over the source cap and who was cut by header_timeout after some bytes
+// (slowloris) or by body_timeout (slow POST); a silent connection that
+// times out before sending anything is not an event.
+TEST(Engine, ConnectionHookReportsSourceCapAndSlowClients) {
+  TestUpstream up(false);
+  uint16_t port = freePort();
+  auto cfg = oneSite(port, up.port());
+  cfg.tenants[0].sites[0].limits.max_conns_per_source = 1;
+  cfg.tenants[0].sites[0].limits.header_timeout = 1s;
+  cfg.tenants[0].sites[0].limits.body_timeout = 1s;
+  std::mutex mu;
+  std::vector<std::pair<ConnectionEventKind, std::string>> events;
+  EngineOptions options;
+  options.workers = 1;
+  options.connection = [&](const ConnectionEvent& e) {
+    std::lock_guard lock(mu);
+    events.emplace_back(e.kind, e.peer.toString() + " " + std::string(e.site));
+  };
+  auto engine = Engine::create(cfg, options);
+  ASSERT_TRUE(engine) << engine.error().message;
+  (*engine)->start();
+  auto count = [&](ConnectionEventKind kind) {
+    std::lock_guard lock(mu);
+    int n = 0;
+    for (const auto& [k, who] : events) {
+      if (k != kind) continue;
+      EXPECT_EQ(who, "127.0.0.1 t");
+      ++n;
+    }
+    return n;
+  };
+  // Slowloris: part of a head, then nothing; it also holds the one slot.
+  int slow = connectTo(port);
+  ASSERT_GE(slow, 0);
+  const std::string partial = "GET / HTTP/1.1\r\nHost: t\r\nX-A: b\r\n";
+  ASSERT_EQ(::send(slow, partial.data(), partial.size(), 0), static_cast<ssize_t>(partial.size()));
+  std::this_thread::sleep_for(100ms);
+  auto out = roundTrip(port, "/second");
+  EXPECT_EQ(out.rfind("HTTP/1.1 503", 0), 0u) << out;
+  EXPECT_EQ(count(ConnectionEventKind::OverSourceCap), 1);
+  out = readAll(slow);  // until header_timeout answers 408 and closes
+  ::close(slow);
+  EXPECT_EQ(out.rfind("HTTP/1.1 408", 0), 0u) << out;
+  EXPECT_EQ(count(ConnectionEventKind::HeaderTimeout), 1);
+  // Slow POST: the head, then 3 of 100 body bytes.
+  int post = connectTo(port);
+  ASSERT_GE(post, 0);
+  const std::string head = "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc";
+  ASSERT_EQ(::send(post, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+  out = readAll(post);
+  ::close(post);
+  EXPECT_EQ(out.rfind("HTTP/1.1 408", 0), 0u) << out;
+  EXPECT_EQ(count(ConnectionEventKind::BodyTimeout), 1);
+  // A connection that never sends a byte is closed quietly: no event.
+  int idle = connectTo(port);
+  ASSERT_GE(idle, 0);
+  readAll(idle);
+  ::close(idle);
+  (*engine)->stop();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(events.size(), 3u);
 }
 
 TEST(Engine, RejectedRequestCountedByReason) {
