@@ -748,7 +748,6 @@ class Inspection {
     std::uint32_t id;
     unsigned long long to;
   };
-
   static int onMatch(unsigned int id, unsigned long long /*from*/, unsigned long long to,
                      unsigned int /*flags*/, void* context) {
     static_cast<std::vector<Hit>*>(context)->push_back({id, to});
@@ -758,6 +757,9 @@ class Inspection {
   void runGroups() {
     if (result_.budget_exhausted) return;
     bool scratch_ok = prepareScratch(set_);
+    value_first_.assign(views_.values().size(), kNotScanned);
+    hit_offsets_.clear();
+    hit_list_.clear();
     // Each pass scans the values of one kind with one chain's databases,
     // which also hold the expressions of rules reading other kinds through
     // that chain; handleHit and runPcre drop those (applies() checks the
@@ -773,11 +775,32 @@ class Inspection {
         result_.budget_exhausted = true;
         return;
       }
+      const size_t kind_groups = compiled_.kind_slots[static_cast<size_t>(pass.kind)].size();
       for (std::uint32_t index : views_.ofKind(pass.kind)) {
         const Value& v = views_.values()[index];
         if (!charge(v.data.size())) return;
         std::string_view data = transformed(index, g.chain);
-        if (db && !scan(g, db, index, data)) return;
+        if (db) {
+          std::uint32_t& first = value_first_[index];
+          if (first == kNotScanned) {
+            // The value's other passes will charge it kind_groups - 1 more
+            // times; scanning it for all of them now must fit the budget
+            // too, or it is scanned pass by pass as the budget allows.
+            bool fits = options_.budget_bytes == 0 ||
+                        result_.bytes_scanned + v.data.size() * (kind_groups - 1) <=
+                            options_.budget_bytes;
+            first = fits ? scanValue(index, pass.kind) : kScanPerPass;
+            if (result_.budget_exhausted) return;
+          }
+          if (first == kScanPerPass) {
+            if (!scan(g, db, index, data)) return;
+          } else {
+            for (std::uint32_t h = hit_offsets_[first + pass.slot];
+                 h < hit_offsets_[first + pass.slot + 1]; ++h) {
+              handleHit(g, hit_list_[h], index, data);
+            }
+          }
+        }
         if (utf8_db) {
           if (cache_.validUtf8(index, g.chain)) {
             if (!scan(g, utf8_db, index, data)) return;
@@ -802,8 +825,101 @@ class Inspection {
       result_.budget_exhausted = true;
       return false;
     }
+    sortHits(hits_);
     for (const Hit& hit : hits_) handleHit(g, hit, index, data);
     return true;
+  }
+
+  // Scans value `index` (of kind `kind`) for every group of that kind at
+  // once and files the hits per group (see value_first_). Groups of one
+  // merge (compiled.h, Merge) whose transformed values are the same view
+  // share one scan of the merge's database; the hits of each group are
+  // those of its own expressions, which are exactly the hits its own
+  // database gives on those bytes. Every other group scans its own
+  // database. Returns the value's index into hit_offsets_; sets
+  // budget_exhausted when Hyperscan fails.
+  std::uint32_t scanValue(std::uint32_t index, TargetKind kind) {
+    const auto& slots = compiled_.kind_slots[static_cast<size_t>(kind)];
+    const auto& slot_of_group = compiled_.slot_of_group[static_cast<size_t>(kind)];
+    const size_t n = slots.size();
+    const size_t level = static_cast<size_t>(level_ - 1);
+    texts_.resize(n);
+    pending_.assign(n, 0);
+    sharing_.assign(n, 0);
+    for (size_t i = 0; i < n; ++i) {
+      if (!slots[i].db[level]) continue;
+      texts_[i] = transformed(index, slots[i].chain);
+      pending_[i] = 1;
+    }
+    slot_hits_.clear();
+    for (size_t i = 0; i < n; ++i) {
+      if (!pending_[i]) continue;
+      const auto& slot = slots[i];
+      const std::string_view text = texts_[i];
+      const hs_database_t* merged = slot.merged[level];
+      size_t sharing = 1;
+      if (merged) {
+        sharing_[i] = 1;
+        for (std::uint32_t j = slot.next_in_merge; j < n; j = slots[j].next_in_merge) {
+          if (pending_[j] && texts_[j].data() == text.data() && texts_[j].size() == text.size()) {
+            sharing_[j] = 1;
+            ++sharing;
+          }
+        }
+      }
+      if (sharing >= 2) {
+        if (!hsScan(merged, text)) return 0;
+        const detail::Merge& merge = compiled_.merges[static_cast<size_t>(slot.merge)];
+        for (const Hit& hit : hits_) {
+          if (hit.id >= merge.ids.size()) continue;
+          const auto& [gi, id] = merge.ids[hit.id];
+          std::uint32_t s = slot_of_group[gi];
+          if (s != kNoSlot && sharing_[s]) slot_hits_.push_back({s, Hit{id, hit.to}});
+        }
+        for (std::uint32_t j = static_cast<std::uint32_t>(i); j < n; j = slots[j].next_in_merge) {
+          if (sharing_[j]) pending_[j] = sharing_[j] = 0;
+        }
+      } else {
+        sharing_[i] = 0;
+        pending_[i] = 0;
+        if (!hsScan(slot.db[level], text)) return 0;
+        for (const Hit& hit : hits_) slot_hits_.push_back({static_cast<std::uint32_t>(i), hit});
+      }
+    }
+    std::sort(slot_hits_.begin(), slot_hits_.end(), [](const auto& a, const auto& b) {
+      if (a.first != b.first) return a.first < b.first;
+      return a.second.to != b.second.to ? a.second.to < b.second.to : a.second.id < b.second.id;
+    });
+    auto first = static_cast<std::uint32_t>(hit_offsets_.size());
+    size_t h = 0;
+    for (size_t s = 0; s <= n; ++s) {
+      hit_offsets_.push_back(static_cast<std::uint32_t>(hit_list_.size()));
+      while (h < slot_hits_.size() && slot_hits_[h].first == s) hit_list_.push_back(slot_hits_[h++].second);
+    }
+    return first;
+  }
+
+  // hs_scan of `data` with `db` into hits_; false (and the request marked
+  // not fully inspected) when Hyperscan fails.
+  bool hsScan(const hs_database_t* db, std::string_view data) {
+    hits_.clear();
+    auto length = static_cast<unsigned int>(std::min<size_t>(data.size(), UINT_MAX));
+    hs_error_t rc = hs_scan(db, data.empty() ? "" : data.data(), length, 0, tls_scratch.scratch,
+                            &Inspection::onMatch, &hits_);
+    if (rc != HS_SUCCESS) {
+      result_.budget_exhausted = true;
+      return false;
+    }
+    return true;
+  }
+
+  // Hits by end offset, then expression id: one order whether they came
+  // from a group's own database or from a merged one, so a rule's first
+  // hit (and so its fragment) does not depend on the path taken.
+  static void sortHits(std::vector<Hit>& hits) {
+    std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+      return a.to != b.to ? a.to < b.to : a.id < b.id;
+    });
   }
 
   // Runs the PCRE2 twins of expressions `ids` on `data` (expressions
@@ -871,6 +987,21 @@ class Inspection {
   std::string exclusion_path_;
   TransformCache cache_;
   std::vector<Hit> hits_;
+  // Hits of whole values (scanValue): for value v scanned at once,
+  // value_first_[v] indexes hit_offsets_, where the hits of the group in
+  // slot s of Compiled::kind_groups[v's kind] are
+  // hit_list_[hit_offsets_[first + s], hit_offsets_[first + s + 1]).
+  static constexpr std::uint32_t kNotScanned = UINT32_MAX;
+  static constexpr std::uint32_t kScanPerPass = UINT32_MAX - 1;
+  static constexpr std::uint32_t kNoSlot = UINT32_MAX;
+  std::vector<std::uint32_t> value_first_;
+  std::vector<std::uint32_t> hit_offsets_;
+  std::vector<Hit> hit_list_;
+  // scanValue's working space.
+  std::vector<std::string_view> texts_;
+  std::vector<std::uint8_t> pending_;
+  std::vector<std::uint8_t> sharing_;
+  std::vector<std::pair<std::uint32_t, Hit>> slot_hits_;
   InspectResult result_;
   bool timed_ = false;
   std::chrono::steady_clock::time_point deadline_{};
