@@ -122,13 +122,65 @@ const char* bodyErrorText(http::BodyError error) {
   return "unknown";
 }
 
+// A Hyperscan match: expression id and end offset.
+struct Hit {
+  std::uint32_t id;
+  unsigned long long to;
+};
+
+// The working space of one inspection (views, rule flags, hits), kept per
+// thread and reused from one request to the next so that steady traffic
+// does not allocate it again each time. One inspection at a time uses a
+// thread's; `busy` makes a nested one (none exists today) use its own.
+struct InspectionBuffers {
+  std::string request_line;
+  std::vector<Value> values;
+  std::array<std::vector<std::uint32_t>, kPrimitiveTargetKindCount> by_kind;
+  std::vector<std::uint8_t> active;
+  std::vector<std::uint8_t> matched;
+  std::vector<std::uint32_t> value_first;
+  std::vector<std::uint32_t> hit_offsets;
+  std::vector<Hit> hit_list;
+  std::vector<Hit> hits;
+  std::vector<std::string_view> texts;
+  std::vector<std::uint8_t> pending;
+  std::vector<std::uint8_t> sharing;
+  std::vector<std::pair<std::uint32_t, Hit>> slot_hits;
+  bool busy = false;
+};
+
+thread_local InspectionBuffers tls_inspection;
+
+// Holds this thread's InspectionBuffers (or a private set) for the life
+// of one inspection.
+class BufferLease {
+ public:
+  BufferLease()
+      : own_(tls_inspection.busy ? std::make_unique<InspectionBuffers>() : nullptr),
+        buffers_(own_ ? own_.get() : &tls_inspection) {
+    buffers_->busy = true;
+  }
+  ~BufferLease() { buffers_->busy = false; }
+  BufferLease(const BufferLease&) = delete;
+  BufferLease& operator=(const BufferLease&) = delete;
+  InspectionBuffers& get() { return *buffers_; }
+
+ private:
+  std::unique_ptr<InspectionBuffers> own_;
+  InspectionBuffers* buffers_;
+};
+
 // Every value of the request, by primitive target kind. Views point into
-// the Request and ParsedBody, or into the two strings built here.
+// the Request and ParsedBody, or into the request line built here.
 class Views {
  public:
-  Views(const http::Request& r, const http::ParsedBody& body) {
-    request_line_ = r.method_name + " " + r.target + " " +
-                    (r.version == http::Version::Http10 ? "HTTP/1.0" : "HTTP/1.1");
+  Views(const http::Request& r, const http::ParsedBody& body, InspectionBuffers& buffers)
+      : request_line_(buffers.request_line), values_(buffers.values), by_kind_(buffers.by_kind) {
+    values_.clear();
+    for (auto& list : by_kind_) list.clear();
+    request_line_.clear();
+    request_line_.append(r.method_name).append(" ").append(r.target).append(" ");
+    request_line_.append(r.version == http::Version::Http10 ? "HTTP/1.0" : "HTTP/1.1");
     add(TargetKind::Method, {}, r.method_name);
     add(TargetKind::RequestLine, {}, request_line_);
     add(TargetKind::Path, {}, r.path);
@@ -176,9 +228,9 @@ class Views {
     values_.push_back({kind, name, data});
   }
 
-  std::string request_line_;
-  std::vector<Value> values_;
-  std::array<std::vector<std::uint32_t>, kPrimitiveTargetKindCount> by_kind_;
+  std::string& request_line_;
+  std::vector<Value>& values_;
+  std::array<std::vector<std::uint32_t>, kPrimitiveTargetKindCount>& by_kind_;
 };
 
 // --- transformed values ----------------------------------------------------------
@@ -221,11 +273,24 @@ const detail::ChainTrie& chainTrie(const Compiled& compiled) {
 // strings keep their capacity (a deque, because views into them must stay
 // put while more are added). One Inspection at a time per thread uses it;
 // `busy` makes a nested use (none exists today) fall back to its own.
+// One memo entry of the transform cache.
+struct CacheEntry {
+  std::string_view data;
+  // The trie node whose transform produced these bytes (0: the raw
+  // value); differs from the entry's own node when transforms on the way
+  // had nothing to do and passed their input through.
+  std::uint32_t origin = 0;
+  std::int8_t utf8 = -1;  // unknown, 0 or 1
+};
+
 struct TransformBuffers {
   std::deque<std::string> strings;
   size_t used = 0;
   std::vector<std::uint32_t> slots;
   std::vector<std::uint32_t> table;
+  std::vector<CacheEntry> entries;
+  std::vector<std::uint32_t> canonical;
+  std::vector<size_t> hashes;
   bool busy = false;
 };
 
@@ -243,15 +308,16 @@ constexpr size_t kKeepBufferBytes = 64 * 1024;
 class TransformCache {
  public:
   TransformCache(const Compiled& compiled, const std::vector<Value>& values)
-      : trie_(chainTrie(compiled)), values_(values) {
-    if (tls_buffers.busy) {
-      own_ = std::make_unique<TransformBuffers>();
-      buffers_ = own_.get();
-    } else {
-      buffers_ = &tls_buffers;
-    }
+      : trie_(chainTrie(compiled)),
+        values_(values),
+        own_(tls_buffers.busy ? std::make_unique<TransformBuffers>() : nullptr),
+        buffers_(own_ ? own_.get() : &tls_buffers),
+        canonical_(buffers_->canonical),
+        hashes_(buffers_->hashes),
+        entries_(buffers_->entries) {
     buffers_->busy = true;
     buffers_->used = 0;
+    entries_.clear();
     node_count_ = trie_.nodes.size();
     canonical_.resize(values.size());
     findDuplicates();
@@ -283,14 +349,7 @@ class TransformCache {
   }
 
  private:
-  struct Entry {
-    std::string_view data;
-    // The trie node whose transform produced these bytes (0: the raw
-    // value); differs from the entry's own node when transforms on the way
-    // had nothing to do and passed their input through.
-    std::uint32_t origin = 0;
-    std::int8_t utf8 = -1;  // unknown, 0 or 1
-  };
+  using Entry = CacheEntry;
   static constexpr std::uint32_t kEmpty = UINT32_MAX;
   static constexpr size_t kShareMaxBytes = 64 * 1024;
 
@@ -379,10 +438,10 @@ class TransformCache {
   const std::vector<Value>& values_;
   std::unique_ptr<TransformBuffers> own_;
   TransformBuffers* buffers_ = nullptr;
+  std::vector<std::uint32_t>& canonical_;
+  std::vector<size_t>& hashes_;
+  std::vector<Entry>& entries_;
   size_t node_count_ = 0;
-  std::vector<std::uint32_t> canonical_;
-  std::vector<size_t> hashes_;
-  std::vector<Entry> entries_;
 };
 
 // --- helpers -----------------------------------------------------------------------
@@ -473,11 +532,22 @@ class Inspection {
         compiled_(set.compiled()),
         rules_(set.rules()),
         options_(options),
-        views_(request, body),
+        buffers_(lease_.get()),
+        views_(request, body, buffers_),
         level_(std::clamp(options.paranoia_level, 1, 4)),
-        active_(rules_.size(), 0),
-        matched_(rules_.size(), 0),
-        cache_(compiled_, views_.values()) {
+        active_(buffers_.active),
+        matched_(buffers_.matched),
+        cache_(compiled_, views_.values()),
+        hits_(buffers_.hits),
+        value_first_(buffers_.value_first),
+        hit_offsets_(buffers_.hit_offsets),
+        hit_list_(buffers_.hit_list),
+        texts_(buffers_.texts),
+        pending_(buffers_.pending),
+        sharing_(buffers_.sharing),
+        slot_hits_(buffers_.slot_hits) {
+    active_.assign(rules_.size(), 0);
+    matched_.assign(rules_.size(), 0);
     // Path exclusions compare against the decoded, dot-resolved path: with
     // the raw path, "/excluded/../login" would carry an exclusion meant for
     // /excluded to whatever the upstream resolves it to.
@@ -744,10 +814,6 @@ class Inspection {
 
   // --- Hyperscan groups ---
 
-  struct Hit {
-    std::uint32_t id;
-    unsigned long long to;
-  };
   static int onMatch(unsigned int id, unsigned long long /*from*/, unsigned long long to,
                      unsigned int /*flags*/, void* context) {
     static_cast<std::vector<Hit>*>(context)->push_back({id, to});
@@ -779,7 +845,17 @@ class Inspection {
       for (std::uint32_t index : views_.ofKind(pass.kind)) {
         const Value& v = views_.values()[index];
         if (!charge(v.data.size())) return;
-        std::string_view data = transformed(index, g.chain);
+        // The transformed value, looked up only when something reads it:
+        // most values of most passes have no hit to confirm.
+        std::string_view data;
+        bool have_data = false;
+        auto text = [&]() {
+          if (!have_data) {
+            data = transformed(index, g.chain);
+            have_data = true;
+          }
+          return data;
+        };
         if (db) {
           std::uint32_t& first = value_first_[index];
           if (first == kNotScanned) {
@@ -793,22 +869,22 @@ class Inspection {
             if (result_.budget_exhausted) return;
           }
           if (first == kScanPerPass) {
-            if (!scan(g, db, index, data)) return;
+            if (!scan(g, db, index, text())) return;
           } else {
             for (std::uint32_t h = hit_offsets_[first + pass.slot];
                  h < hit_offsets_[first + pass.slot + 1]; ++h) {
-              handleHit(g, hit_list_[h], index, data);
+              handleHit(g, hit_list_[h], index, text());
             }
           }
         }
         if (utf8_db) {
           if (cache_.validUtf8(index, g.chain)) {
-            if (!scan(g, utf8_db, index, data)) return;
+            if (!scan(g, utf8_db, index, text())) return;
           } else {
-            runPcre(g.utf8_ids, g, v, data);
+            runPcre(g.utf8_ids, g, v, text());
           }
         }
-        runPcre(g.pcre_only, g, v, data);
+        if (!g.pcre_only.empty()) runPcre(g.pcre_only, g, v, text());
       }
     }
   }
@@ -980,13 +1056,15 @@ class Inspection {
   const Compiled& compiled_;
   const std::vector<Rule>& rules_;
   const InspectOptions& options_;
+  BufferLease lease_;
+  InspectionBuffers& buffers_;
   Views views_;
   int level_;
-  std::vector<std::uint8_t> active_;
-  std::vector<std::uint8_t> matched_;
+  std::vector<std::uint8_t>& active_;
+  std::vector<std::uint8_t>& matched_;
   std::string exclusion_path_;
   TransformCache cache_;
-  std::vector<Hit> hits_;
+  std::vector<Hit>& hits_;
   // Hits of whole values (scanValue): for value v scanned at once,
   // value_first_[v] indexes hit_offsets_, where the hits of the group in
   // slot s of Compiled::kind_groups[v's kind] are
@@ -994,14 +1072,14 @@ class Inspection {
   static constexpr std::uint32_t kNotScanned = UINT32_MAX;
   static constexpr std::uint32_t kScanPerPass = UINT32_MAX - 1;
   static constexpr std::uint32_t kNoSlot = UINT32_MAX;
-  std::vector<std::uint32_t> value_first_;
-  std::vector<std::uint32_t> hit_offsets_;
-  std::vector<Hit> hit_list_;
+  std::vector<std::uint32_t>& value_first_;
+  std::vector<std::uint32_t>& hit_offsets_;
+  std::vector<Hit>& hit_list_;
   // scanValue's working space.
-  std::vector<std::string_view> texts_;
-  std::vector<std::uint8_t> pending_;
-  std::vector<std::uint8_t> sharing_;
-  std::vector<std::pair<std::uint32_t, Hit>> slot_hits_;
+  std::vector<std::string_view>& texts_;
+  std::vector<std::uint8_t>& pending_;
+  std::vector<std::uint8_t>& sharing_;
+  std::vector<std::pair<std::uint32_t, Hit>>& slot_hits_;
   InspectResult result_;
   bool timed_ = false;
   std::chrono::steady_clock::time_point deadline_{};
