@@ -139,6 +139,9 @@ struct ChainTrie {
   };
   std::vector<Node> nodes;
   std::vector<std::uint32_t> chain_node;
+  // chain_mask[c]: chain c's transforms as a bit set, to test against
+  // transformsThatMayChange() of a value (transform.h).
+  std::vector<std::uint32_t> chain_mask;
   // child[n * kTransformCount + t]: the node that applies t after node n,
   // 0 when no chain does.
   std::vector<std::uint32_t> child;

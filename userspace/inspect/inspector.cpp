@@ -139,6 +139,7 @@ struct InspectionBuffers {
   std::vector<std::uint8_t> active;
   std::vector<std::uint8_t> matched;
   std::vector<std::uint32_t> value_first;
+  std::vector<std::uint32_t> may_change;
   std::vector<std::uint32_t> hit_offsets;
   std::vector<Hit> hit_list;
   std::vector<Hit> hits;
@@ -242,6 +243,9 @@ const detail::ChainTrie& chainTrie(const Compiled& compiled) {
     trie.nodes.assign(1, {});
     trie.chain_node.reserve(compiled.chains.size());
     for (const TransformChain& chain : compiled.chains) {
+      std::uint32_t mask = 0;
+      for (Transform t : chain) mask |= 1u << static_cast<unsigned>(t);
+      trie.chain_mask.push_back(mask);
       std::uint32_t node = 0;
       for (Transform t : chain) {
         std::uint32_t child = 0;
@@ -340,6 +344,12 @@ class TransformCache {
   std::string_view get(std::uint32_t index, std::uint32_t chain) {
     return entry(canonical_[index], trie_.chain_node[chain]).data;
   }
+
+  // The untransformed value `index`: the same view get() returns for a
+  // chain that leaves it unchanged.
+  std::string_view raw(std::uint32_t index) const { return values_[canonical_[index]].data; }
+
+  const detail::ChainTrie& trie() const { return trie_; }
 
   // isValidUtf8(get(index, chain)), remembered.
   bool validUtf8(std::uint32_t index, std::uint32_t chain) {
@@ -540,6 +550,7 @@ class Inspection {
         cache_(compiled_, views_.values()),
         hits_(buffers_.hits),
         value_first_(buffers_.value_first),
+        may_change_(buffers_.may_change),
         hit_offsets_(buffers_.hit_offsets),
         hit_list_(buffers_.hit_list),
         texts_(buffers_.texts),
@@ -548,6 +559,7 @@ class Inspection {
         slot_hits_(buffers_.slot_hits) {
     active_.assign(rules_.size(), 0);
     matched_.assign(rules_.size(), 0);
+    may_change_.assign(views_.values().size(), 0);
     // Path exclusions compare against the decoded, dot-resolved path: with
     // the raw path, "/excluded/../login" would carry an exclusion meant for
     // /excluded to whatever the upstream resolves it to.
@@ -643,7 +655,16 @@ class Inspection {
 
   // The value `index` through chain `chain`, computed once per request
   // (and shared with every chain that has the same prefix).
+  // A value no transform of the chain can change (transformsThatMayChange,
+  // one pass over its bytes, remembered per value) is its own result: no
+  // trie walk. Most short values (tokens, header values, names) are.
   std::string_view transformed(std::uint32_t index, std::uint32_t chain) {
+    const Value& v = views_.values()[index];
+    if (v.data.size() <= kMaskMaxBytes) {
+      std::uint32_t& may = may_change_[index];
+      if (may == 0) may = transformsThatMayChange(v.data);  // never 0 once computed
+      if ((may & cache_.trie().chain_mask[chain]) == 0) return cache_.raw(index);
+    }
     return cache_.get(index, chain);
   }
 
@@ -1073,6 +1094,11 @@ class Inspection {
   static constexpr std::uint32_t kScanPerPass = UINT32_MAX - 1;
   static constexpr std::uint32_t kNoSlot = UINT32_MAX;
   std::vector<std::uint32_t>& value_first_;
+  // Per value, transformsThatMayChange() of its bytes; 0 until computed.
+  std::vector<std::uint32_t>& may_change_;
+  // Longer values go straight to the cache: one more pass over a large
+  // value costs more than the few trie lookups it could save.
+  static constexpr size_t kMaskMaxBytes = 1024;
   std::vector<std::uint32_t>& hit_offsets_;
   std::vector<Hit>& hit_list_;
   // scanValue's working space.
