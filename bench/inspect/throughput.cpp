@@ -15,7 +15,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <string>
 #include <vector>
 
@@ -32,14 +31,6 @@ double microsSince(Clock::time_point start) {
   return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
 }
 
-// This thread's CPU time in microseconds. On a shared machine the wall
-// clock also counts the time other processes held the core; CPU time
-// does not, so it is the steadier figure when the machine is busy.
-double threadCpuMicros() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
-}
 
 }  // namespace
 
@@ -109,7 +100,7 @@ int main(int argc, char** argv) {
   per_request.reserve(requests.size() * static_cast<std::size_t>(rounds));
   for (int round = 0; round < rounds; ++round) {
     auto start = Clock::now();
-    double cpu_start = threadCpuMicros();
+    double cpu_start = mamori::bench::threadCpuMicros();
     for (const auto* r : requests) {
       auto t = Clock::now();
       one(*r);
@@ -117,7 +108,7 @@ int main(int argc, char** argv) {
     }
     rates.push_back(static_cast<double>(requests.size()) / (microsSince(start) / 1e6));
     cpu_rates.push_back(static_cast<double>(requests.size()) /
-                        ((threadCpuMicros() - cpu_start) / 1e6));
+                        ((mamori::bench::threadCpuMicros() - cpu_start) / 1e6));
   }
   std::sort(rates.begin(), rates.end());
   std::sort(cpu_rates.begin(), cpu_rates.end());
@@ -130,11 +121,11 @@ int main(int argc, char** argv) {
   cpu_lat.reserve(static_cast<std::size_t>(repeat));
   bool four_k_blocked = one(four_k);
   for (int i = 0; i < repeat; ++i) {
-    double c = threadCpuMicros();
+    double c = mamori::bench::threadCpuMicros();
     auto t = Clock::now();
     one(four_k);
     lat.push_back(microsSince(t));
-    cpu_lat.push_back(threadCpuMicros() - c);
+    cpu_lat.push_back(mamori::bench::threadCpuMicros() - c);
   }
   std::sort(lat.begin(), lat.end());
   std::sort(cpu_lat.begin(), cpu_lat.end());
