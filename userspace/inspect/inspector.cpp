@@ -152,6 +152,30 @@ struct InspectionBuffers {
 
 thread_local InspectionBuffers tls_inspection;
 
+// Per-thread memo of whole-value scans (Inspection::scanValue): what a
+// short value's scan found, per group slot, keyed by rule set generation,
+// paranoia level, target kind and the value's bytes. The result is a
+// function of exactly those (transforms and databases are deterministic,
+// and generations are never reused), so replaying it is exact. Direct-
+// mapped: a colliding value just replaces the entry (crafted collisions
+// cost a rescan, nothing else). ~kEntries * kMaxBytes bytes per thread.
+struct ScanMemo {
+  static constexpr size_t kEntries = 1024;  // a power of two
+  static constexpr size_t kMaxBytes = 128;
+  struct Entry {
+    std::uint64_t generation = 0;  // 0: empty (generations start at 1)
+    std::uint64_t key = 0;
+    int level = 0;
+    TargetKind kind = TargetKind::Path;
+    std::string value;
+    std::vector<std::uint32_t> offsets;  // per slot, into `hits`; one more at the end
+    std::vector<Hit> hits;
+  };
+  std::vector<Entry> entries = std::vector<Entry>(kEntries);
+};
+
+thread_local ScanMemo tls_memo;
+
 // Holds this thread's InspectionBuffers (or a private set) for the life
 // of one inspection.
 class BufferLease {
@@ -940,6 +964,24 @@ class Inspection {
     const auto& slot_of_group = compiled_.slot_of_group[static_cast<size_t>(kind)];
     const size_t n = slots.size();
     const size_t level = static_cast<size_t>(level_ - 1);
+    // Short values recur from request to request (header names, most header
+    // values, method, common cookies): their scan results are remembered.
+    const std::string_view bytes = views_.values()[index].data;
+    ScanMemo::Entry* memo = nullptr;
+    std::uint64_t key = 0;
+    if (bytes.size() <= ScanMemo::kMaxBytes) {
+      key = std::hash<std::string_view>{}(bytes) ^ (static_cast<std::uint64_t>(kind) << 56) ^
+            (static_cast<std::uint64_t>(level_) << 48) ^ (set_.generation() * 0x9E3779B97F4A7C15ull);
+      memo = &tls_memo.entries[key & (ScanMemo::kEntries - 1)];
+      if (memo->generation == set_.generation() && memo->key == key && memo->level == level_ &&
+          memo->kind == kind && memo->value == bytes) {
+        auto first = static_cast<std::uint32_t>(hit_offsets_.size());
+        auto base = static_cast<std::uint32_t>(hit_list_.size());
+        for (std::uint32_t offset : memo->offsets) hit_offsets_.push_back(base + offset);
+        hit_list_.insert(hit_list_.end(), memo->hits.begin(), memo->hits.end());
+        return first;
+      }
+    }
     texts_.resize(n);
     pending_.assign(n, 0);
     sharing_.assign(n, 0);
@@ -988,10 +1030,21 @@ class Inspection {
       return a.second.to != b.second.to ? a.second.to < b.second.to : a.second.id < b.second.id;
     });
     auto first = static_cast<std::uint32_t>(hit_offsets_.size());
+    auto base = static_cast<std::uint32_t>(hit_list_.size());
     size_t h = 0;
     for (size_t s = 0; s <= n; ++s) {
       hit_offsets_.push_back(static_cast<std::uint32_t>(hit_list_.size()));
       while (h < slot_hits_.size() && slot_hits_[h].first == s) hit_list_.push_back(slot_hits_[h++].second);
+    }
+    if (memo) {
+      memo->generation = set_.generation();
+      memo->key = key;
+      memo->level = level_;
+      memo->kind = kind;
+      memo->value.assign(bytes);
+      memo->offsets.clear();
+      for (size_t s = first; s < hit_offsets_.size(); ++s) memo->offsets.push_back(hit_offsets_[s] - base);
+      memo->hits.assign(hit_list_.begin() + base, hit_list_.end());
     }
     return first;
   }

@@ -293,6 +293,34 @@ TEST(Inspector, MergedScansFindWhatEachChainFindsAlone) {
   EXPECT_GT(found, 500u);  // the values do hit: the comparison is not vacuous
 }
 
+// Short values' scan results are remembered per thread (inspector.cpp,
+// ScanMemo), keyed by rule set, paranoia level, kind and bytes: a replay
+// must give what a fresh scan gives, and a different set, level or kind
+// must not see another's results.
+TEST(Inspector, RememberedScansAreKeyedBySetLevelAndKind) {
+  auto with = compileYaml("rules:\n" + rule(1, "[query_args]", "{pattern: 'evil'}",
+                                            ", paranoia: 2, transforms: [lowercase]"));
+  auto without = compileYaml("rules:\n" + rule(1, "[query_args]", "{pattern: 'good'}",
+                                               ", transforms: [lowercase]"));
+  auto names = compileYaml("rules:\n" + rule(1, "[query_arg_names]", "{pattern: 'evil'}",
+                                             ", transforms: [lowercase]"));
+  ASSERT_TRUE(with && without && names);
+  http::Request r = markedRequest();
+  r.args = {{"q", "EVIL"}};
+  InspectOptions pl1 = permissive();
+  pl1.paranoia_level = 1;
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(ids(inspect(*with, r, {}, permissive())), (std::vector<std::uint32_t>{1}));
+    EXPECT_TRUE(inspect(*with, r, {}, pl1).detections.empty());       // rule is PL2
+    EXPECT_TRUE(inspect(*without, r, {}, permissive()).detections.empty());
+    EXPECT_TRUE(inspect(*names, r, {}, permissive()).detections.empty());  // "q" is the name
+    auto again = inspect(*with, r, {}, permissive());
+    ASSERT_EQ(again.detections.size(), 1u);
+    EXPECT_EQ(again.detections[0].fragment, "evil");
+    EXPECT_EQ(again.detections[0].target_name, "q");
+  }
+}
+
 TEST(Inspector, TokenizerOperatorsJudgeWholeValues) {
   auto set = compileYaml("rules:\n" + rule(1, "[query_args]", "{detect_sqli: true}") +
                          rule(2, "[query_args]", "{detect_xss: true}"));
