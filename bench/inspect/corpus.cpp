@@ -1,5 +1,7 @@
 #include "corpus.h"
 
+#include <ctime>
+
 #include <cerrno>
 #include <charconv>
 #include <fstream>
@@ -126,6 +128,12 @@ std::string fourKibRequest() {
   while (total(body.size() + kProse.size()) <= 4096) body += kProse;
   while (total(body.size()) < 4096) body += 'x';
   return head + connection + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+double threadCpuMicros() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
 }
 
 double percentile(const std::vector<double>& sorted, double p) {

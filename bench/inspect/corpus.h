@@ -56,6 +56,11 @@ namespace mamori::bench {
 // inspection-latency goal is stated for. Same bytes on every call.
 std::string fourKibRequest();
 
+// This thread's CPU time in microseconds. On a shared machine the wall
+// clock also counts the time other processes held the core; CPU time does
+// not, so it is the steadier figure when the machine is busy.
+double threadCpuMicros();
+
 // Nearest-rank percentile `p` (0..100) of `sorted` (ascending, non-empty).
 double percentile(const std::vector<double>& sorted, double p);
 

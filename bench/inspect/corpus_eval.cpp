@@ -13,6 +13,12 @@
 //
 //   corpus_eval --rules rules/ --corpus crs.raw [--paranoia 1] [--threshold 5]
 //               [--block-status 403] [--show-fp] [--show-miss REGEX] [--pl 1]
+//               [--dump FILE]
+//
+// --dump writes every inspected stage's full result (each detection's rule,
+// target, name, fragment and score; the score, block flag, bytes scanned
+// and PCRE2 runs), one line each, so that two builds can be compared byte
+// for byte: a speed change must leave this file identical.
 
 #include <algorithm>
 #include <cstdio>
@@ -42,12 +48,14 @@ struct Options {
   std::set<int> block_status = {403};
   bool show_fp = false;
   std::string show_miss;  // regex on "class/id"; empty: none
+  std::string dump;       // --dump FILE; empty: none
 };
 
 void usage() {
   std::fprintf(stderr,
                "usage: corpus_eval --corpus FILE [--rules DIR] [--paranoia N] [--threshold N]\n"
-               "                   [--pl N] [--block-status LIST] [--show-fp] [--show-miss REGEX]\n");
+               "                   [--pl N] [--block-status LIST] [--show-fp] [--show-miss REGEX]\n"
+               "                   [--dump FILE]\n");
 }
 
 bool parseInt(const char* s, int* out) {
@@ -69,6 +77,8 @@ bool parseArgs(int argc, char** argv, Options* o) {
       o->rules_dir = v;
     } else if (a == "--corpus" && (v = next())) {
       o->corpus = v;
+    } else if (a == "--dump" && (v = next())) {
+      o->dump = v;
     } else if (a == "--show-miss" && (v = next())) {
       o->show_miss = v;
     } else if (a == "--paranoia" && (v = next())) {
@@ -155,6 +165,15 @@ int main(int argc, char** argv) {
     }
   }
 
+  std::FILE* dump = nullptr;
+  if (!opt.dump.empty()) {
+    dump = std::fopen(opt.dump.c_str(), "w");
+    if (!dump) {
+      std::fprintf(stderr, "corpus_eval: --dump %s: cannot open\n", opt.dump.c_str());
+      return 1;
+    }
+  }
+
   inspect::InspectOptions io;
   io.paranoia_level = opt.paranoia;
   io.anomaly_threshold = opt.threshold;
@@ -193,6 +212,20 @@ int main(int argc, char** argv) {
         answered = true;
         blocked = r.block;  // a block is a 403
         outcome = blocked ? "403" : "200";
+        if (dump) {
+          std::fprintf(dump, "%s/%s score=%d block=%d bytes=%zu regex=%zu errors=%zu\n",
+                       s.cls.c_str(), s.id.c_str(), r.score, r.block ? 1 : 0, r.bytes_scanned,
+                       static_cast<std::size_t>(r.regex_runs),
+                       static_cast<std::size_t>(r.regex_errors));
+          for (const auto& d : r.detections) {
+            std::string fragment = d.fragment;
+            for (char& ch : fragment) {
+              if (static_cast<unsigned char>(ch) < 0x20) ch = '.';
+            }
+            std::fprintf(dump, "  %u %d %s [%s] %s\n", d.rule_id, static_cast<int>(d.target),
+                         d.target_name.c_str(), fragment.c_str(), std::to_string(d.score).c_str());
+          }
+        }
         for (const auto& d : r.detections) {
           fired.push_back(d.rule_id);
           auto& h = rule_hits[d.rule_id];
@@ -227,6 +260,7 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (dump) std::fclose(dump);
   std::printf("corpus_eval: rules=%s (%zu rules)  corpus=%s  paranoia=%d  threshold=%d\n",
               opt.rules_dir.c_str(), rules.rules().size(), opt.corpus.c_str(), opt.paranoia,
               opt.threshold);

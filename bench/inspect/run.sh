@@ -49,9 +49,14 @@ echo
 "$bin/modsec_throughput" --corpus "$work/crs.raw" --rounds "$(( rounds < 3 ? rounds : 3 ))" \
   --repeat "$(( repeat / 10 > 0 ? repeat / 10 : 1 ))" | tee "$work/modsec.txt"
 echo
-awk '/^RESULT mamori/ { split($3, a, "="); m = a[2]; split($4, b, "="); p = b[2] }
-     /^RESULT modsec/ { split($3, a, "="); s = a[2] }
+awk 'function field(name,   i, kv) {  # value of NAME=... on the current line
+       for (i = 3; i <= NF; ++i) { split($i, kv, "="); if (kv[1] == name) return kv[2] }
+       return 0
+     }
+     /^RESULT mamori/ { m = field("rps"); p = field("p99_4k_us"); mc = field("cpu_rps");
+                        cp50 = field("cpu_p50_4k_us"); cp99 = field("cpu_p99_4k_us") }
+     /^RESULT modsec/ { s = field("rps"); sc = field("cpu_rps") }
      END {
-       if (s > 0) printf "mamori / libmodsecurity requests/s: %.1fx (goal >= 50x)\n", m / s
-       printf "mamori p99 for a 4 KiB request: %.1f us (goal < 100 us)\n", p
+       if (s > 0) printf "mamori / libmodsecurity requests/s: %.1fx wall clock, %.1fx thread CPU time (goal >= 50x)\n", m / s, (sc > 0 ? mc / sc : 0)
+       printf "mamori p99 for a 4 KiB request: %.1f us wall clock; thread CPU time p50 %.1f us, p99 %.1f us (goal < 100 us)\n", p, cp50, cp99
      }' "$work/mamori.txt" "$work/modsec.txt"

@@ -14,10 +14,13 @@
 #include <pcre2.h>
 
 #include <array>
+#include <climits>
+#include <cstdint>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "inspect/rule_set.h"
@@ -73,6 +76,35 @@ struct Group {
   std::vector<std::uint32_t> utf8_ids;
   std::vector<HsDatabasePtr> owned;
   std::vector<std::uint32_t> pcre_only;  // expression ids PCRE2 runs on every value
+  int merge = -1;  // index into Compiled::merges, -1 when the group is in none
+};
+
+// Groups whose chains leave ordinary text alike, scanned together. Most
+// values have nothing for a decoder to do (no '%', '&', '\', non-ASCII,
+// NUL, comment opener): then [url_decode_uni, html_entity_decode,
+// lowercase], [url_decode_uni, lowercase] and [lowercase] all yield the
+// same bytes, and one scan of a database holding all three groups'
+// expressions replaces three scans of the same bytes (each hs_scan has a
+// fixed cost that dominates on short values). Groups are merged by the
+// transforms that do change ordinary text (lowercase, whitespace removal
+// or compression, cmdline, base64/hex decoding): same set, same merge.
+// Exact, never a guess: the inspector uses the merged scan for a group
+// only when that group's transformed value is the very bytes scanned
+// (the same view from the transform cache), and scans the group's own
+// database otherwise. See docs/rules.md, "Matching".
+struct Merge {
+  std::vector<std::uint32_t> groups;  // member groups (index into Compiled::groups)
+  // Merged expression id -> (member group, that group's expression id).
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> ids;
+  // Per site paranoia level, as Group::by_paranoia: the non-UTF-8
+  // Hyperscan expressions of every member at or below that level; nullptr
+  // when fewer than two members have any (nothing to share) or Hyperscan
+  // refused the union (the members' own databases are used then).
+  std::array<const hs_database_t*, 4> by_paranoia{};
+  std::vector<HsDatabasePtr> owned;
+  // Members with a pass over values of each primitive kind: only their
+  // transforms decide whether a value of that kind can share one scan.
+  std::array<std::vector<std::uint32_t>, kPrimitiveTargetKindCount> members_by_kind;
 };
 
 // One scan pass of the inspector: every value of `kind` through group
@@ -82,6 +114,7 @@ struct Group {
 struct Pass {
   TargetKind kind = TargetKind::Path;
   std::uint32_t group = 0;  // index into Compiled::groups
+  std::uint32_t slot = 0;   // position of `group` in Compiled::kind_groups[kind]
 };
 
 // Per rule (same index as RuleSet::rules()).
@@ -106,6 +139,9 @@ struct ChainTrie {
   };
   std::vector<Node> nodes;
   std::vector<std::uint32_t> chain_node;
+  // chain_mask[c]: chain c's transforms as a bit set, to test against
+  // transformsThatMayChange() of a value (transform.h).
+  std::vector<std::uint32_t> chain_mask;
   // child[n * kTransformCount + t]: the node that applies t after node n,
   // 0 when no chain does.
   std::vector<std::uint32_t> child;
@@ -118,7 +154,22 @@ struct Compiled {
   mutable std::once_flag trie_once;
   mutable ChainTrie trie;
   std::vector<Group> groups;  // one per chain that has Hyperscan-matched rules
+  std::vector<Merge> merges;
   std::vector<Pass> passes;
+  // kind_slots[k]: the groups with a pass over values of primitive kind k,
+  // in pass order. The inspector scans a value for all of them at once, the
+  // first time a pass reaches it, and keeps the hits per (value, slot).
+  struct KindSlot {
+    std::uint32_t group = 0;
+    std::uint32_t chain = 0;
+    int merge = -1;                                 // the group's merge
+    std::array<const hs_database_t*, 4> db{};       // the group's by_paranoia
+    std::array<const hs_database_t*, 4> merged{};   // its merge's by_paranoia
+    std::uint32_t next_in_merge = UINT32_MAX;       // next slot of the same merge
+  };
+  std::array<std::vector<KindSlot>, kPrimitiveTargetKindCount> kind_slots;
+  // slot_of_group[k][g]: the slot of group g in kind_slots[k], or UINT32_MAX.
+  std::array<std::vector<std::uint32_t>, kPrimitiveTargetKindCount> slot_of_group;
   std::vector<RuleInfo> info;
   std::vector<std::uint32_t> direct;  // rules evaluated without Hyperscan
   std::vector<PcreCodePtr> regexes;

@@ -122,13 +122,90 @@ const char* bodyErrorText(http::BodyError error) {
   return "unknown";
 }
 
+// A Hyperscan match: expression id and end offset.
+struct Hit {
+  std::uint32_t id;
+  unsigned long long to;
+};
+
+// The working space of one inspection (views, rule flags, hits), kept per
+// thread and reused from one request to the next so that steady traffic
+// does not allocate it again each time. One inspection at a time uses a
+// thread's; `busy` makes a nested one (none exists today) use its own.
+struct InspectionBuffers {
+  std::string request_line;
+  std::vector<Value> values;
+  std::array<std::vector<std::uint32_t>, kPrimitiveTargetKindCount> by_kind;
+  std::vector<std::uint8_t> active;
+  std::vector<std::uint8_t> matched;
+  std::vector<std::uint32_t> value_first;
+  std::vector<std::uint32_t> may_change;
+  std::vector<std::uint32_t> hit_offsets;
+  std::vector<Hit> hit_list;
+  std::vector<Hit> hits;
+  std::vector<std::string_view> texts;
+  std::vector<std::uint8_t> pending;
+  std::vector<std::uint8_t> sharing;
+  std::vector<std::pair<std::uint32_t, Hit>> slot_hits;
+  bool busy = false;
+};
+
+thread_local InspectionBuffers tls_inspection;
+
+// Per-thread memo of whole-value scans (Inspection::scanValue): what a
+// short value's scan found, per group slot, keyed by rule set generation,
+// paranoia level, target kind and the value's bytes. The result is a
+// function of exactly those (transforms and databases are deterministic,
+// and generations are never reused), so replaying it is exact. Direct-
+// mapped: a colliding value just replaces the entry (crafted collisions
+// cost a rescan, nothing else). ~kEntries * kMaxBytes bytes per thread.
+struct ScanMemo {
+  static constexpr size_t kEntries = 1024;  // a power of two
+  static constexpr size_t kMaxBytes = 128;
+  struct Entry {
+    std::uint64_t generation = 0;  // 0: empty (generations start at 1)
+    std::uint64_t key = 0;
+    int level = 0;
+    TargetKind kind = TargetKind::Path;
+    std::string value;
+    std::vector<std::uint32_t> offsets;  // per slot, into `hits`; one more at the end
+    std::vector<Hit> hits;
+  };
+  std::vector<Entry> entries = std::vector<Entry>(kEntries);
+};
+
+thread_local ScanMemo tls_memo;
+
+// Holds this thread's InspectionBuffers (or a private set) for the life
+// of one inspection.
+class BufferLease {
+ public:
+  BufferLease()
+      : own_(tls_inspection.busy ? std::make_unique<InspectionBuffers>() : nullptr),
+        buffers_(own_ ? own_.get() : &tls_inspection) {
+    buffers_->busy = true;
+  }
+  ~BufferLease() { buffers_->busy = false; }
+  BufferLease(const BufferLease&) = delete;
+  BufferLease& operator=(const BufferLease&) = delete;
+  InspectionBuffers& get() { return *buffers_; }
+
+ private:
+  std::unique_ptr<InspectionBuffers> own_;
+  InspectionBuffers* buffers_;
+};
+
 // Every value of the request, by primitive target kind. Views point into
-// the Request and ParsedBody, or into the two strings built here.
+// the Request and ParsedBody, or into the request line built here.
 class Views {
  public:
-  Views(const http::Request& r, const http::ParsedBody& body) {
-    request_line_ = r.method_name + " " + r.target + " " +
-                    (r.version == http::Version::Http10 ? "HTTP/1.0" : "HTTP/1.1");
+  Views(const http::Request& r, const http::ParsedBody& body, InspectionBuffers& buffers)
+      : request_line_(buffers.request_line), values_(buffers.values), by_kind_(buffers.by_kind) {
+    values_.clear();
+    for (auto& list : by_kind_) list.clear();
+    request_line_.clear();
+    request_line_.append(r.method_name).append(" ").append(r.target).append(" ");
+    request_line_.append(r.version == http::Version::Http10 ? "HTTP/1.0" : "HTTP/1.1");
     add(TargetKind::Method, {}, r.method_name);
     add(TargetKind::RequestLine, {}, request_line_);
     add(TargetKind::Path, {}, r.path);
@@ -176,9 +253,9 @@ class Views {
     values_.push_back({kind, name, data});
   }
 
-  std::string request_line_;
-  std::vector<Value> values_;
-  std::array<std::vector<std::uint32_t>, kPrimitiveTargetKindCount> by_kind_;
+  std::string& request_line_;
+  std::vector<Value>& values_;
+  std::array<std::vector<std::uint32_t>, kPrimitiveTargetKindCount>& by_kind_;
 };
 
 // --- transformed values ----------------------------------------------------------
@@ -190,6 +267,9 @@ const detail::ChainTrie& chainTrie(const Compiled& compiled) {
     trie.nodes.assign(1, {});
     trie.chain_node.reserve(compiled.chains.size());
     for (const TransformChain& chain : compiled.chains) {
+      std::uint32_t mask = 0;
+      for (Transform t : chain) mask |= 1u << static_cast<unsigned>(t);
+      trie.chain_mask.push_back(mask);
       std::uint32_t node = 0;
       for (Transform t : chain) {
         std::uint32_t child = 0;
@@ -221,11 +301,24 @@ const detail::ChainTrie& chainTrie(const Compiled& compiled) {
 // strings keep their capacity (a deque, because views into them must stay
 // put while more are added). One Inspection at a time per thread uses it;
 // `busy` makes a nested use (none exists today) fall back to its own.
+// One memo entry of the transform cache.
+struct CacheEntry {
+  std::string_view data;
+  // The trie node whose transform produced these bytes (0: the raw
+  // value); differs from the entry's own node when transforms on the way
+  // had nothing to do and passed their input through.
+  std::uint32_t origin = 0;
+  std::int8_t utf8 = -1;  // unknown, 0 or 1
+};
+
 struct TransformBuffers {
   std::deque<std::string> strings;
   size_t used = 0;
   std::vector<std::uint32_t> slots;
   std::vector<std::uint32_t> table;
+  std::vector<CacheEntry> entries;
+  std::vector<std::uint32_t> canonical;
+  std::vector<size_t> hashes;
   bool busy = false;
 };
 
@@ -243,15 +336,16 @@ constexpr size_t kKeepBufferBytes = 64 * 1024;
 class TransformCache {
  public:
   TransformCache(const Compiled& compiled, const std::vector<Value>& values)
-      : trie_(chainTrie(compiled)), values_(values) {
-    if (tls_buffers.busy) {
-      own_ = std::make_unique<TransformBuffers>();
-      buffers_ = own_.get();
-    } else {
-      buffers_ = &tls_buffers;
-    }
+      : trie_(chainTrie(compiled)),
+        values_(values),
+        own_(tls_buffers.busy ? std::make_unique<TransformBuffers>() : nullptr),
+        buffers_(own_ ? own_.get() : &tls_buffers),
+        canonical_(buffers_->canonical),
+        hashes_(buffers_->hashes),
+        entries_(buffers_->entries) {
     buffers_->busy = true;
     buffers_->used = 0;
+    entries_.clear();
     node_count_ = trie_.nodes.size();
     canonical_.resize(values.size());
     findDuplicates();
@@ -275,6 +369,12 @@ class TransformCache {
     return entry(canonical_[index], trie_.chain_node[chain]).data;
   }
 
+  // The untransformed value `index`: the same view get() returns for a
+  // chain that leaves it unchanged.
+  std::string_view raw(std::uint32_t index) const { return values_[canonical_[index]].data; }
+
+  const detail::ChainTrie& trie() const { return trie_; }
+
   // isValidUtf8(get(index, chain)), remembered.
   bool validUtf8(std::uint32_t index, std::uint32_t chain) {
     Entry& e = entry(canonical_[index], trie_.chain_node[chain]);
@@ -283,14 +383,7 @@ class TransformCache {
   }
 
  private:
-  struct Entry {
-    std::string_view data;
-    // The trie node whose transform produced these bytes (0: the raw
-    // value); differs from the entry's own node when transforms on the way
-    // had nothing to do and passed their input through.
-    std::uint32_t origin = 0;
-    std::int8_t utf8 = -1;  // unknown, 0 or 1
-  };
+  using Entry = CacheEntry;
   static constexpr std::uint32_t kEmpty = UINT32_MAX;
   static constexpr size_t kShareMaxBytes = 64 * 1024;
 
@@ -379,10 +472,10 @@ class TransformCache {
   const std::vector<Value>& values_;
   std::unique_ptr<TransformBuffers> own_;
   TransformBuffers* buffers_ = nullptr;
+  std::vector<std::uint32_t>& canonical_;
+  std::vector<size_t>& hashes_;
+  std::vector<Entry>& entries_;
   size_t node_count_ = 0;
-  std::vector<std::uint32_t> canonical_;
-  std::vector<size_t> hashes_;
-  std::vector<Entry> entries_;
 };
 
 // --- helpers -----------------------------------------------------------------------
@@ -473,11 +566,24 @@ class Inspection {
         compiled_(set.compiled()),
         rules_(set.rules()),
         options_(options),
-        views_(request, body),
+        buffers_(lease_.get()),
+        views_(request, body, buffers_),
         level_(std::clamp(options.paranoia_level, 1, 4)),
-        active_(rules_.size(), 0),
-        matched_(rules_.size(), 0),
-        cache_(compiled_, views_.values()) {
+        active_(buffers_.active),
+        matched_(buffers_.matched),
+        cache_(compiled_, views_.values()),
+        hits_(buffers_.hits),
+        value_first_(buffers_.value_first),
+        may_change_(buffers_.may_change),
+        hit_offsets_(buffers_.hit_offsets),
+        hit_list_(buffers_.hit_list),
+        texts_(buffers_.texts),
+        pending_(buffers_.pending),
+        sharing_(buffers_.sharing),
+        slot_hits_(buffers_.slot_hits) {
+    active_.assign(rules_.size(), 0);
+    matched_.assign(rules_.size(), 0);
+    may_change_.assign(views_.values().size(), 0);
     // Path exclusions compare against the decoded, dot-resolved path: with
     // the raw path, "/excluded/../login" would carry an exclusion meant for
     // /excluded to whatever the upstream resolves it to.
@@ -573,7 +679,16 @@ class Inspection {
 
   // The value `index` through chain `chain`, computed once per request
   // (and shared with every chain that has the same prefix).
+  // A value no transform of the chain can change (transformsThatMayChange,
+  // one pass over its bytes, remembered per value) is its own result: no
+  // trie walk. Most short values (tokens, header values, names) are.
   std::string_view transformed(std::uint32_t index, std::uint32_t chain) {
+    const Value& v = views_.values()[index];
+    if (v.data.size() <= kMaskMaxBytes) {
+      std::uint32_t& may = may_change_[index];
+      if (may == 0) may = transformsThatMayChange(v.data);  // never 0 once computed
+      if ((may & cache_.trie().chain_mask[chain]) == 0) return cache_.raw(index);
+    }
     return cache_.get(index, chain);
   }
 
@@ -744,11 +859,6 @@ class Inspection {
 
   // --- Hyperscan groups ---
 
-  struct Hit {
-    std::uint32_t id;
-    unsigned long long to;
-  };
-
   static int onMatch(unsigned int id, unsigned long long /*from*/, unsigned long long to,
                      unsigned int /*flags*/, void* context) {
     static_cast<std::vector<Hit>*>(context)->push_back({id, to});
@@ -758,6 +868,9 @@ class Inspection {
   void runGroups() {
     if (result_.budget_exhausted) return;
     bool scratch_ok = prepareScratch(set_);
+    value_first_.assign(views_.values().size(), kNotScanned);
+    hit_offsets_.clear();
+    hit_list_.clear();
     // Each pass scans the values of one kind with one chain's databases,
     // which also hold the expressions of rules reading other kinds through
     // that chain; handleHit and runPcre drop those (applies() checks the
@@ -773,19 +886,50 @@ class Inspection {
         result_.budget_exhausted = true;
         return;
       }
+      const size_t kind_groups = compiled_.kind_slots[static_cast<size_t>(pass.kind)].size();
       for (std::uint32_t index : views_.ofKind(pass.kind)) {
         const Value& v = views_.values()[index];
         if (!charge(v.data.size())) return;
-        std::string_view data = transformed(index, g.chain);
-        if (db && !scan(g, db, index, data)) return;
-        if (utf8_db) {
-          if (cache_.validUtf8(index, g.chain)) {
-            if (!scan(g, utf8_db, index, data)) return;
+        // The transformed value, looked up only when something reads it:
+        // most values of most passes have no hit to confirm.
+        std::string_view data;
+        bool have_data = false;
+        auto text = [&]() {
+          if (!have_data) {
+            data = transformed(index, g.chain);
+            have_data = true;
+          }
+          return data;
+        };
+        if (db) {
+          std::uint32_t& first = value_first_[index];
+          if (first == kNotScanned) {
+            // The value's other passes will charge it kind_groups - 1 more
+            // times; scanning it for all of them now must fit the budget
+            // too, or it is scanned pass by pass as the budget allows.
+            bool fits = options_.budget_bytes == 0 ||
+                        result_.bytes_scanned + v.data.size() * (kind_groups - 1) <=
+                            options_.budget_bytes;
+            first = fits ? scanValue(index, pass.kind) : kScanPerPass;
+            if (result_.budget_exhausted) return;
+          }
+          if (first == kScanPerPass) {
+            if (!scan(g, db, index, text())) return;
           } else {
-            runPcre(g.utf8_ids, g, v, data);
+            for (std::uint32_t h = hit_offsets_[first + pass.slot];
+                 h < hit_offsets_[first + pass.slot + 1]; ++h) {
+              handleHit(g, hit_list_[h], index, text());
+            }
           }
         }
-        runPcre(g.pcre_only, g, v, data);
+        if (utf8_db) {
+          if (cache_.validUtf8(index, g.chain)) {
+            if (!scan(g, utf8_db, index, text())) return;
+          } else {
+            runPcre(g.utf8_ids, g, v, text());
+          }
+        }
+        if (!g.pcre_only.empty()) runPcre(g.pcre_only, g, v, text());
       }
     }
   }
@@ -802,8 +946,130 @@ class Inspection {
       result_.budget_exhausted = true;
       return false;
     }
+    sortHits(hits_);
     for (const Hit& hit : hits_) handleHit(g, hit, index, data);
     return true;
+  }
+
+  // Scans value `index` (of kind `kind`) for every group of that kind at
+  // once and files the hits per group (see value_first_). Groups of one
+  // merge (compiled.h, Merge) whose transformed values are the same view
+  // share one scan of the merge's database; the hits of each group are
+  // those of its own expressions, which are exactly the hits its own
+  // database gives on those bytes. Every other group scans its own
+  // database. Returns the value's index into hit_offsets_; sets
+  // budget_exhausted when Hyperscan fails.
+  std::uint32_t scanValue(std::uint32_t index, TargetKind kind) {
+    const auto& slots = compiled_.kind_slots[static_cast<size_t>(kind)];
+    const auto& slot_of_group = compiled_.slot_of_group[static_cast<size_t>(kind)];
+    const size_t n = slots.size();
+    const size_t level = static_cast<size_t>(level_ - 1);
+    // Short values recur from request to request (header names, most header
+    // values, method, common cookies): their scan results are remembered.
+    const std::string_view bytes = views_.values()[index].data;
+    ScanMemo::Entry* memo = nullptr;
+    std::uint64_t key = 0;
+    if (bytes.size() <= ScanMemo::kMaxBytes) {
+      key = std::hash<std::string_view>{}(bytes) ^ (static_cast<std::uint64_t>(kind) << 56) ^
+            (static_cast<std::uint64_t>(level_) << 48) ^ (set_.generation() * 0x9E3779B97F4A7C15ull);
+      memo = &tls_memo.entries[key & (ScanMemo::kEntries - 1)];
+      if (memo->generation == set_.generation() && memo->key == key && memo->level == level_ &&
+          memo->kind == kind && memo->value == bytes) {
+        auto first = static_cast<std::uint32_t>(hit_offsets_.size());
+        auto base = static_cast<std::uint32_t>(hit_list_.size());
+        for (std::uint32_t offset : memo->offsets) hit_offsets_.push_back(base + offset);
+        hit_list_.insert(hit_list_.end(), memo->hits.begin(), memo->hits.end());
+        return first;
+      }
+    }
+    texts_.resize(n);
+    pending_.assign(n, 0);
+    sharing_.assign(n, 0);
+    for (size_t i = 0; i < n; ++i) {
+      if (!slots[i].db[level]) continue;
+      texts_[i] = transformed(index, slots[i].chain);
+      pending_[i] = 1;
+    }
+    slot_hits_.clear();
+    for (size_t i = 0; i < n; ++i) {
+      if (!pending_[i]) continue;
+      const auto& slot = slots[i];
+      const std::string_view text = texts_[i];
+      const hs_database_t* merged = slot.merged[level];
+      size_t sharing = 1;
+      if (merged) {
+        sharing_[i] = 1;
+        for (std::uint32_t j = slot.next_in_merge; j < n; j = slots[j].next_in_merge) {
+          if (pending_[j] && texts_[j].data() == text.data() && texts_[j].size() == text.size()) {
+            sharing_[j] = 1;
+            ++sharing;
+          }
+        }
+      }
+      if (sharing >= 2) {
+        if (!hsScan(merged, text)) return 0;
+        const detail::Merge& merge = compiled_.merges[static_cast<size_t>(slot.merge)];
+        for (const Hit& hit : hits_) {
+          if (hit.id >= merge.ids.size()) continue;
+          const auto& [gi, id] = merge.ids[hit.id];
+          std::uint32_t s = slot_of_group[gi];
+          if (s != kNoSlot && sharing_[s]) slot_hits_.push_back({s, Hit{id, hit.to}});
+        }
+        for (std::uint32_t j = static_cast<std::uint32_t>(i); j < n; j = slots[j].next_in_merge) {
+          if (sharing_[j]) pending_[j] = sharing_[j] = 0;
+        }
+      } else {
+        sharing_[i] = 0;
+        pending_[i] = 0;
+        if (!hsScan(slot.db[level], text)) return 0;
+        for (const Hit& hit : hits_) slot_hits_.push_back({static_cast<std::uint32_t>(i), hit});
+      }
+    }
+    std::sort(slot_hits_.begin(), slot_hits_.end(), [](const auto& a, const auto& b) {
+      if (a.first != b.first) return a.first < b.first;
+      return a.second.to != b.second.to ? a.second.to < b.second.to : a.second.id < b.second.id;
+    });
+    auto first = static_cast<std::uint32_t>(hit_offsets_.size());
+    auto base = static_cast<std::uint32_t>(hit_list_.size());
+    size_t h = 0;
+    for (size_t s = 0; s <= n; ++s) {
+      hit_offsets_.push_back(static_cast<std::uint32_t>(hit_list_.size()));
+      while (h < slot_hits_.size() && slot_hits_[h].first == s) hit_list_.push_back(slot_hits_[h++].second);
+    }
+    if (memo) {
+      memo->generation = set_.generation();
+      memo->key = key;
+      memo->level = level_;
+      memo->kind = kind;
+      memo->value.assign(bytes);
+      memo->offsets.clear();
+      for (size_t s = first; s < hit_offsets_.size(); ++s) memo->offsets.push_back(hit_offsets_[s] - base);
+      memo->hits.assign(hit_list_.begin() + base, hit_list_.end());
+    }
+    return first;
+  }
+
+  // hs_scan of `data` with `db` into hits_; false (and the request marked
+  // not fully inspected) when Hyperscan fails.
+  bool hsScan(const hs_database_t* db, std::string_view data) {
+    hits_.clear();
+    auto length = static_cast<unsigned int>(std::min<size_t>(data.size(), UINT_MAX));
+    hs_error_t rc = hs_scan(db, data.empty() ? "" : data.data(), length, 0, tls_scratch.scratch,
+                            &Inspection::onMatch, &hits_);
+    if (rc != HS_SUCCESS) {
+      result_.budget_exhausted = true;
+      return false;
+    }
+    return true;
+  }
+
+  // Hits by end offset, then expression id: one order whether they came
+  // from a group's own database or from a merged one, so a rule's first
+  // hit (and so its fragment) does not depend on the path taken.
+  static void sortHits(std::vector<Hit>& hits) {
+    std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+      return a.to != b.to ? a.to < b.to : a.id < b.id;
+    });
   }
 
   // Runs the PCRE2 twins of expressions `ids` on `data` (expressions
@@ -864,13 +1130,35 @@ class Inspection {
   const Compiled& compiled_;
   const std::vector<Rule>& rules_;
   const InspectOptions& options_;
+  BufferLease lease_;
+  InspectionBuffers& buffers_;
   Views views_;
   int level_;
-  std::vector<std::uint8_t> active_;
-  std::vector<std::uint8_t> matched_;
+  std::vector<std::uint8_t>& active_;
+  std::vector<std::uint8_t>& matched_;
   std::string exclusion_path_;
   TransformCache cache_;
-  std::vector<Hit> hits_;
+  std::vector<Hit>& hits_;
+  // Hits of whole values (scanValue): for value v scanned at once,
+  // value_first_[v] indexes hit_offsets_, where the hits of the group in
+  // slot s of Compiled::kind_groups[v's kind] are
+  // hit_list_[hit_offsets_[first + s], hit_offsets_[first + s + 1]).
+  static constexpr std::uint32_t kNotScanned = UINT32_MAX;
+  static constexpr std::uint32_t kScanPerPass = UINT32_MAX - 1;
+  static constexpr std::uint32_t kNoSlot = UINT32_MAX;
+  std::vector<std::uint32_t>& value_first_;
+  // Per value, transformsThatMayChange() of its bytes; 0 until computed.
+  std::vector<std::uint32_t>& may_change_;
+  // Longer values go straight to the cache: one more pass over a large
+  // value costs more than the few trie lookups it could save.
+  static constexpr size_t kMaskMaxBytes = 1024;
+  std::vector<std::uint32_t>& hit_offsets_;
+  std::vector<Hit>& hit_list_;
+  // scanValue's working space.
+  std::vector<std::string_view>& texts_;
+  std::vector<std::uint8_t>& pending_;
+  std::vector<std::uint8_t>& sharing_;
+  std::vector<std::pair<std::uint32_t, Hit>>& slot_hits_;
   InspectResult result_;
   bool timed_ = false;
   std::chrono::steady_clock::time_point deadline_{};

@@ -103,6 +103,8 @@ class Compiler {
       placeRule(i);
     }
     if (errors_.empty()) buildDatabases();
+    if (errors_.empty()) buildMerges();
+    if (errors_.empty()) finishSlots();
     if (!errors_.empty()) {
       std::string joined;
       for (const auto& e : errors_) joined += (joined.empty() ? "" : "\n") + e;
@@ -136,7 +138,35 @@ class Compiler {
   void addPass(TargetKind kind, std::uint32_t chain) {
     auto key = std::pair(static_cast<int>(kind), chain);
     if (!pass_keys_.insert(key).second) return;
-    out_.passes.push_back({kind, static_cast<std::uint32_t>(group_index_.at(chain))});
+    auto group = static_cast<std::uint32_t>(group_index_.at(chain));
+    auto& slots = out_.kind_slots[static_cast<size_t>(kind)];
+    out_.passes.push_back({kind, group, static_cast<std::uint32_t>(slots.size())});
+    detail::Compiled::KindSlot slot;
+    slot.group = group;
+    slot.chain = chain;
+    slots.push_back(slot);  // databases and merges are filled in by finishSlots()
+  }
+
+  // Completes Compiled::kind_slots once databases and merges are built.
+  void finishSlots() {
+    for (size_t k = 0; k < kPrimitiveTargetKindCount; ++k) {
+      auto& slots = out_.kind_slots[k];
+      out_.slot_of_group[k].assign(out_.groups.size(), UINT32_MAX);
+      for (std::uint32_t i = 0; i < slots.size(); ++i) {
+        auto& slot = slots[i];
+        const Group& g = out_.groups[slot.group];
+        out_.slot_of_group[k][slot.group] = i;
+        slot.merge = g.merge;
+        slot.db = g.by_paranoia;
+        if (g.merge >= 0) slot.merged = out_.merges[static_cast<size_t>(g.merge)].by_paranoia;
+        for (std::uint32_t j = i + 1; j < slots.size(); ++j) {
+          if (g.merge >= 0 && out_.groups[slots[j].group].merge == g.merge) {
+            slot.next_in_merge = j;
+            break;
+          }
+        }
+      }
+    }
   }
 
   // Compiles `pattern` with PCRE2 (JIT when available). Returns its index
@@ -295,6 +325,95 @@ class Compiler {
         const Expression& e = g.expressions[id];
         if (e.utf8 && e.mode != MatchMode::PcreOnly) g.utf8_ids.push_back(id);
       }
+    }
+  }
+
+  // The transforms of `chain` that change ordinary text (compiled.h, Merge):
+  // groups with the same set share a merge.
+  static std::uint32_t mergeKey(const TransformChain& chain) {
+    std::uint32_t key = 0;
+    for (Transform t : chain) {
+      switch (t) {
+        case Transform::Lowercase:
+        case Transform::CmdLine:
+        case Transform::RemoveWhitespace:
+        case Transform::CompressWhitespace:
+        case Transform::Base64Decode:
+        case Transform::HexDecode:
+          key |= 1u << static_cast<unsigned>(t);
+          break;
+        default: break;
+      }
+    }
+    return key;
+  }
+
+  // Builds the merged databases (compiled.h, Merge) once every group's own
+  // databases are final, so expression modes no longer change. A union
+  // Hyperscan refuses is left out: its members keep scanning alone.
+  void buildMerges() {
+    std::map<std::uint32_t, std::vector<std::uint32_t>> by_key;
+    for (std::uint32_t gi = 0; gi < out_.groups.size(); ++gi) {
+      by_key[mergeKey(out_.chains[out_.groups[gi].chain])].push_back(gi);
+    }
+    for (auto& [key, members] : by_key) {
+      if (members.size() < 2) continue;
+      detail::Merge m;
+      m.groups = members;
+      for (std::uint32_t gi : members) {
+        const Group& g = out_.groups[gi];
+        for (std::uint32_t id = 0; id < g.expressions.size(); ++id) {
+          const Expression& e = g.expressions[id];
+          if (e.mode != MatchMode::PcreOnly && !e.utf8) m.ids.emplace_back(gi, id);
+        }
+      }
+      for (const detail::Pass& pass : out_.passes) {
+        if (std::find(members.begin(), members.end(), pass.group) != members.end()) {
+          m.members_by_kind[static_cast<size_t>(pass.kind)].push_back(pass.group);
+        }
+      }
+      std::vector<std::uint32_t> previous_ids;
+      const hs_database_t* previous_db = nullptr;
+      for (int level = 1; level <= 4; ++level) {
+        std::vector<std::uint32_t> ids;
+        std::set<std::uint32_t> contributing;
+        for (std::uint32_t mid = 0; mid < m.ids.size(); ++mid) {
+          const auto& [gi, id] = m.ids[mid];
+          if (rules_[out_.groups[gi].expressions[id].rule].paranoia <= level) {
+            ids.push_back(mid);
+            contributing.insert(gi);
+          }
+        }
+        if (contributing.size() < 2) continue;
+        if (previous_db && ids == previous_ids) {
+          m.by_paranoia[level - 1] = previous_db;
+          continue;
+        }
+        std::vector<const char*> texts;
+        std::vector<unsigned> flags;
+        for (std::uint32_t mid : ids) {
+          const Expression& e = out_.groups[m.ids[mid].first].expressions[m.ids[mid].second];
+          texts.push_back(e.text.c_str());
+          flags.push_back(e.flags |
+                          (e.mode == MatchMode::HyperscanPrefilter ? HS_FLAG_PREFILTER : 0u));
+        }
+        hs_database_t* db = nullptr;
+        hs_compile_error_t* error = nullptr;
+        hs_error_t rc = hs_compile_multi(texts.data(), flags.data(), ids.data(),
+                                         static_cast<unsigned>(ids.size()), HS_MODE_BLOCK,
+                                         nullptr, &db, &error);
+        if (error) hs_free_compile_error(error);
+        if (rc != HS_SUCCESS) continue;
+        m.owned.emplace_back(db);
+        out_.databases.push_back(db);
+        m.by_paranoia[level - 1] = db;
+        previous_db = db;
+        previous_ids = std::move(ids);
+      }
+      if (m.owned.empty()) continue;
+      auto index = static_cast<int>(out_.merges.size());
+      for (std::uint32_t gi : members) out_.groups[gi].merge = index;
+      out_.merges.push_back(std::move(m));
     }
   }
 

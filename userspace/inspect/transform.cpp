@@ -699,6 +699,58 @@ bool transformInto(Transform transform, std::string_view in, std::string& out) {
   return false;
 }
 
+namespace {
+
+constexpr std::uint32_t bit(Transform t) { return 1u << static_cast<unsigned>(t); }
+
+// Per byte, the transforms that byte alone can set off (the fast "nothing
+// to do" checks of each transform above, and for normalize_path and
+// cmdline the bytes their loops act on). Pairs ("--", "/*", a space
+// before whitespace) are handled in transformsThatMayChange.
+struct TriggerTable {
+  std::uint32_t bits[256] = {};
+  constexpr TriggerTable() {
+    auto add = [this](unsigned char c, std::uint32_t b) { bits[c] |= b; };
+    add('%', bit(Transform::UrlDecode) | bit(Transform::UrlDecodeUni));
+    add('+', bit(Transform::UrlDecode) | bit(Transform::UrlDecodeUni));
+    add('&', bit(Transform::HtmlEntityDecode));
+    add('\\', bit(Transform::JsDecode) | bit(Transform::CssDecode) | bit(Transform::NormalizePath) |
+                   bit(Transform::CmdLine));
+    for (int c = 'A'; c <= 'Z'; ++c) {
+      add(static_cast<unsigned char>(c), bit(Transform::Lowercase) | bit(Transform::CmdLine));
+    }
+    // normalize_path: separators, and the trailing dots and spaces Windows drops.
+    add('/', bit(Transform::NormalizePath));
+    add('.', bit(Transform::NormalizePath));
+    add(' ', bit(Transform::NormalizePath) | bit(Transform::RemoveWhitespace) | bit(Transform::CmdLine));
+    add('\0', bit(Transform::RemoveNulls));
+    add('#', bit(Transform::RemoveComments));
+    for (int c = '\t'; c <= '\r'; ++c) {
+      add(static_cast<unsigned char>(c), bit(Transform::CompressWhitespace) |
+                                              bit(Transform::RemoveWhitespace) | bit(Transform::CmdLine));
+    }
+    for (unsigned char c : {'"', '\'', '^', ',', ';'}) add(c, bit(Transform::CmdLine));
+    for (int c = 0x80; c <= 0xFF; ++c) add(static_cast<unsigned char>(c), bit(Transform::Utf8Fold));
+  }
+};
+
+constexpr TriggerTable kTriggers;
+
+}  // namespace
+
+std::uint32_t transformsThatMayChange(std::string_view in) {
+  std::uint32_t mask = bit(Transform::Base64Decode) | bit(Transform::HexDecode);
+  unsigned char prev = 0;
+  for (char ch : in) {
+    auto c = static_cast<unsigned char>(ch);
+    mask |= kTriggers.bits[c];
+    if ((prev == '-' && c == '-') || (prev == '/' && c == '*')) mask |= bit(Transform::RemoveComments);
+    if (prev == ' ' && (c == ' ' || (c >= '\t' && c <= '\r'))) mask |= bit(Transform::CompressWhitespace);
+    prev = c;
+  }
+  return mask;
+}
+
 std::string applyTransform(Transform transform, std::string_view in) {
   std::string out;
   if (!transformInto(transform, in, out)) out.assign(in);

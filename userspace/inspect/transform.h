@@ -7,6 +7,7 @@
 // is never longer than the input (so a chain cannot blow up memory), and
 // nothing throws. Pure functions of their input; any thread.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -53,6 +54,14 @@ std::string applyTransform(Transform transform, std::string_view in);
 // true. Most values need no work (no '%' to decode, nothing uppercase), and
 // that is found with one pass over `in`. `in` must not alias `out`.
 bool transformInto(Transform transform, std::string_view in, std::string& out);
+
+// The transforms that might change `in`, as a bit set (bit t for
+// Transform t): a transform whose bit is clear leaves `in` exactly as it
+// is, so a chain made only of such transforms yields `in` itself. The
+// inspector uses it to answer "this chain gives the raw value" without
+// walking its transform cache; a set bit promises nothing (base64_decode
+// and hex_decode always have theirs). Linear in in.size(); any thread.
+std::uint32_t transformsThatMayChange(std::string_view in);
 
 // Applies `chain` left to right; an empty chain returns `in` unchanged.
 std::string applyChain(const TransformChain& chain, std::string_view in);

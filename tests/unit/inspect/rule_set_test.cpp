@@ -246,3 +246,25 @@ TEST(RuleSet, ConcurrentInspectionFromSeveralThreads) {
 
 }  // namespace
 }  // namespace mamori::inspect
+
+namespace mamori::inspect {
+namespace {
+
+TEST(RuleSet, MergesChainsThatChangeOrdinaryTextAlike) {
+  // [lowercase] and [url_decode_uni, lowercase] lowercase ordinary text
+  // alike: one merged database on top of their own two. [remove_whitespace]
+  // changes ordinary text differently and stays alone.
+  auto set = compileYaml(R"(rules:
+  - {id: 1, message: m, category: generic, targets: [path], transforms: [lowercase],
+     operator: {pattern: a}}
+  - {id: 2, message: m, category: generic, targets: [path], transforms: [url_decode_uni, lowercase],
+     operator: {pattern: b}}
+  - {id: 3, message: m, category: generic, targets: [path], transforms: [remove_whitespace],
+     operator: {pattern: c}}
+)");
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->databaseCount(), 4u);
+}
+
+}  // namespace
+}  // namespace mamori::inspect
