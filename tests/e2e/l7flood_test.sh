@@ -197,4 +197,15 @@ s = json.load(sys.stdin)["sites"][0]
 assert s["bans"] >= 1 and s["top_sources"][0]["source"] == "10.81.3.2", s' ||
   fail "reload lost the flood state: $(ctl dos status)"
 pass "config reload keeps the flood counters of an unchanged site"
+
+# --- the operator lifts the ban: served again at XDP and at the site ------------------
+ctl bans del 10.81.3.2 >/dev/null || fail "bans del failed"
+attacker_served() {
+  [ "$(lab_exec attacker curl -s -o /dev/null -w '%{http_code}' --max-time 1 http://10.81.3.1:8080/ ||
+    true)" = "200" ]
+}
+# The per_ip window (10 s) must pass too; the ban itself (5 min) no longer counts.
+lab_wait_for 150 attacker_served ||
+  fail "after bans del the flooder is still refused: $(ctl dos status)"
+pass "bans del lifts the flood ban at XDP and at the site"
 echo "PASS"

@@ -482,6 +482,16 @@ Status ControlServices::addBan(const common::IpPrefix& source, std::chrono::seco
 }
 
 Status ControlServices::deleteBan(const common::IpPrefix& source) {
+  // A detector that bans a source also refuses it at the site until the
+  // ban's TTL; lifting the ban by hand lifts that too, or the source would
+  // still get 429/403 from the proxy.
+  FloodProtection* fp = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    fp = flood_;
+  }
+  if (fp) fp->liftBan(source);
+  if (LoginProtection* lp = login()) lp->liftBan(source);
   MAMORI_WITH_MAPS(maps)
   return maps->deleteBan(source);
 }

@@ -371,6 +371,11 @@ void FloodProtection::onConnection(const net::ConnectionEvent& event) {
                                kConnectionLogInterval));
 }
 
+std::size_t FloodProtection::liftBan(const common::IpPrefix& source) {
+  auto snap = current();
+  return snap->limiter ? snap->limiter->liftBan(source) : 0;
+}
+
 Result<std::vector<guard::FloodSiteStatus>> FloodProtection::status(const std::string& site,
                                                                     std::size_t top) const {
   auto snap = current();

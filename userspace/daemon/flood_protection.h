@@ -145,6 +145,8 @@ class FloodProtection {
 
   // `site` empty: every site with a flood section. Error{ENOENT} for a site
   // without one (or when no site has one). Control threads.
+  // `mamorictl bans del`: see guard::FloodLimiter::liftBan.
+  std::size_t liftBan(const common::IpPrefix& source);
   common::Result<std::vector<guard::FloodSiteStatus>> status(const std::string& site,
                                                              std::size_t top) const;
 

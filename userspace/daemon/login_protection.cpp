@@ -333,6 +333,11 @@ Result<bool> LoginProtection::unlock(const std::string& site, const std::string&
   return snap->guard->unlock(site, user);
 }
 
+std::size_t LoginProtection::liftBan(const common::IpPrefix& source) {
+  auto snap = current();
+  return snap->guard ? snap->guard->liftBan(source) : 0;
+}
+
 Result<guard::Decision> LoginProtection::report(const std::string& site, const std::string& user,
                                                 const common::IpPrefix& ip, guard::Outcome outcome) {
   auto snap = current();

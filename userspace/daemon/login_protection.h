@@ -158,6 +158,8 @@ class LoginProtection {
   common::Result<std::vector<guard::SiteStatus>> status(const std::string& site,
                                                         std::size_t top) const;
   common::Result<bool> unlock(const std::string& site, const std::string& user);
+  // `mamorictl bans del`: see guard::LoginGuard::liftBan.
+  std::size_t liftBan(const common::IpPrefix& source);
   // An outcome the application reports itself; `ip` must be a host
   // address. The events it causes are logged like the engine's.
   common::Result<guard::Decision> report(const std::string& site, const std::string& user,

@@ -520,6 +520,23 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
   return d;
 }
 
+std::size_t FloodLimiter::liftBan(const common::IpPrefix& source) {
+  std::size_t released = 0;
+  for (Site& site : impl_->sites) {
+    site.state->sources.updateEach([&](SourceEntry& v) {
+      common::IpPrefix host;
+      host.is_v6 = v.v6;
+      host.bytes = v.addr;
+      host.prefix_len = static_cast<uint8_t>(host.maxPrefix());
+      if (v.banned_until_s == 0 || !source.contains(host)) return;
+      v.banned_until_s = 0;
+      v.excess = WindowCount{};
+      ++released;
+    });
+  }
+  return released;
+}
+
 Result<FloodSiteStatus> FloodLimiter::status(std::string_view name, std::size_t top) const {
   auto id = findSite(name);
   if (!id) return Error{ENOENT, "site '" + std::string(name) + "' has no flood policy"};

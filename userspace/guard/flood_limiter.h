@@ -202,6 +202,13 @@ class FloodLimiter {
   // source table (control plane). Error{ENOENT} for an unknown site.
   common::Result<FloodSiteStatus> status(std::string_view site, std::size_t top = 10) const;
 
+  // The operator lifted the XDP ban of `source` (a host or a prefix, e.g.
+  // an IPv6 /64): every site forgets the bans and the excess of the
+  // sources inside it, so they are served again at once instead of
+  // answered 429 until the ban's TTL. Returns the sources released.
+  // Control plane: walks every site's source table.
+  std::size_t liftBan(const common::IpPrefix& source);
+
   // Site names in creation order.
   std::vector<std::string> siteNames() const;
 

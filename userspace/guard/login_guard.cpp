@@ -734,6 +734,22 @@ common::Result<bool> LoginGuard::unlock(std::string_view site, std::string_view 
   return was_locked;
 }
 
+std::size_t LoginGuard::liftBan(const common::IpPrefix& source) {
+  const std::int64_t now_ms = impl_->nowMs();
+  std::size_t lifted = 0;
+  for (const auto& s : impl_->sites) {
+    s->restrictions.updateEach([&](Restriction& r) {
+      if (!source.contains(r.subject)) return;
+      if (std::max({r.throttled_until_ms, r.blocked_until_ms, r.banned_until_ms}) <= now_ms) return;
+      r.throttled_until_ms = 0;
+      r.blocked_until_ms = 0;
+      r.banned_until_ms = 0;
+      ++lifted;
+    });
+  }
+  return lifted;
+}
+
 std::size_t LoginGuard::memoryBytes() const {
   std::size_t n = 0;
   for (const auto& s : impl_->sites) n += s->memoryBytes();

@@ -156,6 +156,13 @@ class LoginGuard {
   // locked. Error{ENOENT} for an unknown site. Any thread.
   common::Result<bool> unlock(std::string_view site, std::string_view user);
 
+  // The operator lifted the XDP ban of `source` (a host or a prefix):
+  // every site drops the throttle, block and ban it holds against sources
+  // and prefixes inside it, so they may try again at once. The ladder's
+  // memory (the excess reached, past bans) stays. Returns the
+  // restrictions lifted. Control plane: walks every site's table.
+  std::size_t liftBan(const common::IpPrefix& source);
+
   // Bytes held by all tables of all sites (fixed from create() on).
   std::size_t memoryBytes() const;
 

@@ -232,6 +232,19 @@ class ShardedTable {
     }
   }
 
+  // Runs fn(V&) on every occupied slot, one shard lock at a time.
+  // Control plane (lifting a ban by hand); costs a walk of the whole table.
+  template <class Fn>
+  void updateEach(Fn&& fn) {
+    for (std::size_t s = 0; s < kShards; ++s) {
+      std::lock_guard lock(shards_[s].mu);
+      Slot* base = slots_.get() + s * sets_per_shard_ * kWays;
+      for (std::size_t i = 0; i < sets_per_shard_ * kWays; ++i) {
+        if (base[i].key != 0) fn(base[i].value);
+      }
+    }
+  }
+
   std::size_t capacity() const { return capacity_; }
   // Occupied slots; walks the table (tests and status only).
   std::size_t sizeSlow() const {

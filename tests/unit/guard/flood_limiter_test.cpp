@@ -156,6 +156,29 @@ TEST_F(FloodLimiterTest, ExcessLeadsToOneBanWithTtl) {
   EXPECT_EQ(st->top_sources[0].banned_s, 100);
 }
 
+TEST_F(FloodLimiterTest, LiftingABanServesTheSourceAgainOnceItsWindowPassed) {
+  auto c = quiet();
+  c.per_ip = {5, 60s};
+  c.ban_after = 2;
+  c.ban_ttl = 600s;
+  auto l = make({c});
+  for (const char* from : {"192.0.2.9", "198.51.100.7", "2001:db8:1:2::5"}) send(*l, from, 8);
+  ASSERT_EQ(sink_.bans().size(), 3u);
+  clock_.advance(61s);  // the per_ip windows pass; the bans (600 s) do not
+  EXPECT_TRUE(l->check(0, ip("192.0.2.9"), "/").refuse());
+  // The operator lifts the host ban and the /64 around the IPv6 source.
+  EXPECT_EQ(l->liftBan(ip("192.0.2.9")), 1u);
+  EXPECT_EQ(l->liftBan(ip("2001:db8:1:2::/64")), 1u);
+  EXPECT_EQ(l->liftBan(ip("203.0.113.0/24")), 0u);  // nobody banned in there
+  EXPECT_FALSE(l->check(0, ip("192.0.2.9"), "/").refuse());
+  EXPECT_FALSE(l->check(0, ip("2001:db8:1:2::5"), "/").refuse());
+  EXPECT_TRUE(l->check(0, ip("198.51.100.7"), "/").refuse());  // its ban stands
+  auto st = l->status("shop");
+  ASSERT_TRUE(st);
+  ASSERT_EQ(st->top_sources.size(), 1u);
+  EXPECT_EQ(st->top_sources[0].source, ip("198.51.100.7"));
+}
+
 TEST_F(FloodLimiterTest, NoXdpBanForAClientSeenThroughAProxyButStillRefused) {
   auto c = quiet();
   c.per_ip = {2, 60s};

@@ -260,6 +260,25 @@ TEST_F(LoginGuardTest, EscalatesDelayThen429ThenBlockThenBan) {
   EXPECT_EQ(sink_.bans().size(), 1u);
 }
 
+TEST_F(LoginGuardTest, LiftingABanByHandLetsTheSourceInAgain) {
+  auto s = site({Counter::FailuresPerIp});
+  s.limits.failures_per_ip.threshold = 1;
+  s.source_ladder = {LadderStep{1, Action::BanSource, 0ms, 0s}};
+  s.ban_ipv6_prefix64 = true;
+  make(s);
+  fail("x", "192.0.2.77");
+  fail("x", "192.0.2.78");
+  fail("x", "2001:db8:1:2:aaaa::1");
+  ASSERT_EQ(sink_.bans().size(), 3u);
+  EXPECT_EQ(guard_->beforeUpstream(0, page("/"), ip("192.0.2.77")).answer.status, 403);
+  EXPECT_EQ(guard_->liftBan(ip("192.0.2.77")), 1u);
+  EXPECT_EQ(guard_->liftBan(ip("2001:db8:1:2::/64")), 1u);
+  EXPECT_EQ(guard_->liftBan(ip("203.0.113.0/24")), 0u);
+  EXPECT_FALSE(guard_->beforeUpstream(0, page("/"), ip("192.0.2.77")).answerLocally());
+  EXPECT_FALSE(guard_->beforeUpstream(0, page("/"), ip("2001:db8:1:2::99")).answerLocally());
+  EXPECT_EQ(guard_->beforeUpstream(0, page("/"), ip("192.0.2.78")).answer.status, 403);
+}
+
 TEST_F(LoginGuardTest, BanTtlGrowsForRepeatOffendersAndIsForgotten) {
   auto s = site({Counter::FailuresPerIp});
   s.limits.failures_per_ip.threshold = 1;
