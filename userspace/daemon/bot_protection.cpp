@@ -15,7 +15,6 @@ namespace {
 
 // Process-wide, so a worker's cached (owner, generation) pair can never
 // match a different BotProtection that reuses an address.
-std::atomic<std::uint64_t> g_generations{0};
 
 common::IpPrefix hostPrefix(const config::IpAddress& ip) {
   common::IpPrefix p;
@@ -144,7 +143,7 @@ Result<std::unique_ptr<BotProtection>> BotProtection::create(const config::Confi
   if (!snap) return snap.error();
   out->verifier_ = std::make_unique<guard::RdnsVerifier>(*lookup, clock, ro);
   out->behaviour_ = std::make_unique<guard::BehaviourTable>(config.bots.sources);
-  out->publish(std::move(*snap));
+  out->snapshot_.publish(std::move(*snap));
   return out;
 }
 
@@ -192,38 +191,13 @@ Result<std::string> BotProtection::reload(const config::Config& config) {
             (resolver_.empty() ? std::string("resolv.conf") : resolver_) + ")";
   const std::size_t sites = (*snap)->sites.size();
   const std::size_t files = (*snap)->lists ? (*snap)->lists->files.size() : 0;
-  publish(std::move(*snap));
+  snapshot_.publish(std::move(*snap));
   if (sites == 0) return "bot protection: off (no site has a bots section)" + notes;
   return "bot protection: " + std::to_string(sites) + " site" + (sites == 1 ? "" : "s") + ", " +
          std::to_string(files) + " data files from " + dir + notes;
 }
 
-void BotProtection::publish(std::shared_ptr<const Snapshot> snapshot) {
-  std::lock_guard lock(mu_);
-  snapshot_ = std::move(snapshot);
-  generation_.store(g_generations.fetch_add(1, std::memory_order_relaxed) + 1,
-                    std::memory_order_release);
-}
-
-std::shared_ptr<const BotProtection::Snapshot> BotProtection::current() const {
-  std::lock_guard lock(mu_);
-  return snapshot_;
-}
-
-const std::shared_ptr<const BotProtection::Snapshot>& BotProtection::local() {
-  thread_local std::shared_ptr<const Snapshot> cached;
-  thread_local std::uint64_t cached_generation = 0;
-  thread_local const BotProtection* cached_owner = nullptr;
-  const std::uint64_t generation = generation_.load(std::memory_order_acquire);
-  if (cached_owner != this || cached_generation != generation) {
-    cached = current();
-    cached_generation = generation;
-    cached_owner = this;
-  }
-  return cached;
-}
-
-bool BotProtection::active() const { return !current()->sites.empty(); }
+bool BotProtection::active() const { return !snapshot_.current()->sites.empty(); }
 
 std::int64_t BotProtection::nowSeconds() const {
   return std::chrono::duration_cast<std::chrono::seconds>(clock_.now()).count();
@@ -243,7 +217,7 @@ void BotProtection::submit(logs::LogRecord record) {
 
 net::Verdict BotProtection::onRequest(const http::Request& request,
                                       const net::RequestContext& context) {
-  const std::shared_ptr<const Snapshot>& snapshot = local();
+  const std::shared_ptr<const Snapshot>& snapshot = snapshot_.local();
   const Snapshot& snap = *snapshot;
   if (snap.sites.empty()) return net::Verdict::pass();
   auto it = snap.sites.find(context.site);
@@ -350,7 +324,7 @@ net::Verdict BotProtection::onRequest(const http::Request& request,
 
 void BotProtection::onResponseStatus(const net::RequestContext& context, int status,
                                      bool set_cookie) {
-  const Snapshot& snap = *local();
+  const Snapshot& snap = *snapshot_.local();
   auto it = snap.sites.find(context.site);
   if (it == snap.sites.end() || !it->second.policy.enabled) return;
   behaviour_->onResponse(it->second.id, hostPrefix(context.peer), status, set_cookie,
@@ -359,7 +333,7 @@ void BotProtection::onResponseStatus(const net::RequestContext& context, int sta
 
 bool BotProtection::isVerifiedGoodBot(const http::Request& request,
                                       const net::RequestContext& context) {
-  const Snapshot& snap = *local();
+  const Snapshot& snap = *snapshot_.local();
   if (!snap.lists) return false;
   auto ua = request.header("user-agent");
   if (!ua) return false;
@@ -370,7 +344,7 @@ bool BotProtection::isVerifiedGoodBot(const http::Request& request,
 }
 
 Result<BotStatus> BotProtection::status(const std::string& site) const {
-  auto snap = current();
+  auto snap = snapshot_.current();
   if (!site.empty() && !snap->sites.count(site))
     return Error{ENOENT, "site '" + site + "' has no bots section"};
   if (snap->sites.empty()) return Error{ENOENT, "no site has a bots section"};
@@ -406,7 +380,7 @@ Result<BotStatus> BotProtection::status(const std::string& site) const {
 }
 
 Result<std::vector<BotTopEntry>> BotProtection::top(const std::string& site, std::size_t n) const {
-  auto snap = current();
+  auto snap = snapshot_.current();
   if (snap->sites.empty()) return Error{ENOENT, "no site has a bots section"};
   std::optional<std::uint32_t> id;
   if (!site.empty()) {
@@ -427,7 +401,7 @@ Result<std::vector<BotTopEntry>> BotProtection::top(const std::string& site, std
 }
 
 std::vector<metrics::BotVerdictCount> BotProtection::verdictCounts() const {
-  auto snap = current();
+  auto snap = snapshot_.current();
   std::vector<metrics::BotVerdictCount> out;
   for (const auto& name : snap->order) {
     const SiteEntry& e = snap->sites.at(name);

@@ -31,6 +31,7 @@
 
 #include "common/result.h"
 #include "config/types.h"
+#include "daemon/published_snapshot.h"
 #include "guard/bot_behaviour.h"
 #include "guard/bot_lists.h"
 #include "guard/bot_types.h"
@@ -228,9 +229,6 @@ class BotProtection {
         path_hash_(guard::KeyedHash::random()) {}
   common::Result<std::shared_ptr<const Snapshot>> build(const config::Config& config,
                                                         const std::string& data_dir);
-  void publish(std::shared_ptr<const Snapshot> snapshot);
-  std::shared_ptr<const Snapshot> current() const;
-  const std::shared_ptr<const Snapshot>& local();
   void submit(logs::LogRecord record);
   std::int64_t nowSeconds() const;
 
@@ -245,11 +243,10 @@ class BotProtection {
   std::unique_ptr<guard::RdnsVerifier> verifier_;
   std::unique_ptr<guard::BehaviourTable> behaviour_;
 
-  mutable std::mutex mu_;  // snapshot_, counters_, site_ids_; never on the request path
-  std::shared_ptr<const Snapshot> snapshot_;
+  PublishedSnapshot<Snapshot> snapshot_;
+  mutable std::mutex mu_;  // counters_, site_ids_; never on the request path
   std::deque<SiteCounters> counters_;  // deque: addresses stay put as it grows
   std::map<std::string, std::uint32_t> site_ids_;
-  std::atomic<std::uint64_t> generation_{0};
 
 #define MAMORI_BOT_ATOMIC(name) std::atomic<std::uint64_t> name##_{0};
   MAMORI_BOT_COUNTERS(MAMORI_BOT_ATOMIC)

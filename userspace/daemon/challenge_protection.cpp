@@ -19,7 +19,6 @@ constexpr std::uint8_t kOverrideOff = 2;
 
 // Process-wide, so a worker's cached (owner, generation) pair can never
 // match a different ChallengeProtection that reuses an address.
-std::atomic<std::uint64_t> g_generations{0};
 
 common::IpPrefix hostPrefix(const config::IpAddress& ip) {
   common::IpPrefix p;
@@ -75,7 +74,7 @@ Result<std::unique_ptr<ChallengeProtection>> ChallengeProtection::create(
   std::unique_ptr<ChallengeProtection> out(new ChallengeProtection(clock, logs));
   auto snap = out->build(config, nullptr);
   if (!snap) return snap.error();
-  out->publish(std::move(*snap));
+  out->snapshot_.publish(std::move(*snap));
   return out;
 }
 
@@ -108,7 +107,7 @@ Result<std::shared_ptr<const ChallengeProtection::Snapshot>> ChallengeProtection
 }
 
 Result<std::string> ChallengeProtection::reload(const config::Config& config) {
-  auto old = current();
+  auto old = snapshot_.current();
   auto snap = build(config, old.get());
   if (!snap) return snap.error();
   std::size_t on = 0, automatic = 0;
@@ -117,40 +116,15 @@ Result<std::string> ChallengeProtection::reload(const config::Config& config) {
     if (e.under_attack.automatic) ++automatic;
   }
   const std::size_t sites = (*snap)->sites.size();
-  publish(std::move(*snap));
+  snapshot_.publish(std::move(*snap));
   return "challenge: " + std::to_string(sites) + " site" + (sites == 1 ? "" : "s") +
          " (keys and runtime switches kept), under attack by config: " + std::to_string(on) +
          ", with auto threshold: " + std::to_string(automatic);
 }
 
-void ChallengeProtection::publish(std::shared_ptr<const Snapshot> snapshot) {
-  std::lock_guard lock(mu_);
-  snapshot_ = std::move(snapshot);
-  generation_.store(g_generations.fetch_add(1, std::memory_order_relaxed) + 1,
-                    std::memory_order_release);
-}
-
-std::shared_ptr<const ChallengeProtection::Snapshot> ChallengeProtection::current() const {
-  std::lock_guard lock(mu_);
-  return snapshot_;
-}
-
-const std::shared_ptr<const ChallengeProtection::Snapshot>& ChallengeProtection::local() {
-  thread_local std::shared_ptr<const Snapshot> cached;
-  thread_local std::uint64_t cached_generation = 0;
-  thread_local const ChallengeProtection* cached_owner = nullptr;
-  const std::uint64_t generation = generation_.load(std::memory_order_acquire);
-  if (cached_owner != this || cached_generation != generation) {
-    cached = current();
-    cached_generation = generation;
-    cached_owner = this;
-  }
-  return cached;
-}
-
 const ChallengeProtection::SiteEntry* ChallengeProtection::entryFor(
     const net::RequestContext& context) {
-  const Snapshot& snap = *local();
+  const Snapshot& snap = *snapshot_.local();
   auto it = snap.sites.find(context.site);
   return it == snap.sites.end() ? nullptr : &it->second;
 }
@@ -383,7 +357,7 @@ UnderAttackStatus ChallengeProtection::statusOf(const SiteEntry& e) const {
 
 Result<UnderAttackStatus> ChallengeProtection::setUnderAttack(const std::string& site,
                                                               UnderAttackSwitch to) {
-  auto snap = current();
+  auto snap = snapshot_.current();
   auto it = snap->sites.find(site);
   if (it == snap->sites.end()) return Error{ENOENT, "no site named '" + site + "'"};
   Runtime& rt = *it->second.runtime;
@@ -401,7 +375,7 @@ Result<UnderAttackStatus> ChallengeProtection::setUnderAttack(const std::string&
 }
 
 std::vector<UnderAttackStatus> ChallengeProtection::underAttack() const {
-  auto snap = current();
+  auto snap = snapshot_.current();
   std::vector<UnderAttackStatus> out;
   for (const auto& name : snap->order) out.push_back(statusOf(snap->sites.at(name)));
   return out;

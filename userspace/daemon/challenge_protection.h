@@ -35,6 +35,7 @@
 
 #include "common/result.h"
 #include "config/types.h"
+#include "daemon/published_snapshot.h"
 #include "guard/challenge.h"
 #include "guard/login_guard.h"
 #include "http/types.h"
@@ -162,9 +163,6 @@ class ChallengeProtection {
   ChallengeProtection(const guard::Clock& clock, DaemonLogs* logs) : clock_(clock), logs_(logs) {}
   common::Result<std::shared_ptr<const Snapshot>> build(const config::Config& config,
                                                         const Snapshot* previous) const;
-  void publish(std::shared_ptr<const Snapshot> snapshot);
-  std::shared_ptr<const Snapshot> current() const;
-  const std::shared_ptr<const Snapshot>& local();
   const SiteEntry* entryFor(const net::RequestContext& context);
 
   UnderAttackStatus statusOf(const SiteEntry& entry) const;
@@ -185,9 +183,7 @@ class ChallengeProtection {
   DaemonLogs* logs_;
   GoodBotCheck good_bot_;
 
-  mutable std::mutex mu_;  // guards snapshot_; never held on the request path
-  std::shared_ptr<const Snapshot> snapshot_;
-  std::atomic<std::uint64_t> generation_{0};
+  PublishedSnapshot<Snapshot> snapshot_;
 
 #define MAMORI_CHALLENGE_ATOMIC(name) std::atomic<std::uint64_t> name##_{0};
   MAMORI_CHALLENGE_COUNTERS(MAMORI_CHALLENGE_ATOMIC)

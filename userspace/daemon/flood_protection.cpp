@@ -25,7 +25,6 @@ common::IpPrefix hostPrefix(const config::IpAddress& ip) {
 
 // Process-wide, so a worker's cached (owner, generation) pair can never
 // match a different FloodProtection that happens to reuse an address.
-std::atomic<std::uint64_t> g_generations{0};
 
 void applyRate(const config::FloodRateConfig& in, guard::FloodRate& out) {
   if (in.requests) out.requests = *in.requests;
@@ -207,7 +206,7 @@ Result<std::unique_ptr<FloodProtection>> FloodProtection::create(const config::C
   std::unique_ptr<FloodProtection> out(new FloodProtection(clock, logs, sink));
   auto snap = out->build(config, nullptr);
   if (!snap) return snap.error();
-  out->publish(std::move(*snap));
+  out->snapshot_.publish(std::move(*snap));
   return out;
 }
 
@@ -233,42 +232,17 @@ Result<std::shared_ptr<const FloodProtection::Snapshot>> FloodProtection::build(
 }
 
 Result<std::string> FloodProtection::reload(const config::Config& config) {
-  auto old = current();
+  auto old = snapshot_.current();
   auto snap = build(config, old->limiter.get());
   if (!snap) return snap.error();
   const std::size_t sites = (*snap)->sites.size();
-  publish(std::move(*snap));
+  snapshot_.publish(std::move(*snap));
   if (sites == 0) return std::string("flood protection: off (no site has a flood section)");
   return "flood protection: " + std::to_string(sites) + " site" + (sites == 1 ? "" : "s") +
          " (counters of sites with unchanged windows kept)";
 }
 
-void FloodProtection::publish(std::shared_ptr<const Snapshot> snapshot) {
-  std::lock_guard lock(mu_);
-  snapshot_ = std::move(snapshot);
-  generation_.store(g_generations.fetch_add(1, std::memory_order_relaxed) + 1,
-                    std::memory_order_release);
-}
-
-std::shared_ptr<const FloodProtection::Snapshot> FloodProtection::current() const {
-  std::lock_guard lock(mu_);
-  return snapshot_;
-}
-
-const std::shared_ptr<const FloodProtection::Snapshot>& FloodProtection::local() {
-  thread_local std::shared_ptr<const Snapshot> cached;
-  thread_local std::uint64_t cached_generation = 0;
-  thread_local const FloodProtection* cached_owner = nullptr;
-  const std::uint64_t generation = generation_.load(std::memory_order_acquire);
-  if (cached_owner != this || cached_generation != generation) {
-    cached = current();
-    cached_generation = generation;
-    cached_owner = this;
-  }
-  return cached;
-}
-
-bool FloodProtection::active() const { return current()->limiter != nullptr; }
+bool FloodProtection::active() const { return snapshot_.current()->limiter != nullptr; }
 
 void FloodProtection::submit(logs::LogRecord record) {
   log_records_.fetch_add(1, std::memory_order_relaxed);
@@ -284,7 +258,7 @@ void FloodProtection::submit(logs::LogRecord record) {
 
 net::Verdict FloodProtection::onRequest(const http::Request& request,
                                         const net::RequestContext& context) {
-  const std::shared_ptr<const Snapshot>& snapshot = local();
+  const std::shared_ptr<const Snapshot>& snapshot = snapshot_.local();
   const Snapshot& snap = *snapshot;
   if (!snap.limiter) return net::Verdict::pass();
   auto site = snap.sites.find(context.site);
@@ -360,7 +334,7 @@ void FloodProtection::onConnection(const net::ConnectionEvent& event) {
   std::string site(event.site);
   std::string tenant = config::kHostTenant;
   {
-    const std::shared_ptr<const Snapshot>& snap = local();
+    const std::shared_ptr<const Snapshot>& snap = snapshot_.local();
     auto it = snap->tenants.find(site);
     if (it != snap->tenants.end())
       tenant = it->second;
@@ -372,13 +346,13 @@ void FloodProtection::onConnection(const net::ConnectionEvent& event) {
 }
 
 std::size_t FloodProtection::liftBan(const common::IpPrefix& source) {
-  auto snap = current();
+  auto snap = snapshot_.current();
   return snap->limiter ? snap->limiter->liftBan(source) : 0;
 }
 
 Result<std::vector<guard::FloodSiteStatus>> FloodProtection::status(const std::string& site,
                                                                     std::size_t top) const {
-  auto snap = current();
+  auto snap = snapshot_.current();
   if (!snap->limiter) return Error{ENOENT, "no site has a flood section"};
   std::vector<guard::FloodSiteStatus> out;
   if (!site.empty()) {

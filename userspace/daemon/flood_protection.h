@@ -26,6 +26,7 @@
 
 #include "common/result.h"
 #include "config/types.h"
+#include "daemon/published_snapshot.h"
 #include "guard/flood_limiter.h"
 #include "guard/keyed_hash.h"
 #include "guard/window_table.h"
@@ -169,9 +170,6 @@ class FloodProtection {
   FloodProtection(const guard::Clock& clock, DaemonLogs* logs, guard::BanSink* sink);
   common::Result<std::shared_ptr<const Snapshot>> build(const config::Config& config,
                                                         const guard::FloodLimiter* previous) const;
-  void publish(std::shared_ptr<const Snapshot> snapshot);
-  std::shared_ptr<const Snapshot> current() const;
-  const std::shared_ptr<const Snapshot>& local();
   void submit(logs::LogRecord record);
 
   const guard::Clock& clock_;
@@ -180,9 +178,7 @@ class FloodProtection {
   guard::KeyedHash hash_;
   guard::detail::ShardedTable<ConnMark> conn_marks_{kConnectionMarks};
 
-  mutable std::mutex mu_;  // guards snapshot_; never held on the request path
-  std::shared_ptr<const Snapshot> snapshot_;
-  std::atomic<std::uint64_t> generation_{0};
+  PublishedSnapshot<Snapshot> snapshot_;
 
 #define MAMORI_FLOOD_ATOMIC(name) std::atomic<std::uint64_t> name##_{0};
   MAMORI_FLOOD_COUNTERS(MAMORI_FLOOD_ATOMIC)

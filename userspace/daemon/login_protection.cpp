@@ -75,7 +75,6 @@ common::IpPrefix hostPrefix(const config::IpAddress& ip) {
 
 // Process-wide, so a worker's cached (owner, generation) pair can never
 // match a different LoginProtection that happens to reuse an address.
-std::atomic<std::uint64_t> g_generations{0};
 
 }  // namespace
 
@@ -164,7 +163,7 @@ Result<std::unique_ptr<LoginProtection>> LoginProtection::create(const config::C
   std::unique_ptr<LoginProtection> out(new LoginProtection(clock, logs, sink));
   auto snap = out->build(config, nullptr);
   if (!snap) return snap.error();
-  out->publish(std::move(*snap));
+  out->snapshot_.publish(std::move(*snap));
   return out;
 }
 
@@ -190,42 +189,17 @@ Result<std::shared_ptr<const LoginProtection::Snapshot>> LoginProtection::build(
 }
 
 Result<std::string> LoginProtection::reload(const config::Config& config) {
-  auto old = current();
+  auto old = snapshot_.current();
   auto snap = build(config, old->guard.get());
   if (!snap) return snap.error();
   const std::size_t sites = (*snap)->sites.size();
-  publish(std::move(*snap));
+  snapshot_.publish(std::move(*snap));
   if (sites == 0) return std::string("login protection: off (no site has a login section)");
   return "login protection: " + std::to_string(sites) + " site" + (sites == 1 ? "" : "s") +
          " (counters of unchanged sites kept)";
 }
 
-void LoginProtection::publish(std::shared_ptr<const Snapshot> snapshot) {
-  std::lock_guard lock(mu_);
-  snapshot_ = std::move(snapshot);
-  generation_.store(g_generations.fetch_add(1, std::memory_order_relaxed) + 1,
-                    std::memory_order_release);
-}
-
-std::shared_ptr<const LoginProtection::Snapshot> LoginProtection::current() const {
-  std::lock_guard lock(mu_);
-  return snapshot_;
-}
-
-const std::shared_ptr<const LoginProtection::Snapshot>& LoginProtection::local() {
-  thread_local std::shared_ptr<const Snapshot> cached;
-  thread_local std::uint64_t cached_generation = 0;
-  thread_local const LoginProtection* cached_owner = nullptr;
-  const std::uint64_t generation = generation_.load(std::memory_order_acquire);
-  if (cached_owner != this || cached_generation != generation) {
-    cached = current();
-    cached_generation = generation;
-    cached_owner = this;
-  }
-  return cached;
-}
-
-bool LoginProtection::active() const { return current()->guard != nullptr; }
+bool LoginProtection::active() const { return snapshot_.current()->guard != nullptr; }
 
 void LoginProtection::logEvents(const std::vector<guard::Event>& events,
                                 const LoginEventContext& context) {
@@ -249,7 +223,7 @@ void LoginProtection::countOutcome(guard::Outcome outcome) {
 net::Verdict LoginProtection::onRequest(const http::Request& request,
                                         const net::RequestContext& context) {
   // This thread's cached pointer: no reference-count traffic per request.
-  const std::shared_ptr<const Snapshot>& snapshot = local();
+  const std::shared_ptr<const Snapshot>& snapshot = snapshot_.local();
   const Snapshot& snap = *snapshot;
   if (!snap.guard) return net::Verdict::pass();
   auto site = snap.sites.find(context.site);
@@ -308,7 +282,7 @@ net::ResponseAction LoginProtection::onResponse(const std::shared_ptr<void>& tok
 
 Result<std::vector<guard::SiteStatus>> LoginProtection::status(const std::string& site,
                                                                std::size_t top) const {
-  auto snap = current();
+  auto snap = snapshot_.current();
   if (!snap->guard) return Error{ENOENT, "no site has a login section"};
   std::vector<guard::SiteStatus> out;
   if (!site.empty()) {
@@ -327,20 +301,20 @@ Result<std::vector<guard::SiteStatus>> LoginProtection::status(const std::string
 }
 
 Result<bool> LoginProtection::unlock(const std::string& site, const std::string& user) {
-  auto snap = current();
+  auto snap = snapshot_.current();
   if (!snap->guard || !snap->sites.count(site))
     return Error{ENOENT, "site '" + site + "' has no login section"};
   return snap->guard->unlock(site, user);
 }
 
 std::size_t LoginProtection::liftBan(const common::IpPrefix& source) {
-  auto snap = current();
+  auto snap = snapshot_.current();
   return snap->guard ? snap->guard->liftBan(source) : 0;
 }
 
 Result<guard::Decision> LoginProtection::report(const std::string& site, const std::string& user,
                                                 const common::IpPrefix& ip, guard::Outcome outcome) {
-  auto snap = current();
+  auto snap = snapshot_.current();
   auto entry = snap->sites.find(site);
   if (!snap->guard || entry == snap->sites.end())
     return Error{ENOENT, "site '" + site + "' has no login section"};

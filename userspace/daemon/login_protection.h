@@ -26,6 +26,7 @@
 #include "common/ip_prefix.h"
 #include "common/result.h"
 #include "config/types.h"
+#include "daemon/published_snapshot.h"
 #include "guard/login_guard.h"
 #include "guard/types.h"
 #include "logs/types.h"
@@ -183,9 +184,6 @@ class LoginProtection {
       : clock_(clock), logs_(logs), sink_(sink) {}
   common::Result<std::shared_ptr<const Snapshot>> build(const config::Config& config,
                                                         const guard::LoginGuard* previous) const;
-  void publish(std::shared_ptr<const Snapshot> snapshot);
-  std::shared_ptr<const Snapshot> current() const;
-  const std::shared_ptr<const Snapshot>& local();  // this worker's copy
   void logEvents(const std::vector<guard::Event>& events, const LoginEventContext& context);
   void countOutcome(guard::Outcome outcome);
 
@@ -193,9 +191,7 @@ class LoginProtection {
   DaemonLogs* logs_;
   guard::BanSink* sink_;
 
-  mutable std::mutex mu_;  // guards snapshot_; never held on the request path
-  std::shared_ptr<const Snapshot> snapshot_;
-  std::atomic<std::uint64_t> generation_{0};  // unique process-wide per publish
+  PublishedSnapshot<Snapshot> snapshot_;
 
 #define MAMORI_LOGIN_ATOMIC(name) std::atomic<std::uint64_t> name##_{0};
   MAMORI_LOGIN_COUNTERS(MAMORI_LOGIN_ATOMIC)
