@@ -719,9 +719,10 @@ std::string loginSourceText(const LoginSourceInfo& s) {
          pad(std::to_string(s.bans), 6) + state + "\n";
 }
 
-// Parses "--name value" pairs of a login subcommand into `out`; false (after
-// a usage error) on an unknown or repeated option or a missing value.
-bool loginOptions(Context& ctx, const std::vector<std::string>& allowed,
+// Parses "--name value" pairs of a subcommand (login, bots, dos) into `out`;
+// false (after a usage error) on an unknown or repeated option or a missing
+// value.
+bool subcommandOptions(Context& ctx, const std::vector<std::string>& allowed,
                   std::map<std::string, std::string>* out, const std::string& usage_text) {
   auto& a = ctx.args();
   for (size_t i = 2; i < a.size(); ++i) {
@@ -736,6 +737,20 @@ bool loginOptions(Context& ctx, const std::vector<std::string>& allowed,
   return true;
 }
 
+// The `--top N` of a status listing: 10 when absent; nullopt (after a usage
+// error) unless N is a number in 1..1000.
+std::optional<std::size_t> topOption(Context& ctx, const std::map<std::string, std::string>& opt) {
+  auto it = opt.find("--top");
+  if (it == opt.end()) return 10;
+  char* end = nullptr;
+  const unsigned long v = std::strtoul(it->second.c_str(), &end, 10);
+  if (it->second.empty() || *end != '\0' || v == 0 || v > 1000) {
+    ctx.usage("bad --top '" + it->second + "' (1..1000)");
+    return std::nullopt;
+  }
+  return v;
+}
+
 int loginCommand(Context& ctx) {
   auto& a = ctx.args();
   auto& sv = ctx.services();
@@ -744,16 +759,10 @@ int loginCommand(Context& ctx) {
   std::map<std::string, std::string> opt;
   if (verb == "status") {
     const std::string usage_text = "login status [--site SITE] [--top N]";
-    if (!loginOptions(ctx, {"--site", "--top"}, &opt, usage_text)) return 2;
-    std::size_t top = 10;
-    if (opt.count("--top")) {
-      char* end = nullptr;
-      unsigned long v = std::strtoul(opt["--top"].c_str(), &end, 10);
-      if (opt["--top"].empty() || *end != '\0' || v == 0 || v > 1000)
-        return ctx.usage("bad --top '" + opt["--top"] + "' (1..1000)");
-      top = v;
-    }
-    auto status = sv.loginStatus(opt["--site"], top);
+    if (!subcommandOptions(ctx, {"--site", "--top"}, &opt, usage_text)) return 2;
+    const std::optional<std::size_t> top = topOption(ctx, opt);
+    if (!top) return 2;
+    auto status = sv.loginStatus(opt["--site"], *top);
     if (!status) return ctx.failed(status.error());
     if (ctx.json()) {
       std::string out = "[";
@@ -793,7 +802,7 @@ int loginCommand(Context& ctx) {
   }
   if (verb == "unlock") {
     const std::string usage_text = "login unlock --site SITE --user USER";
-    if (!loginOptions(ctx, {"--site", "--user"}, &opt, usage_text)) return 2;
+    if (!subcommandOptions(ctx, {"--site", "--user"}, &opt, usage_text)) return 2;
     if (!opt.count("--site") || !opt.count("--user") || opt["--user"].empty())
       return ctx.usage("usage: " + usage_text);
     const std::string& site = opt["--site"];
@@ -813,7 +822,7 @@ int loginCommand(Context& ctx) {
   if (verb == "report") {
     const std::string usage_text =
         "login report --site SITE --user USER --ip IP --result failed|succeeded";
-    if (!loginOptions(ctx, {"--site", "--user", "--ip", "--result"}, &opt, usage_text)) return 2;
+    if (!subcommandOptions(ctx, {"--site", "--user", "--ip", "--result"}, &opt, usage_text)) return 2;
     if (!opt.count("--site") || !opt.count("--ip") || !opt.count("--result"))
       return ctx.usage("usage: " + usage_text);
     const std::string& result = opt["--result"];
@@ -863,7 +872,7 @@ int botsCommand(Context& ctx) {
   std::map<std::string, std::string> opt;
   if (verb == "status") {
     const std::string usage_text = "bots status [--site SITE]";
-    if (!loginOptions(ctx, {"--site"}, &opt, usage_text)) return 2;
+    if (!subcommandOptions(ctx, {"--site"}, &opt, usage_text)) return 2;
     auto st = sv.botStatus(opt["--site"]);
     if (!st) return ctx.failed(st.error());
     if (ctx.json()) {
@@ -924,16 +933,10 @@ int botsCommand(Context& ctx) {
   }
   if (verb == "top") {
     const std::string usage_text = "bots top [--site SITE] [--top N]";
-    if (!loginOptions(ctx, {"--site", "--top"}, &opt, usage_text)) return 2;
-    std::size_t top = 10;
-    if (opt.count("--top")) {
-      char* end = nullptr;
-      unsigned long v = std::strtoul(opt["--top"].c_str(), &end, 10);
-      if (opt["--top"].empty() || *end != '\0' || v == 0 || v > 1000)
-        return ctx.usage("bad --top '" + opt["--top"] + "' (1..1000)");
-      top = v;
-    }
-    auto list = sv.botTop(opt["--site"], top);
+    if (!subcommandOptions(ctx, {"--site", "--top"}, &opt, usage_text)) return 2;
+    const std::optional<std::size_t> top = topOption(ctx, opt);
+    if (!top) return 2;
+    auto list = sv.botTop(opt["--site"], *top);
     if (!list) return ctx.failed(list.error());
     if (ctx.json()) {
       std::string out = "[";
@@ -1013,16 +1016,10 @@ int dosCommand(Context& ctx) {
   if (verb != "status") return ctx.usage("unknown dos command '" + verb + "'");
   std::map<std::string, std::string> opt;
   const std::string usage_text = "dos status [--site SITE] [--top N]";
-  if (!loginOptions(ctx, {"--site", "--top"}, &opt, usage_text)) return 2;
-  std::size_t top = 10;
-  if (opt.count("--top")) {
-    char* end = nullptr;
-    unsigned long v = std::strtoul(opt["--top"].c_str(), &end, 10);
-    if (opt["--top"].empty() || *end != '\0' || v == 0 || v > 1000)
-      return ctx.usage("bad --top '" + opt["--top"] + "' (1..1000)");
-    top = v;
-  }
-  auto st = ctx.services().dosStatus(opt["--site"], top);
+  if (!subcommandOptions(ctx, {"--site", "--top"}, &opt, usage_text)) return 2;
+  const std::optional<std::size_t> top = topOption(ctx, opt);
+  if (!top) return 2;
+  auto st = ctx.services().dosStatus(opt["--site"], *top);
   if (!st) return ctx.failed(st.error());
   if (ctx.json()) {
     std::string out =
