@@ -39,6 +39,14 @@ struct IpAddress {
   // Address length in bits: 32 or 128.
   int bits() const { return family == AddressFamily::Ipv4 ? 32 : 128; }
   bool operator==(const IpAddress&) const = default;
+  // The address as a host prefix (/32 or /128), the form guard and shield take.
+  IpPrefix asHostPrefix() const {
+    IpPrefix p;
+    p.is_v6 = family == AddressFamily::Ipv6;
+    p.bytes = bytes;
+    p.prefix_len = static_cast<uint8_t>(bits());
+    return p;
+  }
 };
 
 // A "host:port" endpoint. `host` is the lower-case host name, or the

@@ -13,17 +13,6 @@ using common::Result;
 
 namespace {
 
-// Process-wide, so a worker's cached (owner, generation) pair can never
-// match a different BotProtection that reuses an address.
-
-common::IpPrefix hostPrefix(const config::IpAddress& ip) {
-  common::IpPrefix p;
-  p.is_v6 = ip.family == config::AddressFamily::Ipv6;
-  p.bytes = ip.bytes;
-  p.prefix_len = p.is_v6 ? 128 : 32;
-  return p;
-}
-
 std::string joined(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : ",") + s;
@@ -224,7 +213,7 @@ net::Verdict BotProtection::onRequest(const http::Request& request,
   if (it == snap.sites.end() || !it->second.policy.enabled) return net::Verdict::pass();
   const SiteEntry& site = it->second;
   requests_.fetch_add(1, std::memory_order_relaxed);
-  const common::IpPrefix source = hostPrefix(context.peer);
+  const common::IpPrefix source = context.peer.asHostPrefix();
   const std::int64_t now = nowSeconds();
 
   // Behaviour first: every request counts, whatever its class.
@@ -327,7 +316,7 @@ void BotProtection::onResponseStatus(const net::RequestContext& context, int sta
   const Snapshot& snap = *snapshot_.local();
   auto it = snap.sites.find(context.site);
   if (it == snap.sites.end() || !it->second.policy.enabled) return;
-  behaviour_->onResponse(it->second.id, hostPrefix(context.peer), status, set_cookie,
+  behaviour_->onResponse(it->second.id, context.peer.asHostPrefix(), status, set_cookie,
                          it->second.policy.behaviour, nowSeconds());
 }
 
@@ -339,7 +328,7 @@ bool BotProtection::isVerifiedGoodBot(const http::Request& request,
   if (!ua) return false;
   const guard::GoodBot* claim = snap.lists->claimedGoodBot(guard::asciiLower(*ua));
   if (!claim) return false;
-  return verifier_->peek(hostPrefix(context.peer), claim->name).state ==
+  return verifier_->peek(context.peer.asHostPrefix(), claim->name).state ==
          guard::RdnsState::Verified;
 }
 

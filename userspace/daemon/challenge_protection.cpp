@@ -17,21 +17,10 @@ constexpr std::uint8_t kOverrideAuto = 0;
 constexpr std::uint8_t kOverrideOn = 1;
 constexpr std::uint8_t kOverrideOff = 2;
 
-// Process-wide, so a worker's cached (owner, generation) pair can never
-// match a different ChallengeProtection that reuses an address.
-
-common::IpPrefix hostPrefix(const config::IpAddress& ip) {
-  common::IpPrefix p;
-  p.is_v6 = ip.family == config::AddressFamily::Ipv6;
-  p.bytes = ip.bytes;
-  p.prefix_len = p.is_v6 ? 128 : 32;
-  return p;
-}
-
 guard::ChallengeBinding bindingOf(const http::Request& request, const net::RequestContext& context) {
   guard::ChallengeBinding who;
   who.site = context.site;
-  who.address = hostPrefix(context.peer);
+  who.address = context.peer.asHostPrefix();
   if (auto ua = request.header("user-agent")) who.user_agent = *ua;
   return who;
 }

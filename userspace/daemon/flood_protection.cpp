@@ -15,17 +15,6 @@ using common::Result;
 
 namespace {
 
-common::IpPrefix hostPrefix(const config::IpAddress& ip) {
-  common::IpPrefix p;
-  p.is_v6 = ip.family == config::AddressFamily::Ipv6;
-  p.bytes = ip.bytes;
-  p.prefix_len = p.is_v6 ? 128 : 32;
-  return p;
-}
-
-// Process-wide, so a worker's cached (owner, generation) pair can never
-// match a different FloodProtection that happens to reuse an address.
-
 void applyRate(const config::FloodRateConfig& in, guard::FloodRate& out) {
   if (in.requests) out.requests = *in.requests;
   if (in.window) out.window = *in.window;
@@ -64,7 +53,7 @@ Result<std::vector<guard::FloodSiteConfig>> floodSettings(const config::Config& 
 FloodClient floodClient(const http::Request& request, const config::IpAddress& peer,
                         const std::vector<common::IpPrefix>& trusted_proxies) {
   FloodClient out;
-  out.address = hostPrefix(peer);
+  out.address = peer.asHostPrefix();
   if (trusted_proxies.empty() || !net::isTrustedPeer(trusted_proxies, peer)) return out;
   out.via_proxy = true;
   // Every X-Forwarded-For field in order, as one list (RFC 7230 §3.2.2).
@@ -89,7 +78,7 @@ FloodClient floodClient(const http::Request& request, const config::IpAddress& p
     auto ip = config::parseIpAddress(*it);
     if (!ip) return out;  // garbage: count the proxy itself
     if (net::isTrustedPeer(trusted_proxies, *ip)) continue;
-    out.address = hostPrefix(*ip);
+    out.address = ip->asHostPrefix();
     return out;
   }
   return out;

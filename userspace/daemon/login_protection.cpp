@@ -65,17 +65,6 @@ bool restricts(guard::Action a) {
          a == guard::Action::BanSource || a == guard::Action::LockUsername;
 }
 
-common::IpPrefix hostPrefix(const config::IpAddress& ip) {
-  common::IpPrefix p;
-  p.is_v6 = ip.family == config::AddressFamily::Ipv6;
-  p.bytes = ip.bytes;
-  p.prefix_len = p.is_v6 ? 128 : 32;
-  return p;
-}
-
-// Process-wide, so a worker's cached (owner, generation) pair can never
-// match a different LoginProtection that happens to reuse an address.
-
 }  // namespace
 
 std::string loginRuleId(const guard::Event& event) {
@@ -228,7 +217,7 @@ net::Verdict LoginProtection::onRequest(const http::Request& request,
   if (!snap.guard) return net::Verdict::pass();
   auto site = snap.sites.find(context.site);
   if (site == snap.sites.end()) return net::Verdict::pass();
-  guard::PreCheck pre = snap.guard->beforeUpstream(site->second.id, request, hostPrefix(context.peer));
+  guard::PreCheck pre = snap.guard->beforeUpstream(site->second.id, request, context.peer.asHostPrefix());
   if (!pre.login && pre.events.empty() && !pre.answerLocally()) return net::Verdict::pass();
 
   LoginEventContext ec;
