@@ -12,7 +12,7 @@
 #include <linux/types.h>
 #endif
 
-#define SHIELD_PIN_ABI "v2"
+#define SHIELD_PIN_ABI "v3"
 
 /* Why a packet got its verdict. Stats are indexed by reason * 2 + dropped. */
 enum shield_reason {
@@ -142,7 +142,8 @@ struct shield_src {
 
 /*
  * Value of rate_src: one refill stamp and four buckets in milli-packets
- * (integer-only arithmetic; 24 bytes keeps a million sources affordable).
+ * (integer-only arithmetic), the flood hold and the cached ban verdict:
+ * 48 bytes (docs/shield.md gives the memory per million sources).
  * Burst is capped at SHIELD_BURST_MAX so milli-packets fit in 32 bits.
  */
 struct shield_rate_state {
@@ -158,6 +159,29 @@ struct shield_rate_state {
 	__u64 hold_until_ns;
 	__u32 hold_reason;
 	__u32 hold_kinds;
+	/*
+	 * The `ban_gen` token current when this source was last found unbanned
+	 * in bans_v4/bans_v6. While it still equals `ban_gen`, no ban has been
+	 * added or removed since, and the program skips the ban lookups (one
+	 * LRU hash walk, two for IPv6 with /64 bans). Only "not banned" is
+	 * cached: a banned source looks the ban map up on every packet, so the
+	 * ban map stays the one authority on who is banned. One 64-bit word so
+	 * that two CPUs writing the entry at once can never mix two tokens.
+	 */
+	__u64 ban_token;
+};
+
+/*
+ * Value of the `ban_gen` array map: a token userspace replaces with a fresh
+ * random non-zero value after every ban add or delete and every change of
+ * the /64 setting (PinnedMaps::addBan/deleteBan, Shield::applySettings),
+ * always after the ban map write. A random token, not a counter: several
+ * writers (mamorid, mamorictl) can replace it without a read-modify-write
+ * race, and it never wraps back onto a stale value (a repeat is a 2^-64
+ * chance per change).
+ */
+struct shield_ban_gen {
+	__u64 token;
 };
 
 #define SHIELD_RATE_MAX 10000000u /* packets/s */

@@ -24,7 +24,7 @@ inline constexpr const char* kDefaultPinRoot = "/sys/fs/bpf/mamori";
 struct Options {
   // Maps are pinned in <pin_root>/<abi>/; tests pass a private root.
   std::string pin_root = kDefaultPinRoot;
-  uint32_t max_sources = 1u << 20;  // rate_src entries (~104 B each)
+  uint32_t max_sources = 1u << 20;  // rate_src entries (~128 B each, docs/shield.md)
   uint32_t max_bans = 1u << 18;     // bans_v4 and bans_v6 entries each
 };
 
@@ -80,7 +80,10 @@ class PinnedMaps {
 
   // Adds or refreshes a ban that expires `ttl` from now (CLOCK_MONOTONIC,
   // the clock bpf_ktime_get_ns reads). IPv4 takes host addresses only; IPv6
-  // takes a host or a /64.
+  // takes a host or a /64. Both calls then replace the ban_gen token, so
+  // the change applies from the source's next packet even where the program
+  // had cached "not banned" for it (bpf/shield_abi.h, struct shield_ban_gen).
+  // Fails with the map call's errno; deleting an absent ban is ENOENT.
   common::Status addBan(const common::IpPrefix& source, std::chrono::seconds ttl, BanReason reason);
   common::Status deleteBan(const common::IpPrefix& source);
   common::Result<std::vector<Ban>> listBans() const;  // unexpired only

@@ -1,0 +1,270 @@
+// The cached ban verdict in rate_src (struct shield_rate_state.ban_token):
+// a source found unbanned skips the ban lookups until the ban_gen token
+// changes. These tests pin down that every ban change still applies from
+// the very next packet, and that losing the cache (eviction, restart) never
+// loses a ban.
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+
+#include <set>
+
+#include "shield_abi.h"
+#include "shield_fixture.h"
+
+namespace mamori::testing {
+namespace {
+
+using common::parseIpPrefix;
+
+class BanCacheTest : public ShieldFixture {
+ protected:
+  void SetUp() override {
+    ShieldFixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    // The cache lives in the rate_src entry, which exists only with rates on.
+    // Limits far above what a test sends, so no packet is rate-dropped.
+    settings_.all = {1'000'000, 1'000'000};
+    apply(settings_);
+  }
+
+  // Opens a pinned map of the shield by name; the fd is closed by the fixture.
+  int mapFd(const char* name) {
+    int fd = bpf_obj_get((maps_->pinDir() + "/" + name).c_str());
+    EXPECT_GE(fd, 0) << name << ": " << strerror(errno);
+    if (fd >= 0) fds_.push_back(fd);
+    return fd;
+  }
+
+  void TearDown() override {
+    for (int fd : fds_) close(fd);
+    ShieldFixture::TearDown();
+  }
+
+  uint64_t banToken() {
+    uint32_t zero = 0;
+    shield_ban_gen gen{};
+    EXPECT_EQ(bpf_map_lookup_elem(mapFd("ban_gen"), &zero, &gen), 0);
+    return gen.token;
+  }
+
+  static shield_src sourceKey(const std::string& addr) {
+    shield_src key{};
+    if (addr.find(':') == std::string::npos) {
+      key.addr[10] = key.addr[11] = 0xff;
+      inet_pton(AF_INET, addr.c_str(), key.addr + 12);
+    } else {
+      inet_pton(AF_INET6, addr.c_str(), key.addr);
+    }
+    return key;
+  }
+
+  // The source's rate_src entry, or false if it has none (new or evicted).
+  bool rateEntry(const std::string& addr, shield_rate_state* out) {
+    shield_src key = sourceKey(addr);
+    return bpf_map_lookup_elem(mapFd("rate_src"), &key, out) == 0;
+  }
+
+  // Writes a ban straight into bans_v4 without touching ban_gen, as no
+  // caller of the API ever does: shows whether the program looked.
+  void writeBanBehindTheCachesBack(const std::string& addr) {
+    uint32_t key;
+    inet_pton(AF_INET, addr.c_str(), &key);
+    shield_ban ban{shield::monotonicNowNs() + 60'000'000'000ull, SHIELD_BAN_MANUAL, 0};
+    ASSERT_EQ(bpf_map_update_elem(mapFd("bans_v4"), &key, &ban, BPF_ANY), 0);
+  }
+
+  static Packet ackFrom(const std::string& addr) {
+    if (addr.find(':') != std::string::npos)
+      return Packet().ipv6(addr, "2001:db8::2").tcp(40000, 443, kAck);
+    return Packet().ipv4(addr, "10.0.0.2").tcp(40000, 443, kAck);
+  }
+
+  std::vector<int> fds_;
+};
+
+TEST_F(BanCacheTest, UnbannedSourceCachesTheCurrentToken) {
+  EXPECT_EQ(run(ackFrom("198.51.100.20")), kPass);
+  shield_rate_state st{};
+  ASSERT_TRUE(rateEntry("198.51.100.20", &st));
+  EXPECT_EQ(st.ban_token, banToken());
+}
+
+TEST_F(BanCacheTest, CachedVerdictSkipsTheBanLookupUntilTheTokenChanges) {
+  EXPECT_EQ(run(ackFrom("198.51.100.21")), kPass);
+  // A ban written without a token change is not seen: proof that the
+  // lookup is skipped, and why every writer goes through PinnedMaps.
+  writeBanBehindTheCachesBack("198.51.100.21");
+  EXPECT_EQ(run(ackFrom("198.51.100.21")), kPass);
+  // Any ban change elsewhere replaces the token; the source looks again.
+  ASSERT_TRUE(maps_->addBan(*parseIpPrefix("198.51.100.99"), std::chrono::seconds(60),
+                            shield::BanReason::Manual).ok());
+  EXPECT_EQ(run(ackFrom("198.51.100.21")), kDrop);
+  EXPECT_EQ(counters().dropped[SHIELD_R_BAN].packets, 1u);
+}
+
+TEST_F(BanCacheTest, BanAddedAfterTheSourceWasCachedDropsTheNextPacket) {
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(run(ackFrom("198.51.100.22")), kPass);
+  ASSERT_TRUE(maps_->addBan(*parseIpPrefix("198.51.100.22"), std::chrono::seconds(60),
+                            shield::BanReason::Login).ok());
+  // Banned is never cached: every packet asks the ban map, and drops.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(run(ackFrom("198.51.100.22")), kDrop) << i;
+  EXPECT_EQ(counters().dropped[SHIELD_R_BAN].packets, 3u);
+}
+
+TEST_F(BanCacheTest, BanAddedThroughASecondHandleDropsTheNextPacket) {
+  // mamorictl and mamorid each hold their own PinnedMaps.
+  auto other = shield::PinnedMaps::open(pin_root_);
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  EXPECT_EQ(run(ackFrom("198.51.100.23")), kPass);
+  ASSERT_TRUE(other->addBan(*parseIpPrefix("198.51.100.23"), std::chrono::seconds(60),
+                            shield::BanReason::Manual).ok());
+  EXPECT_EQ(run(ackFrom("198.51.100.23")), kDrop);
+}
+
+TEST_F(BanCacheTest, DeletedBanLiftsOnTheNextPacket) {
+  auto src = *parseIpPrefix("198.51.100.24");
+  ASSERT_TRUE(maps_->addBan(src, std::chrono::seconds(60), shield::BanReason::Manual).ok());
+  EXPECT_EQ(run(ackFrom("198.51.100.24")), kDrop);
+  ASSERT_TRUE(maps_->deleteBan(src).ok());
+  EXPECT_EQ(run(ackFrom("198.51.100.24")), kPass);
+  shield_rate_state st{};
+  ASSERT_TRUE(rateEntry("198.51.100.24", &st));
+  EXPECT_EQ(st.ban_token, banToken());
+  // Banned again after being cached as unbanned: drops at once.
+  ASSERT_TRUE(maps_->addBan(src, std::chrono::seconds(60), shield::BanReason::Manual).ok());
+  EXPECT_EQ(run(ackFrom("198.51.100.24")), kDrop);
+}
+
+TEST_F(BanCacheTest, BanExpiresByTimeWithoutATokenChange) {
+  auto src = *parseIpPrefix("198.51.100.25");
+  ASSERT_TRUE(maps_->addBan(src, std::chrono::seconds(30), shield::BanReason::Flood).ok());
+  EXPECT_EQ(run(ackFrom("198.51.100.25")), kDrop);
+  const uint64_t token = banToken();
+
+  // Age the ban past its expiry directly (as time would), token untouched;
+  // a second back because the program reads the coarse clock.
+  uint32_t key;
+  std::memcpy(&key, src.bytes.data(), 4);
+  shield_ban ban{};
+  ASSERT_EQ(bpf_map_lookup_elem(mapFd("bans_v4"), &key, &ban), 0);
+  ban.expires_ns = shield::monotonicNowNs() - 1'000'000'000ull;
+  ASSERT_EQ(bpf_map_update_elem(mapFd("bans_v4"), &key, &ban, BPF_EXIST), 0);
+
+  EXPECT_EQ(run(ackFrom("198.51.100.25")), kPass);
+  EXPECT_EQ(banToken(), token);
+  EXPECT_NE(bpf_map_lookup_elem(mapFd("bans_v4"), &key, &ban), 0) << "expired ban deleted lazily";
+  shield_rate_state st{};
+  ASSERT_TRUE(rateEntry("198.51.100.25", &st));
+  EXPECT_EQ(st.ban_token, token);
+  EXPECT_EQ(run(ackFrom("198.51.100.25")), kPass);
+}
+
+TEST_F(BanCacheTest, Slash64BanReachesACachedIpv6Source) {
+  settings_.ban_v6_prefix64 = true;
+  apply(settings_);
+  EXPECT_EQ(run(ackFrom("2001:db8:7:8::42")), kPass);
+  ASSERT_TRUE(maps_->addBan(*parseIpPrefix("2001:db8:7:8::/64"), std::chrono::seconds(60),
+                            shield::BanReason::Bot).ok());
+  EXPECT_EQ(run(ackFrom("2001:db8:7:8::42")), kDrop);
+  EXPECT_EQ(run(ackFrom("2001:db8:7:9::42")), kPass);  // the next /64 is not banned
+  ASSERT_TRUE(maps_->deleteBan(*parseIpPrefix("2001:db8:7:8::/64")).ok());
+  EXPECT_EQ(run(ackFrom("2001:db8:7:8::42")), kPass);
+}
+
+TEST_F(BanCacheTest, TurningOnSlash64BansReachesCachedSources) {
+  // A /64 ban that does not apply while the setting is off...
+  ASSERT_TRUE(maps_->addBan(*parseIpPrefix("2001:db8:7:a::/64"), std::chrono::seconds(60),
+                            shield::BanReason::Bot).ok());
+  EXPECT_EQ(run(ackFrom("2001:db8:7:a::1")), kPass);
+  // ...applies from the next packet once it is on, cached or not.
+  settings_.ban_v6_prefix64 = true;
+  apply(settings_);
+  EXPECT_EQ(run(ackFrom("2001:db8:7:a::1")), kDrop);
+  settings_.ban_v6_prefix64 = false;
+  apply(settings_);
+  EXPECT_EQ(run(ackFrom("2001:db8:7:a::1")), kPass);
+}
+
+// A spoofed-source flood churns rate_src (4096 entries in the fixture):
+// sources lose their entry, and with it the cache and the bucket, but the
+// ban map stays the authority.
+TEST_F(BanCacheTest, EvictedEntriesNeverLoseABan) {
+  EXPECT_EQ(run(ackFrom("198.51.100.26")), kPass);  // cached as unbanned
+  ASSERT_TRUE(maps_->addBan(*parseIpPrefix("198.51.100.26"), std::chrono::seconds(60),
+                            shield::BanReason::Flood).ok());
+  ASSERT_TRUE(maps_->addBan(*parseIpPrefix("198.51.100.27"), std::chrono::seconds(60),
+                            shield::BanReason::Flood).ok());
+  EXPECT_EQ(run(ackFrom("198.51.100.26")), kDrop);
+
+  // 4 x the table size of distinct spoofed sources (10.x.y.z), each passing
+  // and inserting an entry.
+  for (uint32_t i = 0; i < 4 * 4096; ++i) {
+    const std::string addr = "10." + std::to_string((i >> 16) & 0xff) + "." +
+                             std::to_string((i >> 8) & 0xff) + "." + std::to_string(i & 0xff);
+    ASSERT_EQ(run(ackFrom(addr)), kPass) << addr;
+  }
+  shield_rate_state st{};
+  EXPECT_FALSE(rateEntry("10.0.0.0", &st)) << "the flood should have evicted early entries";
+
+  EXPECT_EQ(run(ackFrom("198.51.100.26")), kDrop);
+  EXPECT_EQ(run(ackFrom("198.51.100.27")), kDrop);
+  // A source evicted while unbanned starts over and is cached again.
+  EXPECT_EQ(run(ackFrom("10.0.0.0")), kPass);
+  ASSERT_TRUE(rateEntry("10.0.0.0", &st));
+  EXPECT_EQ(st.ban_token, banToken());
+}
+
+TEST_F(BanCacheTest, EveryBanChangeAndSettingsWriteReplacesTheToken) {
+  // The token is random, not a counter, so it has no wrap-around to get
+  // wrong; what matters is that each change gives a new, non-zero value.
+  std::set<uint64_t> seen = {banToken()};
+  auto src = *parseIpPrefix("198.51.100.28");
+  auto expectNew = [&](const char* what) {
+    const uint64_t t = banToken();
+    EXPECT_NE(t, 0u) << what;
+    EXPECT_TRUE(seen.insert(t).second) << what << " did not change the token";
+  };
+  ASSERT_TRUE(maps_->addBan(src, std::chrono::seconds(60), shield::BanReason::Manual).ok());
+  expectNew("addBan");
+  ASSERT_TRUE(maps_->addBan(src, std::chrono::seconds(120), shield::BanReason::Manual).ok());
+  expectNew("addBan (refresh)");
+  ASSERT_TRUE(maps_->deleteBan(src).ok());
+  expectNew("deleteBan");
+  apply(settings_);
+  expectNew("applySettings");
+  // A failed delete changes nothing and says so.
+  EXPECT_FALSE(maps_->deleteBan(src).ok());
+  EXPECT_EQ(seen.count(banToken()), 1u);
+}
+
+TEST_F(BanCacheTest, ARestartWithPinsKeepsBansAndCachesCoherent) {
+  EXPECT_EQ(run(ackFrom("198.51.100.29")), kPass);  // cached before the restart
+  ASSERT_TRUE(maps_->addBan(*parseIpPrefix("198.51.100.30"), std::chrono::seconds(60),
+                            shield::BanReason::Manual).ok());
+
+  // mamorid restarts: the program is reloaded over the same pinned maps.
+  maps_.reset();
+  shield_.reset();
+  shield::Options options;
+  options.pin_root = pin_root_;
+  options.max_sources = 4096;
+  options.max_bans = 1024;
+  auto reloaded = shield::Shield::open(options);
+  ASSERT_TRUE(reloaded.ok()) << reloaded.error().message;
+  shield_ = std::move(reloaded.value());
+  auto maps = shield::PinnedMaps::open(pin_root_);
+  ASSERT_TRUE(maps.ok()) << maps.error().message;
+  maps_ = std::make_unique<shield::PinnedMaps>(std::move(maps.value()));
+
+  shield_rate_state st{};
+  ASSERT_TRUE(rateEntry("198.51.100.29", &st)) << "rate_src should be reused from the pins";
+  EXPECT_EQ(run(ackFrom("198.51.100.30")), kDrop);
+  EXPECT_EQ(run(ackFrom("198.51.100.29")), kPass);
+  ASSERT_TRUE(maps_->addBan(*parseIpPrefix("198.51.100.29"), std::chrono::seconds(60),
+                            shield::BanReason::Manual).ok());
+  EXPECT_EQ(run(ackFrom("198.51.100.29")), kDrop);
+}
+
+}  // namespace
+}  // namespace mamori::testing
