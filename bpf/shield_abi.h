@@ -142,7 +142,7 @@ struct shield_src {
 
 /*
  * Value of rate_src: one refill stamp and four buckets in milli-packets
- * (integer-only arithmetic), the flood hold and the cached ban verdict:
+ * (integer-only arithmetic), the flood hold and the cached list/ban verdict:
  * 48 bytes (docs/shield.md gives the memory per million sources).
  * Burst is capped at SHIELD_BURST_MAX so milli-packets fit in 32 bits.
  */
@@ -160,27 +160,29 @@ struct shield_rate_state {
 	__u32 hold_reason;
 	__u32 hold_kinds;
 	/*
-	 * The `ban_gen` token current when this source was last found unbanned
-	 * in bans_v4/bans_v6. While it still equals `ban_gen`, no ban has been
-	 * added or removed since, and the program skips the ban lookups (one
-	 * LRU hash walk, two for IPv6 with /64 bans). Only "not banned" is
-	 * cached: a banned source looks the ban map up on every packet, so the
-	 * ban map stays the one authority on who is banned. One 64-bit word so
-	 * that two CPUs writing the entry at once can never mix two tokens.
+	 * The `src_gen` token current when this source was last found on
+	 * neither list and unbanned. While it still equals `src_gen`, no list
+	 * entry and no ban has changed since, and the program skips the list
+	 * trie walk and the ban lookups (together the larger part of the pass
+	 * path, and the part that grows with the lists). Only that "clean"
+	 * verdict is cached: a listed or banned source asks the trie and the
+	 * ban map on every packet, so they stay the authority. One 64-bit word
+	 * so that two CPUs writing the entry at once can never mix two tokens.
 	 */
-	__u64 ban_token;
+	__u64 checked_token;
 };
 
 /*
- * Value of the `ban_gen` array map: a token userspace replaces with a fresh
- * random non-zero value after every ban add or delete and every change of
- * the /64 setting (PinnedMaps::addBan/deleteBan, Shield::applySettings),
- * always after the ban map write. A random token, not a counter: several
- * writers (mamorid, mamorictl) can replace it without a read-modify-write
- * race, and it never wraps back onto a stale value (a repeat is a 2^-64
- * chance per change).
+ * Value of the `src_gen` array map: a token userspace replaces with a fresh
+ * random non-zero value after every change that can alter a source's list
+ * or ban verdict: a ban added or deleted, a list written, the /64 setting
+ * (PinnedMaps::addBan/deleteBan/addToList/deleteFromList/replaceList,
+ * Shield::applySettings), always after the map writes it covers. Random
+ * rather than a counter: several writers (mamorid, mamorictl) replace it
+ * with no read-modify-write race between them, and it has no wrap-around
+ * onto a stale value (a repeat is a 2^-64 chance per change).
  */
-struct shield_ban_gen {
+struct shield_src_gen {
 	__u64 token;
 };
 

@@ -37,7 +37,7 @@ static_assert(sizeof(shield_ban_v6_key) == 20);
 static_assert(sizeof(shield_ban) == 16);
 static_assert(sizeof(shield_src) == 16);
 static_assert(sizeof(shield_rate_state) == 48);
-static_assert(sizeof(shield_ban_gen) == 8);
+static_assert(sizeof(shield_src_gen) == 8);
 static_assert(sizeof(shield_event) == 40);
 static_assert(SHIELD_R_MAX == kReasonCount);
 
@@ -99,12 +99,12 @@ IpPrefix fromMapped(const uint8_t addr[16]) {
   return p;
 }
 
-// A fresh non-zero 64-bit token for ban_gen. getrandom() rather than a
+// A fresh non-zero 64-bit token for src_gen. getrandom() rather than a
 // counter: mamorid and mamorictl may both replace the token, and random
 // values need no read-modify-write between them (shield_abi.h). Should
 // getrandom fail, the clock, pid and a per-process counter still give a
 // value that differs from every earlier one.
-uint64_t freshBanToken() {
+uint64_t freshSourceToken() {
   uint64_t token = 0;
   if (getrandom(&token, sizeof(token), GRND_NONBLOCK) != static_cast<ssize_t>(sizeof(token))) {
     static std::atomic<uint64_t> counter{0};  // PinnedMaps is used from several threads
@@ -117,15 +117,15 @@ uint64_t freshBanToken() {
   return token ? token : 1;
 }
 
-// Replaces the ban_gen token: every source that cached "not banned" looks
-// the ban maps up again on its next packet. Called after each ban map
-// write, never before, so a packet that reads the new token also sees
-// the change.
-Status refreshBanToken(int ban_gen_fd) {
+// Replaces the src_gen token: every source that cached "on no list, not
+// banned" asks the list tries and ban maps again on its next packet.
+// Called after the map writes of a list or ban change, never before, so a
+// packet that reads the new token also sees the change.
+Status refreshSourceToken(int src_gen_fd) {
   uint32_t zero = 0;
-  shield_ban_gen value{freshBanToken()};
-  if (bpf_map_update_elem(ban_gen_fd, &zero, &value, BPF_ANY))
-    return errnoError("write ban_gen (the ban change may not reach sources seen before)", errno);
+  shield_src_gen value{freshSourceToken()};
+  if (bpf_map_update_elem(src_gen_fd, &zero, &value, BPF_ANY))
+    return errnoError("write src_gen (the change may not reach sources seen before)", errno);
   return {};
 }
 
@@ -356,7 +356,7 @@ Status Shield::applySettings(const Settings& s) {
     return errnoError("write shield_cfg", errno);
   // The /64 flag changes which bans apply to a source, so cached "not
   // banned" verdicts are stale.
-  return refreshBanToken(bpf_map__fd(impl_->skel->maps.ban_gen));
+  return refreshSourceToken(bpf_map__fd(impl_->skel->maps.src_gen));
 }
 
 Status Shield::replaceList(ListKind kind, const std::vector<IpPrefix>& prefixes) {
@@ -371,7 +371,7 @@ Status Shield::replaceList(ListKind kind, const std::vector<IpPrefix>& prefixes)
 namespace {
 constexpr const char* kMapNames[] = {"shield_cfg", "lists_v4", "lists_v6", "list_state",
                                      "bans_v4",    "bans_v6",  "stats",    "ev_lost",
-                                     "ports",      "ban_gen"};
+                                     "ports",      "src_gen"};
 constexpr size_t kMapCount = sizeof(kMapNames) / sizeof(kMapNames[0]);
 }  // namespace
 
@@ -470,7 +470,7 @@ Status PinnedMaps::addBan(const IpPrefix& source, std::chrono::seconds ttl, BanR
     std::memcpy(&key, source.bytes.data(), 4);
     if (bpf_map_update_elem(fd("bans_v4"), &key, &value, BPF_ANY))
       return errnoError("write bans_v4", errno);
-    return refreshBanToken(fd("ban_gen"));
+    return refreshSourceToken(fd("src_gen"));
   }
   if (source.prefix_len != 128 && source.prefix_len != 64)
     return Error{EINVAL, "IPv6 bans take a single address or a /64; use the deny list for ranges"};
@@ -479,7 +479,7 @@ Status PinnedMaps::addBan(const IpPrefix& source, std::chrono::seconds ttl, BanR
   std::memcpy(key.addr, source.bytes.data(), 16);
   if (bpf_map_update_elem(fd("bans_v6"), &key, &value, BPF_ANY))
     return errnoError("write bans_v6", errno);
-  return refreshBanToken(fd("ban_gen"));
+  return refreshSourceToken(fd("src_gen"));
 }
 
 Status PinnedMaps::deleteBan(const IpPrefix& source) {
@@ -499,7 +499,7 @@ Status PinnedMaps::deleteBan(const IpPrefix& source) {
     if (e.code == ENOENT) e.message = "no ban for " + source.toString();
     return e;
   }
-  return refreshBanToken(fd("ban_gen"));
+  return refreshSourceToken(fd("src_gen"));
 }
 
 Result<std::vector<Ban>> PinnedMaps::listBans() const {
@@ -619,6 +619,15 @@ Result<std::vector<PinnedMaps::ListRow>> PinnedMaps::readList(bool v6) const {
 
 Status PinnedMaps::writeList(bool v6, const std::vector<ListRow>& before,
                              std::vector<ListRow> after) {
+  Status written = writeListEntries(v6, before, std::move(after));
+  // Also after a failure half-way: entries already written must reach the
+  // sources that cached "on no list".
+  Status refreshed = refreshSourceToken(fd("src_gen"));
+  return written ? refreshed : written;
+}
+
+Status PinnedMaps::writeListEntries(bool v6, const std::vector<ListRow>& before,
+                                    std::vector<ListRow> after) {
   const char* name = v6 ? "lists_v6" : "lists_v4";
   const int map_fd = fd(name);
   std::vector<ListEntry> entries;

@@ -80,14 +80,16 @@ class PinnedMaps {
 
   // Adds or refreshes a ban that expires `ttl` from now (CLOCK_MONOTONIC,
   // the clock bpf_ktime_get_ns reads). IPv4 takes host addresses only; IPv6
-  // takes a host or a /64. Both calls then replace the ban_gen token, so
+  // takes a host or a /64. Both calls then replace the src_gen token, so
   // the change applies from the source's next packet even where the program
-  // had cached "not banned" for it (bpf/shield_abi.h, struct shield_ban_gen).
+  // had cached "not banned" for it (bpf/shield_abi.h, struct shield_src_gen).
   // Fails with the map call's errno; deleting an absent ban is ENOENT.
   common::Status addBan(const common::IpPrefix& source, std::chrono::seconds ttl, BanReason reason);
   common::Status deleteBan(const common::IpPrefix& source);
   common::Result<std::vector<Ban>> listBans() const;  // unexpired only
 
+  // List changes, like ban changes, replace the src_gen token: they apply
+  // from each source's next packet. Fail with the map call's errno.
   common::Status addToList(ListKind kind, const common::IpPrefix& prefix);
   common::Status deleteFromList(ListKind kind, const common::IpPrefix& prefix);
   common::Result<std::vector<common::IpPrefix>> list(ListKind kind) const;
@@ -105,7 +107,11 @@ class PinnedMaps {
     uint8_t eff = 0;
   };
   common::Result<std::vector<ListRow>> readList(bool v6) const;
+  // Writes `after` over the family's trie (entries first, then removals,
+  // then list_state) and replaces the src_gen token, even on failure.
   common::Status writeList(bool v6, const std::vector<ListRow>& before, std::vector<ListRow> after);
+  common::Status writeListEntries(bool v6, const std::vector<ListRow>& before,
+                                  std::vector<ListRow> after);
 
   PinnedMaps() = default;
   std::string pin_dir_;

@@ -1,8 +1,8 @@
-// The cached ban verdict in rate_src (struct shield_rate_state.ban_token):
-// a source found unbanned skips the ban lookups until the ban_gen token
-// changes. These tests pin down that every ban change still applies from
-// the very next packet, and that losing the cache (eviction, restart) never
-// loses a ban.
+// The cached verdict in rate_src (struct shield_rate_state.checked_token): a
+// source found on no list and unbanned skips the list trie and the ban
+// lookups until the src_gen token changes. These tests pin down that every
+// ban and list change still applies from the very next packet, and that
+// losing the cache (eviction, restart) never loses a ban.
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -17,7 +17,7 @@ namespace {
 
 using common::parseIpPrefix;
 
-class BanCacheTest : public ShieldFixture {
+class SourceCacheTest : public ShieldFixture {
  protected:
   void SetUp() override {
     ShieldFixture::SetUp();
@@ -41,10 +41,10 @@ class BanCacheTest : public ShieldFixture {
     ShieldFixture::TearDown();
   }
 
-  uint64_t banToken() {
+  uint64_t sourceToken() {
     uint32_t zero = 0;
-    shield_ban_gen gen{};
-    EXPECT_EQ(bpf_map_lookup_elem(mapFd("ban_gen"), &zero, &gen), 0);
+    shield_src_gen gen{};
+    EXPECT_EQ(bpf_map_lookup_elem(mapFd("src_gen"), &zero, &gen), 0);
     return gen.token;
   }
 
@@ -65,7 +65,7 @@ class BanCacheTest : public ShieldFixture {
     return bpf_map_lookup_elem(mapFd("rate_src"), &key, out) == 0;
   }
 
-  // Writes a ban straight into bans_v4 without touching ban_gen, as no
+  // Writes a ban straight into bans_v4 without touching src_gen, as no
   // caller of the API ever does: shows whether the program looked.
   void writeBanBehindTheCachesBack(const std::string& addr) {
     uint32_t key;
@@ -83,14 +83,14 @@ class BanCacheTest : public ShieldFixture {
   std::vector<int> fds_;
 };
 
-TEST_F(BanCacheTest, UnbannedSourceCachesTheCurrentToken) {
+TEST_F(SourceCacheTest, UnbannedSourceCachesTheCurrentToken) {
   EXPECT_EQ(run(ackFrom("198.51.100.20")), kPass);
   shield_rate_state st{};
   ASSERT_TRUE(rateEntry("198.51.100.20", &st));
-  EXPECT_EQ(st.ban_token, banToken());
+  EXPECT_EQ(st.checked_token, sourceToken());
 }
 
-TEST_F(BanCacheTest, CachedVerdictSkipsTheBanLookupUntilTheTokenChanges) {
+TEST_F(SourceCacheTest, CachedVerdictSkipsTheBanLookupUntilTheTokenChanges) {
   EXPECT_EQ(run(ackFrom("198.51.100.21")), kPass);
   // A ban written without a token change is not seen: proof that the
   // lookup is skipped, and why every writer goes through PinnedMaps.
@@ -103,7 +103,7 @@ TEST_F(BanCacheTest, CachedVerdictSkipsTheBanLookupUntilTheTokenChanges) {
   EXPECT_EQ(counters().dropped[SHIELD_R_BAN].packets, 1u);
 }
 
-TEST_F(BanCacheTest, BanAddedAfterTheSourceWasCachedDropsTheNextPacket) {
+TEST_F(SourceCacheTest, BanAddedAfterTheSourceWasCachedDropsTheNextPacket) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(run(ackFrom("198.51.100.22")), kPass);
   ASSERT_TRUE(maps_->addBan(*parseIpPrefix("198.51.100.22"), std::chrono::seconds(60),
                             shield::BanReason::Login).ok());
@@ -112,7 +112,7 @@ TEST_F(BanCacheTest, BanAddedAfterTheSourceWasCachedDropsTheNextPacket) {
   EXPECT_EQ(counters().dropped[SHIELD_R_BAN].packets, 3u);
 }
 
-TEST_F(BanCacheTest, BanAddedThroughASecondHandleDropsTheNextPacket) {
+TEST_F(SourceCacheTest, BanAddedThroughASecondHandleDropsTheNextPacket) {
   // mamorictl and mamorid each hold their own PinnedMaps.
   auto other = shield::PinnedMaps::open(pin_root_);
   ASSERT_TRUE(other.ok()) << other.error().message;
@@ -122,7 +122,7 @@ TEST_F(BanCacheTest, BanAddedThroughASecondHandleDropsTheNextPacket) {
   EXPECT_EQ(run(ackFrom("198.51.100.23")), kDrop);
 }
 
-TEST_F(BanCacheTest, DeletedBanLiftsOnTheNextPacket) {
+TEST_F(SourceCacheTest, DeletedBanLiftsOnTheNextPacket) {
   auto src = *parseIpPrefix("198.51.100.24");
   ASSERT_TRUE(maps_->addBan(src, std::chrono::seconds(60), shield::BanReason::Manual).ok());
   EXPECT_EQ(run(ackFrom("198.51.100.24")), kDrop);
@@ -130,17 +130,17 @@ TEST_F(BanCacheTest, DeletedBanLiftsOnTheNextPacket) {
   EXPECT_EQ(run(ackFrom("198.51.100.24")), kPass);
   shield_rate_state st{};
   ASSERT_TRUE(rateEntry("198.51.100.24", &st));
-  EXPECT_EQ(st.ban_token, banToken());
+  EXPECT_EQ(st.checked_token, sourceToken());
   // Banned again after being cached as unbanned: drops at once.
   ASSERT_TRUE(maps_->addBan(src, std::chrono::seconds(60), shield::BanReason::Manual).ok());
   EXPECT_EQ(run(ackFrom("198.51.100.24")), kDrop);
 }
 
-TEST_F(BanCacheTest, BanExpiresByTimeWithoutATokenChange) {
+TEST_F(SourceCacheTest, BanExpiresByTimeWithoutATokenChange) {
   auto src = *parseIpPrefix("198.51.100.25");
   ASSERT_TRUE(maps_->addBan(src, std::chrono::seconds(30), shield::BanReason::Flood).ok());
   EXPECT_EQ(run(ackFrom("198.51.100.25")), kDrop);
-  const uint64_t token = banToken();
+  const uint64_t token = sourceToken();
 
   // Age the ban past its expiry directly (as time would), token untouched;
   // a second back because the program reads the coarse clock.
@@ -152,15 +152,15 @@ TEST_F(BanCacheTest, BanExpiresByTimeWithoutATokenChange) {
   ASSERT_EQ(bpf_map_update_elem(mapFd("bans_v4"), &key, &ban, BPF_EXIST), 0);
 
   EXPECT_EQ(run(ackFrom("198.51.100.25")), kPass);
-  EXPECT_EQ(banToken(), token);
+  EXPECT_EQ(sourceToken(), token);
   EXPECT_NE(bpf_map_lookup_elem(mapFd("bans_v4"), &key, &ban), 0) << "expired ban deleted lazily";
   shield_rate_state st{};
   ASSERT_TRUE(rateEntry("198.51.100.25", &st));
-  EXPECT_EQ(st.ban_token, token);
+  EXPECT_EQ(st.checked_token, token);
   EXPECT_EQ(run(ackFrom("198.51.100.25")), kPass);
 }
 
-TEST_F(BanCacheTest, Slash64BanReachesACachedIpv6Source) {
+TEST_F(SourceCacheTest, Slash64BanReachesACachedIpv6Source) {
   settings_.ban_v6_prefix64 = true;
   apply(settings_);
   EXPECT_EQ(run(ackFrom("2001:db8:7:8::42")), kPass);
@@ -172,7 +172,7 @@ TEST_F(BanCacheTest, Slash64BanReachesACachedIpv6Source) {
   EXPECT_EQ(run(ackFrom("2001:db8:7:8::42")), kPass);
 }
 
-TEST_F(BanCacheTest, TurningOnSlash64BansReachesCachedSources) {
+TEST_F(SourceCacheTest, TurningOnSlash64BansReachesCachedSources) {
   // A /64 ban that does not apply while the setting is off...
   ASSERT_TRUE(maps_->addBan(*parseIpPrefix("2001:db8:7:a::/64"), std::chrono::seconds(60),
                             shield::BanReason::Bot).ok());
@@ -189,7 +189,7 @@ TEST_F(BanCacheTest, TurningOnSlash64BansReachesCachedSources) {
 // A spoofed-source flood churns rate_src (4096 entries in the fixture):
 // sources lose their entry, and with it the cache and the bucket, but the
 // ban map stays the authority.
-TEST_F(BanCacheTest, EvictedEntriesNeverLoseABan) {
+TEST_F(SourceCacheTest, EvictedEntriesNeverLoseABan) {
   EXPECT_EQ(run(ackFrom("198.51.100.26")), kPass);  // cached as unbanned
   ASSERT_TRUE(maps_->addBan(*parseIpPrefix("198.51.100.26"), std::chrono::seconds(60),
                             shield::BanReason::Flood).ok());
@@ -212,16 +212,16 @@ TEST_F(BanCacheTest, EvictedEntriesNeverLoseABan) {
   // A source evicted while unbanned starts over and is cached again.
   EXPECT_EQ(run(ackFrom("10.0.0.0")), kPass);
   ASSERT_TRUE(rateEntry("10.0.0.0", &st));
-  EXPECT_EQ(st.ban_token, banToken());
+  EXPECT_EQ(st.checked_token, sourceToken());
 }
 
-TEST_F(BanCacheTest, EveryBanChangeAndSettingsWriteReplacesTheToken) {
+TEST_F(SourceCacheTest, EveryListBanAndSettingsChangeReplacesTheToken) {
   // The token is random, not a counter, so it has no wrap-around to get
   // wrong; what matters is that each change gives a new, non-zero value.
-  std::set<uint64_t> seen = {banToken()};
+  std::set<uint64_t> seen = {sourceToken()};
   auto src = *parseIpPrefix("198.51.100.28");
   auto expectNew = [&](const char* what) {
-    const uint64_t t = banToken();
+    const uint64_t t = sourceToken();
     EXPECT_NE(t, 0u) << what;
     EXPECT_TRUE(seen.insert(t).second) << what << " did not change the token";
   };
@@ -233,12 +233,19 @@ TEST_F(BanCacheTest, EveryBanChangeAndSettingsWriteReplacesTheToken) {
   expectNew("deleteBan");
   apply(settings_);
   expectNew("applySettings");
+  auto net = *parseIpPrefix("2001:db8:99::/48");
+  ASSERT_TRUE(maps_->addToList(shield::ListKind::Allow, net).ok());
+  expectNew("addToList");
+  ASSERT_TRUE(maps_->deleteFromList(shield::ListKind::Allow, net).ok());
+  expectNew("deleteFromList");
+  ASSERT_TRUE(maps_->replaceList(shield::ListKind::Deny, {net}).ok());
+  expectNew("replaceList");
   // A failed delete changes nothing and says so.
   EXPECT_FALSE(maps_->deleteBan(src).ok());
-  EXPECT_EQ(seen.count(banToken()), 1u);
+  EXPECT_EQ(seen.count(sourceToken()), 1u);
 }
 
-TEST_F(BanCacheTest, ARestartWithPinsKeepsBansAndCachesCoherent) {
+TEST_F(SourceCacheTest, ARestartWithPinsKeepsBansAndCachesCoherent) {
   EXPECT_EQ(run(ackFrom("198.51.100.29")), kPass);  // cached before the restart
   ASSERT_TRUE(maps_->addBan(*parseIpPrefix("198.51.100.30"), std::chrono::seconds(60),
                             shield::BanReason::Manual).ok());
@@ -264,6 +271,59 @@ TEST_F(BanCacheTest, ARestartWithPinsKeepsBansAndCachesCoherent) {
   ASSERT_TRUE(maps_->addBan(*parseIpPrefix("198.51.100.29"), std::chrono::seconds(60),
                             shield::BanReason::Manual).ok());
   EXPECT_EQ(run(ackFrom("198.51.100.29")), kDrop);
+}
+
+TEST_F(SourceCacheTest, CachedVerdictSkipsTheTrieUntilTheTokenChanges) {
+  // A list entry elsewhere, so the v4 trie is walked at all.
+  ASSERT_TRUE(maps_->addToList(shield::ListKind::Deny, *parseIpPrefix("192.0.2.0/24")).ok());
+  EXPECT_EQ(run(ackFrom("198.51.100.40")), kPass);
+  // A deny entry written straight into the trie, token untouched, is not
+  // seen by the cached source...
+  shield_lpm_v4 key{32, {}};
+  inet_pton(AF_INET, "198.51.100.40", key.addr);
+  shield_list_entry deny{SHIELD_L_DENY, SHIELD_L_DENY, 0};
+  ASSERT_EQ(bpf_map_update_elem(mapFd("lists_v4"), &key, &deny, BPF_ANY), 0);
+  EXPECT_EQ(run(ackFrom("198.51.100.40")), kPass);
+  // ...until any list or ban change replaces the token.
+  ASSERT_TRUE(maps_->addToList(shield::ListKind::Deny, *parseIpPrefix("192.0.3.0/24")).ok());
+  EXPECT_EQ(run(ackFrom("198.51.100.40")), kDrop);
+  EXPECT_EQ(counters().dropped[SHIELD_R_DENY].packets, 1u);
+}
+
+TEST_F(SourceCacheTest, DenyAddedAfterCachingDropsTheNextPacketAndLiftsOnDelete) {
+  auto net = *parseIpPrefix("198.51.100.0/24");
+  EXPECT_EQ(run(ackFrom("198.51.100.41")), kPass);
+  ASSERT_TRUE(maps_->addToList(shield::ListKind::Deny, net).ok());
+  EXPECT_EQ(run(ackFrom("198.51.100.41")), kDrop);
+  ASSERT_TRUE(maps_->deleteFromList(shield::ListKind::Deny, net).ok());
+  EXPECT_EQ(run(ackFrom("198.51.100.41")), kPass);
+  // replaceList is the config-reload path.
+  ASSERT_TRUE(maps_->replaceList(shield::ListKind::Deny, {net}).ok());
+  EXPECT_EQ(run(ackFrom("198.51.100.41")), kDrop);
+  ASSERT_TRUE(maps_->replaceList(shield::ListKind::Deny, {}).ok());
+  EXPECT_EQ(run(ackFrom("198.51.100.41")), kPass);
+}
+
+TEST_F(SourceCacheTest, AllowAddedAfterCachingWinsFromTheNextPacket) {
+  settings_.tcp_ports = {80};
+  apply(settings_);
+  // Port 443 is refused by the port policy, after the entry is cached.
+  EXPECT_EQ(run(ackFrom("2001:db8:40::1")), kDrop);
+  EXPECT_EQ(counters().dropped[SHIELD_R_PORT].packets, 1u);
+  ASSERT_TRUE(maps_->addToList(shield::ListKind::Allow, *parseIpPrefix("2001:db8:40::/48")).ok());
+  // Allow skips everything below it, the port policy included.
+  EXPECT_EQ(run(ackFrom("2001:db8:40::1")), kPass);
+  EXPECT_EQ(counters().passed[SHIELD_R_ALLOW].packets, 1u);
+}
+
+TEST_F(SourceCacheTest, MalformedL4IsJudgedEvenWhenCached) {
+  settings_.malformed_drop = true;
+  apply(settings_);
+  EXPECT_EQ(run(ackFrom("198.51.100.42")), kPass);
+  auto cut = ackFrom("198.51.100.42").bytes();
+  cut.resize(14 + 20 + 8);  // half a TCP header
+  EXPECT_EQ(runBytes(cut), kDrop);
+  EXPECT_EQ(counters().dropped[SHIELD_R_MALFORMED_L4].packets, 1u);
 }
 
 }  // namespace
