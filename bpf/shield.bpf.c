@@ -141,8 +141,8 @@ static __always_inline __u64 next_token_ns(const struct shield_rate_state *s,
  * bucket also sets the entry's hold.
  */
 static __always_inline __u32 rate_check(const struct shield_config *cfg, const struct packet *p,
-					 struct shield_rate_state *s, int kind, __u64 now,
-					 __u64 token)
+					struct shield_rate_state *s, int kind, __u64 now,
+					__u64 token)
 {
 	const struct shield_rate *rates = cfg->rates;
 	struct shield_rate_state fresh = {};

@@ -74,6 +74,13 @@ class SourceCacheTest : public ShieldFixture {
     ASSERT_EQ(bpf_map_update_elem(mapFd("bans_v4"), &key, &ban, BPF_ANY), 0);
   }
 
+  // Bans `addr` through `maps` (a host or an IPv6 /64) for `seconds`.
+  static void banFor(shield::PinnedMaps& maps, const std::string& addr, int seconds,
+                     shield::BanReason reason) {
+    auto st = maps.addBan(*parseIpPrefix(addr), std::chrono::seconds(seconds), reason);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
+
   static Packet ackFrom(const std::string& addr) {
     if (addr.find(':') != std::string::npos)
       return Packet().ipv6(addr, "2001:db8::2").tcp(40000, 443, kAck);
@@ -97,16 +104,14 @@ TEST_F(SourceCacheTest, CachedVerdictSkipsTheBanLookupUntilTheTokenChanges) {
   writeBanBehindTheCachesBack("198.51.100.21");
   EXPECT_EQ(run(ackFrom("198.51.100.21")), kPass);
   // Any ban change elsewhere replaces the token; the source looks again.
-  ASSERT_TRUE(maps_->addBan(*parseIpPrefix("198.51.100.99"), std::chrono::seconds(60),
-                            shield::BanReason::Manual).ok());
+  banFor(*maps_, "198.51.100.99", 60, shield::BanReason::Manual);
   EXPECT_EQ(run(ackFrom("198.51.100.21")), kDrop);
   EXPECT_EQ(counters().dropped[SHIELD_R_BAN].packets, 1u);
 }
 
 TEST_F(SourceCacheTest, BanAddedAfterTheSourceWasCachedDropsTheNextPacket) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(run(ackFrom("198.51.100.22")), kPass);
-  ASSERT_TRUE(maps_->addBan(*parseIpPrefix("198.51.100.22"), std::chrono::seconds(60),
-                            shield::BanReason::Login).ok());
+  banFor(*maps_, "198.51.100.22", 60, shield::BanReason::Login);
   // Banned is never cached: every packet asks the ban map, and drops.
   for (int i = 0; i < 3; ++i) EXPECT_EQ(run(ackFrom("198.51.100.22")), kDrop) << i;
   EXPECT_EQ(counters().dropped[SHIELD_R_BAN].packets, 3u);
@@ -117,8 +122,7 @@ TEST_F(SourceCacheTest, BanAddedThroughASecondHandleDropsTheNextPacket) {
   auto other = shield::PinnedMaps::open(pin_root_);
   ASSERT_TRUE(other.ok()) << other.error().message;
   EXPECT_EQ(run(ackFrom("198.51.100.23")), kPass);
-  ASSERT_TRUE(other->addBan(*parseIpPrefix("198.51.100.23"), std::chrono::seconds(60),
-                            shield::BanReason::Manual).ok());
+  banFor(*other, "198.51.100.23", 60, shield::BanReason::Manual);
   EXPECT_EQ(run(ackFrom("198.51.100.23")), kDrop);
 }
 
@@ -164,8 +168,7 @@ TEST_F(SourceCacheTest, Slash64BanReachesACachedIpv6Source) {
   settings_.ban_v6_prefix64 = true;
   apply(settings_);
   EXPECT_EQ(run(ackFrom("2001:db8:7:8::42")), kPass);
-  ASSERT_TRUE(maps_->addBan(*parseIpPrefix("2001:db8:7:8::/64"), std::chrono::seconds(60),
-                            shield::BanReason::Bot).ok());
+  banFor(*maps_, "2001:db8:7:8::/64", 60, shield::BanReason::Bot);
   EXPECT_EQ(run(ackFrom("2001:db8:7:8::42")), kDrop);
   EXPECT_EQ(run(ackFrom("2001:db8:7:9::42")), kPass);  // the next /64 is not banned
   ASSERT_TRUE(maps_->deleteBan(*parseIpPrefix("2001:db8:7:8::/64")).ok());
@@ -174,8 +177,7 @@ TEST_F(SourceCacheTest, Slash64BanReachesACachedIpv6Source) {
 
 TEST_F(SourceCacheTest, TurningOnSlash64BansReachesCachedSources) {
   // A /64 ban that does not apply while the setting is off...
-  ASSERT_TRUE(maps_->addBan(*parseIpPrefix("2001:db8:7:a::/64"), std::chrono::seconds(60),
-                            shield::BanReason::Bot).ok());
+  banFor(*maps_, "2001:db8:7:a::/64", 60, shield::BanReason::Bot);
   EXPECT_EQ(run(ackFrom("2001:db8:7:a::1")), kPass);
   // ...applies from the next packet once it is on, cached or not.
   settings_.ban_v6_prefix64 = true;
@@ -191,10 +193,8 @@ TEST_F(SourceCacheTest, TurningOnSlash64BansReachesCachedSources) {
 // ban map stays the authority.
 TEST_F(SourceCacheTest, EvictedEntriesNeverLoseABan) {
   EXPECT_EQ(run(ackFrom("198.51.100.26")), kPass);  // cached as unbanned
-  ASSERT_TRUE(maps_->addBan(*parseIpPrefix("198.51.100.26"), std::chrono::seconds(60),
-                            shield::BanReason::Flood).ok());
-  ASSERT_TRUE(maps_->addBan(*parseIpPrefix("198.51.100.27"), std::chrono::seconds(60),
-                            shield::BanReason::Flood).ok());
+  banFor(*maps_, "198.51.100.26", 60, shield::BanReason::Flood);
+  banFor(*maps_, "198.51.100.27", 60, shield::BanReason::Flood);
   EXPECT_EQ(run(ackFrom("198.51.100.26")), kDrop);
 
   // 4 x the table size of distinct spoofed sources (10.x.y.z), each passing
@@ -247,8 +247,7 @@ TEST_F(SourceCacheTest, EveryListBanAndSettingsChangeReplacesTheToken) {
 
 TEST_F(SourceCacheTest, ARestartWithPinsKeepsBansAndCachesCoherent) {
   EXPECT_EQ(run(ackFrom("198.51.100.29")), kPass);  // cached before the restart
-  ASSERT_TRUE(maps_->addBan(*parseIpPrefix("198.51.100.30"), std::chrono::seconds(60),
-                            shield::BanReason::Manual).ok());
+  banFor(*maps_, "198.51.100.30", 60, shield::BanReason::Manual);
 
   // mamorid restarts: the program is reloaded over the same pinned maps.
   maps_.reset();
@@ -268,8 +267,7 @@ TEST_F(SourceCacheTest, ARestartWithPinsKeepsBansAndCachesCoherent) {
   ASSERT_TRUE(rateEntry("198.51.100.29", &st)) << "rate_src should be reused from the pins";
   EXPECT_EQ(run(ackFrom("198.51.100.30")), kDrop);
   EXPECT_EQ(run(ackFrom("198.51.100.29")), kPass);
-  ASSERT_TRUE(maps_->addBan(*parseIpPrefix("198.51.100.29"), std::chrono::seconds(60),
-                            shield::BanReason::Manual).ok());
+  banFor(*maps_, "198.51.100.29", 60, shield::BanReason::Manual);
   EXPECT_EQ(run(ackFrom("198.51.100.29")), kDrop);
 }
 

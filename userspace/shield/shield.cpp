@@ -369,9 +369,8 @@ Status Shield::replaceList(ListKind kind, const std::vector<IpPrefix>& prefixes)
 // PinnedMaps
 
 namespace {
-constexpr const char* kMapNames[] = {"shield_cfg", "lists_v4", "lists_v6", "list_state",
-                                     "bans_v4",    "bans_v6",  "stats",    "ev_lost",
-                                     "ports",      "src_gen"};
+constexpr const char* kMapNames[] = {"shield_cfg", "lists_v4", "lists_v6", "list_state", "bans_v4",
+                                     "bans_v6",    "stats",    "ev_lost",  "ports",      "src_gen"};
 constexpr size_t kMapCount = sizeof(kMapNames) / sizeof(kMapNames[0]);
 }  // namespace
 
