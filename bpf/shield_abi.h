@@ -12,7 +12,7 @@
 #include <linux/types.h>
 #endif
 
-#define SHIELD_PIN_ABI "v2"
+#define SHIELD_PIN_ABI "v3"
 
 /* Why a packet got its verdict. Stats are indexed by reason * 2 + dropped. */
 enum shield_reason {
@@ -142,7 +142,8 @@ struct shield_src {
 
 /*
  * Value of rate_src: one refill stamp and four buckets in milli-packets
- * (integer-only arithmetic; 24 bytes keeps a million sources affordable).
+ * (integer-only arithmetic), the flood hold and the cached list/ban verdict:
+ * 48 bytes (docs/shield.md gives the memory per million sources).
  * Burst is capped at SHIELD_BURST_MAX so milli-packets fit in 32 bits.
  */
 struct shield_rate_state {
@@ -158,6 +159,31 @@ struct shield_rate_state {
 	__u64 hold_until_ns;
 	__u32 hold_reason;
 	__u32 hold_kinds;
+	/*
+	 * The `src_gen` token current when this source was last found on
+	 * neither list and unbanned. While it still equals `src_gen`, no list
+	 * entry and no ban has changed since, and the program skips the list
+	 * trie walk and the ban lookups (together the larger part of the pass
+	 * path, and the part that grows with the lists). Only that "clean"
+	 * verdict is cached: a listed or banned source asks the trie and the
+	 * ban map on every packet, so they stay the authority. One 64-bit word
+	 * so that two CPUs writing the entry at once can never mix two tokens.
+	 */
+	__u64 checked_token;
+};
+
+/*
+ * Value of the `src_gen` array map: a token userspace replaces with a fresh
+ * random non-zero value after every change that can alter a source's list
+ * or ban verdict: a ban added or deleted, a list written, the /64 setting
+ * (PinnedMaps::addBan/deleteBan/addToList/deleteFromList/replaceList,
+ * Shield::applySettings), always after the map writes it covers. Random
+ * rather than a counter: several writers (mamorid, mamorictl) replace it
+ * with no read-modify-write race between them, and it has no wrap-around
+ * onto a stale value (a repeat is a 2^-64 chance per change).
+ */
+struct shield_src_gen {
+	__u64 token;
 };
 
 #define SHIELD_RATE_MAX 10000000u /* packets/s */

@@ -68,6 +68,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bans_v6 SEC(".maps");
 
+/* Token that changes on every list or ban change (struct shield_src_gen). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct shield_src_gen);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} src_gen SEC(".maps");
+
 /*
  * Token buckets per source, shared by all CPUs. Updates are plain
  * read-modify-write: two CPUs racing on one source may let a few extra

@@ -5,11 +5,13 @@
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -34,7 +36,8 @@ static_assert(sizeof(shield_lpm_v6) == 20);
 static_assert(sizeof(shield_ban_v6_key) == 20);
 static_assert(sizeof(shield_ban) == 16);
 static_assert(sizeof(shield_src) == 16);
-static_assert(sizeof(shield_rate_state) == 40);
+static_assert(sizeof(shield_rate_state) == 48);
+static_assert(sizeof(shield_src_gen) == 8);
 static_assert(sizeof(shield_event) == 40);
 static_assert(SHIELD_R_MAX == kReasonCount);
 
@@ -94,6 +97,36 @@ IpPrefix fromMapped(const uint8_t addr[16]) {
     p.prefix_len = 128;
   }
   return p;
+}
+
+// A fresh non-zero 64-bit token for src_gen. getrandom() rather than a
+// counter: mamorid and mamorictl may both replace the token, and random
+// values need no read-modify-write between them (shield_abi.h). Should
+// getrandom fail, the clock, pid and a per-process counter still give a
+// value that differs from every earlier one.
+uint64_t freshSourceToken() {
+  uint64_t token = 0;
+  if (getrandom(&token, sizeof(token), GRND_NONBLOCK) != static_cast<ssize_t>(sizeof(token))) {
+    static std::atomic<uint64_t> counter{0};  // PinnedMaps is used from several threads
+    uint64_t x = monotonicNowNs() ^ (static_cast<uint64_t>(getpid()) << 40) ^ ++counter;
+    // splitmix64 finaliser, to spread nearby inputs over all 64 bits.
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    token = x ^ (x >> 31);
+  }
+  return token ? token : 1;
+}
+
+// Replaces the src_gen token: every source that cached "on no list, not
+// banned" asks the list tries and ban maps again on its next packet.
+// Called after the map writes of a list or ban change, never before, so a
+// packet that reads the new token also sees the change.
+Status refreshSourceToken(int src_gen_fd) {
+  uint32_t zero = 0;
+  shield_src_gen value{freshSourceToken()};
+  if (bpf_map_update_elem(src_gen_fd, &zero, &value, BPF_ANY))
+    return errnoError("write src_gen (the change may not reach sources seen before)", errno);
+  return {};
 }
 
 }  // namespace
@@ -321,7 +354,9 @@ Status Shield::applySettings(const Settings& s) {
   uint32_t zero = 0;
   if (bpf_map_update_elem(bpf_map__fd(impl_->skel->maps.shield_cfg), &zero, &cfg, BPF_ANY))
     return errnoError("write shield_cfg", errno);
-  return {};
+  // The /64 flag changes which bans apply to a source, so cached "not
+  // banned" verdicts are stale.
+  return refreshSourceToken(bpf_map__fd(impl_->skel->maps.src_gen));
 }
 
 Status Shield::replaceList(ListKind kind, const std::vector<IpPrefix>& prefixes) {
@@ -334,9 +369,8 @@ Status Shield::replaceList(ListKind kind, const std::vector<IpPrefix>& prefixes)
 // PinnedMaps
 
 namespace {
-constexpr const char* kMapNames[] = {"shield_cfg", "lists_v4", "lists_v6", "list_state",
-                                     "bans_v4",    "bans_v6",  "stats",    "ev_lost",
-                                     "ports"};
+constexpr const char* kMapNames[] = {"shield_cfg", "lists_v4", "lists_v6", "list_state", "bans_v4",
+                                     "bans_v6",    "stats",    "ev_lost",  "ports",      "src_gen"};
 constexpr size_t kMapCount = sizeof(kMapNames) / sizeof(kMapNames[0]);
 }  // namespace
 
@@ -435,7 +469,7 @@ Status PinnedMaps::addBan(const IpPrefix& source, std::chrono::seconds ttl, BanR
     std::memcpy(&key, source.bytes.data(), 4);
     if (bpf_map_update_elem(fd("bans_v4"), &key, &value, BPF_ANY))
       return errnoError("write bans_v4", errno);
-    return {};
+    return refreshSourceToken(fd("src_gen"));
   }
   if (source.prefix_len != 128 && source.prefix_len != 64)
     return Error{EINVAL, "IPv6 bans take a single address or a /64; use the deny list for ranges"};
@@ -444,7 +478,7 @@ Status PinnedMaps::addBan(const IpPrefix& source, std::chrono::seconds ttl, BanR
   std::memcpy(key.addr, source.bytes.data(), 16);
   if (bpf_map_update_elem(fd("bans_v6"), &key, &value, BPF_ANY))
     return errnoError("write bans_v6", errno);
-  return {};
+  return refreshSourceToken(fd("src_gen"));
 }
 
 Status PinnedMaps::deleteBan(const IpPrefix& source) {
@@ -464,7 +498,7 @@ Status PinnedMaps::deleteBan(const IpPrefix& source) {
     if (e.code == ENOENT) e.message = "no ban for " + source.toString();
     return e;
   }
-  return {};
+  return refreshSourceToken(fd("src_gen"));
 }
 
 Result<std::vector<Ban>> PinnedMaps::listBans() const {
@@ -584,6 +618,15 @@ Result<std::vector<PinnedMaps::ListRow>> PinnedMaps::readList(bool v6) const {
 
 Status PinnedMaps::writeList(bool v6, const std::vector<ListRow>& before,
                              std::vector<ListRow> after) {
+  Status written = writeListEntries(v6, before, std::move(after));
+  // Also after a failure half-way: entries already written must reach the
+  // sources that cached "on no list".
+  Status refreshed = refreshSourceToken(fd("src_gen"));
+  return written ? refreshed : written;
+}
+
+Status PinnedMaps::writeListEntries(bool v6, const std::vector<ListRow>& before,
+                                    std::vector<ListRow> after) {
   const char* name = v6 ? "lists_v6" : "lists_v4";
   const int map_fd = fd(name);
   std::vector<ListEntry> entries;

@@ -24,7 +24,7 @@ inline constexpr const char* kDefaultPinRoot = "/sys/fs/bpf/mamori";
 struct Options {
   // Maps are pinned in <pin_root>/<abi>/; tests pass a private root.
   std::string pin_root = kDefaultPinRoot;
-  uint32_t max_sources = 1u << 20;  // rate_src entries (~104 B each)
+  uint32_t max_sources = 1u << 20;  // rate_src entries (~128 B each, docs/shield.md)
   uint32_t max_bans = 1u << 18;     // bans_v4 and bans_v6 entries each
 };
 
@@ -80,11 +80,16 @@ class PinnedMaps {
 
   // Adds or refreshes a ban that expires `ttl` from now (CLOCK_MONOTONIC,
   // the clock bpf_ktime_get_ns reads). IPv4 takes host addresses only; IPv6
-  // takes a host or a /64.
+  // takes a host or a /64. Both calls then replace the src_gen token, so
+  // the change applies from the source's next packet even where the program
+  // had cached "not banned" for it (bpf/shield_abi.h, struct shield_src_gen).
+  // Fails with the map call's errno; deleting an absent ban is ENOENT.
   common::Status addBan(const common::IpPrefix& source, std::chrono::seconds ttl, BanReason reason);
   common::Status deleteBan(const common::IpPrefix& source);
   common::Result<std::vector<Ban>> listBans() const;  // unexpired only
 
+  // List changes, like ban changes, replace the src_gen token: they apply
+  // from each source's next packet. Fail with the map call's errno.
   common::Status addToList(ListKind kind, const common::IpPrefix& prefix);
   common::Status deleteFromList(ListKind kind, const common::IpPrefix& prefix);
   common::Result<std::vector<common::IpPrefix>> list(ListKind kind) const;
@@ -102,7 +107,11 @@ class PinnedMaps {
     uint8_t eff = 0;
   };
   common::Result<std::vector<ListRow>> readList(bool v6) const;
+  // Writes `after` over the family's trie (entries first, then removals,
+  // then list_state) and replaces the src_gen token, even on failure.
   common::Status writeList(bool v6, const std::vector<ListRow>& before, std::vector<ListRow> after);
+  common::Status writeListEntries(bool v6, const std::vector<ListRow>& before,
+                                  std::vector<ListRow> after);
 
   PinnedMaps() = default;
   std::string pin_dir_;
