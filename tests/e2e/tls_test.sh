@@ -245,4 +245,36 @@ kill -TERM "$q_pid"
 wait "$q_pid" || fail "quick start exited non-zero on SIGTERM"
 pass "quick start: --tls-cert/--tls-key serve TLS on --listen"
 
+# --- rules on the TLS fingerprint (tls_ja4) ----------------------------------
+mkdir -p "$DIR/tlsrules"
+cat >"$DIR/tlsrules/ja4.yaml" <<'YAML'
+rules:
+  - id: 990101
+    message: TLS 1.3 client with SNI (e2e)
+    category: scanner
+    severity: warning
+    targets: [tls_ja4]
+    operator: {prefix: t13d}
+    score: 5
+    samples:
+      match: [{target: tls_ja4, value: t13d1516h2_8daaf6152771_02713d6af862}]
+      nomatch: [{target: tls_ja4, value: t12d1516h2_8daaf6152771_02713d6af862}]
+YAML
+R=$(free_port)
+"$BIN/mamorid" --control-socket "$DIR/c4.sock" --log-dir "$DIR/logs4" --rules "$DIR/tlsrules" \
+  --listen "127.0.0.1:$R" --upstream "127.0.0.1:$UP" --workers 1 \
+  --tls-cert "$DIR/beta.test.pem" --tls-key "$DIR/beta.test.key" >"$DIR/mamorid-ja4.log" 2>&1 &
+r_pid=$!
+track "$r_pid"
+wait_port "$R" || fail "the tls_ja4 mamorid did not listen on $R"
+code=$(curl -s -o /dev/null -w '%{http_code}' --resolve "beta.test:$R:127.0.0.1" \
+  --cacert "$DIR/beta.test.pem" --tlsv1.3 "https://beta.test:$R/ja4")
+[[ $code == 403 ]] || fail "a TLS 1.3 client was not blocked by the tls_ja4 rule ($code)"
+code=$(curl -s -o /dev/null -w '%{http_code}' --resolve "beta.test:$R:127.0.0.1" \
+  --cacert "$DIR/beta.test.pem" --tls-max 1.2 "https://beta.test:$R/ja4")
+[[ $code == 200 ]] || fail "a TLS 1.2 client was blocked by the t13 rule ($code)"
+kill -TERM "$r_pid"
+wait "$r_pid" || fail "the tls_ja4 mamorid exited non-zero on SIGTERM"
+pass "rules see the client's JA4: t13d blocked, a TLS 1.2 hello passes"
+
 echo "PASS: tls e2e"

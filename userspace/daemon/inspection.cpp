@@ -67,6 +67,9 @@ std::shared_ptr<const Inspection::Snapshot> Inspection::buildSnapshot(
     const config::Config& config, std::shared_ptr<const inspect::RuleSet> rules) const {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->rules = std::move(rules);
+  snapshot->reads_tls_fingerprints =
+      snapshot->rules->readsTargetKind(inspect::TargetKind::TlsJa3) ||
+      snapshot->rules->readsTargetKind(inspect::TargetKind::TlsJa4);
   // A new compiled set gets new counters; the same set (a rule switched on
   // or off) keeps counting where it was.
   {
@@ -193,7 +196,13 @@ net::Verdict Inspection::onRequest(const http::Request& request,
                       request.body_truncated ? http::BodyExtent::Prefix : http::BodyExtent::Whole);
   if (body.error != http::BodyError::None) body_errors_.fetch_add(1, std::memory_order_relaxed);
   const auto started = std::chrono::steady_clock::now();
-  inspect::InspectResult result = inspect::inspect(*local->rules, request, body, site->second.options);
+  // TLS fingerprints only when a rule reads them: a ClientHello parse and
+  // two hashes per request otherwise wasted.
+  ClientFingerprints fingerprints;
+  if (local->reads_tls_fingerprints) fingerprints = clientFingerprints(context);
+  inspect::InspectResult result = inspect::inspect(
+      *local->rules, request, body, site->second.options,
+      inspect::ConnectionFacts{fingerprints.ja3, fingerprints.ja4});
   const auto ns = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started)
           .count());

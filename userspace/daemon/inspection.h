@@ -115,6 +115,7 @@ class Inspection {
   struct Snapshot {
     std::shared_ptr<const inspect::RuleSet> rules;
     std::shared_ptr<RuleCounts> rule_counts;
+    bool reads_tls_fingerprints = false;  // a rule targets tls_ja3 or tls_ja4
     std::map<std::string, SiteSettings, std::less<>> sites;
     std::string first_site;
   };

@@ -199,7 +199,8 @@ class BufferLease {
 // the Request and ParsedBody, or into the request line built here.
 class Views {
  public:
-  Views(const http::Request& r, const http::ParsedBody& body, InspectionBuffers& buffers)
+  Views(const http::Request& r, const http::ParsedBody& body, const ConnectionFacts& connection,
+        InspectionBuffers& buffers)
       : request_line_(buffers.request_line), values_(buffers.values), by_kind_(buffers.by_kind) {
     values_.clear();
     for (auto& list : by_kind_) list.clear();
@@ -208,6 +209,8 @@ class Views {
     request_line_.append(r.version == http::Version::Http10 ? "HTTP/1.0" : "HTTP/1.1");
     add(TargetKind::Method, {}, r.method_name);
     add(TargetKind::RequestLine, {}, request_line_);
+    if (!connection.tls_ja3.empty()) add(TargetKind::TlsJa3, {}, connection.tls_ja3);
+    if (!connection.tls_ja4.empty()) add(TargetKind::TlsJa4, {}, connection.tls_ja4);
     add(TargetKind::Path, {}, r.path);
     add(TargetKind::DecodedPath, {}, r.decoded_path);
     if (r.has_query || !r.query.empty()) add(TargetKind::RawQuery, {}, r.query);
@@ -561,13 +564,13 @@ bool primitiveOf(TargetKind target, TargetKind primitive) {
 class Inspection {
  public:
   Inspection(const RuleSet& set, const http::Request& request, const http::ParsedBody& body,
-             const InspectOptions& options)
+             const InspectOptions& options, const ConnectionFacts& connection)
       : set_(set),
         compiled_(set.compiled()),
         rules_(set.rules()),
         options_(options),
         buffers_(lease_.get()),
-        views_(request, body, buffers_),
+        views_(request, body, connection, buffers_),
         level_(std::clamp(options.paranoia_level, 1, 4)),
         active_(buffers_.active),
         matched_(buffers_.matched),
@@ -1178,8 +1181,9 @@ bool isSensitiveName(std::string_view name) {
 }
 
 InspectResult inspect(const RuleSet& rules, const http::Request& request,
-                      const http::ParsedBody& body, const InspectOptions& options) {
-  Inspection inspection(rules, request, body, options);
+                      const http::ParsedBody& body, const InspectOptions& options,
+                      const ConnectionFacts& connection) {
+  Inspection inspection(rules, request, body, options, connection);
   return inspection.run();
 }
 

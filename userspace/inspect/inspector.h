@@ -30,7 +30,8 @@ namespace mamori::inspect {
 // Hyperscan scratch (later calls reuse it). `request`, `body` and `rules`
 // must outlive the call only.
 InspectResult inspect(const RuleSet& rules, const http::Request& request,
-                      const http::ParsedBody& body, const InspectOptions& options);
+                      const http::ParsedBody& body, const InspectOptions& options,
+                      const ConnectionFacts& connection = {});
 
 // True when a value of a target with this name is masked in detections
 // (password, passwd, pwd, token, secret, authorization, cookie, api key

@@ -513,4 +513,12 @@ std::optional<MatchMode> RuleSet::matchMode(std::uint32_t id) const {
 
 std::size_t RuleSet::databaseCount() const { return compiled_->databases.size(); }
 
+bool RuleSet::readsTargetKind(TargetKind kind) const {
+  const auto k = static_cast<size_t>(kind);
+  if (k >= kPrimitiveTargetKindCount) return false;
+  for (const auto& info : compiled_->info)
+    if (info.compiled && info.kinds[k]) return true;
+  return false;
+}
+
 }  // namespace mamori::inspect

@@ -66,6 +66,10 @@ class RuleSet {
   std::optional<MatchMode> matchMode(std::uint32_t id) const;
   // Number of Hyperscan databases built (all groups, all paranoia levels).
   std::size_t databaseCount() const;
+  // Whether an enabled rule reads values of `kind` (a primitive kind), so
+  // a caller can skip working out values no rule looks at (TLS
+  // fingerprints cost a ClientHello parse and two hashes).
+  bool readsTargetKind(TargetKind kind) const;
 
   const detail::Compiled& compiled() const { return *compiled_; }
 

@@ -62,6 +62,8 @@ enum class TargetKind : std::uint8_t {
   FileNames,       // multipart file names (name: the form field name)
   Method,          // the method token
   RequestLine,     // "METHOD target HTTP/x.y"
+  TlsJa3,          // the TLS client's JA3 (MD5 hex), when the request came over TLS
+  TlsJa4,          // the TLS client's JA4, when the request came over TLS
   BodyError,       // one value, the body parse error name, when parsing failed
   // Unions, as ModSecurity's ARGS / ARGS_NAMES: query and body together.
   ArgNames,   // QueryArgNames + BodyNames
@@ -72,6 +74,14 @@ inline constexpr std::size_t kTargetKindCount = static_cast<std::size_t>(TargetK
 // these at compile time.
 inline constexpr std::size_t kPrimitiveTargetKindCount =
     static_cast<std::size_t>(TargetKind::BodyError) + 1;
+
+// What the inspector knows of the request's connection beyond the HTTP
+// request itself. Empty views: not known (plain HTTP, or a ClientHello
+// that did not parse), and the matching target kinds yield no value.
+struct ConnectionFacts {
+  std::string_view tls_ja3;
+  std::string_view tls_ja4;
+};
 
 // One target of a rule: a kind, optionally narrowed to some names
 // (case-insensitive, exact) and with some names left out (ModSecurity's

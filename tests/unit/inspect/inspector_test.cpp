@@ -116,6 +116,26 @@ TEST(Inspector, EveryTargetKindSeesItsOwnPart) {
 // target kinds they read; a hit of a rule on a value of a kind it does not
 // target (a marker of another part) must not count, whether Hyperscan or
 // PCRE2 (a back-reference Hyperscan cannot take) found it.
+TEST(Inspector, TlsFingerprintTargetsSeeTheConnectionFacts) {
+  // JA4 of curl 7.88 (tests/unit/guard/testdata); the JA3 is an MD5 hex.
+  const std::string ja4 = "t13d3112h2_e8f1e7e78f70_6bebaf5329ac";
+  const std::string ja3 = "6fa3244afc6bb6f9fad207b6b52af26b";
+  auto set = compileYaml("rules:\n" + rule(1, "[tls_ja4]", "{equals: " + ja4 + "}") +
+                         rule(2, "[tls_ja3]", "{prefix: 6fa3244a}") +
+                         rule(3, "[tls_ja4]", "{prefix: t12}"));
+  ASSERT_TRUE(set);
+  EXPECT_TRUE(set->readsTargetKind(TargetKind::TlsJa3));
+  EXPECT_TRUE(set->readsTargetKind(TargetKind::TlsJa4));
+  EXPECT_FALSE(set->readsTargetKind(TargetKind::RawBody));
+  auto over_tls = inspect(*set, markedRequest(), markedBody(), permissive(),
+                          ConnectionFacts{ja3, ja4});
+  EXPECT_EQ(ids(over_tls), (std::vector<std::uint32_t>{1, 2}));
+  ASSERT_NE(detection(over_tls, 1), nullptr);
+  EXPECT_EQ(detection(over_tls, 1)->target, TargetKind::TlsJa4);
+  // Plain HTTP (no facts): the targets yield no value, nothing matches.
+  EXPECT_TRUE(inspect(*set, markedRequest(), markedBody(), permissive()).detections.empty());
+}
+
 TEST(Inspector, SharedChainDatabaseCountsHitsOnlyOnTargetedKinds) {
   auto set = compileYaml("rules:\n" +
                          rule(1, "[path]", "{pattern: 'qv_val'}") +

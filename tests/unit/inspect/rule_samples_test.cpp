@@ -27,6 +27,7 @@ std::string withCrlf(const std::string& text) {
 struct SampleRequest {
   http::Request request;
   http::ParsedBody body;
+  std::string tls_ja3, tls_ja4;  // the connection's, for tls_* targets
 };
 
 std::optional<http::BodyError> bodyErrorFromName(std::string_view name) {
@@ -89,6 +90,8 @@ common::Result<SampleRequest> buildSample(const RuleSample& s) {
       case TargetKind::FileNames: out.body.fields.push_back({name, "", s.value, true}); break;
       case TargetKind::Method: r.method_name = s.value; break;
       case TargetKind::RequestLine: r.target = s.value; break;
+      case TargetKind::TlsJa3: out.tls_ja3 = s.value; break;
+      case TargetKind::TlsJa4: out.tls_ja4 = s.value; break;
       case TargetKind::BodyError: {
         auto error = bodyErrorFromName(s.value);
         if (!error) return common::Error{EINVAL, "unknown body error '" + s.value + "'"};
@@ -143,7 +146,8 @@ TEST(RuleSamples, SamplesMatchAsDeclared) {
         ADD_FAILURE() << sample.source << ": " << built.error().message;
         continue;
       }
-      auto result = inspect(**set, built->request, built->body, options);
+      auto result = inspect(**set, built->request, built->body, options,
+                            ConnectionFacts{built->tls_ja3, built->tls_ja4});
       bool fired = false;
       for (const auto& d : result.detections) fired = fired || d.rule_id == rule.id;
       EXPECT_EQ(fired, sample.expect_match)
