@@ -53,9 +53,9 @@ hs_database_t* buildWithout(const std::vector<const inspect::detail::Expression*
   for (std::size_t i = 0; i < exprs.size(); ++i) {
     if (i == skip) continue;
     texts.push_back(exprs[i]->text.c_str());
-    flags.push_back(exprs[i]->flags | (exprs[i]->mode == inspect::MatchMode::HyperscanPrefilter
-                                           ? HS_FLAG_PREFILTER
-                                           : 0u));
+    flags.push_back(
+        exprs[i]->flags |
+        (exprs[i]->mode == inspect::MatchMode::HyperscanPrefilter ? HS_FLAG_PREFILTER : 0u));
     ids.push_back(static_cast<unsigned>(i));
   }
   if (texts.empty()) return nullptr;
@@ -134,8 +134,8 @@ int main(int argc, char** argv) {
       if (set.rules()[e.rule].paranoia <= paranoia) exprs.push_back(&e);
     }
     Candidate cand;
-    cand.label = "group " + std::to_string(g) + " [" +
-                 inspect::chainName(c.chains[group.chain]) + "]: " + ruleIds(exprs);
+    cand.label = "group " + std::to_string(g) + " [" + inspect::chainName(c.chains[group.chain]) +
+                 "]: " + ruleIds(exprs);
     cand.db = group.by_paranoia[level];
     cand.text = inspect::applyChain(c.chains[group.chain], value);
     candidates.push_back(std::move(cand));
@@ -181,13 +181,12 @@ int main(int argc, char** argv) {
     for (auto& cand : candidates) {
       auto start = std::chrono::steady_clock::now();
       for (int i = 0; i < kScans; ++i) {
-        hs_scan(cand.db, cand.text.data(), static_cast<unsigned>(cand.text.size()), 0,
-                cand.scratch, ignoreMatch, nullptr);
+        hs_scan(cand.db, cand.text.data(), static_cast<unsigned>(cand.text.size()), 0, cand.scratch,
+                ignoreMatch, nullptr);
       }
-      double ns =
-          std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
-              .count() /
-          kScans;
+      double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
+                      .count() /
+                  kScans;
       cand.best_ns = std::min(cand.best_ns, ns);
     }
   }

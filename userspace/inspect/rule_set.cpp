@@ -238,8 +238,7 @@ class Compiler {
       std::string hs_text = op.text;
       if (chainLeavesSingleSpaces(rule.transforms)) {
         if (auto rewritten = singleSpacePattern(op.text)) {
-          if (hyperscanAccepts(*rewritten, base_flags) ||
-              !hyperscanAccepts(op.text, base_flags)) {
+          if (hyperscanAccepts(*rewritten, base_flags) || !hyperscanAccepts(op.text, base_flags)) {
             hs_text = std::move(*rewritten);
           }
         }

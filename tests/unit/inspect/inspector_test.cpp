@@ -583,14 +583,13 @@ TEST(Inspector, ByteRangeAndNegation) {
 // first, so the rule still matches them, and the fragment comes from PCRE2
 // with the pattern as written.
 TEST(Inspector, WhitespacePatternsMatchThroughCompressWhitespace) {
-  auto set = compileYaml(
-      "rules:\n" +
-      rule(1, "[query_args]", "{pattern: 'union\\s+(?:all\\s*)?select\\s*\\('}",
-           ", transforms: [compress_whitespace, lowercase]") +
-      rule(2, "[query_args]", "{pattern: '\\bexec\\s*\\(\\s*\\w'}",
-           ", transforms: [compress_whitespace, lowercase]") +
-      rule(3, "[query_args]", "{pattern: 'a\\s\\s+b'}",
-           ", transforms: [compress_whitespace, lowercase]"));
+  auto set = compileYaml("rules:\n" +
+                         rule(1, "[query_args]", "{pattern: 'union\\s+(?:all\\s*)?select\\s*\\('}",
+                              ", transforms: [compress_whitespace, lowercase]") +
+                         rule(2, "[query_args]", "{pattern: '\\bexec\\s*\\(\\s*\\w'}",
+                              ", transforms: [compress_whitespace, lowercase]") +
+                         rule(3, "[query_args]", "{pattern: 'a\\s\\s+b'}",
+                              ", transforms: [compress_whitespace, lowercase]"));
   ASSERT_TRUE(set);
   http::Request r = markedRequest();
   r.args = {{"q", "1 UNION\t\n ALL \r\n\tSELECT\t(x"}, {"c", "EXEC\n\n(\tcmd"}, {"d", "a \t b"}};

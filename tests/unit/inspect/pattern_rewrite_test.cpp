@@ -29,8 +29,8 @@ TEST(PatternRewrite, ChainLeavesSingleSpacesOnlyWhenCompressIsLastButLowercase) 
   EXPECT_TRUE(chainLeavesSingleSpaces({T::UrlDecodeUni, T::HtmlEntityDecode, T::RemoveComments,
                                        T::CompressWhitespace, T::Lowercase}));
   EXPECT_TRUE(chainLeavesSingleSpaces({T::CompressWhitespace}));
-  EXPECT_TRUE(chainLeavesSingleSpaces({T::UrlDecode, T::CompressWhitespace, T::Lowercase,
-                                       T::CompressWhitespace}));
+  EXPECT_TRUE(chainLeavesSingleSpaces(
+      {T::UrlDecode, T::CompressWhitespace, T::Lowercase, T::CompressWhitespace}));
   EXPECT_FALSE(chainLeavesSingleSpaces({}));
   EXPECT_FALSE(chainLeavesSingleSpaces({T::UrlDecodeUni, T::Lowercase}));
   // A decoder after compressing can make "%20%20" or "&#9;" whitespace again.
@@ -45,7 +45,8 @@ TEST(PatternRewrite, RewritesWhitespaceRepeatsOutsideClasses) {
   EXPECT_EQ(singleSpacePattern(R"(exec\s*\()"), std::optional<std::string>(R"(exec\x20?\()"));
   EXPECT_EQ(singleSpacePattern(R"(a\s+b\s?c\sd)"),
             std::optional<std::string>(R"(a\x20b\x20?c\x20d)"));
-  EXPECT_EQ(singleSpacePattern(R"((?:^|\s)or\s)"), std::optional<std::string>(R"((?:^|\x20)or\x20)"));
+  EXPECT_EQ(singleSpacePattern(R"((?:^|\s)or\s)"),
+            std::optional<std::string>(R"((?:^|\x20)or\x20)"));
   // In a class \s stays; so do \S, an escaped backslash before 's', \Q..\E.
   EXPECT_EQ(singleSpacePattern(R"([^\s?&]*\s*x)"), std::optional<std::string>(R"([^\s?&]*\x20?x)"));
   EXPECT_EQ(singleSpacePattern(R"([]\s]\s)"), std::optional<std::string>(R"([]\s]\x20)"));
@@ -147,8 +148,8 @@ TEST(PatternRewrite, SameMatchesOnCompressedText) {
   const TransformChain chain = {T::CompressWhitespace, T::Lowercase};
   ASSERT_TRUE(chainLeavesSingleSpaces(chain));
   std::mt19937 rng(20261129);
-  const std::vector<std::string> words = {"or", "and", "union", "select", "from", "exec", "like",
-                                          "all", "true", "ord"};
+  const std::vector<std::string> words = {"or",   "and",  "union", "select", "from",
+                                          "exec", "like", "all",   "true",   "ord"};
   for (const auto& pattern : patterns) {
     auto rewritten = singleSpacePattern(pattern);
     ASSERT_TRUE(rewritten.has_value()) << pattern;
@@ -165,8 +166,7 @@ TEST(PatternRewrite, SameMatchesOnCompressedText) {
         }
       }
       std::string text = applyChain(chain, raw);
-      EXPECT_EQ(original_ends(text), rewritten_ends(text))
-          << pattern << " on [" << text << "]";
+      EXPECT_EQ(original_ends(text), rewritten_ends(text)) << pattern << " on [" << text << "]";
       EXPECT_EQ(pcreMatches(pattern, text), pcreMatches(*rewritten, text))
           << pattern << " on [" << text << "]";
     }
