@@ -48,7 +48,7 @@ struct Expression {
   MatchMode mode = MatchMode::Hyperscan;
   int regex = -1;          // PCRE2 twin (Compiled::regexes), -1 for phrases
   std::string phrase;      // phrase expressions: the literal, for fragments
-  std::string text;        // the expression given to Hyperscan
+  std::string text;        // the expression given to Hyperscan (pattern_rewrite.h)
   unsigned flags = 0;      // its Hyperscan flags, without PREFILTER
   // A pattern with non-ASCII characters that is itself valid UTF-8: compiled
   // with HS_FLAG_UTF8 (and PCRE2_UTF), so "[éè]" and "." mean characters,

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "inspect/compiled.h"
+#include "inspect/pattern_rewrite.h"
 #include "inspect/transform.h"
 
 namespace mamori::inspect {
@@ -231,11 +232,22 @@ class Compiler {
         out_.direct.push_back(index);
         return;
       }
+      // What Hyperscan is given: on a chain that leaves only single spaces,
+      // \s* as \x20? (pattern_rewrite.h: the same matches, far cheaper
+      // to scan); PCRE2 keeps the author's text for fragments.
+      std::string hs_text = op.text;
+      if (chainLeavesSingleSpaces(rule.transforms)) {
+        if (auto rewritten = singleSpacePattern(op.text)) {
+          if (hyperscanAccepts(*rewritten, base_flags) || !hyperscanAccepts(op.text, base_flags)) {
+            hs_text = std::move(*rewritten);
+          }
+        }
+      }
       MatchMode mode = MatchMode::PcreOnly;
-      if (op.text.find('\0') == std::string::npos) {  // Hyperscan takes C strings
-        if (hyperscanAccepts(op.text, base_flags)) {
+      if (hs_text.find('\0') == std::string::npos) {  // Hyperscan takes C strings
+        if (hyperscanAccepts(hs_text, base_flags)) {
           mode = MatchMode::Hyperscan;
-        } else if (hyperscanAccepts(op.text, base_flags | HS_FLAG_PREFILTER)) {
+        } else if (hyperscanAccepts(hs_text, base_flags | HS_FLAG_PREFILTER)) {
           mode = MatchMode::HyperscanPrefilter;
         }
       }
@@ -245,7 +257,7 @@ class Compiler {
       e.rule = index;
       e.mode = mode;
       e.regex = regex;
-      e.text = op.text;
+      e.text = std::move(hs_text);
       e.flags = base_flags;
       e.utf8 = utf8;
       addExpression(group(info.chain), std::move(e));

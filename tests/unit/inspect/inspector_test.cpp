@@ -598,6 +598,29 @@ TEST(Inspector, ByteRangeAndNegation) {
   EXPECT_EQ(detection(result, 3)->fragment, "curl/8.0");
 }
 
+// On a compress_whitespace chain Hyperscan is given \x20? for \s*
+// (pattern_rewrite.h); the value's tabs and newline runs become one space
+// first, so the rule still matches them, and the fragment comes from PCRE2
+// with the pattern as written.
+TEST(Inspector, WhitespacePatternsMatchThroughCompressWhitespace) {
+  auto set = compileYaml("rules:\n" +
+                         rule(1, "[query_args]", "{pattern: 'union\\s+(?:all\\s*)?select\\s*\\('}",
+                              ", transforms: [compress_whitespace, lowercase]") +
+                         rule(2, "[query_args]", "{pattern: '\\bexec\\s*\\(\\s*\\w'}",
+                              ", transforms: [compress_whitespace, lowercase]") +
+                         rule(3, "[query_args]", "{pattern: 'a\\s\\s+b'}",
+                              ", transforms: [compress_whitespace, lowercase]"));
+  ASSERT_TRUE(set);
+  http::Request r = markedRequest();
+  r.args = {{"q", "1 UNION\t\n ALL \r\n\tSELECT\t(x"}, {"c", "EXEC\n\n(\tcmd"}, {"d", "a \t b"}};
+  auto result = inspect(*set, r, {}, permissive());
+  EXPECT_EQ(ids(result), (std::vector<std::uint32_t>{1, 2}));
+  ASSERT_NE(detection(result, 1), nullptr);
+  EXPECT_EQ(detection(result, 1)->fragment, "union all select (");
+  ASSERT_NE(detection(result, 2), nullptr);
+  EXPECT_EQ(detection(result, 2)->fragment, "exec ( c");
+}
+
 TEST(Inspector, EmptyValuesAreScannedWithoutError) {
   http::Request r = markedRequest();
   r.args = {{"empty", ""}, {"q", "attack"}};
