@@ -4,7 +4,9 @@
 #include <filesystem>
 
 #include "daemon/daemon_logs.h"
+#include "daemon/flood_protection.h"
 #include "logs/log_writer.h"
+#include "net/forward.h"
 
 namespace mamori::daemon {
 
@@ -154,6 +156,9 @@ Result<std::shared_ptr<const BotProtection::Snapshot>> BotProtection::build(
     const config::Config& config, const std::string& data_dir) {
   auto snap = std::make_shared<Snapshot>();
   snap->data_dir = data_dir;
+  for (const auto& tenant : config.tenants)
+    for (const auto& site : tenant.sites)
+      if (!site.trusted_proxies.empty()) snap->trusted[site.name] = site.trusted_proxies;
   bool any = false;
   for (const auto& tenant : config.tenants)
     for (const auto& site : tenant.sites) any = any || site.bots.has_value();
@@ -241,6 +246,15 @@ void BotProtection::submit(logs::LogRecord record) {
   producer->submit(std::move(record));
 }
 
+BotProtection::Source BotProtection::sourceOf(const Snapshot& snap, const http::Request& request,
+                                              const net::RequestContext& context) {
+  static const std::vector<common::IpPrefix> kNone;
+  auto trusted = snap.trusted.find(context.site);
+  const FloodClient client =
+      floodClient(request, context.peer, trusted == snap.trusted.end() ? kNone : trusted->second);
+  return Source{client.address, client.via_proxy};
+}
+
 net::Verdict BotProtection::onRequest(const http::Request& request,
                                       const net::RequestContext& context) {
   const std::shared_ptr<const Snapshot>& snapshot = local();
@@ -250,7 +264,8 @@ net::Verdict BotProtection::onRequest(const http::Request& request,
   if (it == snap.sites.end() || !it->second.policy.enabled) return net::Verdict::pass();
   const SiteEntry& site = it->second;
   requests_.fetch_add(1, std::memory_order_relaxed);
-  const common::IpPrefix source = hostPrefix(context.peer);
+  const Source from = sourceOf(snap, request, context);
+  const common::IpPrefix& source = from.address;
   const std::int64_t now = nowSeconds();
 
   // Behaviour first: every request counts, whatever its class.
@@ -313,8 +328,9 @@ net::Verdict BotProtection::onRequest(const http::Request& request,
       bans_.fetch_add(1, std::memory_order_relaxed);
       // The sink writes the XDP map, or counts and reports that it could
       // not (no shield): the 403 and the remembered ban keep the source
-      // out of this site either way.
-      if (sink_) sink_->ban(source, site.policy.ban_ttl, guard::BanReason::Bot);
+      // out of this site either way. A client seen through a trusted proxy
+      // is refused here only: XDP sees the proxy's address, not its.
+      if (sink_ && !from.via_proxy) sink_->ban(source, site.policy.ban_ttl, guard::BanReason::Bot);
       break;
   }
   const guard::BehaviourTable::RecordPermit permit = behaviour_->noteVerdict(
@@ -331,7 +347,7 @@ net::Verdict BotProtection::onRequest(const http::Request& request,
   BotRecordContext rc;
   rc.tenant = site.tenant;
   rc.site = site.name;
-  rc.source_ip = context.peer.toString();
+  rc.source_ip = source.toString();
   rc.source_port = context.peer_port;
   rc.request_id = std::string(context.request_id);
   rc.method = request.method_name;
@@ -353,6 +369,9 @@ void BotProtection::onResponseStatus(const net::RequestContext& context, int sta
   const Snapshot& snap = *local();
   auto it = snap.sites.find(context.site);
   if (it == snap.sites.end() || !it->second.policy.enabled) return;
+  if (auto trusted = snap.trusted.find(context.site);
+      trusted != snap.trusted.end() && net::isTrustedPeer(trusted->second, context.peer))
+    return;
   behaviour_->onResponse(it->second.id, hostPrefix(context.peer), status, set_cookie,
                          it->second.policy.behaviour, nowSeconds());
 }
@@ -365,8 +384,12 @@ bool BotProtection::isVerifiedGoodBot(const http::Request& request,
   if (!ua) return false;
   const guard::GoodBot* claim = snap.lists->claimedGoodBot(guard::asciiLower(*ua));
   if (!claim) return false;
-  return verifier_->peek(hostPrefix(context.peer), claim->name).state ==
-         guard::RdnsState::Verified;
+  // check(), not peek(): under attack a site without a bots section never
+  // runs onRequest(), and a crawler nobody asked about would stay
+  // unverified (and challenged) for the whole attack. A miss queues the
+  // lookup and answers Pending at once, as onRequest() does.
+  return verifier_->check(sourceOf(snap, request, context).address, claim->name, claim->domains)
+             .state == guard::RdnsState::Verified;
 }
 
 Result<BotStatus> BotProtection::status(const std::string& site) const {

@@ -1,6 +1,7 @@
 #include "daemon/challenge_protection.h"
 
 #include "daemon/daemon_logs.h"
+#include "daemon/flood_protection.h"
 #include "logs/log_writer.h"
 
 namespace mamori::daemon {
@@ -21,18 +22,16 @@ constexpr std::uint8_t kOverrideOff = 2;
 // match a different ChallengeProtection that reuses an address.
 std::atomic<std::uint64_t> g_generations{0};
 
-common::IpPrefix hostPrefix(const config::IpAddress& ip) {
-  common::IpPrefix p;
-  p.is_v6 = ip.family == config::AddressFamily::Ipv6;
-  p.bytes = ip.bytes;
-  p.prefix_len = p.is_v6 ? 128 : 32;
-  return p;
-}
-
-guard::ChallengeBinding bindingOf(const http::Request& request, const net::RequestContext& context) {
+// The address is the client's: the peer, or the X-Forwarded-For client
+// when the peer is one of the site's trusted_proxies (as the flood limits
+// and the bot detector name it). Bound to the proxy instead, one solved
+// challenge would clear every client behind it that sends the same UA.
+guard::ChallengeBinding bindingOf(const std::vector<common::IpPrefix>& trusted_proxies,
+                                  const http::Request& request,
+                                  const net::RequestContext& context) {
   guard::ChallengeBinding who;
   who.site = context.site;
-  who.address = hostPrefix(context.peer);
+  who.address = floodClient(request, context.peer, trusted_proxies).address;
   if (auto ua = request.header("user-agent")) who.user_agent = *ua;
   return who;
 }
@@ -89,6 +88,7 @@ Result<std::shared_ptr<const ChallengeProtection::Snapshot>> ChallengeProtection
       e.tenant = tenant.id;
       e.challenge = site.challenge.value_or(config::ChallengeConfig{});
       e.under_attack = site.under_attack.value_or(config::UnderAttackConfig{});
+      e.trusted_proxies = site.trusted_proxies;
       if (previous) {
         auto old = previous->sites.find(site.name);
         if (old != previous->sites.end()) e.runtime = old->second.runtime;
@@ -282,7 +282,7 @@ net::Verdict ChallengeProtection::challengeVerdict(const SiteEntry& e,
 
 net::Verdict ChallengeProtection::answerSubmission(const SiteEntry& e, const http::Request& request,
                                                    const net::RequestContext& context) {
-  const guard::ChallengeBinding who = bindingOf(request, context);
+  const guard::ChallengeBinding who = bindingOf(e.trusted_proxies, request, context);
   const std::string* token = firstArg(request, "t");
   const std::string* counter = firstArg(request, "n");
   const std::string* back = firstArg(request, "r");
@@ -317,7 +317,7 @@ net::Verdict ChallengeProtection::answerSubmission(const SiteEntry& e, const htt
 
 net::Verdict ChallengeProtection::gate(const SiteEntry& e, const http::Request& request,
                                        const net::RequestContext& context) {
-  const guard::ChallengeBinding who = bindingOf(request, context);
+  const guard::ChallengeBinding who = bindingOf(e.trusted_proxies, request, context);
   // A browser may hold more than one (an old path, a parent domain): any
   // valid one clears; at most a few are checked so junk costs little.
   std::optional<guard::ChallengeCheck> refused;
