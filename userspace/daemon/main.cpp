@@ -10,10 +10,10 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -29,15 +29,16 @@
 #include "common/version.h"
 #include "config/loader.h"
 #include "daemon/bot_protection.h"
+#include "daemon/challenge_protection.h"
 #include "daemon/control_services.h"
 #include "daemon/daemon_logs.h"
-#include "daemon/inspection.h"
-#include "daemon/challenge_protection.h"
 #include "daemon/flood_protection.h"
+#include "daemon/inspection.h"
 #include "daemon/login_protection.h"
-#include "logs/time_zone.h"
 #include "daemon/metrics_sources.h"
 #include "daemon/shield_settings.h"
+#include "daemon/verdict_chain.h"
+#include "logs/time_zone.h"
 #include "metrics/metrics_server.h"
 #include "metrics/system_collectors.h"
 #include "net/engine.h"
@@ -698,30 +699,33 @@ int main(int argc, char** argv) {
     // inspection. The first step that answers ends the chain. Flood limits
     // go first: a flooder's request costs a few counter updates, never a
     // bot check, a login check nor an inspection.
-    options.verdict = [insp = inspection.get(), lp = login.get(), fp = flood.get(),
-                       bp = bots.get(), cp = challenge.get()](const http::Request& request,
-                                                              const net::RequestContext& context) {
-      if (fp) {
-        net::Verdict v = fp->onRequest(request, context);
-        if (v.action == net::Verdict::Action::Block) return v;
-      }
-      if (bp) {
-        net::Verdict bot_verdict = bp->onRequest(request, context);
-        if (bot_verdict.action == net::Verdict::Action::Block) return bot_verdict;
-      }
-      // Under-attack mode (and answers to the challenge) before login: a
-      // client that has not proven a browser costs nothing further.
-      if (cp) {
-        net::Verdict v = cp->onRequest(request, context);
-        if (v.action == net::Verdict::Action::Block) return v;
-      }
-      net::Verdict login_verdict = lp ? lp->onRequest(request, context) : net::Verdict::pass();
-      if (login_verdict.action == net::Verdict::Action::Block) return login_verdict;
-      if (insp) {
-        net::Verdict v = insp->onRequest(request, context);
-        if (v.action == net::Verdict::Action::Block) return v;
-      }
-      return login_verdict;
+    // In a site in mode: detect every step runs (runVerdictChain()).
+    // Under-attack mode (and answers to the challenge) before login: a
+    // client that has not proven a browser costs nothing further.
+    std::vector<daemon::VerdictStep> steps;
+    if (auto* fp = flood.get())
+      steps.push_back([fp](const http::Request& r, const net::RequestContext& c) {
+        return fp->onRequest(r, c);
+      });
+    if (auto* bp = bots.get())
+      steps.push_back([bp](const http::Request& r, const net::RequestContext& c) {
+        return bp->onRequest(r, c);
+      });
+    if (auto* cp = challenge.get())
+      steps.push_back([cp](const http::Request& r, const net::RequestContext& c) {
+        return cp->onRequest(r, c);
+      });
+    if (auto* lp = login.get())
+      steps.push_back([lp](const http::Request& r, const net::RequestContext& c) {
+        return lp->onRequest(r, c);
+      });
+    if (auto* insp = inspection.get())
+      steps.push_back([insp](const http::Request& r, const net::RequestContext& c) {
+        return insp->onRequest(r, c);
+      });
+    options.verdict = [steps = std::move(steps)](const http::Request& request,
+                                                 const net::RequestContext& context) {
+      return daemon::runVerdictChain(steps, request, context);
     };
     // Always, so that a reload adding `bots:` to a site needs no restart;
     // a site without it costs one map lookup per answer.
