@@ -180,6 +180,11 @@ void ChallengeProtection::countForAuto(const SiteEntry& e, const net::RequestCon
   // Over the threshold: (re)arm the episode. Once per second per site is
   // enough, so only the request that reaches the threshold writes.
   if (n != a.requests_per_second) return;
+  // A CLI switch holds until `auto`: `off` keeps the threshold from
+  // starting an episode (which `auto` would then reveal, and whose DoS
+  // record would say "on" while the site is off); under `on` there is
+  // nothing to switch.
+  if (rt.override_state.load(std::memory_order_relaxed) != kOverrideAuto) return;
   const std::int64_t until =
       now_ns + std::chrono::duration_cast<std::chrono::nanoseconds>(a.duration).count();
   const std::int64_t before = rt.auto_until_ns.exchange(until, std::memory_order_relaxed);
@@ -203,9 +208,6 @@ void ChallengeProtection::countForAuto(const SiteEntry& e, const net::RequestCon
               "), for " + std::to_string(a.duration.count()) + "s";
   r.details.push_back({"requests_per_second", logs::Value::unsignedInt(a.requests_per_second)});
   r.details.push_back({"duration_s", logs::Value::integer(a.duration.count())});
-  r.details.push_back({"overridden",
-                       logs::Value::boolean(rt.override_state.load(std::memory_order_relaxed) !=
-                                            kOverrideAuto)});
   submit(std::move(r));
 }
 

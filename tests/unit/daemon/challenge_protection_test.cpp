@@ -304,6 +304,29 @@ TEST_F(ChallengeProtectionTest, AutoThresholdSwitchesOnForItsDuration) {
   EXPECT_FALSE(cp->underAttack()[0].on);
 }
 
+// `off` from the CLI keeps the threshold from starting an episode: handing
+// the site back with `auto` must not reveal one armed meanwhile, and no
+// "under-attack mode on" record is written for a site held off.
+TEST_F(ChallengeProtectionTest, ThresholdStartsNoEpisodeWhileHeldOff) {
+  make("        under_attack: {auto: {requests_per_second: 5, duration: 30s}}\n");
+  Client c = client("192.0.2.1");
+  ASSERT_TRUE(cp->setUnderAttack("web", UnderAttackSwitch::Off));
+  clock.advance(std::chrono::nanoseconds(1'000'000'000 - clock.now().count() % 1'000'000'000));
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(cp->onRequest(get("/"), c.context()).action, net::Verdict::Action::Pass);
+  EXPECT_EQ(cp->stats().auto_switches, 0u);
+  auto st = cp->setUnderAttack("web", UnderAttackSwitch::Auto);
+  ASSERT_TRUE(st);
+  EXPECT_FALSE(st->on);
+  EXPECT_EQ(st->auto_remaining_s, 0);
+  EXPECT_EQ(cp->onRequest(get("/"), c.context()).action, net::Verdict::Action::Pass);
+  // Back in auto, the next second over the threshold switches it on.
+  clock.advance(1s);
+  for (int i = 0; i < 4; ++i) cp->onRequest(get("/"), c.context());
+  EXPECT_TRUE(isChallenge(cp->onRequest(get("/"), c.context())));
+  EXPECT_EQ(cp->stats().auto_switches, 1u);
+}
+
 TEST_F(ChallengeProtectionTest, ReloadKeepsKeysAndSwitches) {
   make();
   Client c = client("192.0.2.1");
