@@ -8,10 +8,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "config/loader.h"
@@ -253,6 +255,48 @@ TEST_F(ComposedChain, FloodAnswersBeforeBotsAndChallenge) {
   EXPECT_EQ(v.status, 429);
   EXPECT_EQ(challenge_->stats().issued, issued);              // no page signed for a flooder
   EXPECT_EQ(send("/", kChromeUa, "192.0.2.10").status, 403);  // another client: the page
+}
+
+// Workers run the chain while the main thread reloads every step and a
+// control thread flips under-attack mode and reads status: nothing may
+// race (run this under -fsanitize=thread), and state survives.
+TEST_F(ComposedChain, ReloadWhileWorkersRunIsRaceFree) {
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> answered{0};
+  auto worker = [&](int w) {
+    for (int i = 0; !stop.load(); ++i) {
+      const std::string ip = "192.0.2." + std::to_string(1 + (i + w * 7) % 50);
+      const net::Verdict v =
+          send("/p" + std::to_string(i % 9), i % 3 ? kChromeUa : "curl/8.5.0", ip);
+      if (v.action == net::Verdict::Action::Block) answered.fetch_add(1);
+      if (i % 64 == 0) bots_->onResponseStatus(net::RequestContext{}, 404, false);
+    }
+  };
+  std::thread w1(worker, 1), w2(worker, 2);
+  std::thread control([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      (void)challenge_->setUnderAttack("web",
+                                       i % 2 ? UnderAttackSwitch::On : UnderAttackSwitch::Auto);
+      (void)challenge_->underAttack();
+      (void)challenge_->stats();
+      (void)bots_->status("");
+      (void)bots_->verdictCounts();
+      (void)flood_->status("", 5);
+    }
+  });
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(flood_->reload(config_).ok());
+    ASSERT_TRUE(bots_->reload(config_).ok());
+    ASSERT_TRUE(challenge_->reload(config_).ok());
+    clock_.advance(100ms);
+  }
+  stop = true;
+  w1.join();
+  w2.join();
+  control.join();
+  EXPECT_GT(answered.load(), 0u);
+  EXPECT_TRUE(flood_->active());
+  EXPECT_TRUE(bots_->active());
 }
 
 }  // namespace
