@@ -203,6 +203,18 @@ Result<std::string> BotProtection::reload(const config::Config& config) {
          std::to_string(files) + " data files from " + dir + notes;
 }
 
+common::Status BotProtection::checkReload(const config::Config& config) const {
+  bool any = false;
+  for (const auto& tenant : config.tenants)
+    for (const auto& site : tenant.sites) any = any || site.bots.has_value();
+  if (!any) return {};
+  const std::string dir = data_dir_override_.empty() ? resolveBotsDir(config) : data_dir_override_;
+  if (auto lists = guard::loadBotListsDirectory(dir); !lists)
+    return Error{lists.error().code,
+                 lists.error().message + "\nbot lists refused: the running ones stay"};
+  return {};
+}
+
 void BotProtection::publish(std::shared_ptr<const Snapshot> snapshot) {
   std::lock_guard lock(mu_);
   snapshot_ = std::move(snapshot);

@@ -166,6 +166,12 @@ class BotProtection {
   // Returns a one-line summary. Main thread.
   common::Result<std::string> reload(const config::Config& config);
 
+  // Reads and checks the data files reload(config) would use, changing
+  // nothing: mamorid asks before it reloads the engine and reloads this
+  // after, so a reload the engine refuses leaves the bot policy as it was.
+  // Same errors as reload(). Main thread.
+  common::Status checkReload(const config::Config& config) const;
+
   // True when some site has a `bots:` section.
   bool active() const;
 

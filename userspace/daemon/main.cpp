@@ -934,14 +934,20 @@ int main(int argc, char** argv) {
         summary = "rules: " + *rules;
       }
       if (bots) {
-        // Before the engine, like the rules: a bad data file refuses the
-        // reload with FILE:LINE:COLUMN and the running lists stay.
-        auto bot_summary = bots->reload(loaded.value());
-        if (!bot_summary)
-          return common::Error{bot_summary.error().code,
-                               (summary.empty() ? "" : summary + "\n") +
-                                   bot_summary.error().message};
-        summary += (summary.empty() ? "" : "\n") + *bot_summary;
+        // Checked before the engine, like the rules: a bad data file
+        // refuses the reload with FILE:LINE:COLUMN and the running lists
+        // stay. Applied after it, so that a reload the engine refuses (a
+        // bad certificate) leaves the bot policy as it was.
+        if (auto checked = bots->checkReload(loaded.value()); !checked)
+          return common::Error{checked.error().code,
+                               (summary.empty() ? "" : summary + "\n") + checked.error().message};
+      }
+      if (flood) {
+        // The flood settings too: refused before anything else changes.
+        if (auto checked = daemon::floodSettings(loaded.value()); !checked)
+          return common::Error{checked.error().code,
+                               (summary.empty() ? "" : summary + "\n") + checked.error().message +
+                                   "\nflood settings refused: the running ones stay"};
       }
       if (engine) {
         if (auto st = engine->reload(loaded.value()); !st)
@@ -953,6 +959,13 @@ int main(int argc, char** argv) {
         summary += (summary.empty() ? "" : "\n") + ("reloaded " + *config_path + ": " +
                                                      std::to_string(sites) +
                                                      " sites for new connections");
+      }
+      if (bots) {
+        auto bot_summary = bots->reload(loaded.value());
+        if (!bot_summary)
+          return common::Error{bot_summary.error().code, (summary.empty() ? "" : summary + "\n") +
+                                                             bot_summary.error().message};
+        summary += (summary.empty() ? "" : "\n") + *bot_summary;
       }
       if (login) {
         // After the engine: the loader has checked every login key, so this

@@ -427,6 +427,46 @@ TEST_F(BotProtectionTest, ReloadKeepsCountsAndRefusesBadFiles) {
   std::filesystem::remove_all(dir);
 }
 
+// checkReload() reads the data files a reload would use and changes
+// nothing: mamorid asks it before reloading the engine and reloads the bot
+// policy after, so a reload the engine refuses keeps the running policy.
+TEST(BotProtectionCheckReload, ChecksTheFilesAndChangesNothing) {
+  const auto dir = std::filesystem::temp_directory_path() / "mamori_bot_check_reload_test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy(MAMORI_BOTS_DATA_DIR, dir, std::filesystem::copy_options::recursive);
+  const std::string host = "bots:\n  dir: " + dir.string() + "\n";
+  guard::ManualClock clock;
+  FakeSink sink;
+  FakeDns dns;
+  BotOptions o;
+  o.lookup = &dns;
+  o.rdns_threads = 0;
+  auto bp = BotProtection::create(load("          enabled: true\n", host), clock, nullptr, &sink,
+                                  testChallenge, o);
+  ASSERT_TRUE(bp.ok()) << bp.error().message;
+  net::RequestContext ctx;
+  ctx.site = "web";
+  ctx.peer = *config::parseIpAddress("192.0.2.7");
+  // A new policy that checks out is not applied by the check.
+  const config::Config next = load("          actions: {scanner: log}\n", host);
+  ASSERT_TRUE((*bp)->checkReload(next).ok());
+  EXPECT_EQ((*bp)->onRequest(request("sqlmap/1.7"), ctx).action, net::Verdict::Action::Block);
+  // A broken file is reported with its position.
+  std::ofstream(dir / "zz_bad.yaml") << "user_agents:\n  - {name: x, class: wrong, contains: x}\n";
+  auto checked = (*bp)->checkReload(next);
+  ASSERT_FALSE(checked.ok());
+  EXPECT_NE(checked.error().message.find("zz_bad.yaml:2:22: invalid class 'wrong'"),
+            std::string::npos)
+      << checked.error().message;
+  EXPECT_EQ((*bp)->onRequest(request("sqlmap/1.7"), ctx).action, net::Verdict::Action::Block);
+  // A config without any bots section needs no files.
+  config::Config none = next;
+  none.tenants[0].sites[0].bots.reset();
+  EXPECT_TRUE((*bp)->checkReload(none).ok());
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(BotProtectionTest, MetricsListEveryConfiguredActionWithZeros) {
   make("          enabled: true\n");
   auto counts = bp_->verdictCounts();
