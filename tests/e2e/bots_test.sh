@@ -212,4 +212,23 @@ rm "$DIR/bots/zz_broken.yaml"
 out=$(ctl config reload) || fail "reload failed: $out"
 [[ "$out" == *"bot protection: 1 site"* ]] || fail "reload summary has no bots line: $out"
 pass "a broken data file refuses the reload with FILE:LINE:COLUMN; the running lists stay"
+
+# --- reload: a config the engine refuses changes no bot policy -----------------------
+# A moved listener passes the loader and is refused by the engine (it takes
+# a restart); the same file also turns scanners to "log". The bot policy
+# must stay as it was (the data files are checked before the engine, the
+# policy applied after it).
+cp "$DIR/mamori.yaml" "$DIR/good.yaml"
+sed -e 's/scanner: block/scanner: log/' -e 's/0.0.0.0:8080/0.0.0.0:8090/' \
+  "$DIR/good.yaml" >"$DIR/mamori.yaml"
+grep -q 'scanner: log' "$DIR/mamori.yaml" && grep -q '0.0.0.0:8090' "$DIR/mamori.yaml" ||
+  fail "test config not edited"
+if out=$(ctl config reload 2>&1); then fail "reload with a moved listener succeeded: $out"; fi
+# (the policy as bots status shows it: a sqlmap request would be refused
+# by the signature rules anyway)
+ctl bots status | grep -q "policy:.*scanner=block" ||
+  fail "a reload the engine refused changed the bot policy: $(ctl bots status | grep policy:)"
+cp "$DIR/good.yaml" "$DIR/mamori.yaml"
+out=$(ctl config reload) || fail "reload of the good config failed: $out"
+pass "a reload the engine refuses leaves the bot policy as it was"
 echo "bots_test: all passed"

@@ -4,7 +4,9 @@
 #include <filesystem>
 
 #include "daemon/daemon_logs.h"
+#include "daemon/flood_protection.h"
 #include "logs/log_writer.h"
+#include "net/forward.h"
 
 namespace mamori::daemon {
 
@@ -142,6 +144,9 @@ Result<std::shared_ptr<const BotProtection::Snapshot>> BotProtection::build(
     const config::Config& config, const std::string& data_dir) {
   auto snap = std::make_shared<Snapshot>();
   snap->data_dir = data_dir;
+  for (const auto& tenant : config.tenants)
+    for (const auto& site : tenant.sites)
+      if (!site.trusted_proxies.empty()) snap->trusted[site.name] = site.trusted_proxies;
   bool any = false;
   for (const auto& tenant : config.tenants)
     for (const auto& site : tenant.sites) any = any || site.bots.has_value();
@@ -186,6 +191,18 @@ Result<std::string> BotProtection::reload(const config::Config& config) {
          std::to_string(files) + " data files from " + dir + notes;
 }
 
+common::Status BotProtection::checkReload(const config::Config& config) const {
+  bool any = false;
+  for (const auto& tenant : config.tenants)
+    for (const auto& site : tenant.sites) any = any || site.bots.has_value();
+  if (!any) return {};
+  const std::string dir = data_dir_override_.empty() ? resolveBotsDir(config) : data_dir_override_;
+  if (auto lists = guard::loadBotListsDirectory(dir); !lists)
+    return Error{lists.error().code,
+                 lists.error().message + "\nbot lists refused: the running ones stay"};
+  return {};
+}
+
 bool BotProtection::active() const { return !snapshot_.current()->sites.empty(); }
 
 std::int64_t BotProtection::nowSeconds() const {
@@ -204,6 +221,15 @@ void BotProtection::submit(logs::LogRecord record) {
   producer->submit(std::move(record));
 }
 
+BotProtection::Source BotProtection::sourceOf(const Snapshot& snap, const http::Request& request,
+                                              const net::RequestContext& context) {
+  static const std::vector<common::IpPrefix> kNone;
+  auto trusted = snap.trusted.find(context.site);
+  const FloodClient client =
+      floodClient(request, context.peer, trusted == snap.trusted.end() ? kNone : trusted->second);
+  return Source{client.address, client.via_proxy};
+}
+
 net::Verdict BotProtection::onRequest(const http::Request& request,
                                       const net::RequestContext& context) {
   const std::shared_ptr<const Snapshot>& snapshot = snapshot_.local();
@@ -213,7 +239,8 @@ net::Verdict BotProtection::onRequest(const http::Request& request,
   if (it == snap.sites.end() || !it->second.policy.enabled) return net::Verdict::pass();
   const SiteEntry& site = it->second;
   requests_.fetch_add(1, std::memory_order_relaxed);
-  const common::IpPrefix source = context.peer.asHostPrefix();
+  const Source from = sourceOf(snap, request, context);
+  const common::IpPrefix& source = from.address;
   const std::int64_t now = nowSeconds();
 
   // Behaviour first: every request counts, whatever its class.
@@ -276,8 +303,9 @@ net::Verdict BotProtection::onRequest(const http::Request& request,
       bans_.fetch_add(1, std::memory_order_relaxed);
       // The sink writes the XDP map, or counts and reports that it could
       // not (no shield): the 403 and the remembered ban keep the source
-      // out of this site either way.
-      if (sink_) sink_->ban(source, site.policy.ban_ttl, guard::BanReason::Bot);
+      // out of this site either way. A client seen through a trusted proxy
+      // is refused here only: XDP sees the proxy's address, not its.
+      if (sink_ && !from.via_proxy) sink_->ban(source, site.policy.ban_ttl, guard::BanReason::Bot);
       break;
   }
   const guard::BehaviourTable::RecordPermit permit = behaviour_->noteVerdict(
@@ -294,7 +322,7 @@ net::Verdict BotProtection::onRequest(const http::Request& request,
   BotRecordContext rc;
   rc.tenant = site.tenant;
   rc.site = site.name;
-  rc.source_ip = context.peer.toString();
+  rc.source_ip = source.toString();
   rc.source_port = context.peer_port;
   rc.request_id = std::string(context.request_id);
   rc.method = request.method_name;
@@ -316,6 +344,9 @@ void BotProtection::onResponseStatus(const net::RequestContext& context, int sta
   const Snapshot& snap = *snapshot_.local();
   auto it = snap.sites.find(context.site);
   if (it == snap.sites.end() || !it->second.policy.enabled) return;
+  if (auto trusted = snap.trusted.find(context.site);
+      trusted != snap.trusted.end() && net::isTrustedPeer(trusted->second, context.peer))
+    return;
   behaviour_->onResponse(it->second.id, context.peer.asHostPrefix(), status, set_cookie,
                          it->second.policy.behaviour, nowSeconds());
 }
@@ -328,8 +359,12 @@ bool BotProtection::isVerifiedGoodBot(const http::Request& request,
   if (!ua) return false;
   const guard::GoodBot* claim = snap.lists->claimedGoodBot(guard::asciiLower(*ua));
   if (!claim) return false;
-  return verifier_->peek(context.peer.asHostPrefix(), claim->name).state ==
-         guard::RdnsState::Verified;
+  // check(), not peek(): under attack a site without a bots section never
+  // runs onRequest(), and a crawler nobody asked about would stay
+  // unverified (and challenged) for the whole attack. A miss queues the
+  // lookup and answers Pending at once, as onRequest() does.
+  return verifier_->check(sourceOf(snap, request, context).address, claim->name, claim->domains)
+             .state == guard::RdnsState::Verified;
 }
 
 Result<BotStatus> BotProtection::status(const std::string& site) const {

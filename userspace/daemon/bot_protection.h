@@ -167,23 +167,37 @@ class BotProtection {
   // Returns a one-line summary. Main thread.
   common::Result<std::string> reload(const config::Config& config);
 
+  // Reads and checks the data files reload(config) would use, changing
+  // nothing: mamorid asks before it reloads the engine and reloads this
+  // after, so a reload the engine refuses leaves the bot policy as it was.
+  // Same errors as reload(). Main thread.
+  common::Status checkReload(const config::Config& config) const;
+
   // True when some site has a `bots:` section.
   bool active() const;
 
   // The verdict hook: classifies the request and applies the site's
   // action. Pass for sites without bots, for class none and for allow /
   // log; Block 403 for block and ban; the challenge's own verdict for
-  // challenge. Worker threads.
+  // challenge. The source is the TCP peer, or the X-Forwarded-For client
+  // when the peer is one of the site's trusted_proxies (as the flood limits
+  // count it); such a client is refused at the site but never banned at
+  // XDP, which would drop the proxy and everyone behind it. Worker threads.
   net::Verdict onRequest(const http::Request& request, const net::RequestContext& context);
 
   // The engine's status observer (net::ResponseStatusHook): counts the
-  // answer for the source's behaviour. Worker threads.
+  // answer for the source's behaviour. An answer to a trusted proxy is not
+  // counted: the hook has no request to name the client behind it, and
+  // counting it on the proxy would mix every client's 4xx share into one
+  // source. Worker threads.
   void onResponseStatus(const net::RequestContext& context, int status, bool set_cookie);
 
   // True when the request's UA claims a listed crawler and the source's
-  // claim is verified (cached answer only; never queues, never waits):
-  // for under-attack mode, which lets verified crawlers through. Worker
-  // threads.
+  // claim is verified: a cached answer, or, on a miss, the lookup queued
+  // for the verifier's thread and false at once (never waits on DNS); the
+  // source as onRequest() names it. Works for every site once the bot lists
+  // are loaded (some site has a bots section). For under-attack mode, which
+  // lets verified crawlers through. Worker threads.
   bool isVerifiedGoodBot(const http::Request& request, const net::RequestContext& context);
 
   // Control commands; `site` empty means every site with a bots section.
@@ -216,11 +230,20 @@ class BotProtection {
     bool detect_only = false;
     SiteCounters* counters = nullptr;  // owned by counters_, never freed while running
   };
+  // The client a request is from: the peer, or the X-Forwarded-For client
+  // when the peer is one of the site's trusted_proxies (floodClient()).
+  struct Source {
+    common::IpPrefix address;
+    bool via_proxy = false;  // never banned at XDP: that would ban the proxy
+  };
   struct Snapshot {
     std::shared_ptr<const guard::BotLists> lists;
     std::string data_dir;
     std::map<std::string, SiteEntry, std::less<>> sites;
     std::vector<std::string> order;
+    // Every site with trusted_proxies (bots section or not: under-attack
+    // mode asks isVerifiedGoodBot() for any site) -> those proxies.
+    std::map<std::string, std::vector<common::IpPrefix>, std::less<>> trusted;
   };
 
   BotProtection(const guard::Clock& clock, DaemonLogs* logs, guard::BanSink* sink,
@@ -231,6 +254,8 @@ class BotProtection {
                                                         const std::string& data_dir);
   void submit(logs::LogRecord record);
   std::int64_t nowSeconds() const;
+  static Source sourceOf(const Snapshot& snap, const http::Request& request,
+                         const net::RequestContext& context);
 
   const guard::Clock& clock_;
   DaemonLogs* logs_;

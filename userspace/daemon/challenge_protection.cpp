@@ -1,6 +1,7 @@
 #include "daemon/challenge_protection.h"
 
 #include "daemon/daemon_logs.h"
+#include "daemon/flood_protection.h"
 #include "logs/log_writer.h"
 
 namespace mamori::daemon {
@@ -17,10 +18,16 @@ constexpr std::uint8_t kOverrideAuto = 0;
 constexpr std::uint8_t kOverrideOn = 1;
 constexpr std::uint8_t kOverrideOff = 2;
 
-guard::ChallengeBinding bindingOf(const http::Request& request, const net::RequestContext& context) {
+// The address is the client's: the peer, or the X-Forwarded-For client
+// when the peer is one of the site's trusted_proxies (as the flood limits
+// and the bot detector name it). Bound to the proxy instead, one solved
+// challenge would clear every client behind it that sends the same UA.
+guard::ChallengeBinding bindingOf(const std::vector<common::IpPrefix>& trusted_proxies,
+                                  const http::Request& request,
+                                  const net::RequestContext& context) {
   guard::ChallengeBinding who;
   who.site = context.site;
-  who.address = context.peer.asHostPrefix();
+  who.address = floodClient(request, context.peer, trusted_proxies).address;
   if (auto ua = request.header("user-agent")) who.user_agent = *ua;
   return who;
 }
@@ -77,6 +84,7 @@ Result<std::shared_ptr<const ChallengeProtection::Snapshot>> ChallengeProtection
       e.tenant = tenant.id;
       e.challenge = site.challenge.value_or(config::ChallengeConfig{});
       e.under_attack = site.under_attack.value_or(config::UnderAttackConfig{});
+      e.trusted_proxies = site.trusted_proxies;
       if (previous) {
         auto old = previous->sites.find(site.name);
         if (old != previous->sites.end()) e.runtime = old->second.runtime;
@@ -143,6 +151,11 @@ void ChallengeProtection::countForAuto(const SiteEntry& e, const net::RequestCon
   // Over the threshold: (re)arm the episode. Once per second per site is
   // enough, so only the request that reaches the threshold writes.
   if (n != a.requests_per_second) return;
+  // A CLI switch holds until `auto`: `off` keeps the threshold from
+  // starting an episode (which `auto` would then reveal, and whose DoS
+  // record would say "on" while the site is off); under `on` there is
+  // nothing to switch.
+  if (rt.override_state.load(std::memory_order_relaxed) != kOverrideAuto) return;
   const std::int64_t until =
       now_ns + std::chrono::duration_cast<std::chrono::nanoseconds>(a.duration).count();
   const std::int64_t before = rt.auto_until_ns.exchange(until, std::memory_order_relaxed);
@@ -166,9 +179,6 @@ void ChallengeProtection::countForAuto(const SiteEntry& e, const net::RequestCon
               "), for " + std::to_string(a.duration.count()) + "s";
   r.details.push_back({"requests_per_second", logs::Value::unsignedInt(a.requests_per_second)});
   r.details.push_back({"duration_s", logs::Value::integer(a.duration.count())});
-  r.details.push_back({"overridden",
-                       logs::Value::boolean(rt.override_state.load(std::memory_order_relaxed) !=
-                                            kOverrideAuto)});
   submit(std::move(r));
 }
 
@@ -245,7 +255,7 @@ net::Verdict ChallengeProtection::challengeVerdict(const SiteEntry& e,
 
 net::Verdict ChallengeProtection::answerSubmission(const SiteEntry& e, const http::Request& request,
                                                    const net::RequestContext& context) {
-  const guard::ChallengeBinding who = bindingOf(request, context);
+  const guard::ChallengeBinding who = bindingOf(e.trusted_proxies, request, context);
   const std::string* token = firstArg(request, "t");
   const std::string* counter = firstArg(request, "n");
   const std::string* back = firstArg(request, "r");
@@ -280,7 +290,7 @@ net::Verdict ChallengeProtection::answerSubmission(const SiteEntry& e, const htt
 
 net::Verdict ChallengeProtection::gate(const SiteEntry& e, const http::Request& request,
                                        const net::RequestContext& context) {
-  const guard::ChallengeBinding who = bindingOf(request, context);
+  const guard::ChallengeBinding who = bindingOf(e.trusted_proxies, request, context);
   // A browser may hold more than one (an old path, a parent domain): any
   // valid one clears; at most a few are checked so junk costs little.
   std::optional<guard::ChallengeCheck> refused;

@@ -153,6 +153,7 @@ class ChallengeProtection {
     std::string tenant;
     config::ChallengeConfig challenge;
     config::UnderAttackConfig under_attack;
+    std::vector<common::IpPrefix> trusted_proxies;  // the site's; see bindingOf()
     std::shared_ptr<Runtime> runtime;
   };
   struct Snapshot {

@@ -10,10 +10,10 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -29,15 +29,16 @@
 #include "common/version.h"
 #include "config/loader.h"
 #include "daemon/bot_protection.h"
+#include "daemon/challenge_protection.h"
 #include "daemon/control_services.h"
 #include "daemon/daemon_logs.h"
-#include "daemon/inspection.h"
-#include "daemon/challenge_protection.h"
 #include "daemon/flood_protection.h"
+#include "daemon/inspection.h"
 #include "daemon/login_protection.h"
-#include "logs/time_zone.h"
 #include "daemon/metrics_sources.h"
 #include "daemon/shield_settings.h"
+#include "daemon/verdict_chain.h"
+#include "logs/time_zone.h"
 #include "metrics/metrics_server.h"
 #include "metrics/system_collectors.h"
 #include "net/engine.h"
@@ -690,38 +691,37 @@ int main(int argc, char** argv) {
   if (!full.tenants.empty()) {
     net::EngineOptions options;
     options.workers = engine_workers;
-    // Login protection answers first: refusing a blocked source or a
-    // locked username is cheaper than inspecting its request. A login
-    // attempt it lets through is still inspected, and a signature block
-    // wins over its watch (the attempt then never reaches the upstream).
-    // Order (issue #8): flood -> bots -> challenge/under-attack -> login ->
-    // inspection. The first step that answers ends the chain. Flood limits
-    // go first: a flooder's request costs a few counter updates, never a
-    // bot check, a login check nor an inspection.
-    options.verdict = [insp = inspection.get(), lp = login.get(), fp = flood.get(),
-                       bp = bots.get(), cp = challenge.get()](const http::Request& request,
-                                                              const net::RequestContext& context) {
-      if (fp) {
-        net::Verdict v = fp->onRequest(request, context);
-        if (v.action == net::Verdict::Action::Block) return v;
-      }
-      if (bp) {
-        net::Verdict bot_verdict = bp->onRequest(request, context);
-        if (bot_verdict.action == net::Verdict::Action::Block) return bot_verdict;
-      }
-      // Under-attack mode (and answers to the challenge) before login: a
-      // client that has not proven a browser costs nothing further.
-      if (cp) {
-        net::Verdict v = cp->onRequest(request, context);
-        if (v.action == net::Verdict::Action::Block) return v;
-      }
-      net::Verdict login_verdict = lp ? lp->onRequest(request, context) : net::Verdict::pass();
-      if (login_verdict.action == net::Verdict::Action::Block) return login_verdict;
-      if (insp) {
-        net::Verdict v = insp->onRequest(request, context);
-        if (v.action == net::Verdict::Action::Block) return v;
-      }
-      return login_verdict;
+    // The verdict chain (issue #8): flood -> bots -> challenge/under-attack
+    // -> login -> inspection, cheapest refusal first: a flooder's request
+    // costs a few counter updates, a client that has not proven a browser
+    // costs no login check nor inspection. The first Block answers; a
+    // login attempt that passes is still inspected, and a signature block
+    // wins over its watch. In a site in mode: detect every step runs
+    // (runVerdictChain()).
+    std::vector<daemon::VerdictStep> steps;
+    if (auto* fp = flood.get())
+      steps.push_back([fp](const http::Request& r, const net::RequestContext& c) {
+        return fp->onRequest(r, c);
+      });
+    if (auto* bp = bots.get())
+      steps.push_back([bp](const http::Request& r, const net::RequestContext& c) {
+        return bp->onRequest(r, c);
+      });
+    if (auto* cp = challenge.get())
+      steps.push_back([cp](const http::Request& r, const net::RequestContext& c) {
+        return cp->onRequest(r, c);
+      });
+    if (auto* lp = login.get())
+      steps.push_back([lp](const http::Request& r, const net::RequestContext& c) {
+        return lp->onRequest(r, c);
+      });
+    if (auto* insp = inspection.get())
+      steps.push_back([insp](const http::Request& r, const net::RequestContext& c) {
+        return insp->onRequest(r, c);
+      });
+    options.verdict = [steps = std::move(steps)](const http::Request& request,
+                                                 const net::RequestContext& context) {
+      return daemon::runVerdictChain(steps, request, context);
     };
     // Always, so that a reload adding `bots:` to a site needs no restart;
     // a site without it costs one map lookup per answer.
@@ -930,14 +930,20 @@ int main(int argc, char** argv) {
         summary = "rules: " + *rules;
       }
       if (bots) {
-        // Before the engine, like the rules: a bad data file refuses the
-        // reload with FILE:LINE:COLUMN and the running lists stay.
-        auto bot_summary = bots->reload(loaded.value());
-        if (!bot_summary)
-          return common::Error{bot_summary.error().code,
-                               (summary.empty() ? "" : summary + "\n") +
-                                   bot_summary.error().message};
-        summary += (summary.empty() ? "" : "\n") + *bot_summary;
+        // Checked before the engine, like the rules: a bad data file
+        // refuses the reload with FILE:LINE:COLUMN and the running lists
+        // stay. Applied after it, so that a reload the engine refuses (a
+        // bad certificate) leaves the bot policy as it was.
+        if (auto checked = bots->checkReload(loaded.value()); !checked)
+          return common::Error{checked.error().code,
+                               (summary.empty() ? "" : summary + "\n") + checked.error().message};
+      }
+      if (flood) {
+        // The flood settings too: refused before anything else changes.
+        if (auto checked = daemon::floodSettings(loaded.value()); !checked)
+          return common::Error{checked.error().code,
+                               (summary.empty() ? "" : summary + "\n") + checked.error().message +
+                                   "\nflood settings refused: the running ones stay"};
       }
       if (engine) {
         if (auto st = engine->reload(loaded.value()); !st)
@@ -949,6 +955,13 @@ int main(int argc, char** argv) {
         summary += (summary.empty() ? "" : "\n") + ("reloaded " + *config_path + ": " +
                                                      std::to_string(sites) +
                                                      " sites for new connections");
+      }
+      if (bots) {
+        auto bot_summary = bots->reload(loaded.value());
+        if (!bot_summary)
+          return common::Error{bot_summary.error().code, (summary.empty() ? "" : summary + "\n") +
+                                                             bot_summary.error().message};
+        summary += (summary.empty() ? "" : "\n") + *bot_summary;
       }
       if (login) {
         // After the engine: the loader has checked every login key, so this

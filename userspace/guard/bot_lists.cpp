@@ -386,8 +386,12 @@ Classification classifyRequest(const BotLists& lists, const ClassifyInput& input
   }
   if (fp_match) return set(BotClass::Tool, fp_match->name);
   if (!mismatches.empty()) return set(BotClass::Inconsistent, std::string(claim.browser() ? uaFamilyName(claim.family) : ""));
-  if (out.claim) return set(BotClass::UnverifiedGoodClaim, out.claim->name);
+  // Behaviour before an unanswered claim: whoever controls the reverse
+  // zone of its own addresses can keep a crawler claim unanswered (PTR
+  // queries that time out stay pending) and would otherwise flood under
+  // the claim's mild default action. A verified crawler never gets here.
   if (input.behaviour_over) return set(BotClass::Behaviour, "");
+  if (out.claim) return set(BotClass::UnverifiedGoodClaim, out.claim->name);
   return out;
 }
 

@@ -22,7 +22,7 @@ using namespace std::chrono_literals;
 // What a request looks like to the bot detector, from most to least
 // specific. A request gets exactly one class; the first that applies in
 // this order wins: scanner, fake_good_bot, verified_good, tool (UA or TLS
-// fingerprint), inconsistent, unverified_good_claim, behaviour, none.
+// fingerprint), inconsistent, behaviour, unverified_good_claim, none.
 enum class BotClass : std::uint8_t {
   None,                 // nothing says bot
   VerifiedGood,         // claims a listed crawler and forward-confirmed reverse DNS agrees

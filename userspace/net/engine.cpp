@@ -1033,6 +1033,7 @@ class Worker {
     ctx.site = c->site->site.name;
     ctx.peer = c->peer;
     ctx.peer_port = c->peer_port;
+    ctx.detect_only = c->site->site.mode == config::SiteMode::Detect;
     return ctx;
   }
 

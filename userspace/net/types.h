@@ -28,6 +28,9 @@ struct RequestContext {
   std::string_view site;        // config::Site::name
   config::IpAddress peer;       // the TCP peer (not X-Forwarded-For)
   std::uint16_t peer_port = 0;
+  // The site's mode is detect: the engine counts a Block and forwards the
+  // request anyway (so a verdict chain should let every step see it).
+  bool detect_only = false;
   // TLS facts of the connection; all empty when `tls` is false.
   bool tls = false;
   std::string_view tls_version;  // "TLSv1.2" or "TLSv1.3"

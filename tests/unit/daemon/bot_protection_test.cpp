@@ -239,6 +239,75 @@ TEST_F(BotProtectionTest, BanGoesToTheSinkOnceAndBlocksMeanwhile) {
   EXPECT_EQ(send(browser()).action, net::Verdict::Action::Pass);
 }
 
+// Behind a trusted proxy (a CDN, a load balancer) the client is the
+// X-Forwarded-For address, as the flood limits count it: a banned bot is
+// refused at the site, and the proxy itself is never banned at XDP, which
+// would drop every client behind it. A client that is not a trusted proxy
+// cannot name another source with the header.
+TEST(BotProtectionProxy, ClientBehindATrustedProxyIsNeverBannedAsTheProxy) {
+  config::Config c = load("          ban_ttl: 10m\n          actions: {scanner: ban}\n");
+  c.tenants[0].sites[0].trusted_proxies = {common::parseIpPrefix("10.0.0.0/8").value()};
+  guard::ManualClock clock;
+  FakeSink sink;
+  FakeDns dns;
+  BotOptions o;
+  o.lookup = &dns;
+  o.rdns_threads = 0;
+  o.data_dir = MAMORI_BOTS_DATA_DIR;
+  auto bp = BotProtection::create(c, clock, nullptr, &sink, testChallenge, o);
+  ASSERT_TRUE(bp.ok()) << bp.error().message;
+  net::RequestContext proxy;
+  proxy.site = "web";
+  proxy.peer = *config::parseIpAddress("10.1.2.3");
+  const std::string xff = "X-Forwarded-For: 198.51.100.9\r\n";
+  EXPECT_EQ((*bp)->onRequest(request("nikto/2.5", xff), proxy).status, 403);
+  EXPECT_TRUE(sink.bans.empty()) << sink.bans[0].first;
+  // The scanner stays refused at the site; another client of the same
+  // proxy is served.
+  EXPECT_EQ((*bp)->onRequest(browser(xff), proxy).action, net::Verdict::Action::Block);
+  EXPECT_EQ((*bp)->onRequest(browser("X-Forwarded-For: 198.51.100.10\r\n"), proxy).action,
+            net::Verdict::Action::Pass);
+  auto top = (*bp)->top("web", 5);
+  ASSERT_TRUE(top.ok());
+  ASSERT_FALSE(top->empty());
+  EXPECT_EQ((*top)[0].summary.source.toString(), "198.51.100.9");
+  // A direct client's X-Forwarded-For is not believed: it is banned itself.
+  net::RequestContext direct;
+  direct.site = "web";
+  direct.peer = *config::parseIpAddress("192.0.2.7");
+  EXPECT_EQ((*bp)->onRequest(request("nikto/2.5", "X-Forwarded-For: 10.1.2.3\r\n"), direct).status,
+            403);
+  ASSERT_EQ(sink.bans.size(), 1u);
+  EXPECT_EQ(sink.bans[0].first, "192.0.2.7");
+}
+
+// Verified good bots behind a trusted proxy: the claim is verified for the
+// client address, not for the proxy's.
+TEST(BotProtectionProxy, GoodBotVerifiedForTheClientBehindTheProxy) {
+  config::Config c = load("          enabled: true\n");
+  c.tenants[0].sites[0].trusted_proxies = {common::parseIpPrefix("10.0.0.0/8").value()};
+  guard::ManualClock clock;
+  FakeSink sink;
+  FakeDns dns;
+  dns.ptr["66.249.66.1"] = {"crawl-66-249-66-1.googlebot.com"};
+  dns.a["crawl-66-249-66-1.googlebot.com"] = {"66.249.66.1"};
+  BotOptions o;
+  o.lookup = &dns;
+  o.rdns_threads = 0;
+  o.data_dir = MAMORI_BOTS_DATA_DIR;
+  auto bp = BotProtection::create(c, clock, nullptr, &sink, testChallenge, o);
+  ASSERT_TRUE(bp.ok()) << bp.error().message;
+  net::RequestContext proxy;
+  proxy.site = "web";
+  proxy.peer = *config::parseIpAddress("10.1.2.3");
+  const http::Request r = request(kGooglebot, "X-Forwarded-For: 66.249.66.1\r\n");
+  (*bp)->onRequest(r, proxy);
+  (*bp)->verifierForTest().runQueuedForTest();
+  EXPECT_TRUE((*bp)->isVerifiedGoodBot(r, proxy));
+  EXPECT_FALSE(
+      (*bp)->isVerifiedGoodBot(request(kGooglebot, "X-Forwarded-For: 66.249.66.2\r\n"), proxy));
+}
+
 TEST(BotProtectionDetect, DetectModeSiteIssuesNoBan) {
   config::Config c = load("          actions: {scanner: ban}\n");
   c.tenants[0].sites[0].mode = config::SiteMode::Detect;
@@ -288,6 +357,26 @@ TEST_F(BotProtectionTest, GoodBotClaimIsVerifiedOffThePath) {
   EXPECT_EQ(st->rdns.failed, 1u);
 }
 
+// Under-attack mode asks about every site, also one without a bots
+// section (whose requests never reach onRequest()): the question itself
+// must start the verification, or a real crawler stays challenged.
+TEST_F(BotProtectionTest, GoodBotQuestionStartsTheVerificationOnAnySite) {
+  make("          enabled: true\n");
+  dns_.ptr["66.249.66.1"] = {"crawl-66-249-66-1.googlebot.com"};
+  dns_.a["crawl-66-249-66-1.googlebot.com"] = {"66.249.66.1"};
+  net::RequestContext ctx;
+  ctx.site = "other";
+  ctx.peer = *config::parseIpAddress("66.249.66.1");
+  EXPECT_FALSE(bp_->isVerifiedGoodBot(request(kGooglebot), ctx));  // asked, not answered yet
+  resolve();
+  EXPECT_TRUE(bp_->isVerifiedGoodBot(request(kGooglebot), ctx));
+  // An impostor is asked about and stays unverified.
+  ctx.peer = *config::parseIpAddress("203.0.113.5");
+  EXPECT_FALSE(bp_->isVerifiedGoodBot(request(kGooglebot), ctx));
+  resolve();
+  EXPECT_FALSE(bp_->isVerifiedGoodBot(request(kGooglebot), ctx));
+}
+
 TEST_F(BotProtectionTest, BehaviourOverThresholdIsItsOwnClass) {
   make("          actions: {behaviour: block}\n"
        "          behaviour: {window: 10s, max_requests: 5, max_paths: 0, max_cookieless: 0}\n");
@@ -335,6 +424,46 @@ TEST_F(BotProtectionTest, ReloadKeepsCountsAndRefusesBadFiles) {
   ASSERT_FALSE(created.ok());
   EXPECT_NE(created.error().message.find("bad.yaml:2:22: invalid class 'wrong'"), std::string::npos)
       << created.error().message;
+  std::filesystem::remove_all(dir);
+}
+
+// checkReload() reads the data files a reload would use and changes
+// nothing: mamorid asks it before reloading the engine and reloads the bot
+// policy after, so a reload the engine refuses keeps the running policy.
+TEST(BotProtectionCheckReload, ChecksTheFilesAndChangesNothing) {
+  const auto dir = std::filesystem::temp_directory_path() / "mamori_bot_check_reload_test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy(MAMORI_BOTS_DATA_DIR, dir, std::filesystem::copy_options::recursive);
+  const std::string host = "bots:\n  dir: " + dir.string() + "\n";
+  guard::ManualClock clock;
+  FakeSink sink;
+  FakeDns dns;
+  BotOptions o;
+  o.lookup = &dns;
+  o.rdns_threads = 0;
+  auto bp = BotProtection::create(load("          enabled: true\n", host), clock, nullptr, &sink,
+                                  testChallenge, o);
+  ASSERT_TRUE(bp.ok()) << bp.error().message;
+  net::RequestContext ctx;
+  ctx.site = "web";
+  ctx.peer = *config::parseIpAddress("192.0.2.7");
+  // A new policy that checks out is not applied by the check.
+  const config::Config next = load("          actions: {scanner: log}\n", host);
+  ASSERT_TRUE((*bp)->checkReload(next).ok());
+  EXPECT_EQ((*bp)->onRequest(request("sqlmap/1.7"), ctx).action, net::Verdict::Action::Block);
+  // A broken file is reported with its position.
+  std::ofstream(dir / "zz_bad.yaml") << "user_agents:\n  - {name: x, class: wrong, contains: x}\n";
+  auto checked = (*bp)->checkReload(next);
+  ASSERT_FALSE(checked.ok());
+  EXPECT_NE(checked.error().message.find("zz_bad.yaml:2:22: invalid class 'wrong'"),
+            std::string::npos)
+      << checked.error().message;
+  EXPECT_EQ((*bp)->onRequest(request("sqlmap/1.7"), ctx).action, net::Verdict::Action::Block);
+  // A config without any bots section needs no files.
+  config::Config none = next;
+  none.tenants[0].sites[0].bots.reset();
+  EXPECT_TRUE((*bp)->checkReload(none).ok());
   std::filesystem::remove_all(dir);
 }
 

@@ -168,6 +168,39 @@ TEST_F(ChallengeProtectionTest, CookieIsBoundToAddressAndUserAgent) {
   EXPECT_EQ(cp->stats().bad_cookies, 2u);
 }
 
+// Behind a trusted proxy every client has the proxy's TCP address: the
+// cookie is bound to the X-Forwarded-For client, or one solved challenge
+// would clear everyone behind the proxy who sends the same User-Agent.
+TEST_F(ChallengeProtectionTest, CookieIsBoundToTheClientBehindATrustedProxy) {
+  make("        trusted_proxies: [10.0.0.0/8]\n");
+  const Client proxy = client("10.1.2.3");
+  const std::string ua = "Mozilla/5.0 (X11; Linux x86_64) Chrome/120";
+  auto via = [&](const std::string& target, const std::string& xff,
+                 const std::string& cookie = {}) {
+    std::string raw = "GET " + target + " HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: " + ua +
+                      "\r\nX-Forwarded-For: " + xff + "\r\n" +
+                      (cookie.empty() ? "" : "Cookie: " + cookie + "\r\n") + "\r\n";
+    http::RequestParser parser;
+    std::size_t used = 0;
+    EXPECT_EQ(parser.feed(raw, &used), http::ParseStatus::Done);
+    return parser.takeRequest();
+  };
+  net::Verdict challenge = cp->require(via("/", "198.51.100.1"), proxy.context());
+  ASSERT_TRUE(isChallenge(challenge));
+  const std::string t = tokenOf(challenge);
+  net::Verdict answer =
+      cp->require(via("/.mamori/challenge?t=" + t + "&n=" + solve(t, 4) + "&r=%2F", "198.51.100.1"),
+                  proxy.context());
+  ASSERT_EQ(answer.status, 303);
+  const std::string cookie = cookieOf(answer);
+  EXPECT_EQ(cp->require(via("/", "198.51.100.1", cookie), proxy.context()).action,
+            net::Verdict::Action::Pass);
+  EXPECT_TRUE(isChallenge(cp->require(via("/", "198.51.100.2", cookie), proxy.context())));
+  // A client that is not a trusted proxy cannot claim the solver's address.
+  EXPECT_TRUE(
+      isChallenge(cp->require(via("/", "198.51.100.1", cookie), client("192.0.2.5").context())));
+}
+
 TEST_F(ChallengeProtectionTest, ForgedAndExpiredCookiesAreRefused) {
   make();
   Client c = client("192.0.2.1");
@@ -269,6 +302,29 @@ TEST_F(ChallengeProtectionTest, AutoThresholdSwitchesOnForItsDuration) {
   clock.advance(31s);
   EXPECT_EQ(cp->onRequest(get("/"), c.context()).action, net::Verdict::Action::Pass);
   EXPECT_FALSE(cp->underAttack()[0].on);
+}
+
+// `off` from the CLI keeps the threshold from starting an episode: handing
+// the site back with `auto` must not reveal one armed meanwhile, and no
+// "under-attack mode on" record is written for a site held off.
+TEST_F(ChallengeProtectionTest, ThresholdStartsNoEpisodeWhileHeldOff) {
+  make("        under_attack: {auto: {requests_per_second: 5, duration: 30s}}\n");
+  Client c = client("192.0.2.1");
+  ASSERT_TRUE(cp->setUnderAttack("web", UnderAttackSwitch::Off));
+  clock.advance(std::chrono::nanoseconds(1'000'000'000 - clock.now().count() % 1'000'000'000));
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(cp->onRequest(get("/"), c.context()).action, net::Verdict::Action::Pass);
+  EXPECT_EQ(cp->stats().auto_switches, 0u);
+  auto st = cp->setUnderAttack("web", UnderAttackSwitch::Auto);
+  ASSERT_TRUE(st);
+  EXPECT_FALSE(st->on);
+  EXPECT_EQ(st->auto_remaining_s, 0);
+  EXPECT_EQ(cp->onRequest(get("/"), c.context()).action, net::Verdict::Action::Pass);
+  // Back in auto, the next second over the threshold switches it on.
+  clock.advance(1s);
+  for (int i = 0; i < 4; ++i) cp->onRequest(get("/"), c.context());
+  EXPECT_TRUE(isChallenge(cp->onRequest(get("/"), c.context())));
+  EXPECT_EQ(cp->stats().auto_switches, 1u);
 }
 
 TEST_F(ChallengeProtectionTest, ReloadKeepsKeysAndSwitches) {

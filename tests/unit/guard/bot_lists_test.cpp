@@ -129,6 +129,22 @@ TEST(BotLists, BehaviourIsTheLastResort) {
   EXPECT_EQ(classifyRequest(shipped(), in).cls, BotClass::Scanner);
 }
 
+// A crawler claim that has no answer (its owner's reverse DNS may time out
+// on purpose) does not shield a source over the behaviour thresholds; a
+// verified one does.
+TEST(BotLists, BehaviourBeatsAnUnansweredCrawlerClaim) {
+  auto r = withUa("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)");
+  ClassifyInput in;
+  in.request = &r;
+  in.behaviour_over = true;
+  in.claim = ClassifyInput::ClaimState::Pending;
+  EXPECT_EQ(classifyRequest(shipped(), in).cls, BotClass::Behaviour);
+  in.claim = ClassifyInput::ClaimState::Verified;
+  EXPECT_EQ(classifyRequest(shipped(), in).cls, BotClass::VerifiedGood);
+  in.claim = ClassifyInput::ClaimState::Failed;
+  EXPECT_EQ(classifyRequest(shipped(), in).cls, BotClass::FakeGoodBot);
+}
+
 TEST(BotLists, NameInDomainNeedsALabelBoundary) {
   EXPECT_TRUE(nameInDomain("crawl-66-249-66-1.googlebot.com", "googlebot.com"));
   EXPECT_TRUE(nameInDomain("crawl-66-249-66-1.GoogleBot.com.", "googlebot.com"));

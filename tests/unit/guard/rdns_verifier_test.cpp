@@ -229,8 +229,10 @@ class OneShotDns {
   ~OneShotDns() {
     stop_ = true;
     ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
+    // Join before close: the server thread may be inside recvfrom(fd_), and
+    // a closed number can be handed to the next open() (TSan reports it).
     thread_.join();
+    ::close(fd_);
   }
   std::uint16_t port() const { return port_; }
 

@@ -160,12 +160,19 @@ TEST(Engine, DetectModeLetsBlockThrough) {
   auto cfg = oneSite(port, up.port());
   cfg.tenants[0].sites[0].mode = config::SiteMode::Detect;
   std::string seen_id;
-  auto engine = Engine::create(cfg, {1, blockPath("/admin", &seen_id)});
+  // The hook is told (a chain of steps runs them all in detect mode).
+  std::atomic<bool> told_detect{false};
+  VerdictHook block = blockPath("/admin", &seen_id);
+  auto engine = Engine::create(cfg, {1, [&](const http::Request& r, const RequestContext& ctx) {
+                                       told_detect = ctx.detect_only;
+                                       return block(r, ctx);
+                                     }});
   ASSERT_TRUE(engine) << engine.error().message;
   (*engine)->start();
   auto out = roundTrip(port, "/admin");
   EXPECT_EQ(out.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << out;
   EXPECT_EQ(up.requests(), 1);
+  EXPECT_TRUE(told_detect.load());
   (*engine)->stop();
   EXPECT_EQ((*engine)->stats().detect_only, 1u);
   EXPECT_EQ((*engine)->stats().blocked, 0u);
