@@ -817,11 +817,10 @@ class Inspection {
       }
       case OperatorKind::ByteRange: {
         // One table lookup per byte instead of a walk over the spans:
-        // these rules (920270 and kin) read whole bodies.
-        std::array<bool, 256> allowed{};
-        for (const auto& span : op.allowed) {
-          for (unsigned c = span.lo; c <= span.hi; ++c) allowed[c] = true;
-        }
+        // these rules (920270 and kin) read whole bodies. The table is
+        // built at compile time (Compiled::byte_tables).
+        const std::array<bool, 256>& allowed =
+            compiled_.byte_tables[static_cast<size_t>(compiled_.info[r].byte_table)];
         for (size_t i = 0; i < data.size(); ++i) {
           if (!allowed[static_cast<std::uint8_t>(data[i])]) {
             *start = i;
