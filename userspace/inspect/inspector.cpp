@@ -183,6 +183,37 @@ struct ScanMemo {
 
 thread_local ScanMemo tls_memo;
 
+// Per-thread memo of the tokenizer detectors' verdicts on short values.
+// detectSqli and detectXss are functions of the bytes alone, and the
+// values they read repeat from request to request (User-Agent and Referer
+// for detect_xss, common argument values): a replay is exact. Direct-
+// mapped like ScanMemo; ~kEntries * kMaxBytes bytes per thread.
+struct DetectorMemo {
+  static constexpr size_t kEntries = 512;  // a power of two
+  static constexpr size_t kMaxBytes = 128;
+  struct Entry {
+    OperatorKind op = OperatorKind::Equals;  // Equals: empty
+    bool verdict = false;
+    std::string value;
+  };
+  std::vector<Entry> entries = std::vector<Entry>(kEntries);
+
+  // op(data) for op DetectSqli or DetectXss, from the memo when it holds it.
+  bool run(OperatorKind op, std::string_view data) {
+    auto detect = [&] { return op == OperatorKind::DetectSqli ? detectSqli(data) : detectXss(data); };
+    if (data.size() > kMaxBytes) return detect();
+    const size_t key = std::hash<std::string_view>{}(data) ^ static_cast<size_t>(op);
+    Entry& e = entries[key & (kEntries - 1)];
+    if (e.op == op && e.value == data) return e.verdict;
+    e.verdict = detect();
+    e.op = op;
+    e.value.assign(data);
+    return e.verdict;
+  }
+};
+
+thread_local DetectorMemo tls_detector_memo;
+
 // Holds this thread's InspectionBuffers (or a private set) for the life
 // of one inspection.
 class BufferLease {
@@ -875,9 +906,8 @@ class Inspection {
       }
       // The tokenizers judge the whole value; the fragment is the value.
       case OperatorKind::DetectSqli:
-        return detectSqli(data);
       case OperatorKind::DetectXss:
-        return detectXss(data);
+        return tls_detector_memo.run(op.kind, data);
     }
     return false;
   }

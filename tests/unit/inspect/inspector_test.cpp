@@ -417,6 +417,27 @@ TEST(Inspector, TokenizerOperatorsJudgeWholeValues) {
   EXPECT_TRUE(inspect(*set, r, {}, permissive()).detections.empty());
 }
 
+// The detectors' verdicts on short values are remembered per thread
+// (inspector.cpp, DetectorMemo): a replay gives what a fresh run gives,
+// and one detector's verdict is never taken for the other's.
+TEST(Inspector, RememberedDetectorVerdictsStayPerDetector) {
+  auto sqli_only = compileYaml("rules:\n" + rule(1, "[query_args]", "{detect_sqli: true}"));
+  auto xss_only = compileYaml("rules:\n" + rule(2, "[query_args]", "{detect_xss: true}"));
+  ASSERT_TRUE(sqli_only && xss_only);
+  http::Request r = markedRequest();
+  const std::vector<std::string> values = {"1' or '1'='1", "\"><script>alert(1)</script>", "O'Reilly",
+                                           std::string(200, 'a') + "' or '1'='1"};
+  const std::vector<std::vector<std::uint32_t>> sqli_expected = {{1}, {}, {}, {1}};
+  const std::vector<std::vector<std::uint32_t>> xss_expected = {{}, {2}, {}, {}};
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < values.size(); ++i) {
+      r.args = {{"q", values[i]}};
+      EXPECT_EQ(ids(inspect(*sqli_only, r, {}, permissive())), sqli_expected[i]) << i;
+      EXPECT_EQ(ids(inspect(*xss_only, r, {}, permissive())), xss_expected[i]) << i;
+    }
+  }
+}
+
 // Binary data is not text to match signatures in: a body declared binary
 // has no raw_body, and an uploaded file's content counts only if it reads
 // as text.
