@@ -1125,11 +1125,17 @@ class Inspection {
       memo = &tls_memo.entries[key & (ScanMemo::kEntries - 1)];
       if (memo->generation == set_.generation() && memo->key == key && memo->level == level_ &&
           memo->kind == kind && memo->value == bytes) {
-        auto first = static_cast<std::uint32_t>(hit_offsets_.size());
-        auto base = static_cast<std::uint32_t>(hit_list_.size());
-        for (std::uint32_t offset : memo->offsets) hit_offsets_.push_back(base + offset);
-        hit_list_.insert(hit_list_.end(), memo->hits.begin(), memo->hits.end());
-        return first;
+        // Most values of most requests come through here: one resize and a
+        // plain loop, not a push_back (and its capacity check) per slot.
+        const size_t first = hit_offsets_.size();
+        const auto base = static_cast<std::uint32_t>(hit_list_.size());
+        const size_t count = memo->offsets.size();
+        hit_offsets_.resize(first + count);
+        std::uint32_t* out = hit_offsets_.data() + first;
+        const std::uint32_t* in = memo->offsets.data();
+        for (size_t s = 0; s < count; ++s) out[s] = base + in[s];
+        if (!memo->hits.empty()) hit_list_.insert(hit_list_.end(), memo->hits.begin(), memo->hits.end());
+        return static_cast<std::uint32_t>(first);
       }
     }
     texts_.resize(n);
@@ -1192,8 +1198,8 @@ class Inspection {
       memo->level = level_;
       memo->kind = kind;
       memo->value.assign(bytes);
-      memo->offsets.clear();
-      for (size_t s = first; s < hit_offsets_.size(); ++s) memo->offsets.push_back(hit_offsets_[s] - base);
+      memo->offsets.resize(hit_offsets_.size() - first);
+      for (size_t s = first; s < hit_offsets_.size(); ++s) memo->offsets[s - first] = hit_offsets_[s] - base;
       memo->hits.assign(hit_list_.begin() + base, hit_list_.end());
     }
     return first;
