@@ -200,7 +200,9 @@ struct DetectorMemo {
 
   // op(data) for op DetectSqli or DetectXss, from the memo when it holds it.
   bool run(OperatorKind op, std::string_view data) {
-    auto detect = [&] { return op == OperatorKind::DetectSqli ? detectSqli(data) : detectXss(data); };
+    auto detect = [&] {
+      return op == OperatorKind::DetectSqli ? detectSqli(data) : detectXss(data);
+    };
     if (data.size() > kMaxBytes) return detect();
     const size_t key = std::hash<std::string_view>{}(data) ^ static_cast<size_t>(op);
     Entry& e = entries[key & (kEntries - 1)];
@@ -653,7 +655,9 @@ class Inspection {
     if (!plain || buffers_.active_generation != set_.generation() ||
         buffers_.active_level != level_ || active_.size() != rules_.size()) {
       active_.resize(rules_.size());
-      for (size_t i = 0; i < rules_.size(); ++i) active_[i] = ruleActive(rules_[i], compiled_.info[i]);
+      for (size_t i = 0; i < rules_.size(); ++i) {
+        active_[i] = ruleActive(rules_[i], compiled_.info[i]);
+      }
       buffers_.active_generation = plain ? set_.generation() : 0;
       buffers_.active_level = level_;
     }
@@ -1064,8 +1068,8 @@ class Inspection {
         };
         if (db) {
           const std::uint32_t first = value_first_[index];
-          for (std::uint32_t h = hit_offsets_[first + pass.slot]; h < hit_offsets_[first + pass.slot + 1];
-               ++h) {
+          for (std::uint32_t h = hit_offsets_[first + pass.slot];
+               h < hit_offsets_[first + pass.slot + 1]; ++h) {
             handleHit(g, hit_list_[h], index, text());
           }
         }
@@ -1121,7 +1125,8 @@ class Inspection {
                   "the memo key reuses the transform cache's hash of the value");
     if (bytes.size() <= ScanMemo::kMaxBytes) {
       key = cache_.hash(index) ^ (static_cast<std::uint64_t>(kind) << 56) ^
-            (static_cast<std::uint64_t>(level_) << 48) ^ (set_.generation() * 0x9E3779B97F4A7C15ull);
+            (static_cast<std::uint64_t>(level_) << 48) ^
+            (set_.generation() * 0x9E3779B97F4A7C15ull);
       memo = &tls_memo.entries[key & (ScanMemo::kEntries - 1)];
       if (memo->generation == set_.generation() && memo->key == key && memo->level == level_ &&
           memo->kind == kind && memo->value == bytes) {
@@ -1134,7 +1139,9 @@ class Inspection {
         std::uint32_t* out = hit_offsets_.data() + first;
         const std::uint32_t* in = memo->offsets.data();
         for (size_t s = 0; s < count; ++s) out[s] = base + in[s];
-        if (!memo->hits.empty()) hit_list_.insert(hit_list_.end(), memo->hits.begin(), memo->hits.end());
+        if (!memo->hits.empty()) {
+          hit_list_.insert(hit_list_.end(), memo->hits.begin(), memo->hits.end());
+        }
         return static_cast<std::uint32_t>(first);
       }
     }
@@ -1199,7 +1206,9 @@ class Inspection {
       memo->kind = kind;
       memo->value.assign(bytes);
       memo->offsets.resize(hit_offsets_.size() - first);
-      for (size_t s = first; s < hit_offsets_.size(); ++s) memo->offsets[s - first] = hit_offsets_[s] - base;
+      for (size_t s = first; s < hit_offsets_.size(); ++s) {
+        memo->offsets[s - first] = hit_offsets_[s] - base;
+      }
       memo->hits.assign(hit_list_.begin() + base, hit_list_.end());
     }
     return first;

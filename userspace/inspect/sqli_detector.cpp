@@ -230,7 +230,8 @@ struct ByteClasses {
       // an attacker uses them to split words.
       if (c <= 0x20 || c == 0x7f || c == 0xa0) k |= kClassSpace;
       const bool digit = c >= '0' && c <= '9';
-      const bool word_start = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+      const bool word_start =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
       if (digit) k |= kClassDigit;
       if (word_start) k |= kClassWordStart;
       if (word_start || digit || c == '$') k |= kClassWord;

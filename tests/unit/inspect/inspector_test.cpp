@@ -321,22 +321,26 @@ TEST(Inspector, MergedScansFindWhatEachChainFindsAlone) {
 TEST(Inspector, ScansUpFrontGiveWhatThePassLoopGives) {
   const std::string all =
       "rules:\n" +
-      rule(1, "[query_args, headers]", "{pattern: 'sel[e3]ct'}", ", transforms: [url_decode_uni, lowercase]") +
-      rule(2, "[query_args]", "{phrases: [union, 'or 1']}", ", transforms: [url_decode_uni, lowercase]") +
+      rule(1, "[query_args, headers]", "{pattern: 'sel[e3]ct'}",
+           ", transforms: [url_decode_uni, lowercase]") +
+      rule(2, "[query_args]", "{phrases: [union, 'or 1']}",
+           ", transforms: [url_decode_uni, lowercase]") +
       rule(3, "[query_args, body_fields]", "{pattern: 'x=1'}") +
       rule(4, "[query_args]", "{pattern: \"a\\0?a\"}") +  // a NUL: PCRE2 only
-      rule(7, "[query_args]", "{pattern: '(a)\\1'}") +  // a back-reference: prefilter
-      rule(5, "[query_args, body_fields]", "{pattern: '\xc3\xa9t\xc3\xa9'}", ", transforms: [url_decode_uni]") +
-      rule(6, "[query_args]", "{pattern: 'selectunion'}", ", transforms: [remove_whitespace, lowercase]");
+      rule(7, "[query_args]", "{pattern: '(a)\\1'}") +    // a back-reference: prefilter
+      rule(5, "[query_args, body_fields]", "{pattern: '\xc3\xa9t\xc3\xa9'}",
+           ", transforms: [url_decode_uni]") +
+      rule(6, "[query_args]", "{pattern: 'selectunion'}",
+           ", transforms: [remove_whitespace, lowercase]");
   auto set = compileYaml(all);
   ASSERT_TRUE(set);
   // Passes that visit every value are there: PCRE2-only expressions
   // (rule 4) and a UTF-8 database (rule 5).
   ASSERT_EQ(set->matchMode(4), MatchMode::PcreOnly);
   ASSERT_EQ(set->matchMode(7), MatchMode::HyperscanPrefilter);
-  const std::vector<std::string> pieces = {"select", "SEL%45CT", "union ", "x=1", "or 1", "aa",
-                                           "%C3%A9t%C3%A9", "\xc3\xa9t\xc3\xa9", "\xff", " ",
-                                           "plain", "%"};
+  const std::vector<std::string> pieces = {
+      "select",        "SEL%45CT",          "union ", "x=1", "or 1",  "aa",
+      "%C3%A9t%C3%A9", "\xc3\xa9t\xc3\xa9", "\xff",   " ",   "plain", "%"};
   std::uint32_t seed = 777;
   auto next = [&seed] {
     seed = seed * 1103515245u + 12345u;
@@ -425,8 +429,8 @@ TEST(Inspector, RememberedDetectorVerdictsStayPerDetector) {
   auto xss_only = compileYaml("rules:\n" + rule(2, "[query_args]", "{detect_xss: true}"));
   ASSERT_TRUE(sqli_only && xss_only);
   http::Request r = markedRequest();
-  const std::vector<std::string> values = {"1' or '1'='1", "\"><script>alert(1)</script>", "O'Reilly",
-                                           std::string(200, 'a') + "' or '1'='1"};
+  const std::vector<std::string> values = {"1' or '1'='1", "\"><script>alert(1)</script>",
+                                           "O'Reilly", std::string(200, 'a') + "' or '1'='1"};
   const std::vector<std::vector<std::uint32_t>> sqli_expected = {{1}, {}, {}, {1}};
   const std::vector<std::vector<std::uint32_t>> xss_expected = {{}, {2}, {}, {}};
   for (int round = 0; round < 3; ++round) {
