@@ -124,6 +124,7 @@ struct RuleInfo {
   std::array<bool, kPrimitiveTargetKindCount> kinds{};  // primitive kinds it reads
   MatchMode mode = MatchMode::Direct;
   int regex = -1;  // direct negated patterns
+  int byte_table = -1;  // ByteRange: index into Compiled::byte_tables
 };
 
 // The rule set's transform chains as a trie of shared prefixes: node 0 is
@@ -156,6 +157,10 @@ struct Compiled {
   std::vector<Group> groups;  // one per chain that has Hyperscan-matched rules
   std::vector<Merge> merges;
   std::vector<Pass> passes;
+  // Per ByteRange rule (RuleInfo::byte_table), which bytes its spans allow:
+  // built once here, so a request looks up one table per byte instead of
+  // filling it from the spans (up to 256 stores) for every value.
+  std::vector<std::array<bool, 256>> byte_tables;
   // kind_slots[k]: the groups with a pass over values of primitive kind k,
   // in pass order. The inspector scans a value for all of them at once, the
   // first time a pass reaches it, and keeps the hits per (value, slot).

@@ -147,6 +147,13 @@ struct InspectionBuffers {
   std::vector<std::uint8_t> pending;
   std::vector<std::uint8_t> sharing;
   std::vector<std::pair<std::uint32_t, Hit>> slot_hits;
+  // Inspection::runGroupsAtOnce: per kind, the values with any scan hit.
+  std::array<std::vector<std::uint32_t>, kPrimitiveTargetKindCount> hit_values;
+  // `active` as computed for this rule set generation and paranoia level
+  // with no rule, tag or path exclusions (0: not reusable): the next such
+  // request keeps it instead of walking every rule again.
+  std::uint64_t active_generation = 0;
+  int active_level = 0;
   bool busy = false;
 };
 
@@ -175,6 +182,39 @@ struct ScanMemo {
 };
 
 thread_local ScanMemo tls_memo;
+
+// Per-thread memo of the tokenizer detectors' verdicts on short values.
+// detectSqli and detectXss are functions of the bytes alone, and the
+// values they read repeat from request to request (User-Agent and Referer
+// for detect_xss, common argument values): a replay is exact. Direct-
+// mapped like ScanMemo; ~kEntries * kMaxBytes bytes per thread.
+struct DetectorMemo {
+  static constexpr size_t kEntries = 512;  // a power of two
+  static constexpr size_t kMaxBytes = 128;
+  struct Entry {
+    OperatorKind op = OperatorKind::Equals;  // Equals: empty
+    bool verdict = false;
+    std::string value;
+  };
+  std::vector<Entry> entries = std::vector<Entry>(kEntries);
+
+  // op(data) for op DetectSqli or DetectXss, from the memo when it holds it.
+  bool run(OperatorKind op, std::string_view data) {
+    auto detect = [&] {
+      return op == OperatorKind::DetectSqli ? detectSqli(data) : detectXss(data);
+    };
+    if (data.size() > kMaxBytes) return detect();
+    const size_t key = std::hash<std::string_view>{}(data) ^ static_cast<size_t>(op);
+    Entry& e = entries[key & (kEntries - 1)];
+    if (e.op == op && e.value == data) return e.verdict;
+    e.verdict = detect();
+    e.op = op;
+    e.value.assign(data);
+    return e.verdict;
+  }
+};
+
+thread_local DetectorMemo tls_detector_memo;
 
 // Holds this thread's InspectionBuffers (or a private set) for the life
 // of one inspection.
@@ -312,6 +352,9 @@ struct CacheEntry {
   // had nothing to do and passed their input through.
   std::uint32_t origin = 0;
   std::int8_t utf8 = -1;  // unknown, 0 or 1
+  // value * node count + node: what TransformCache::entry checks a slot
+  // against, so that slots left over from earlier requests need no reset.
+  size_t key = 0;
 };
 
 struct TransformBuffers {
@@ -352,7 +395,12 @@ class TransformCache {
     node_count_ = trie_.nodes.size();
     canonical_.resize(values.size());
     findDuplicates();
-    buffers_->slots.assign(values.size() * node_count_, kEmpty);
+    // No reset of the slots: entry() trusts a slot only when it names an
+    // entry of this request with the same key (a sparse set), which saves
+    // filling values x nodes words (~1,200 on a typical request) each time.
+    if (buffers_->slots.size() < values.size() * node_count_) {
+      buffers_->slots.resize(values.size() * node_count_, kEmpty);
+    }
   }
 
   TransformCache(const TransformCache&) = delete;
@@ -378,6 +426,11 @@ class TransformCache {
 
   const detail::ChainTrie& trie() const { return trie_; }
 
+  // A hash of value `index`'s bytes (and length), computed once per
+  // request by findDuplicates; only for values up to kShareMaxBytes.
+  size_t hash(std::uint32_t index) const { return hashes_[index]; }
+  static constexpr size_t kShareMaxBytes = 64 * 1024;
+
   // isValidUtf8(get(index, chain)), remembered.
   bool validUtf8(std::uint32_t index, std::uint32_t chain) {
     Entry& e = entry(canonical_[index], trie_.chain_node[chain]);
@@ -388,13 +441,13 @@ class TransformCache {
  private:
   using Entry = CacheEntry;
   static constexpr std::uint32_t kEmpty = UINT32_MAX;
-  static constexpr size_t kShareMaxBytes = 64 * 1024;
 
   // Note: entries_ may grow while a caller holds an Entry&, so callers use
   // the reference before computing anything else.
   Entry& entry(std::uint32_t value, std::uint32_t node) {
-    std::uint32_t& slot = buffers_->slots[value * node_count_ + node];
-    if (slot != kEmpty) return entries_[slot];
+    const size_t key = static_cast<size_t>(value) * node_count_ + node;
+    std::uint32_t& slot = buffers_->slots[key];
+    if (slot < entries_.size() && entries_[slot].key == key) return entries_[slot];
     Entry result;
     if (node == 0) {
       result.data = values_[value].data;
@@ -427,6 +480,7 @@ class TransformCache {
       result.utf8 = -1;
     }
     // `slot` is still valid: the slots vector is never resized here.
+    result.key = key;
     slot = static_cast<std::uint32_t>(entries_.size());
     entries_.push_back(result);
     return entries_.back();
@@ -584,7 +638,6 @@ class Inspection {
         pending_(buffers_.pending),
         sharing_(buffers_.sharing),
         slot_hits_(buffers_.slot_hits) {
-    active_.assign(rules_.size(), 0);
     matched_.assign(rules_.size(), 0);
     may_change_.assign(views_.values().size(), 0);
     // Path exclusions compare against the decoded, dot-resolved path: with
@@ -597,7 +650,17 @@ class Inspection {
       deadline_ = now() + options_.budget_time;
       timed_ = true;
     }
-    for (size_t i = 0; i < rules_.size(); ++i) active_[i] = ruleActive(rules_[i], compiled_.info[i]);
+    const Exclusions& ex = options_.exclusions;
+    const bool plain = ex.rule_ids.empty() && ex.tags.empty() && ex.paths.empty();
+    if (!plain || buffers_.active_generation != set_.generation() ||
+        buffers_.active_level != level_ || active_.size() != rules_.size()) {
+      active_.resize(rules_.size());
+      for (size_t i = 0; i < rules_.size(); ++i) {
+        active_[i] = ruleActive(rules_[i], compiled_.info[i]);
+      }
+      buffers_.active_generation = plain ? set_.generation() : 0;
+      buffers_.active_level = level_;
+    }
   }
 
   InspectResult run() {
@@ -817,11 +880,10 @@ class Inspection {
       }
       case OperatorKind::ByteRange: {
         // One table lookup per byte instead of a walk over the spans:
-        // these rules (920270 and kin) read whole bodies.
-        std::array<bool, 256> allowed{};
-        for (const auto& span : op.allowed) {
-          for (unsigned c = span.lo; c <= span.hi; ++c) allowed[c] = true;
-        }
+        // these rules (920270 and kin) read whole bodies. The table is
+        // built at compile time (Compiled::byte_tables).
+        const std::array<bool, 256>& allowed =
+            compiled_.byte_tables[static_cast<size_t>(compiled_.info[r].byte_table)];
         for (size_t i = 0; i < data.size(); ++i) {
           if (!allowed[static_cast<std::uint8_t>(data[i])]) {
             *start = i;
@@ -848,9 +910,8 @@ class Inspection {
       }
       // The tokenizers judge the whole value; the fragment is the value.
       case OperatorKind::DetectSqli:
-        return detectSqli(data);
       case OperatorKind::DetectXss:
-        return detectXss(data);
+        return tls_detector_memo.run(op.kind, data);
     }
     return false;
   }
@@ -874,6 +935,7 @@ class Inspection {
     value_first_.assign(views_.values().size(), kNotScanned);
     hit_offsets_.clear();
     hit_list_.clear();
+    if (scratch_ok && !timed_ && runGroupsAtOnce()) return;
     // Each pass scans the values of one kind with one chain's databases,
     // which also hold the expressions of rules reading other kinds through
     // that chain; handleHit and runPcre drop those (applies() checks the
@@ -937,6 +999,93 @@ class Inspection {
     }
   }
 
+  // runGroups for the common case where the byte budget cannot run out
+  // and no time budget is set; false (nothing done) otherwise. Same
+  // detections, in the same order, and the same bytes_scanned as the pass
+  // loop below, with less bookkeeping: the loop visits every value of
+  // every pass (~400 visits on an ordinary request, ~170 passes) to charge
+  // it and look up its hits, though most values have no hit at all. Here
+  // the whole charge is added at once, every value is scanned up front
+  // (scanValue: the result does not depend on which pass asks first), and
+  // a pass that has only Hyperscan databases visits just the values with
+  // a hit. Passes with a UTF-8 database or PCRE2-only expressions still
+  // visit every value, as before.
+  bool runGroupsAtOnce() {
+    const size_t level = static_cast<size_t>(level_ - 1);
+    std::array<size_t, kPrimitiveTargetKindCount> kind_bytes{};
+    for (const Value& v : views_.values()) kind_bytes[static_cast<size_t>(v.kind)] += v.data.size();
+    // What the pass loop would charge, and (bounding its scanValue budget
+    // check from above) what scanning each value for all its kind's
+    // groups could add.
+    size_t total = 0;
+    size_t bound = 0;
+    std::array<bool, kPrimitiveTargetKindCount> scanned{};
+    for (const detail::Pass& pass : compiled_.passes) {
+      const Group& g = compiled_.groups[pass.group];
+      if (!g.by_paranoia[level] && !g.utf8_by_paranoia[level] && g.pcre_only.empty()) continue;
+      const auto k = static_cast<size_t>(pass.kind);
+      total += kind_bytes[k];
+      if (g.by_paranoia[level] && !scanned[k]) {
+        scanned[k] = true;
+        bound += kind_bytes[k] * compiled_.kind_slots[k].size();
+      }
+    }
+    if (options_.budget_bytes != 0 &&
+        result_.bytes_scanned + total + bound > options_.budget_bytes) {
+      return false;
+    }
+    result_.bytes_scanned += total;
+    for (size_t k = 0; k < kPrimitiveTargetKindCount; ++k) {
+      std::vector<std::uint32_t>& with_hits = buffers_.hit_values[k];
+      with_hits.clear();
+      if (!scanned[k]) continue;
+      const size_t n = compiled_.kind_slots[k].size();
+      for (std::uint32_t index : views_.ofKind(static_cast<TargetKind>(k))) {
+        const std::uint32_t first = scanValue(index, static_cast<TargetKind>(k));
+        if (result_.budget_exhausted) return true;
+        value_first_[index] = first;
+        if (hit_offsets_[first] != hit_offsets_[first + n]) with_hits.push_back(index);
+      }
+    }
+    for (const detail::Pass& pass : compiled_.passes) {
+      const Group& g = compiled_.groups[pass.group];
+      const hs_database_t* db = g.by_paranoia[level];
+      const hs_database_t* utf8_db = g.utf8_by_paranoia[level];
+      if (!db && !utf8_db && g.pcre_only.empty()) continue;
+      const bool every_value = utf8_db || !g.pcre_only.empty();
+      const auto& indexes = every_value ? views_.ofKind(pass.kind)
+                                        : buffers_.hit_values[static_cast<size_t>(pass.kind)];
+      for (std::uint32_t index : indexes) {
+        const Value& v = views_.values()[index];
+        std::string_view data;
+        bool have_data = false;
+        auto text = [&]() {
+          if (!have_data) {
+            data = transformed(index, g.chain);
+            have_data = true;
+          }
+          return data;
+        };
+        if (db) {
+          const std::uint32_t first = value_first_[index];
+          for (std::uint32_t h = hit_offsets_[first + pass.slot];
+               h < hit_offsets_[first + pass.slot + 1]; ++h) {
+            handleHit(g, hit_list_[h], index, text());
+          }
+        }
+        if (utf8_db) {
+          if (cache_.validUtf8(index, g.chain)) {
+            if (!scan(g, utf8_db, index, text())) return true;
+          } else {
+            runPcre(g.utf8_ids, g, v, text());
+          }
+        }
+        if (!g.pcre_only.empty()) runPcre(g.pcre_only, g, v, text());
+      }
+    }
+    return true;
+  }
+
   // One Hyperscan scan of `data` (value `index`) against `db`; false (and
   // the request marked not fully inspected) when Hyperscan fails.
   bool scan(const Group& g, const hs_database_t* db, std::uint32_t index, std::string_view data) {
@@ -972,17 +1121,28 @@ class Inspection {
     const std::string_view bytes = views_.values()[index].data;
     ScanMemo::Entry* memo = nullptr;
     std::uint64_t key = 0;
+    static_assert(ScanMemo::kMaxBytes <= TransformCache::kShareMaxBytes,
+                  "the memo key reuses the transform cache's hash of the value");
     if (bytes.size() <= ScanMemo::kMaxBytes) {
-      key = std::hash<std::string_view>{}(bytes) ^ (static_cast<std::uint64_t>(kind) << 56) ^
-            (static_cast<std::uint64_t>(level_) << 48) ^ (set_.generation() * 0x9E3779B97F4A7C15ull);
+      key = cache_.hash(index) ^ (static_cast<std::uint64_t>(kind) << 56) ^
+            (static_cast<std::uint64_t>(level_) << 48) ^
+            (set_.generation() * 0x9E3779B97F4A7C15ull);
       memo = &tls_memo.entries[key & (ScanMemo::kEntries - 1)];
       if (memo->generation == set_.generation() && memo->key == key && memo->level == level_ &&
           memo->kind == kind && memo->value == bytes) {
-        auto first = static_cast<std::uint32_t>(hit_offsets_.size());
-        auto base = static_cast<std::uint32_t>(hit_list_.size());
-        for (std::uint32_t offset : memo->offsets) hit_offsets_.push_back(base + offset);
-        hit_list_.insert(hit_list_.end(), memo->hits.begin(), memo->hits.end());
-        return first;
+        // Most values of most requests come through here: one resize and a
+        // plain loop, not a push_back (and its capacity check) per slot.
+        const size_t first = hit_offsets_.size();
+        const auto base = static_cast<std::uint32_t>(hit_list_.size());
+        const size_t count = memo->offsets.size();
+        hit_offsets_.resize(first + count);
+        std::uint32_t* out = hit_offsets_.data() + first;
+        const std::uint32_t* in = memo->offsets.data();
+        for (size_t s = 0; s < count; ++s) out[s] = base + in[s];
+        if (!memo->hits.empty()) {
+          hit_list_.insert(hit_list_.end(), memo->hits.begin(), memo->hits.end());
+        }
+        return static_cast<std::uint32_t>(first);
       }
     }
     texts_.resize(n);
@@ -1045,8 +1205,10 @@ class Inspection {
       memo->level = level_;
       memo->kind = kind;
       memo->value.assign(bytes);
-      memo->offsets.clear();
-      for (size_t s = first; s < hit_offsets_.size(); ++s) memo->offsets.push_back(hit_offsets_[s] - base);
+      memo->offsets.resize(hit_offsets_.size() - first);
+      for (size_t s = first; s < hit_offsets_.size(); ++s) {
+        memo->offsets[s - first] = hit_offsets_[s] - base;
+      }
       memo->hits.assign(hit_list_.begin() + base, hit_list_.end());
     }
     return first;

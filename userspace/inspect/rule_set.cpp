@@ -281,6 +281,14 @@ class Compiler {
       return;
     }
     // Everything else (and negated phrases) is a loop in C++.
+    if (op.kind == OperatorKind::ByteRange) {
+      std::array<bool, 256> allowed{};
+      for (const auto& span : op.allowed) {
+        for (unsigned c = span.lo; c <= span.hi && c < 256; ++c) allowed[c] = true;
+      }
+      info.byte_table = static_cast<int>(out_.byte_tables.size());
+      out_.byte_tables.push_back(allowed);
+    }
     info.mode = MatchMode::Direct;
     info.compiled = true;
     out_.direct.push_back(index);

@@ -162,60 +162,97 @@ constexpr std::array<std::string_view, 17> kDangerPrefixes{{
     "updatexml", "utl_http", "dbms_pipe", "lo_import", "lo_export", "msysaccessobjects",
 }};
 
-// kKeywords split by first letter: kKeywordStart[c - 'a'] is the first
-// entry starting with c or later, so a lookup scans one short bucket.
+constexpr std::size_t kShortestDangerPrefix = 8;  // "utl_http"; most words are shorter
+constexpr std::size_t kLongestKeyword = 11;       // "distinctrow"
+
+// kKeywords bucketed by first letter and length: the entries of bucket
+// b = (c - 'a') * (kLongestKeyword + 1) + length are
+// kKeywords[order[start[b]]] .. kKeywords[order[start[b + 1] - 1]], so a
+// lookup compares a word with the zero to three keywords of its letter
+// and length. Every word of a value is looked up: on 3 KB of prose the
+// earlier per-letter buckets (up to 9 entries, lengths compared one by
+// one) were a fifth of the lexer's time.
 struct KeywordIndex {
+  static constexpr std::size_t kBuckets = 26 * (kLongestKeyword + 1);
   constexpr KeywordIndex() {
     constexpr std::size_t n = std::size(kKeywords);
-    std::size_t i = 0;
-    for (int c = 0; c < 27; ++c) {
-      while (i < n && kKeywords[i].name[0] - 'a' < c) ++i;
-      start[c] = static_cast<std::uint8_t>(i);
+    std::size_t k = 0;
+    for (std::size_t b = 0; b < kBuckets; ++b) {
+      start[b] = static_cast<std::uint8_t>(k);
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::string_view name = kKeywords[i].name;
+        if (static_cast<std::size_t>(name[0] - 'a') * (kLongestKeyword + 1) + name.size() == b) {
+          order[k++] = static_cast<std::uint8_t>(i);
+        }
+      }
     }
+    start[kBuckets] = static_cast<std::uint8_t>(k);
   }
-  std::uint8_t start[27] = {};
+  std::uint8_t start[kBuckets + 1] = {};
+  std::uint8_t order[std::size(kKeywords)] = {};
 };
 constexpr KeywordIndex kKeywordIndex;
 static_assert(std::size(kKeywords) < 256, "KeywordIndex stores offsets in a byte");
+static_assert(kKeywordIndex.start[KeywordIndex::kBuckets] == std::size(kKeywords),
+              "every keyword is a-z first and at most kLongestKeyword long");
 static_assert(std::is_sorted(std::begin(kKeywords), std::end(kKeywords),
                              [](const KeywordEntry& a, const KeywordEntry& b) {
                                return a.name < b.name;
                              }),
               "kKeywords must stay sorted");
 
-// The keyword entry for lowercase `lw` (first byte a..z), or null.
+// The keyword entry for lowercase `lw` (first byte a..z, length at most
+// kLongestKeyword), or null.
 const KeywordEntry* findKeyword(std::string_view lw) {
-  int c = lw[0] - 'a';
-  for (std::size_t i = kKeywordIndex.start[c]; i < kKeywordIndex.start[c + 1]; ++i) {
-    const std::string_view name = kKeywords[i].name;
-    if (name.size() != lw.size()) continue;
+  const std::size_t b = static_cast<std::size_t>(lw[0] - 'a') * (kLongestKeyword + 1) + lw.size();
+  for (std::size_t i = kKeywordIndex.start[b]; i < kKeywordIndex.start[b + 1]; ++i) {
+    const KeywordEntry& e = kKeywords[kKeywordIndex.order[i]];
     std::size_t k = 1;
-    while (k < lw.size() && name[k] == lw[k]) ++k;
-    if (k == lw.size()) return &kKeywords[i];
+    while (k < lw.size() && e.name[k] == lw[k]) ++k;
+    if (k == lw.size()) return &e;
   }
   return nullptr;
 }
 
-constexpr std::size_t kShortestDangerPrefix = 8;  // "utl_http"; most words are shorter
-constexpr std::size_t kLongestKeyword = 11;       // "distinctrow"
+// Byte classes, one table lookup each: the lexer asks them of every byte
+// (words are most of a long natural-language value), and the chains of
+// comparisons they replace were a large part of its time on prose.
+constexpr std::uint8_t kClassSpace = 1;
+constexpr std::uint8_t kClassDigit = 2;
+constexpr std::uint8_t kClassWordStart = 4;
+constexpr std::uint8_t kClassWord = 8;
 
-bool isSpace(unsigned char c) {
-  // C0 controls and DEL count as blanks: several servers skip them, and
-  // an attacker uses them to split words.
-  return c <= 0x20 || c == 0x7f || c == 0xa0;
-}
+struct ByteClasses {
+  constexpr ByteClasses() {
+    for (unsigned c = 0; c < 256; ++c) {
+      std::uint8_t k = 0;
+      // C0 controls and DEL count as blanks: several servers skip them, and
+      // an attacker uses them to split words.
+      if (c <= 0x20 || c == 0x7f || c == 0xa0) k |= kClassSpace;
+      const bool digit = c >= '0' && c <= '9';
+      const bool word_start =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+      if (digit) k |= kClassDigit;
+      if (word_start) k |= kClassWordStart;
+      if (word_start || digit || c == '$') k |= kClassWord;
+      of[c] = k;
+    }
+  }
+  std::uint8_t of[256] = {};
+};
+constexpr ByteClasses kByteClasses;
 
-bool isDigit(unsigned char c) { return c >= '0' && c <= '9'; }
+bool isSpace(unsigned char c) { return kByteClasses.of[c] & kClassSpace; }
+
+bool isDigit(unsigned char c) { return kByteClasses.of[c] & kClassDigit; }
 
 bool isHexDigit(unsigned char c) {
   return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-bool isWordStart(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
-}
+bool isWordStart(unsigned char c) { return kByteClasses.of[c] & kClassWordStart; }
 
-bool isWordChar(unsigned char c) { return isWordStart(c) || isDigit(c) || c == '$'; }
+bool isWordChar(unsigned char c) { return kByteClasses.of[c] & kClassWord; }
 
 char lower(unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); }
 
@@ -593,9 +630,14 @@ class SqlLexer {
 
   void lexWord(Token* t) {
     std::size_t start = pos_;
+    // The word's first bytes, lowercased while it is read (keyword and
+    // danger-name lookups need no more than these).
+    char buf[24];
+    std::size_t n = 0;
     while (pos_ < in_.size()) {
       unsigned char c = peek(0);
       if (isWordChar(c) || (c == '.' && isWordStart(peek(1)))) {
+        if (n < sizeof(buf)) buf[n++] = lower(c);
         ++pos_;
       } else {
         break;
@@ -607,10 +649,7 @@ class SqlLexer {
       return;
     }
     emit(t, kBare, start);
-    char buf[24];
     std::size_t len = pos_ - start;
-    std::size_t n = std::min(len, sizeof(buf));
-    for (std::size_t i = 0; i < n; ++i) buf[i] = lower(static_cast<unsigned char>(in_[start + i]));
     std::string_view lw(buf, n);
     if (lw.size() >= kShortestDangerPrefix && isDangerName(lw)) t->flags |= kDanger;
     std::size_t after = skipBlank(pos_);
@@ -745,12 +784,12 @@ class Analyzer {
 
  private:
   // The i-th most recent core token (0 = newest); i < min(count_, kRing).
-  const Token& at(int i) const { return ring_[(count_ - 1 - i) % kRing]; }
+  const Token& at(int i) const { return ring_[static_cast<unsigned>(count_ - 1 - i) % kRing]; }
   const Token* last() const { return count_ > 0 ? &at(0) : nullptr; }
   bool has(int i) const { return i < count_ && i < kRing; }
 
   void append(const Token& t) {
-    ring_[count_ % kRing] = t;
+    ring_[static_cast<unsigned>(count_) % kRing] = t;
     if (prefix_len_ < kPrefixMax && hide_above_ < 0) prefix_[prefix_len_++] = t;
     last_in_prefix_ = prefix_len_ > 0 && hide_above_ < 0 && prefix_len_ <= kPrefixMax &&
                       prefix_[prefix_len_ - 1].text.data() == t.text.data();
@@ -758,7 +797,7 @@ class Analyzer {
   }
 
   void replaceLast(const Token& t) {
-    ring_[(count_ - 1) % kRing] = t;
+    ring_[static_cast<unsigned>(count_ - 1) % kRing] = t;
     if (last_in_prefix_) prefix_[prefix_len_ - 1] = t;
   }
 

@@ -589,13 +589,40 @@ bool compressWhitespace(std::string_view in, std::string& out) {
   return differs(in, out);
 }
 
+// What cmdLine and removeWhitespace do with each byte, one table lookup:
+// both walk whole values byte by byte (the 4 KiB benchmark request's two
+// 3.3 KB values each time), where chains of comparisons cost more.
+constexpr std::uint8_t kCmdKeep = 0;
+constexpr std::uint8_t kCmdDrop = 1;       // \ " ' ^: the shell removes them
+constexpr std::uint8_t kCmdSeparator = 2;  // , ; and whitespace: one space at most
+struct CmdClasses {
+  constexpr CmdClasses() {
+    for (unsigned c = 0; c < 256; ++c) {
+      const bool space = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+      if (c == '\\' || c == '"' || c == '\'' || c == '^') {
+        of[c] = kCmdDrop;
+      } else if (c == ',' || c == ';' || space) {
+        of[c] = kCmdSeparator;
+      } else {
+        of[c] = kCmdKeep;
+      }
+      not_space[c] = space ? 0 : 1;
+      lower[c] = static_cast<char>((c >= 'A' && c <= 'Z') ? c + 32 : c);
+    }
+  }
+  std::uint8_t of[256] = {};
+  std::uint8_t not_space[256] = {};
+  char lower[256] = {};
+};
+constexpr CmdClasses kCmdClasses;
+
 bool removeWhitespace(std::string_view in, std::string& out) {
   if (!anyByte(in, [](auto c, auto) { return ((c >= '\t') & (c <= '\r')) | (c == ' '); })) return false;
   out.resize(in.size());
   char* o = out.data();
   for (char c : in) {
     *o = c;  // branch-free: written always, kept when not whitespace
-    o += !isSpace(static_cast<unsigned char>(c));
+    o += kCmdClasses.not_space[static_cast<unsigned char>(c)];
   }
   out.resize(static_cast<size_t>(o - out.data()));
   return true;
@@ -612,14 +639,15 @@ bool cmdLine(std::string_view in, std::string& out) {
   bool pending_space = false;
   for (char ch : in) {
     unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '\\' || c == '"' || c == '\'' || c == '^') continue;
-    if (c == ',' || c == ';' || isSpace(c)) {
+    const std::uint8_t k = kCmdClasses.of[c];
+    if (k == kCmdDrop) continue;
+    if (k == kCmdSeparator) {
       pending_space = true;
       continue;
     }
     if (pending_space && c != '/' && c != '(' && o != begin) *o++ = ' ';
     pending_space = false;
-    *o++ = static_cast<char>(lower(c));
+    *o++ = kCmdClasses.lower[c];
   }
   out.resize(static_cast<size_t>(o - begin));
   return differs(in, out);

@@ -313,6 +313,71 @@ TEST(Inspector, MergedScansFindWhatEachChainFindsAlone) {
   EXPECT_GT(found, 500u);  // the values do hit: the comparison is not vacuous
 }
 
+// Without a time budget, and with a byte budget the request cannot spend,
+// the inspector scans every value up front and visits only values with
+// hits (inspector.cpp, runGroupsAtOnce); with a time budget it takes the
+// pass-by-pass loop. Both must give the same detections in the same
+// order, the same bytes scanned and the same PCRE2 runs.
+TEST(Inspector, ScansUpFrontGiveWhatThePassLoopGives) {
+  const std::string all =
+      "rules:\n" +
+      rule(1, "[query_args, headers]", "{pattern: 'sel[e3]ct'}",
+           ", transforms: [url_decode_uni, lowercase]") +
+      rule(2, "[query_args]", "{phrases: [union, 'or 1']}",
+           ", transforms: [url_decode_uni, lowercase]") +
+      rule(3, "[query_args, body_fields]", "{pattern: 'x=1'}") +
+      rule(4, "[query_args]", "{pattern: \"a\\0?a\"}") +  // a NUL: PCRE2 only
+      rule(7, "[query_args]", "{pattern: '(a)\\1'}") +    // a back-reference: prefilter
+      rule(5, "[query_args, body_fields]", "{pattern: '\xc3\xa9t\xc3\xa9'}",
+           ", transforms: [url_decode_uni]") +
+      rule(6, "[query_args]", "{pattern: 'selectunion'}",
+           ", transforms: [remove_whitespace, lowercase]");
+  auto set = compileYaml(all);
+  ASSERT_TRUE(set);
+  // Passes that visit every value are there: PCRE2-only expressions
+  // (rule 4) and a UTF-8 database (rule 5).
+  ASSERT_EQ(set->matchMode(4), MatchMode::PcreOnly);
+  ASSERT_EQ(set->matchMode(7), MatchMode::HyperscanPrefilter);
+  const std::vector<std::string> pieces = {
+      "select",        "SEL%45CT",          "union ", "x=1", "or 1",  "aa",
+      "%C3%A9t%C3%A9", "\xc3\xa9t\xc3\xa9", "\xff",   " ",   "plain", "%"};
+  std::uint32_t seed = 777;
+  auto next = [&seed] {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 16) & 0x7fff;
+  };
+  InspectOptions at_once = permissive();
+  InspectOptions pass_loop = permissive();
+  pass_loop.budget_time = std::chrono::hours(1);
+  size_t found = 0;
+  for (int round = 0; round < 200; ++round) {
+    http::Request r = markedRequest();
+    http::ParsedBody body;
+    r.args.clear();
+    for (int a = 0; a < 3; ++a) {
+      std::string value;
+      for (unsigned k = next() % 5; k > 0; --k) value += pieces[next() % pieces.size()];
+      r.args.push_back({"a" + std::to_string(a), value});
+      if (a == 1) r.headers.push_back({"X-Copy", value});
+      if (a == 2) body.fields.push_back({"f", value, "", false});
+    }
+    auto one = inspect(*set, r, body, at_once);
+    auto two = inspect(*set, r, body, pass_loop);
+    auto list = [](const InspectResult& result) {
+      std::vector<std::string> out;
+      for (const auto& d : result.detections) {
+        out.push_back(std::to_string(d.rule_id) + "|" + d.target_name + "|" + d.fragment);
+      }
+      return out;
+    };
+    found += one.detections.size();
+    ASSERT_EQ(list(one), list(two)) << "round " << round;
+    EXPECT_EQ(one.bytes_scanned, two.bytes_scanned) << "round " << round;
+    EXPECT_EQ(one.regex_runs, two.regex_runs) << "round " << round;
+  }
+  EXPECT_GT(found, 200u);  // the values do hit: the comparison is not vacuous
+}
+
 // Short values' scan results are remembered per thread (inspector.cpp,
 // ScanMemo), keyed by rule set, paranoia level, kind and bytes: a replay
 // must give what a fresh scan gives, and a different set, level or kind
@@ -354,6 +419,27 @@ TEST(Inspector, TokenizerOperatorsJudgeWholeValues) {
   EXPECT_EQ(ids(inspect(*set, r, {}, permissive())), (std::vector<std::uint32_t>{2}));
   r.args = {{"name", "O'Reilly"}, {"q", "select a car from the union station"}};
   EXPECT_TRUE(inspect(*set, r, {}, permissive()).detections.empty());
+}
+
+// The detectors' verdicts on short values are remembered per thread
+// (inspector.cpp, DetectorMemo): a replay gives what a fresh run gives,
+// and one detector's verdict is never taken for the other's.
+TEST(Inspector, RememberedDetectorVerdictsStayPerDetector) {
+  auto sqli_only = compileYaml("rules:\n" + rule(1, "[query_args]", "{detect_sqli: true}"));
+  auto xss_only = compileYaml("rules:\n" + rule(2, "[query_args]", "{detect_xss: true}"));
+  ASSERT_TRUE(sqli_only && xss_only);
+  http::Request r = markedRequest();
+  const std::vector<std::string> values = {"1' or '1'='1", "\"><script>alert(1)</script>",
+                                           "O'Reilly", std::string(200, 'a') + "' or '1'='1"};
+  const std::vector<std::vector<std::uint32_t>> sqli_expected = {{1}, {}, {}, {1}};
+  const std::vector<std::vector<std::uint32_t>> xss_expected = {{}, {2}, {}, {}};
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < values.size(); ++i) {
+      r.args = {{"q", values[i]}};
+      EXPECT_EQ(ids(inspect(*sqli_only, r, {}, permissive())), sqli_expected[i]) << i;
+      EXPECT_EQ(ids(inspect(*xss_only, r, {}, permissive())), xss_expected[i]) << i;
+    }
+  }
 }
 
 // Binary data is not text to match signatures in: a body declared binary
