@@ -1,10 +1,10 @@
 #include "daemon/flood_protection.h"
 
-#include <strings.h>
-
 #include <cstring>
 
 #include "daemon/daemon_logs.h"
+#include "http/syntax.h"
+#include "http/types.h"
 #include "logs/log_writer.h"
 #include "net/forward.h"
 
@@ -59,17 +59,13 @@ FloodClient floodClient(const http::Request& request, const config::IpAddress& p
   // Every X-Forwarded-For field in order, as one list (RFC 7230 §3.2.2).
   std::vector<std::string_view> hops;
   for (const auto& h : request.headers) {
-    if (h.name.size() != 15 || strncasecmp(h.name.data(), "x-forwarded-for", 15) != 0) continue;
-    std::string_view v = h.value;
-    while (!v.empty()) {
-      const std::size_t comma = v.find(',');
-      std::string_view item = v.substr(0, comma);
-      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-      hops.push_back(item);
-      if (comma == std::string_view::npos) break;
-      v.remove_prefix(comma + 1);
-    }
+    if (!http::equalsIgnoreCase(h.name, "x-forwarded-for") || h.value.empty()) continue;
+    http::syntax::forEachListElement(h.value, [&](std::string_view hop) {
+      hops.push_back(hop);
+      return true;
+    });
+    // A value ending in ',' names no empty last hop.
+    if (h.value.back() == ',') hops.pop_back();
   }
   // Right to left: the hops a trusted proxy added are believed; the first
   // one that is not a trusted proxy is the client. Anything left of it was

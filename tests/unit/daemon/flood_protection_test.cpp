@@ -259,6 +259,11 @@ TEST(FloodClient, TrustedProxyHandsOverTheRightmostUntrustedHop) {
   c = floodClient(get("/"), proxy, trusted);
   EXPECT_EQ(c.address.toString(), "10.0.0.2");
   EXPECT_TRUE(c.via_proxy);
+  // A trailing comma adds no empty hop; an empty hop elsewhere is garbage.
+  c = floodClient(withXff({"203.0.113.5,"}), proxy, trusted);
+  EXPECT_EQ(c.address.toString(), "203.0.113.5");
+  c = floodClient(withXff({"203.0.113.5, , 10.0.0.9"}), proxy, trusted);
+  EXPECT_EQ(c.address.toString(), "10.0.0.2");
 }
 
 TEST(FloodProtection, ClientsBehindATrustedProxyAreCountedApartAndNotBannedAtXdp) {
