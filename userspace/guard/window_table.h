@@ -1,20 +1,20 @@
 #pragma once
 
-// The bounded, shared tables behind the login detector's counters.
+// The bounded, shared tables behind the guard's counters (login abuse,
+// HTTP floods, bot behaviour, the rDNS cache).
 //
-// WindowCount and DistinctSketch are sliding windows made of kBuckets
-// buckets: a window of W seconds is cut into buckets of ceil(W / kBuckets)
-// seconds and the value is the sum (or union) of the buckets of the last
-// kBuckets bucket periods. An event is therefore counted for between
-// W - W/kBuckets and W seconds: the whole oldest bucket leaves the window at
-// once (docs/login-abuse.md, "Windows").
+// Windows (WindowCount, DistinctSketch and their lock-free forms) are made
+// of kBuckets buckets: a window of W seconds is cut into buckets of
+// ceil(W / kBuckets) seconds and the value is the sum (or union) of the
+// buckets of the last kBuckets bucket periods. An event is therefore
+// counted for between W - W/kBuckets and W seconds: the whole oldest bucket
+// leaves the window at once (docs/login-abuse.md, "Windows").
 //
-// ShardedTable is a fixed-size, set-associative hash table split into
-// kShards shards, each with its own small mutex: the request path takes one
-// shard lock per counter update and never a global lock. A new key that
-// finds its set of kWays slots full evicts the slot with the smallest weight
-// (the caller's measure: the windowed count, so heavy hitters stay while a
-// spray of one-off sources evicts itself), which bounds memory under a spray
+// AtomicTable is the request path's table: fixed size, set-associative,
+// no lock (its comment says what that costs). A new key that finds its set
+// of kWays slots full evicts the slot with the smallest weight (the
+// caller's measure: the windowed count, so heavy hitters stay while a spray
+// of one-off sources evicts itself), which bounds memory under a spray
 // from millions of addresses.
 
 #include <algorithm>
@@ -24,6 +24,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -126,14 +127,340 @@ struct DistinctSketch {
     }
     return static_cast<std::uint32_t>(std::popcount(lo) + std::popcount(hi));
   }
-  std::uint32_t estimate(std::uint32_t e) const {
-    const std::uint32_t set = liveBits(e);
+  std::uint32_t estimate(std::uint32_t e) const { return estimateOf(liveBits(e)); }
+  // The estimate for `set` bits of 128 set.
+  static std::uint32_t estimateOf(std::uint32_t set) {
     if (set == 0) return 0;
     if (set == 128) return kSaturated;
     const double m = 128.0;
     const double n = -m * std::log((m - set) / m);
     return std::min<std::uint32_t>(kSaturated, static_cast<std::uint32_t>(std::lround(n)));
   }
+};
+
+// The lock-free forms of the above, for the request path (DESIGN.md: no
+// locks there). Every field is a std::atomic updated on its own, relaxed:
+// the counters are estimates anyway, so a count racing with a bucket
+// turning over may be lost, never a crash or a torn word.
+
+// A windowed count: one 64-bit word per bucket holding (bucket period + 1)
+// << 32 | count, so turning a bucket over and counting into it is one
+// compare-and-swap. 32-bit counts per bucket (saturating).
+struct AtomicWindowCount {
+  std::array<std::atomic<std::uint64_t>, kBuckets> buckets{};
+
+  // Adds one event at period `e` and returns the windowed count. A thread
+  // that read the clock before a racing one moved this bucket to a newer
+  // period drops its event (it belongs to a period that left the bucket).
+  std::uint32_t add(std::uint32_t e) {
+    std::atomic<std::uint64_t>& b = buckets[e % kBuckets];
+    const std::uint64_t tag = std::uint64_t{e} + 1;
+    std::uint64_t cur = b.load(std::memory_order_relaxed);
+    for (;;) {
+      std::uint64_t next;
+      if ((cur >> 32) == tag) {
+        if ((cur & 0xffffffffu) == 0xffffffffu) break;  // saturated
+        next = cur + 1;
+      } else if ((cur >> 32) > tag) {
+        break;
+      } else {
+        next = (tag << 32) | 1u;
+      }
+      if (b.compare_exchange_weak(cur, next, std::memory_order_relaxed)) break;
+    }
+    return sum(e);
+  }
+  // Windowed count as seen at period `e`.
+  std::uint32_t sum(std::uint32_t e) const {
+    std::uint64_t total = 0;
+    for (const auto& b : buckets) {
+      const std::uint64_t v = b.load(std::memory_order_relaxed);
+      const std::uint64_t tag = v >> 32;
+      if (tag == 0) continue;
+      const std::uint64_t period = tag - 1;
+      if (period > e || e >= period + kBuckets) continue;
+      total += v & 0xffffffffu;
+    }
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(total, 0xffffffffu));
+  }
+  // Periods from `e` on until the count, with nothing added, is under
+  // `threshold` (at most kBuckets: by then the window is empty).
+  std::uint32_t periodsUntilBelow(std::uint32_t e, std::uint32_t threshold) const {
+    for (std::uint32_t k = 1; k <= kBuckets; ++k)
+      if (sum(e + k) < threshold) return k;
+    return static_cast<std::uint32_t>(kBuckets);
+  }
+  // The newest period counted into, 0 when none (an eviction tie-break:
+  // of two equal counts the staler goes).
+  std::uint32_t newestPeriod() const {
+    std::uint64_t newest = 0;
+    for (const auto& b : buckets) newest = std::max(newest, b.load(std::memory_order_relaxed) >> 32);
+    return newest == 0 ? 0 : static_cast<std::uint32_t>(newest - 1);
+  }
+  void clear() {
+    for (auto& b : buckets) b.store(0, std::memory_order_relaxed);
+  }
+};
+
+// DistinctSketch without a lock: per bucket a period tag and the 128-bit
+// bitmap. Turning a bucket over is a CAS on the tag followed by clearing
+// the bitmap, so an element added by another thread in that instant can
+// be lost (an estimate one lower), which a sketch with ~7% error absorbs.
+struct AtomicDistinctSketch {
+  static constexpr std::uint32_t kSaturated = DistinctSketch::kSaturated;
+  struct Bucket {
+    std::atomic<std::uint64_t> tag{0};  // period + 1; 0: never used
+    std::array<std::atomic<std::uint64_t>, 2> bits{};
+  };
+  std::array<Bucket, kBuckets> buckets{};
+
+  // Adds an element (a well-mixed 64-bit hash) at period `e`; returns the
+  // windowed estimate.
+  std::uint32_t add(std::uint32_t e, std::uint64_t element) {
+    Bucket& b = buckets[e % kBuckets];
+    const std::uint64_t tag = std::uint64_t{e} + 1;
+    std::uint64_t cur = b.tag.load(std::memory_order_acquire);
+    while (cur < tag) {
+      if (b.tag.compare_exchange_weak(cur, tag, std::memory_order_acq_rel)) {
+        b.bits[0].store(0, std::memory_order_relaxed);
+        b.bits[1].store(0, std::memory_order_relaxed);
+        cur = tag;
+      }
+    }
+    if (cur == tag) {
+      const unsigned bit = static_cast<unsigned>(element >> 57);  // top 7 bits: 0..127
+      b.bits[bit >> 6].fetch_or(std::uint64_t{1} << (bit & 63), std::memory_order_relaxed);
+    }
+    return estimate(e);
+  }
+  std::uint32_t liveBits(std::uint32_t e) const {
+    std::uint64_t lo = 0, hi = 0;
+    for (const auto& b : buckets) {
+      const std::uint64_t tag = b.tag.load(std::memory_order_acquire);
+      if (tag == 0) continue;
+      const std::uint64_t period = tag - 1;
+      if (period > e || e >= period + kBuckets) continue;
+      lo |= b.bits[0].load(std::memory_order_relaxed);
+      hi |= b.bits[1].load(std::memory_order_relaxed);
+    }
+    return static_cast<std::uint32_t>(std::popcount(lo) + std::popcount(hi));
+  }
+  std::uint32_t estimate(std::uint32_t e) const { return DistinctSketch::estimateOf(liveBits(e)); }
+  std::uint32_t newestPeriod() const {
+    std::uint64_t newest = 0;
+    for (const auto& b : buckets) newest = std::max(newest, b.tag.load(std::memory_order_relaxed));
+    return newest == 0 ? 0 : static_cast<std::uint32_t>(newest - 1);
+  }
+  void clear() {
+    for (auto& b : buckets) {
+      b.tag.store(0, std::memory_order_relaxed);
+      b.bits[0].store(0, std::memory_order_relaxed);
+      b.bits[1].store(0, std::memory_order_relaxed);
+    }
+  }
+};
+
+// Raises `a` to `v` if it is lower; returns true when this call raised it
+// (so of racing callers exactly one acts on a new maximum).
+inline bool atomicRaise(std::atomic<std::int64_t>& a, std::int64_t v) {
+  std::int64_t cur = a.load(std::memory_order_relaxed);
+  while (cur < v) {
+    if (a.compare_exchange_weak(cur, v, std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
+
+// N bytes (a multiple of 8) kept in relaxed atomic words: an address or a
+// short display name written when a slot is claimed and read by status
+// walks. Two racing stores may interleave words; callers store the same
+// bytes for one key.
+template <std::size_t N>
+struct AtomicBytes {
+  static_assert(N % 8 == 0);
+  std::array<std::atomic<std::uint64_t>, N / 8> words{};
+
+  void store(const std::array<std::uint8_t, N>& bytes) {
+    for (std::size_t i = 0; i < N / 8; ++i) {
+      std::uint64_t w;
+      std::memcpy(&w, bytes.data() + 8 * i, 8);
+      words[i].store(w, std::memory_order_relaxed);
+    }
+  }
+  std::array<std::uint8_t, N> load() const {
+    std::array<std::uint8_t, N> out{};
+    for (std::size_t i = 0; i < N / 8; ++i) {
+      const std::uint64_t w = words[i].load(std::memory_order_relaxed);
+      std::memcpy(out.data() + 8 * i, &w, 8);
+    }
+    return out;
+  }
+  void clear() {
+    for (auto& w : words) w.store(0, std::memory_order_relaxed);
+  }
+};
+
+// Fixed-capacity, set-associative map from a 64-bit key (already a keyed
+// hash) to V, with no lock: the request path's table. V is a struct of
+// atomics with a clear() that stores its empty state.
+//
+// A slot's key word is the only synchronisation. acquire() finds the key
+// in its set of kWays slots, or claims one: an empty slot, else the one
+// with the smallest weight(const V&), by a compare-and-swap of its key to
+// kClaiming; the claimer clears V, runs init(V&) (fields that identify the
+// entry) and publishes the key with a release store, so a thread that
+// finds the key sees init's writes. Nobody waits on a claimer: other
+// threads skip a claiming slot. Two threads that claim slots for the same
+// key at once both publish it; each then keeps the lowest-indexed copy and
+// the higher one is released. What the absence of locks costs, by design
+// (counters here are estimates): an update by a thread that found a key
+// just before its slot was evicted lands in the slot's new key or is
+// cleared. Slots are never freed while the table lives, so a V* stays
+// valid memory; callers use it for the request at hand only.
+template <class V>
+class AtomicTable {
+ public:
+  // `capacity` is rounded up to a power-of-two number of sets of kWays.
+  explicit AtomicTable(std::size_t capacity) {
+    const std::size_t sets = std::bit_ceil(std::max<std::size_t>(1, (capacity + kWays - 1) / kWays));
+    set_mask_ = sets - 1;
+    capacity_ = sets * kWays;
+    slots_.reset(new Slot[capacity_]);
+  }
+
+  AtomicTable(const AtomicTable&) = delete;
+  AtomicTable& operator=(const AtomicTable&) = delete;
+
+  // `key`'s value, or nullptr.
+  V* find(std::uint64_t key) {
+    key = fixKey(key);
+    Slot* set = setOf(key);
+    for (std::size_t i = 0; i < kWays; ++i)
+      if (set[i].key.load(std::memory_order_acquire) == key) return &set[i].value;
+    return nullptr;
+  }
+  const V* find(std::uint64_t key) const { return const_cast<AtomicTable*>(this)->find(key); }
+
+  // `key`'s value, inserting it (see the class comment) when absent;
+  // `*inserted` says which. nullptr only when every claim in kClaimTries
+  // lost a race with other threads claiming the same set's slots; the
+  // caller then handles the request as if untracked.
+  template <class Init, class Weight>
+  V* acquire(std::uint64_t key, Init&& init, Weight&& weight, bool* inserted = nullptr) {
+    key = fixKey(key);
+    Slot* set = setOf(key);
+    if (inserted) *inserted = false;
+    for (int attempt = 0; attempt < kClaimTries; ++attempt) {
+      Slot* target = nullptr;
+      std::uint64_t expected = kEmpty;
+      for (std::size_t i = 0; i < kWays; ++i) {
+        const std::uint64_t k = set[i].key.load(std::memory_order_acquire);
+        if (k == key) return &set[i].value;
+        if (k == kEmpty && target == nullptr) target = &set[i];
+      }
+      if (target == nullptr) {
+        bool first = true;
+        decltype(weight(set[0].value)) best{};
+        for (std::size_t i = 0; i < kWays; ++i) {
+          const std::uint64_t k = set[i].key.load(std::memory_order_acquire);
+          if (k == kClaiming || k == kEmpty) continue;
+          auto w = weight(static_cast<const V&>(set[i].value));
+          if (first || w < best) {
+            first = false;
+            best = w;
+            target = &set[i];
+            expected = k;
+          }
+        }
+        if (target == nullptr) continue;  // every slot is being claimed
+      }
+      if (!target->key.compare_exchange_strong(expected, kClaiming, std::memory_order_acq_rel))
+        continue;
+      if (expected != kEmpty) evictions_.fetch_add(1, std::memory_order_relaxed);
+      target->value.clear();
+      init(target->value);
+      target->key.store(key, std::memory_order_release);
+      // A racing claim of the same key elsewhere in the set: the lowest
+      // index is the one both keep, and whoever sees a higher copy frees it.
+      for (std::size_t i = 0; i < kWays; ++i) {
+        Slot* s = &set[i];
+        if (s == target || s->key.load(std::memory_order_acquire) != key) continue;
+        if (s < target) {
+          std::uint64_t mine = key;
+          target->key.compare_exchange_strong(mine, kEmpty, std::memory_order_acq_rel);
+          return &s->value;
+        }
+        std::uint64_t theirs = key;
+        s->key.compare_exchange_strong(theirs, kEmpty, std::memory_order_acq_rel);
+      }
+      if (inserted) *inserted = true;
+      return &target->value;
+    }
+    contended_.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
+
+  // Removes `key`; false when absent.
+  bool erase(std::uint64_t key) {
+    key = fixKey(key);
+    Slot* set = setOf(key);
+    for (std::size_t i = 0; i < kWays; ++i) {
+      std::uint64_t k = key;
+      if (set[i].key.compare_exchange_strong(k, kEmpty, std::memory_order_acq_rel)) return true;
+    }
+    return false;
+  }
+
+  // Runs fn(const V&) on every occupied slot. Control plane (status); a
+  // walk of the whole table, reading values that workers may be updating.
+  template <class Fn>
+  void forEach(Fn&& fn) const {
+    for (std::size_t i = 0; i < capacity_; ++i) {
+      const std::uint64_t k = slots_[i].key.load(std::memory_order_acquire);
+      if (k != kEmpty && k != kClaiming) fn(static_cast<const V&>(slots_[i].value));
+    }
+  }
+  // Runs fn(V&) on every occupied slot (control plane: lifting a ban).
+  template <class Fn>
+  void updateEach(Fn&& fn) {
+    for (std::size_t i = 0; i < capacity_; ++i) {
+      const std::uint64_t k = slots_[i].key.load(std::memory_order_acquire);
+      if (k != kEmpty && k != kClaiming) fn(slots_[i].value);
+    }
+  }
+
+  std::size_t capacity() const { return capacity_; }
+  // Occupied slots; walks the table (tests and status only).
+  std::size_t sizeSlow() const {
+    std::size_t n = 0;
+    forEach([&](const V&) { ++n; });
+    return n;
+  }
+  std::uint64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }
+  // acquire() calls that gave up after kClaimTries lost races.
+  std::uint64_t contended() const { return contended_.load(std::memory_order_relaxed); }
+  // Bytes of one entry (key and value), the cost per tracked key.
+  static constexpr std::size_t slotBytes() { return sizeof(Slot); }
+  std::size_t memoryBytes() const { return capacity_ * sizeof(Slot); }
+
+ private:
+  static constexpr std::uint64_t kEmpty = 0;
+  static constexpr std::uint64_t kClaiming = 1;
+  static constexpr int kClaimTries = 4;
+  struct Slot {
+    std::atomic<std::uint64_t> key{kEmpty};
+    V value{};
+  };
+
+  // Keys 0 and 1 are the slot states; they map onto 2 and 3 (a collision
+  // of 64-bit keyed hashes, as likely as any other).
+  static std::uint64_t fixKey(std::uint64_t key) { return key < 2 ? key + 2 : key; }
+  Slot* setOf(std::uint64_t key) { return slots_.get() + (key & set_mask_) * kWays; }
+
+  std::unique_ptr<Slot[]> slots_;
+  std::size_t set_mask_ = 0;
+  std::size_t capacity_ = 0;
+  std::atomic<std::uint64_t> evictions_{0};
+  std::atomic<std::uint64_t> contended_{0};
 };
 
 // Fixed-capacity map from a non-zero 64-bit key (already a keyed hash) to

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <string>
 #include <cstdint>
+#include <thread>
+#include <vector>
 
 #include "guard/keyed_hash.h"
 
@@ -162,6 +164,172 @@ TEST(ShardedTable, FullSetEvictsTheLightestEntry) {
   EXPECT_EQ(t.evictions(), 1u);
   EXPECT_FALSE(t.find(1 * kShards, [](WindowCount&) {}));  // the lightest (2 events) went
   for (std::uint64_t k = 2; k <= kWays; ++k) EXPECT_TRUE(t.find(k * kShards, [](WindowCount&) {}));
+}
+
+TEST(AtomicWindowCount, CountsLikeWindowCount) {
+  // Same windows as WindowCount on one thread: events at periods 0..19,
+  // a few per period, compared after each add.
+  WindowCount plain;
+  AtomicWindowCount atomic;
+  for (std::uint32_t e = 0; e < 20; ++e) {
+    for (std::uint32_t i = 0; i < (e % 3) + 1; ++i) EXPECT_EQ(atomic.add(e), plain.add(e)) << e;
+    EXPECT_EQ(atomic.sum(e + 3), plain.sum(e + 3));
+  }
+  EXPECT_EQ(atomic.newestPeriod(), 19u);
+  EXPECT_EQ(atomic.sum(19 + kBuckets), 0u);
+  atomic.clear();
+  EXPECT_EQ(atomic.sum(19), 0u);
+  EXPECT_EQ(atomic.newestPeriod(), 0u);
+}
+
+TEST(AtomicWindowCount, AStaleAddDoesNotResurrectAnOldBucket) {
+  AtomicWindowCount c;
+  c.add(kBuckets + 2);  // bucket 2 now holds period 8
+  c.add(2);  // a racing thread's period 2: dropped
+  EXPECT_EQ(c.sum(kBuckets + 2), 1u);
+}
+
+TEST(AtomicWindowCount, ConcurrentAddsAreAllCounted) {
+  AtomicWindowCount c;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50000; ++i) c.add(7);
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(c.sum(7), 200000u);
+}
+
+TEST(AtomicDistinctSketch, EstimatesLikeDistinctSketch) {
+  DistinctSketch plain;
+  AtomicDistinctSketch atomic;
+  for (std::uint64_t i = 0; i < 300; ++i) {
+    const std::uint32_t e = static_cast<std::uint32_t>(i / 40);
+    EXPECT_EQ(atomic.add(e, mix64(i)), plain.add(e, mix64(i))) << i;
+  }
+  EXPECT_EQ(atomic.liveBits(7), plain.liveBits(7));
+  EXPECT_EQ(atomic.estimate(7 + kBuckets), 0u);
+  EXPECT_EQ(atomic.newestPeriod(), 7u);
+}
+
+// A table with one set: every key competes for the same kWays slots.
+struct Counted {
+  AtomicWindowCount count;
+  std::atomic<std::uint64_t> id{0};
+  void clear() {
+    count.clear();
+    id.store(0, std::memory_order_relaxed);
+  }
+};
+
+TEST(AtomicTable, CapacityIsRoundedToAPowerOfTwoSets) {
+  AtomicTable<Counted> t(1);
+  EXPECT_EQ(t.capacity(), kWays);
+  AtomicTable<Counted> u(1000);
+  EXPECT_EQ(u.capacity(), 1024u);
+  EXPECT_EQ(u.memoryBytes(), u.capacity() * AtomicTable<Counted>::slotBytes());
+}
+
+TEST(AtomicTable, FindAcquireErase) {
+  AtomicTable<Counted> t(512);
+  auto weight = [](const Counted& c) { return c.count.sum(0); };
+  auto init = [](Counted& c) { c.id.store(42, std::memory_order_relaxed); };
+  EXPECT_EQ(t.find(42), nullptr);
+  bool inserted = false;
+  Counted* a = t.acquire(42, init, weight, &inserted);
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(inserted);
+  a->count.add(0);
+  Counted* b = t.acquire(42, init, weight, &inserted);
+  EXPECT_EQ(a, b);
+  EXPECT_FALSE(inserted);
+  b->count.add(0);
+  ASSERT_NE(t.find(42), nullptr);
+  EXPECT_EQ(t.find(42)->count.sum(0), 2u);
+  EXPECT_EQ(t.find(42)->id.load(), 42u);
+  EXPECT_TRUE(t.erase(42));
+  EXPECT_FALSE(t.erase(42));
+  EXPECT_EQ(t.sizeSlow(), 0u);
+  // Keys 0 and 1 are usable too.
+  ASSERT_NE(t.acquire(0, init, weight), nullptr);
+  ASSERT_NE(t.acquire(1, init, weight), nullptr);
+  EXPECT_NE(t.find(0), t.find(1));
+}
+
+TEST(AtomicTable, FullSetEvictsTheLightestEntryAndClearsIt) {
+  AtomicTable<Counted> t(kWays);  // one set
+  auto weight = [](const Counted& c) { return c.count.sum(0); };
+  for (std::uint64_t k = 1; k <= kWays; ++k) {
+    Counted* c = t.acquire(k * 100, [&](Counted& v) { v.id = k; }, weight);
+    ASSERT_NE(c, nullptr);
+    for (std::uint64_t i = 0; i < k + 1; ++i) c->count.add(0);
+  }
+  EXPECT_EQ(t.evictions(), 0u);
+  Counted* fresh = t.acquire(999, [](Counted& v) { v.id = 999; }, weight);
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_EQ(t.evictions(), 1u);
+  EXPECT_EQ(fresh->count.sum(0), 0u);  // not the evicted entry's counts
+  EXPECT_EQ(fresh->id.load(), 999u);
+  EXPECT_EQ(t.find(100), nullptr);  // the lightest (2 events) went
+  for (std::uint64_t k = 2; k <= kWays; ++k) EXPECT_NE(t.find(k * 100), nullptr);
+}
+
+TEST(AtomicTable, ConcurrentCountsOnKnownKeysAreExact) {
+  AtomicTable<Counted> t(1024);
+  auto weight = [](const Counted& c) { return c.count.sum(0); };
+  constexpr std::uint64_t kKeys = 64;
+  for (std::uint64_t k = 0; k < kKeys; ++k) ASSERT_NE(t.acquire(mix64(k), [](Counted&) {}, weight), nullptr);
+  std::vector<std::thread> threads;
+  for (int th = 0; th < 4; ++th)
+    threads.emplace_back([&, th] {
+      for (int i = 0; i < 20000; ++i) {
+        Counted* c = t.acquire(mix64((i + th) % kKeys), [](Counted&) {}, weight);
+        if (c) c->count.add(0);
+      }
+    });
+  for (auto& th : threads) th.join();
+  std::uint64_t total = 0;
+  t.forEach([&](const Counted& c) { total += c.count.sum(0); });
+  EXPECT_EQ(total, 80000u);
+  EXPECT_EQ(t.sizeSlow(), kKeys);
+  EXPECT_EQ(t.evictions(), 0u);
+}
+
+TEST(AtomicTable, ASprayFromManyThreadsStaysBoundedWithoutDuplicates) {
+  AtomicTable<Counted> t(4 * kWays);
+  auto weight = [](const Counted& c) { return c.count.sum(0); };
+  std::atomic<std::uint64_t> tracked{0};
+  std::vector<std::thread> threads;
+  for (int th = 0; th < 4; ++th)
+    threads.emplace_back([&, th] {
+      for (std::uint64_t i = 0; i < 50000; ++i) {
+        // Half the keys shared by all threads (racing inserts of one key),
+        // half a spray of one-off keys (evictions).
+        const std::uint64_t key = (i % 2) ? mix64(i % 16) : mix64(1000000 * (th + 1) + i);
+        const std::uint64_t id = key;
+        Counted* c = t.acquire(key, [&](Counted& v) { v.id.store(id, std::memory_order_relaxed); },
+                               weight);
+        if (c) {
+          c->count.add(0);
+          tracked.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_GT(tracked.load(), 0u);
+  EXPECT_LE(t.sizeSlow(), t.capacity());
+  EXPECT_GT(t.evictions(), 0u);
+  // Quiescent: every occupied slot holds the id its key was inserted with,
+  // and no key is held twice.
+  std::vector<std::uint64_t> ids;
+  t.forEach([&](const Counted& c) { ids.push_back(c.id.load()); });
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end());
+  for (std::uint64_t id : ids) {
+    const Counted* c = t.find(id);
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->id.load(), id);
+  }
 }
 
 }  // namespace
