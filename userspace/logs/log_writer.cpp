@@ -119,15 +119,35 @@ Result<std::unique_ptr<LogWriter>> LogWriter::create(WriterOptions options) {
   return w;
 }
 
-LogWriter::~LogWriter() { stop(); }
+LogWriter::~LogWriter() {
+  stop();
+  for (IncomingProducer* n = incoming_.exchange(nullptr); n != nullptr;) {
+    IncomingProducer* next = n->next;
+    delete n;
+    n = next;
+  }
+}
 
 chr::system_clock::time_point LogWriter::now() const { return options_.clock(); }
 
 std::shared_ptr<LogProducer> LogWriter::registerProducer() {
   auto p = std::make_shared<LogProducer>(options_.queue_capacity, counters_);
-  std::lock_guard<std::mutex> lock(producers_mutex_);
-  producers_.push_back(p);
+  auto* node = new IncomingProducer{p, incoming_.load(std::memory_order_relaxed)};
+  // Release: the writer that takes the node sees the producer built.
+  while (!incoming_.compare_exchange_weak(node->next, node, std::memory_order_release,
+                                          std::memory_order_relaxed)) {
+  }
   return p;
+}
+
+void LogWriter::adoptIncomingLocked() const {
+  IncomingProducer* n = incoming_.exchange(nullptr, std::memory_order_acquire);
+  while (n != nullptr) {
+    producers_.push_back(std::move(n->producer));
+    IncomingProducer* next = n->next;
+    delete n;
+    n = next;
+  }
 }
 
 Status LogWriter::start() {
@@ -414,6 +434,7 @@ size_t LogWriter::pump() {
   batch_.clear();
   {
     std::lock_guard<std::mutex> lock(producers_mutex_);
+    adoptIncomingLocked();
     for (auto& p : producers_) {
       if (batch_.size() >= kMaxBatch) break;
       p->drainInto(&batch_, kMaxBatch - batch_.size());
@@ -531,6 +552,7 @@ void LogWriter::setRemovedTenants(std::vector<RemovedTenant> removed) {
 LogCountersSnapshot LogWriter::counters() const {
   LogCountersSnapshot s = snapshotOf(*counters_);
   std::lock_guard<std::mutex> lock(producers_mutex_);
+  adoptIncomingLocked();
   for (const auto& p : producers_) s.queue_depth += p->depth();
   return s;
 }

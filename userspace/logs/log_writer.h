@@ -119,8 +119,9 @@ class LogWriter {
   LogWriter(const LogWriter&) = delete;
   LogWriter& operator=(const LogWriter&) = delete;
 
-  // A new ring for the calling thread. Any thread, not on the hot path
-  // (takes the producer-list lock, shared with the writer only).
+  // A new ring for the calling thread. Any thread; lock-free (a CAS push
+  // that the writer adopts on its next round), so a worker's first record
+  // never waits for the writer.
   std::shared_ptr<LogProducer> registerProducer();
 
   // Starts the writer thread, which calls pump() every poll_interval. Fails
@@ -180,8 +181,17 @@ class LogWriter {
   WriterOptions options_;
   std::shared_ptr<LogCounters> counters_;
 
-  mutable std::mutex producers_mutex_;  // guards producers_ (registration vs writer)
-  std::vector<std::shared_ptr<LogProducer>> producers_;
+  // Registration comes from worker threads (their first record), so it
+  // takes no lock: a new producer is pushed onto `incoming_` with a CAS and
+  // adopted into producers_ by the writer side.
+  struct IncomingProducer {
+    std::shared_ptr<LogProducer> producer;
+    IncomingProducer* next = nullptr;
+  };
+  void adoptIncomingLocked() const;
+  mutable std::atomic<IncomingProducer*> incoming_{nullptr};
+  mutable std::mutex producers_mutex_;  // guards producers_ (writer vs counters(); never a worker)
+  mutable std::vector<std::shared_ptr<LogProducer>> producers_;
 
   std::mutex io_mutex_;  // serialises pump() and purge(): everything below
   std::map<std::string, std::unique_ptr<OpenFile>> files_;  // key "<tenant>/<type>"

@@ -417,6 +417,34 @@ TEST_F(LogWriterTest, WriterThreadDrainsEveryProducerOnStop) {
             c.written);
 }
 
+TEST_F(LogWriterTest, ProducersRegisteredWhileTheWriterRunsAreAllDrained) {
+  // Registration is a lock-free push adopted by the writer: threads that
+  // register while it pumps (and threads that let go of their producer
+  // before it is adopted) lose nothing.
+  auto w = make();
+  ASSERT_TRUE(w->start().ok());
+  constexpr int kThreads = 8;
+  constexpr int kProducersPerThread = 20;
+  constexpr int kRecords = 5;
+  std::atomic<uint64_t> accepted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&] {
+      for (int k = 0; k < kProducersPerThread; ++k) {
+        auto p = w->registerProducer();
+        for (int i = 0; i < kRecords; ++i)
+          if (p->submit(rec("acme", LogType::Event, clock_.now()))) ++accepted;
+      }
+    });
+  for (auto& t : threads) t.join();
+  w->stop();
+  auto c = w->counters();
+  EXPECT_EQ(accepted.load(), uint64_t{kThreads} * kProducersPerThread * kRecords);
+  EXPECT_EQ(c.written, accepted.load());
+  EXPECT_EQ(c.queue_depth, 0u);
+  EXPECT_EQ(lines(readFile(path("acme/event/event-2026-11-28.jsonl"))).size(), c.written);
+}
+
 TEST_F(LogWriterTest, RejectsBadOptions) {
   WriterOptions o;
   o.queue_capacity = 0;
