@@ -1,6 +1,7 @@
 #include "config/loader.h"
 
 #include "common/yaml_documents.h"
+#include "common/yaml_reading.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -48,180 +49,17 @@ constexpr size_t kMaxUnixSocketPath = 107;  // sizeof(sockaddr_un::sun_path) - 1
 constexpr size_t kMaxInterfaceName = 15;    // IFNAMSIZ - 1
 constexpr size_t kMaxLabelValue = 256;
 
-// --- diagnostics ------------------------------------------------------------
+// --- diagnostics and scalar readers (common/yaml_reading.h) -------------------
 
-struct Diagnostic {
-  int line = 0;  // 1-based
-  int column = 0;
-  std::string text;
-};
-
-int oneBased(int zero_based) { return zero_based < 0 ? 1 : zero_based + 1; }
-
-std::string position(const YAML::Mark& mark) {
-  return std::to_string(oneBased(mark.line)) + ":" + std::to_string(oneBased(mark.column));
-}
-
-// Collects every problem found in one load, each pinned to a YAML node, and
-// renders them as "FILE:LINE:COLUMN: message (hint)" lines in file order.
-class Diagnostics {
- public:
-  explicit Diagnostics(std::string file) : file_(std::move(file)) {}
-
-  void add(const YAML::Mark& mark, const std::string& message, const std::string& hint = {}) {
-    Diagnostic d;
-    d.line = oneBased(mark.line);
-    d.column = oneBased(mark.column);
-    d.text = file_ + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " +
-             message + (hint.empty() ? "" : " (" + hint + ")");
-    list_.push_back(std::move(d));
-  }
-  void add(const YAML::Node& at, const std::string& message, const std::string& hint = {}) {
-    add(at.Mark(), message, hint);
-  }
-
-  bool empty() const { return list_.empty(); }
-  size_t count() const { return list_.size(); }
-
-  Error toError() {
-    std::stable_sort(list_.begin(), list_.end(), [](const Diagnostic& a, const Diagnostic& b) {
-      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
-    });
-    std::string joined;
-    for (const auto& d : list_) {
-      if (!joined.empty()) joined += '\n';
-      joined += d.text;
-    }
-    return Error{EINVAL, joined};
-  }
-
- private:
-  std::string file_;
-  std::vector<Diagnostic> list_;
-};
-
-// --- "did you mean" ---------------------------------------------------------
-
-// Optimal-string-alignment distance: Levenshtein plus adjacent swaps, so the
-// common typo "tsl" for "tls" costs 1, not 2. Inputs are short config keys.
-size_t editDistance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-// The candidate nearest to `word`, or "" when none is close enough to be a
-// plausible typo (a third of the word's length, at least one edit).
-std::string_view closestMatch(std::string_view word,
-                              const std::vector<std::string_view>& candidates) {
-  size_t limit = std::max<size_t>(1, word.size() / 3);
-  std::string_view best;
-  size_t best_distance = limit + 1;
-  for (auto candidate : candidates) {
-    size_t distance = editDistance(word, candidate);
-    if (distance < best_distance) {
-      best = candidate;
-      best_distance = distance;
-    }
-  }
-  return best;
-}
-
-std::string joinNames(const std::vector<std::string_view>& names) {
-  std::string out;
-  for (auto name : names) {
-    if (!out.empty()) out += ", ";
-    out += name;
-  }
-  return out;
-}
-
-// --- scalar readers -----------------------------------------------------------
-
-std::string squote(std::string_view text) { return "'" + std::string(text) + "'"; }
-
-// How a node looks, for "expected X, got Y" messages.
-std::string describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar:
-      // Echo a short value back; a pasted certificate need not be repeated.
-      if (node.Scalar().size() > 64) return squote(node.Scalar().substr(0, 61) + "...");
-      return squote(node.Scalar());
-    default: return "nothing";
-  }
-}
-
-void typeError(Diagnostics& diag, const YAML::Node& node, std::string_view expected,
-               std::string_view what) {
-  diag.add(node, "expected " + std::string(expected) + " for " + squote(what) + ", got " +
-                     describe(node));
-}
-
-std::optional<std::string> readString(Diagnostics& diag, const YAML::Node& node,
-                                      std::string_view what) {
-  if (!node.IsScalar()) {
-    typeError(diag, node, "a string", what);
-    return std::nullopt;
-  }
-  if (node.Scalar().empty()) {
-    diag.add(node, squote(what) + " is empty");
-    return std::nullopt;
-  }
-  return node.Scalar();
-}
-
-std::optional<int64_t> readInteger(Diagnostics& diag, const YAML::Node& node,
-                                   std::string_view what, int64_t min, int64_t max) {
-  int64_t value = 0;
-  bool parsed = false;
-  if (node.IsScalar()) {
-    const std::string& text = node.Scalar();
-    // from_chars takes no '+', no spaces and no hex, which is what we want:
-    // "0x10" or "1e3" in a limit is more likely a mistake than intent.
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    parsed = ec == std::errc() && end == text.data() + text.size() && !text.empty();
-    if (ec == std::errc::result_out_of_range) {
-      diag.add(node, squote(what) + " out of range: " + text,
-               "allowed " + std::to_string(min) + ".." + std::to_string(max));
-      return std::nullopt;
-    }
-  }
-  if (!parsed) {
-    typeError(diag, node, "an integer", what);
-    return std::nullopt;
-  }
-  if (value < min || value > max) {
-    diag.add(node, squote(what) + " out of range: " + std::to_string(value),
-             "allowed " + std::to_string(min) + ".." + std::to_string(max));
-    return std::nullopt;
-  }
-  return value;
-}
-
-// YAML 1.2 core booleans only. yaml-cpp would also take yes/no/on/off
-// (YAML 1.1), but "no" as a country code or "off" as a mode reads too easily
-// as a string; refusing them costs the operator one edit.
-std::optional<bool> readBool(Diagnostics& diag, const YAML::Node& node, std::string_view what) {
-  if (node.IsScalar()) {
-    const std::string& text = node.Scalar();
-    if (text == "true" || text == "True" || text == "TRUE") return true;
-    if (text == "false" || text == "False" || text == "FALSE") return false;
-  }
-  typeError(diag, node, "true or false", what);
-  return std::nullopt;
-}
+using common::yaml::closestMatch;
+using common::yaml::Diagnostics;
+using common::yaml::joinNames;
+using common::yaml::position;
+using common::yaml::readBool;
+using common::yaml::readInteger;
+using common::yaml::readString;
+using common::yaml::squote;
+using common::yaml::typeError;
 
 std::optional<seconds> readDuration(Diagnostics& diag, const YAML::Node& node,
                                     std::string_view what, seconds min, seconds max) {

@@ -1,6 +1,7 @@
 #include "inspect/rule_loader.h"
 
 #include "common/yaml_documents.h"
+#include "common/yaml_reading.h"
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
@@ -31,167 +32,28 @@ constexpr int64_t kMaxScore = 1000;
 constexpr size_t kMaxTransforms = 16;
 constexpr size_t kMaxPhrases = 100'000;
 
-// --- diagnostics (same shape as config/loader.cpp) ---------------------------
+// --- diagnostics and scalar readers (common/yaml_reading.h) -------------------
 
-int oneBased(int zero_based) { return zero_based < 0 ? 1 : zero_based + 1; }
+using common::yaml::describe;
+using common::yaml::Diagnostics;
+using common::yaml::joinNames;
+using common::yaml::oneBased;
+using common::yaml::readBool;
+using common::yaml::readInteger;
+using common::yaml::readString;
+using common::yaml::squote;
+using common::yaml::typeError;
 
 std::string position(const std::string& file, const YAML::Mark& mark) {
-  return file + ":" + std::to_string(oneBased(mark.line)) + ":" +
-         std::to_string(oneBased(mark.column));
+  return file + ":" + common::yaml::position(mark);
 }
 
-std::string squote(std::string_view text) { return "'" + std::string(text) + "'"; }
-
-// Collects every problem of one load as "FILE:LINE:COLUMN: message (hint)",
-// sorted by position when turned into an Error.
-class Diagnostics {
- public:
-  explicit Diagnostics(std::string file) : file_(std::move(file)) {}
-
-  void add(const YAML::Mark& mark, const std::string& message, const std::string& hint = {}) {
-    entries_.push_back({oneBased(mark.line), oneBased(mark.column),
-                        position(file_, mark) + ": " + message +
-                            (hint.empty() ? "" : " (" + hint + ")")});
-  }
-  void add(const YAML::Node& at, const std::string& message, const std::string& hint = {}) {
-    add(at.Mark(), message, hint);
-  }
-  bool empty() const { return entries_.empty(); }
-  const std::string& file() const { return file_; }
-
-  Error toError() {
-    std::stable_sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) {
-      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
-    });
-    std::string joined;
-    for (const auto& e : entries_) {
-      if (!joined.empty()) joined += '\n';
-      joined += e.text;
-    }
-    return Error{EINVAL, joined};
-  }
-
- private:
-  struct Entry {
-    int line;
-    int column;
-    std::string text;
-  };
-  std::string file_;
-  std::vector<Entry> entries_;
-};
-
-std::string describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar:
-      if (node.Scalar().size() > 64) return squote(node.Scalar().substr(0, 61) + "...");
-      return squote(node.Scalar());
-    default: return "nothing";
-  }
-}
-
-void typeError(Diagnostics& diag, const YAML::Node& node, std::string_view expected,
-               std::string_view what) {
-  diag.add(node, "expected " + std::string(expected) + " for " + squote(what) + ", got " +
-                     describe(node));
-}
-
-std::string joinNames(const std::vector<std::string_view>& names) {
-  std::string out;
-  for (auto name : names) {
-    if (!out.empty()) out += ", ";
-    out += name;
-  }
-  return out;
-}
-
-// Levenshtein distance with adjacent swaps, for "did you mean" hints on
-// short keys and names.
-size_t editDistance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-// "did you mean 'x'?" when a candidate is within a third of the word's
-// length, otherwise "expected one of: ...".
+// "did you mean 'x'?" when a candidate is close enough to be a typo,
+// otherwise "expected one of: ...".
 std::string suggestion(std::string_view word, const std::vector<std::string_view>& candidates) {
-  if (word.size() <= 64) {
-    size_t limit = std::max<size_t>(1, word.size() / 3);
-    std::string_view best;
-    size_t best_distance = limit + 1;
-    for (auto c : candidates) {
-      size_t distance = editDistance(word, c);
-      if (distance < best_distance) {
-        best = c;
-        best_distance = distance;
-      }
-    }
-    if (!best.empty()) return "did you mean " + squote(best) + "?";
-  }
+  auto best = common::yaml::closestMatch(word, candidates);
+  if (!best.empty()) return "did you mean " + squote(best) + "?";
   return "expected one of: " + joinNames(candidates);
-}
-
-std::optional<std::string> readString(Diagnostics& diag, const YAML::Node& node,
-                                      std::string_view what, bool allow_empty = false) {
-  if (!node.IsScalar()) {
-    typeError(diag, node, "a string", what);
-    return std::nullopt;
-  }
-  if (node.Scalar().empty() && !allow_empty) {
-    diag.add(node, squote(what) + " is empty");
-    return std::nullopt;
-  }
-  return node.Scalar();
-}
-
-std::optional<int64_t> readInteger(Diagnostics& diag, const YAML::Node& node,
-                                   std::string_view what, int64_t min, int64_t max) {
-  int64_t value = 0;
-  bool parsed = false;
-  if (node.IsScalar()) {
-    const std::string& text = node.Scalar();
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    parsed = ec == std::errc() && end == text.data() + text.size() && !text.empty();
-    if (ec == std::errc::result_out_of_range) {
-      diag.add(node, squote(what) + " out of range: " + text,
-               "allowed " + std::to_string(min) + ".." + std::to_string(max));
-      return std::nullopt;
-    }
-  }
-  if (!parsed) {
-    typeError(diag, node, "an integer", what);
-    return std::nullopt;
-  }
-  if (value < min || value > max) {
-    diag.add(node, squote(what) + " out of range: " + std::to_string(value),
-             "allowed " + std::to_string(min) + ".." + std::to_string(max));
-    return std::nullopt;
-  }
-  return value;
-}
-
-// YAML 1.2 core booleans only, as the config loader: "no"/"off" are refused.
-std::optional<bool> readBool(Diagnostics& diag, const YAML::Node& node, std::string_view what) {
-  if (node.IsScalar()) {
-    const std::string& text = node.Scalar();
-    if (text == "true" || text == "True" || text == "TRUE") return true;
-    if (text == "false" || text == "False" || text == "FALSE") return false;
-  }
-  typeError(diag, node, "true or false", what);
-  return std::nullopt;
 }
 
 // A list of non-empty strings; a single scalar counts as a one-item list.
