@@ -5,6 +5,7 @@
 
 #include "daemon/daemon_logs.h"
 #include "daemon/flood_protection.h"
+#include "daemon/tls_fingerprints.h"
 #include "logs/log_writer.h"
 #include "net/forward.h"
 
@@ -254,15 +255,12 @@ net::Verdict BotProtection::onRequest(const http::Request& request,
     return net::Verdict::block(403);
   }
 
-  // TLS fingerprint: a parse and two hashes per TLS request (a few
-  // microseconds); a hello that does not parse counts as no TLS facts.
+  // TLS fingerprint: a parse and two hashes once per connection; a hello
+  // that does not parse counts as no TLS facts.
   guard::ClassifyInput in;
   in.request = &request;
   in.http2 = context.tls_alpn == "h2";
-  std::optional<guard::TlsFingerprint> tls;
-  if (context.tls && !context.client_hello.empty() && !context.client_hello_truncated) {
-    if (auto fp = guard::fingerprintClientHello(context.client_hello); fp) tls = std::move(*fp);
-  }
+  const guard::TlsFingerprint* tls = connectionFingerprint(context);
   if (tls) {
     in.tls = &tls->traits;
     in.ja3 = tls->ja3.hash;

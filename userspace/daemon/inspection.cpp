@@ -196,8 +196,8 @@ net::Verdict Inspection::onRequest(const http::Request& request,
                       request.body_truncated ? http::BodyExtent::Prefix : http::BodyExtent::Whole);
   if (body.error != http::BodyError::None) body_errors_.fetch_add(1, std::memory_order_relaxed);
   const auto started = std::chrono::steady_clock::now();
-  // TLS fingerprints only when a rule reads them: a ClientHello parse and
-  // two hashes per request otherwise wasted.
+  // TLS fingerprints only when a rule reads them (parsed once per
+  // connection, but copied per request).
   ClientFingerprints fingerprints;
   if (local->reads_tls_fingerprints) fingerprints = clientFingerprints(context);
   inspect::InspectResult result = inspect::inspect(

@@ -229,8 +229,6 @@ net::Verdict LoginProtection::onRequest(const http::Request& request,
   ec.method = request.method_name;
   ec.path = request.path;
   if (auto ua = request.header("user-agent")) ec.user_agent = std::string(*ua);
-  // Only login attempts get here (or requests with events): the fingerprint
-  // parse is paid where an event may be written.
   const ClientFingerprints fp = clientFingerprints(context);
   ec.tls_ja3 = fp.ja3;
   ec.tls_ja4 = fp.ja4;

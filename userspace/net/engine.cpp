@@ -346,6 +346,7 @@ struct ClientConn : Handler {
   // TLS listeners only. The want flags say which socket readiness an
   // interrupted TLS operation waits for, so updateClient() asks for it.
   std::unique_ptr<TlsConn> tls;
+  mutable std::shared_ptr<void> hook_memo;  // RequestContext::connection_memo
   bool tls_handshake_wants_write = false;
   bool tls_read_wants_write = false;
   bool tls_write_wants_read = false;
@@ -1034,6 +1035,7 @@ class Worker {
     ctx.peer = c->peer;
     ctx.peer_port = c->peer_port;
     ctx.detect_only = c->site->site.mode == config::SiteMode::Detect;
+    ctx.connection_memo = &c->hook_memo;
     return ctx;
   }
 

@@ -43,6 +43,11 @@ struct RequestContext {
   // (JA3/JA4), which needs the extensions in wire order.
   std::span<const std::uint8_t> client_hello;
   bool client_hello_truncated = false;  // the hello was longer than 16 KiB
+  // A slot that lives as long as the connection, for what a hook derives
+  // once per connection and reuses for its later requests (the daemon's
+  // TLS fingerprints). Null when the caller offers none. Only the worker
+  // thread serving the connection touches it.
+  std::shared_ptr<void>* connection_memo = nullptr;
 };
 
 // The decision on one complete request. Block is answered locally with

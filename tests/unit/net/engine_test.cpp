@@ -316,6 +316,43 @@ bool keepAliveRequest(int fd, const std::string& path) {
   return in.rfind("HTTP/1.1 200 OK\r\n", 0) == 0;
 }
 
+// RequestContext::connection_memo lives as long as the connection: what the
+// hook leaves there on the first request is there on the next one, and a
+// new connection starts with an empty memo.
+TEST(Engine, ConnectionMemoLastsForTheConnection) {
+  TestUpstream up(false);
+  uint16_t port = freePort();
+  std::vector<std::string> seen;  // per request: the memo's value before the hook set it
+  std::mutex mu;
+  int connection = 0;
+  auto hook = [&](const http::Request&, const RequestContext& ctx) {
+    std::lock_guard lock(mu);
+    if (ctx.connection_memo == nullptr) {
+      seen.push_back("no memo");
+      return Verdict::pass();
+    }
+    auto& memo = *ctx.connection_memo;
+    seen.push_back(memo ? *static_cast<std::string*>(memo.get()) : "empty");
+    if (!memo) memo = std::make_shared<std::string>("conn" + std::to_string(++connection));
+    return Verdict::pass();
+  };
+  auto engine = Engine::create(oneSite(port, up.port()), {1, hook});
+  ASSERT_TRUE(engine) << engine.error().message;
+  (*engine)->start();
+  int a = connectTo(port);
+  ASSERT_GE(a, 0);
+  ASSERT_TRUE(keepAliveRequest(a, "/1"));
+  ASSERT_TRUE(keepAliveRequest(a, "/2"));
+  int b = connectTo(port);
+  ASSERT_GE(b, 0);
+  ASSERT_TRUE(keepAliveRequest(b, "/3"));
+  ASSERT_TRUE(keepAliveRequest(a, "/4"));
+  ::close(a);
+  ::close(b);
+  (*engine)->stop();
+  EXPECT_EQ(seen, (std::vector<std::string>{"empty", "conn1", "empty", "conn1"}));
+}
+
 TEST(Engine, ReloadSendsNewConnectionsToNewSitesAndOldOnesFinish) {
   TestUpstream first(false);
   TestUpstream second(false);
