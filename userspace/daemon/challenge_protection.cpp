@@ -134,7 +134,8 @@ bool ChallengeProtection::underAttackNow(const SiteEntry& e) const {
   return e.runtime->auto_until_ns.load(std::memory_order_relaxed) > clock_.now().count();
 }
 
-void ChallengeProtection::countForAuto(const SiteEntry& e, const net::RequestContext& context) {
+void ChallengeProtection::countForAuto(const SiteEntry& e, const http::Request& request,
+                                       const net::RequestContext& context) {
   if (!e.under_attack.automatic) return;
   Runtime& rt = *e.runtime;
   const std::int64_t now_ns = clock_.now().count();
@@ -161,25 +162,9 @@ void ChallengeProtection::countForAuto(const SiteEntry& e, const net::RequestCon
   const std::int64_t before = rt.auto_until_ns.exchange(until, std::memory_order_relaxed);
   if (before > now_ns) return;  // the episode was running: extended, not new
   auto_switches_.fetch_add(1, std::memory_order_relaxed);
-  logs::LogRecord r;
-  r.type = logs::LogType::Dos;
-  r.time = std::chrono::system_clock::now();
-  r.kind = "alert";
-  r.category = "web";
-  r.event_type = "start";
-  r.action = "under_attack";
-  r.tenant = e.tenant;
-  r.site = e.name;
-  r.source_ip = context.peer.toString();
-  r.rule_id = "dos.under_attack_auto";
-  r.rule_name = "under_attack_auto";
-  r.rule_category = "dos";
-  r.message = "under-attack mode on for site " + e.name + ": " + std::to_string(n) +
-              " requests within one second (threshold " + std::to_string(a.requests_per_second) +
-              "), for " + std::to_string(a.duration.count()) + "s";
-  r.details.push_back({"requests_per_second", logs::Value::unsignedInt(a.requests_per_second)});
-  r.details.push_back({"duration_s", logs::Value::integer(a.duration.count())});
-  submit(std::move(r));
+  submit(underAttackAutoRecord(e.tenant, e.name,
+                               floodClient(request, context.peer, e.trusted_proxies).address, n,
+                               a.requests_per_second, a.duration));
 }
 
 void ChallengeProtection::submit(logs::LogRecord record) {
@@ -193,7 +178,32 @@ void ChallengeProtection::submit(logs::LogRecord record) {
   producer->submit(std::move(record));
 }
 
+logs::LogRecord underAttackAutoRecord(const std::string& tenant, const std::string& site,
+                                      const common::IpPrefix& client, std::uint64_t requests,
+                                      std::uint64_t threshold, std::chrono::seconds duration) {
+  logs::LogRecord r;
+  r.type = logs::LogType::Dos;
+  r.time = std::chrono::system_clock::now();
+  r.kind = "alert";
+  r.category = "web";
+  r.event_type = "start";
+  r.action = "under_attack";
+  r.tenant = tenant;
+  r.site = site;
+  r.source_ip = client.toString();
+  r.rule_id = "dos.under_attack_auto";
+  r.rule_name = "under_attack_auto";
+  r.rule_category = "dos";
+  r.message = "under-attack mode on for site " + site + ": " + std::to_string(requests) +
+              " requests within one second (threshold " + std::to_string(threshold) + "), for " +
+              std::to_string(duration.count()) + "s";
+  r.details.push_back({"requests_per_second", logs::Value::unsignedInt(threshold)});
+  r.details.push_back({"duration_s", logs::Value::integer(duration.count())});
+  return r;
+}
+
 logs::LogRecord challengeRefusalRecord(const std::string& tenant, const std::string& site,
+                                       const common::IpPrefix& client,
                                        const http::Request& request,
                                        const net::RequestContext& context, ChallengeRefusal what,
                                        guard::ChallengeCheck check, unsigned difficulty) {
@@ -208,7 +218,7 @@ logs::LogRecord challengeRefusalRecord(const std::string& tenant, const std::str
   r.outcome = "failure";
   r.tenant = tenant;
   r.site = site;
-  r.source_ip = context.peer.toString();
+  r.source_ip = client.toString();
   r.source_port = context.peer_port;
   r.url_path = request.path;
   r.http_method = request.method_name;
@@ -224,16 +234,24 @@ logs::LogRecord challengeRefusalRecord(const std::string& tenant, const std::str
   return r;
 }
 
-void ChallengeProtection::logRefusal(const SiteEntry& e, const http::Request& request,
+void ChallengeProtection::logRefusal(const SiteEntry& e, const guard::ChallengeBinding& who,
+                                     const http::Request& request,
                                      const net::RequestContext& context, ChallengeRefusal what,
                                      guard::ChallengeCheck check) {
-  submit(challengeRefusalRecord(e.tenant, e.name, request, context, what, check,
+  submit(challengeRefusalRecord(e.tenant, e.name, who.address, request, context, what, check,
                                 e.challenge.difficulty));
 }
 
 net::Verdict ChallengeProtection::challengeVerdict(const SiteEntry& e,
                                                    const guard::ChallengeBinding& who,
-                                                   std::string return_to) {
+                                                   std::string return_to,
+                                                   const net::RequestContext& context) {
+  if (context.detect_only) {
+    // The engine counts the Block and forwards the request: no page is
+    // served, so none is signed and "issued" stays what browsers got.
+    detect_only_.fetch_add(1, std::memory_order_relaxed);
+    return net::Verdict::block(403);
+  }
   std::string token =
       e.runtime->authority->issueChallenge(who, e.challenge.difficulty, kChallengeSolveTtl);
   if (token.empty()) {
@@ -265,9 +283,9 @@ net::Verdict ChallengeProtection::answerSubmission(const SiteEntry& e, const htt
                        : guard::ChallengeCheck::Malformed;
   if (check != guard::ChallengeCheck::Valid) {
     failed_.fetch_add(1, std::memory_order_relaxed);
-    logRefusal(e, request, context, ChallengeRefusal::Answer, check);
+    logRefusal(e, who, request, context, ChallengeRefusal::Answer, check);
     // A fresh challenge: a browser whose token expired simply solves again.
-    return challengeVerdict(e, who, std::move(return_to));
+    return challengeVerdict(e, who, std::move(return_to), context);
   }
   passed_.fetch_add(1, std::memory_order_relaxed);
   const std::string cookie = e.runtime->authority->issueClearance(who, e.challenge.clearance_ttl);
@@ -307,9 +325,10 @@ net::Verdict ChallengeProtection::gate(const SiteEntry& e, const http::Request& 
   }
   if (refused) {
     bad_cookies_.fetch_add(1, std::memory_order_relaxed);
-    if (worthLogging(*refused)) logRefusal(e, request, context, ChallengeRefusal::Cookie, *refused);
+    if (worthLogging(*refused))
+      logRefusal(e, who, request, context, ChallengeRefusal::Cookie, *refused);
   }
-  return challengeVerdict(e, who, returnPathOf(request));
+  return challengeVerdict(e, who, returnPathOf(request), context);
 }
 
 net::Verdict ChallengeProtection::onRequest(const http::Request& request,
@@ -318,7 +337,7 @@ net::Verdict ChallengeProtection::onRequest(const http::Request& request,
   if (!e) return net::Verdict::pass();
   e->runtime->authority->rotateIfDue(e->challenge.key_rotation);
   if (request.path == guard::kChallengePath) return answerSubmission(*e, request, context);
-  countForAuto(*e, context);
+  countForAuto(*e, request, context);
   if (!underAttackNow(*e)) return net::Verdict::pass();
   if (good_bot_ && good_bot_(request, context)) {
     good_bots_.fetch_add(1, std::memory_order_relaxed);

@@ -55,7 +55,8 @@ class DaemonLogs;
   X(bad_cookies)    /* clearance cookies refused (expired ones included) */            \
   X(good_bots)      /* requests let through under attack as verified good bots */      \
   X(auto_switches)  /* times the auto threshold switched under-attack mode on */       \
-  X(unsigned_answers) /* no key could sign a token: answered 503 (fail-closed) */
+  X(unsigned_answers) /* no key could sign a token: answered 503 (fail-closed) */    \
+  X(detect_only)    /* challenges a mode: detect site would have served: counted only */
 
 struct ChallengeStats {
 #define MAMORI_CHALLENGE_FIELD(name) std::uint64_t name = 0;
@@ -89,12 +90,23 @@ enum class ChallengeRefusal : std::uint8_t { Answer, Cookie };
 
 // The BOT log record of a refusal: rule.id bot.challenge_failed (Answer) or
 // bot.clearance_refused (Cookie), event.action "challenge", outcome
-// failure, the request's source, path, method, id and User-Agent, and under
-// mamori: check (guard::challengeCheckName) and difficulty. Pure; any thread.
+// failure, the request's client (`client`: the peer, or the
+// X-Forwarded-For client behind a trusted proxy), path, method, id and
+// User-Agent, and under mamori: check (guard::challengeCheckName) and
+// difficulty. Pure; any thread.
 logs::LogRecord challengeRefusalRecord(const std::string& tenant, const std::string& site,
+                                       const common::IpPrefix& client,
                                        const http::Request& request,
                                        const net::RequestContext& context, ChallengeRefusal what,
                                        guard::ChallengeCheck check, unsigned difficulty);
+
+// The DoS log record of the auto threshold switching under-attack mode on:
+// rule.id dos.under_attack_auto, event.type start, the client whose
+// request reached the threshold, and under mamori: requests_per_second
+// (the threshold) and duration_s. Pure; any thread.
+logs::LogRecord underAttackAutoRecord(const std::string& tenant, const std::string& site,
+                                      const common::IpPrefix& client, std::uint64_t requests,
+                                      std::uint64_t threshold, std::chrono::seconds duration);
 
 class ChallengeProtection {
  public:
@@ -168,14 +180,16 @@ class ChallengeProtection {
 
   UnderAttackStatus statusOf(const SiteEntry& entry) const;
   bool underAttackNow(const SiteEntry& entry) const;
-  void countForAuto(const SiteEntry& entry, const net::RequestContext& context);
+  void countForAuto(const SiteEntry& entry, const http::Request& request,
+                    const net::RequestContext& context);
   net::Verdict gate(const SiteEntry& entry, const http::Request& request,
                     const net::RequestContext& context);
   net::Verdict answerSubmission(const SiteEntry& entry, const http::Request& request,
                                 const net::RequestContext& context);
   net::Verdict challengeVerdict(const SiteEntry& entry, const guard::ChallengeBinding& who,
-                                std::string return_to);
-  void logRefusal(const SiteEntry& entry, const http::Request& request,
+                                std::string return_to, const net::RequestContext& context);
+  void logRefusal(const SiteEntry& entry, const guard::ChallengeBinding& who,
+                  const http::Request& request,
                   const net::RequestContext& context, ChallengeRefusal what,
                   guard::ChallengeCheck check);
   void submit(logs::LogRecord record);

@@ -351,7 +351,7 @@ TEST_F(ChallengeProtectionTest, KeyRotationKeepsRecentCookiesValid) {
 TEST(ChallengeRefusalRecord, IsABotRecordNamingTheCheck) {
   Client c = client("192.0.2.7");
   auto req = get("/.mamori/challenge?t=x&n=1", "", "curl/8.5.0");
-  logs::LogRecord r = challengeRefusalRecord("acme", "web", req, c.context(),
+  logs::LogRecord r = challengeRefusalRecord("acme", "web", c.ip.asHostPrefix(), req, c.context(),
                                              ChallengeRefusal::Answer,
                                              guard::ChallengeCheck::BadSignature, 16);
   EXPECT_EQ(r.type, logs::LogType::Bot);
@@ -369,10 +369,52 @@ TEST(ChallengeRefusalRecord, IsABotRecordNamingTheCheck) {
   ASSERT_EQ(r.details.size(), 2u);
   EXPECT_EQ(r.details[0].key, "check");
   EXPECT_EQ(r.details[0].value.s, "bad_signature");
-  r = challengeRefusalRecord("acme", "web", req, c.context(), ChallengeRefusal::Cookie,
+  r = challengeRefusalRecord("acme", "web", c.ip.asHostPrefix(), req, c.context(),
+                             ChallengeRefusal::Cookie,
                              guard::ChallengeCheck::WrongAddress, 16);
   EXPECT_EQ(r.rule_id, "bot.clearance_refused");
   EXPECT_EQ(r.message, "clearance cookie refused: wrong_address");
+}
+
+TEST(ChallengeRefusalRecord, NamesTheClientItIsGiven) {
+  // Behind a trusted proxy the caller passes the X-Forwarded-For client;
+  // the record names it, not the proxy it came through.
+  Client proxy = client("10.1.2.3");
+  auto req = get("/.mamori/challenge?t=x&n=1");
+  const common::IpPrefix behind = client("198.51.100.1").ip.asHostPrefix();
+  logs::LogRecord r = challengeRefusalRecord("acme", "web", behind, req, proxy.context(),
+                                             ChallengeRefusal::Answer,
+                                             guard::ChallengeCheck::BadSignature, 16);
+  EXPECT_EQ(r.source_ip, "198.51.100.1");
+}
+
+TEST(UnderAttackAutoRecord, IsADosStartRecordOfTheClient) {
+  logs::LogRecord r = underAttackAutoRecord("acme", "web", client("198.51.100.9").ip.asHostPrefix(),
+                                            5, 5, 30s);
+  EXPECT_EQ(r.type, logs::LogType::Dos);
+  EXPECT_EQ(r.rule_id, "dos.under_attack_auto");
+  EXPECT_EQ(r.event_type, "start");
+  EXPECT_EQ(r.source_ip, "198.51.100.9");
+  EXPECT_EQ(r.message,
+            "under-attack mode on for site web: 5 requests within one second (threshold 5), for 30s");
+}
+
+// In a mode: detect site the engine forwards a Block: the challenge is
+// counted as detect_only, and no token is signed for a page never served.
+TEST_F(ChallengeProtectionTest, DetectModeCountsWithoutIssuing) {
+  make("        mode: detect\n");
+  ASSERT_TRUE(cp->setUnderAttack("web", UnderAttackSwitch::On));
+  Client c = client("192.0.2.1");
+  net::RequestContext ctx = c.context();
+  ctx.detect_only = true;
+  net::Verdict v = cp->onRequest(get("/"), ctx);
+  EXPECT_EQ(v.action, net::Verdict::Action::Block);
+  EXPECT_TRUE(tokenOf(v).empty());
+  EXPECT_EQ(cp->stats().issued, 0u);
+  EXPECT_EQ(cp->stats().detect_only, 1u);
+  // The same site enforced serves the page and counts it issued.
+  EXPECT_TRUE(isChallenge(cp->onRequest(get("/"), c.context())));
+  EXPECT_EQ(cp->stats().issued, 1u);
 }
 
 TEST_F(ChallengeProtectionTest, ControlServicesSwitchAndShowTheState) {
