@@ -79,7 +79,8 @@ struct IpCount {
 // a ban sets its final expiry.
 struct Restriction {
   AtomicPrefix subject;  // written by init
-  std::atomic<std::uint32_t> excess{0};  // highest ladder excess reached, grows with refused attempts
+  // Highest ladder excess reached; grows with refused attempts.
+  std::atomic<std::uint32_t> excess{0};
   std::atomic<std::int64_t> throttled_until_ms{0};
   std::atomic<std::int64_t> blocked_until_ms{0};
   std::atomic<std::int64_t> banned_until_ms{0};
@@ -329,7 +330,8 @@ struct LoginGuard::Impl {
                          std::uint64_t key, std::int64_t now_s) {
     const std::uint32_t e = s.epoch(c, now_s);
     AtomicWindowCount* v = table.acquire(
-        key, [](AtomicWindowCount&) {}, [&](const AtomicWindowCount& old) { return countWeight(old, e); });
+        key, [](AtomicWindowCount&) {},
+        [&](const AtomicWindowCount& old) { return countWeight(old, e); });
     return v == nullptr ? 0 : v->add(e);
   }
   std::uint32_t countDistinct(LoginSiteState& s, AtomicTable<AtomicDistinctSketch>& table,

@@ -20,9 +20,9 @@
 // (detail::AtomicTable, every field an atomic): a count racing with an
 // eviction may be lost (the counts are estimates), a ban is decided by a
 // compare-and-swap so racing workers issue it once, and an entry with a
-// ban in force outweighs any other when a table evicts. The configuration is immutable after
-// create(): a reload builds a new LoginGuard, which keeps the tables of
-// unchanged sites (GuardOptions::carry_over_from).
+// ban in force outweighs any other when a table evicts. The configuration
+// is immutable after create(): a reload builds a new LoginGuard, which
+// keeps the tables of unchanged sites (GuardOptions::carry_over_from).
 
 #include <array>
 #include <atomic>

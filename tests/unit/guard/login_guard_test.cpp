@@ -807,9 +807,9 @@ TEST(LoginGuardConcurrency, RacingWorkersClimbTheLadderToOneBan) {
 TEST(LoginGuardConcurrency, SprayFromManyThreadsStaysBounded) {
   ManualClock clock;
   RecordingSink sink;
-  auto s = site({Counter::FailuresPerIp, Counter::FailuresPerV4Prefix24, Counter::FailuresPerUser,
-                 Counter::DistinctUsersPerIp, Counter::DistinctIpsPerUser,
-                 Counter::FailuresPerUserIp});
+  auto s =
+      site({Counter::FailuresPerIp, Counter::FailuresPerV4Prefix24, Counter::FailuresPerUser,
+            Counter::DistinctUsersPerIp, Counter::DistinctIpsPerUser, Counter::FailuresPerUserIp});
   for (std::size_t i = 0; i < kCounterCount; ++i)
     limitOf(s.limits, static_cast<Counter>(i)).threshold = 60000;
   s.tables.counters = 512;
@@ -824,7 +824,8 @@ TEST(LoginGuardConcurrency, SprayFromManyThreadsStaysBounded) {
   // The heavy hitters start with a few failures, so that a one-off source
   // (one failure) always weighs less.
   for (int t = 0; t < kThreads; ++t)
-    for (int i = 0; i < 3; ++i) failedAttempt(**g, "admin", ip("203.0.113." + std::to_string(t + 1)));
+    for (int i = 0; i < 3; ++i)
+      failedAttempt(**g, "admin", ip("203.0.113." + std::to_string(t + 1)));
   constexpr int kSpray = 20000;
   constexpr int kHeavy = 200;
   std::vector<std::thread> workers;

@@ -323,7 +323,8 @@ TEST(AtomicTable, AKeyBeingClaimedIsNeverHandedOutTwice) {
         weight);
   });
   while (!in_init.load()) std::this_thread::yield();
-  Counted* second = t.acquire(5, [](Counted& c) { c.id.store(5, std::memory_order_relaxed); }, weight);
+  Counted* second = t.acquire(
+      5, [](Counted& c) { c.id.store(5, std::memory_order_relaxed); }, weight);
   second_done.store(true);
   claimer.join();
   ASSERT_NE(first, nullptr);
@@ -346,7 +347,8 @@ TEST(AtomicTable, RacingInsertsOfOneKeyShareOneSlot) {
       threads.emplace_back([&, th] {
         ready.fetch_add(1);
         while (ready.load() < 4) std::this_thread::yield();
-        got[th] = t.acquire(77, [](Counted& c) { c.id.store(77, std::memory_order_relaxed); }, weight);
+        got[th] = t.acquire(
+            77, [](Counted& c) { c.id.store(77, std::memory_order_relaxed); }, weight);
         if (got[th] != nullptr) got[th]->count.add(0);
       });
     for (auto& th : threads) th.join();
