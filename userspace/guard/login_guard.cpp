@@ -11,10 +11,12 @@
 
 namespace mamori::guard {
 
-using detail::DistinctSketch;
-using detail::ShardedTable;
+using detail::AtomicBytes;
+using detail::AtomicDistinctSketch;
+using detail::AtomicTable;
+using detail::AtomicWindowCount;
+using detail::atomicRaise;
 using detail::Window;
-using detail::WindowCount;
 
 std::chrono::nanoseconds SteadyClock::now() const {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -23,30 +25,115 @@ std::chrono::nanoseconds SteadyClock::now() const {
 
 namespace {
 
+// The table values below are shared by every worker without a lock
+// (DESIGN.md: none on the request path): each field is an atomic of its
+// own, relaxed unless a comment says otherwise. Fields that say whose an
+// entry is are written by the table's init, before the key is published,
+// so a thread that finds the key reads them whole. Counts racing with an
+// eviction or a bucket turning over may lose an event (the counters are
+// windowed estimates anyway); decisions taken once (a ban) are a CAS.
+
+// An address or prefix in atomic words: the 16 bytes and one word with
+// is_v6 and prefix_len (and a "set" bit, so a cleared entry is told apart
+// from 0.0.0.0/0).
+struct AtomicPrefix {
+  AtomicBytes<16> bytes;
+  std::atomic<std::uint32_t> meta{0};  // 1 << 16 | is_v6 << 8 | prefix_len; 0: unset
+
+  void store(const common::IpPrefix& p) {
+    bytes.store(p.bytes);
+    meta.store((1u << 16) | (p.is_v6 ? 1u << 8 : 0u) | p.prefix_len, std::memory_order_relaxed);
+  }
+  common::IpPrefix load() const {
+    common::IpPrefix p;
+    const std::uint32_t m = meta.load(std::memory_order_relaxed);
+    p.bytes = bytes.load();
+    p.is_v6 = (m >> 8) & 1u;
+    p.prefix_len = static_cast<std::uint8_t>(m & 0xffu);
+    return p;
+  }
+  // Whether this holds `p` (false once cleared or taken by another key).
+  bool holds(const common::IpPrefix& p) const {
+    const std::uint32_t m = meta.load(std::memory_order_relaxed);
+    return (m >> 16) != 0 && load() == p;
+  }
+  void clear() {
+    bytes.clear();
+    meta.store(0, std::memory_order_relaxed);
+  }
+};
+
 // A windowed count that remembers whose it is, for `login status`.
 struct IpCount {
-  WindowCount count;
-  common::IpPrefix ip;
+  AtomicWindowCount count;
+  AtomicPrefix ip;  // written by init
+  void clear() {
+    count.clear();
+    ip.clear();
+  }
 };
 
 // What is in force against a source or prefix of a site. Times are clock
-// milliseconds; 0 means never set.
+// milliseconds; 0 means never set. The "until" times only grow (atomicRaise)
+// except when an operator lifts a ban (liftBan) or the one thread that won
+// a ban sets its final expiry.
 struct Restriction {
+  AtomicPrefix subject;  // written by init
+  // Highest ladder excess reached; grows with refused attempts.
+  std::atomic<std::uint32_t> excess{0};
+  std::atomic<std::int64_t> throttled_until_ms{0};
+  std::atomic<std::int64_t> blocked_until_ms{0};
+  std::atomic<std::int64_t> banned_until_ms{0};
+
+  std::int64_t latest() const {
+    return std::max({throttled_until_ms.load(std::memory_order_relaxed),
+                     blocked_until_ms.load(std::memory_order_relaxed),
+                     banned_until_ms.load(std::memory_order_relaxed)});
+  }
+  void clear() {
+    subject.clear();
+    excess.store(0, std::memory_order_relaxed);
+    throttled_until_ms.store(0, std::memory_order_relaxed);
+    blocked_until_ms.store(0, std::memory_order_relaxed);
+    banned_until_ms.store(0, std::memory_order_relaxed);
+  }
+};
+
+// A Restriction's fields read once, for decisions on a consistent-enough
+// copy (each field is read once; they may come from moments apart).
+struct RestrictionView {
   common::IpPrefix subject;
   std::int64_t throttled_until_ms = 0;
   std::int64_t blocked_until_ms = 0;
   std::int64_t banned_until_ms = 0;
-  std::uint32_t excess = 0;  // highest ladder excess reached, grows with refused attempts
+
+  static RestrictionView of(const Restriction& r) {
+    return RestrictionView{r.subject.load(), r.throttled_until_ms.load(std::memory_order_relaxed),
+                           r.blocked_until_ms.load(std::memory_order_relaxed),
+                           r.banned_until_ms.load(std::memory_order_relaxed)};
+  }
 };
 
 struct Lock {
-  std::int64_t until_ms = 0;
-  std::array<char, 64> display{};  // NUL-terminated display form, truncated
+  std::atomic<std::int64_t> until_ms{0};
+  AtomicBytes<64> display;  // NUL-padded display form, truncated to 63 bytes; written by init
+  void clear() {
+    until_ms.store(0, std::memory_order_relaxed);
+    display.clear();
+  }
 };
 
+// Ban history of a source. Updated only by the thread that won a ban of
+// the source (the CAS on its Restriction::banned_until_ms), so the
+// read-reset-increment below does not race with another ban of the same
+// source; an eviction under it costs the history (a shorter next TTL).
 struct Offender {
-  std::uint32_t bans = 0;
-  std::int64_t last_ban_ms = 0;
+  std::atomic<std::uint32_t> bans{0};
+  std::atomic<std::int64_t> last_ban_ms{0};
+  void clear() {
+    bans.store(0, std::memory_order_relaxed);
+    last_ban_ms.store(0, std::memory_order_relaxed);
+  }
 };
 
 // Table key kinds, hashed in so equal addresses in different roles differ.
@@ -61,7 +148,7 @@ int rank(Action action) {
   }
 }
 
-int currentRank(const Restriction& r, std::int64_t now_ms) {
+int currentRank(const RestrictionView& r, std::int64_t now_ms) {
   if (r.banned_until_ms > now_ms) return 3;
   if (r.blocked_until_ms > now_ms) return 2;
   if (r.throttled_until_ms > now_ms) return 1;
@@ -106,12 +193,6 @@ std::chrono::seconds ceilSeconds(std::int64_t ms) {
   return std::chrono::seconds((std::max<std::int64_t>(0, ms) + 999) / 1000);
 }
 
-void atomicMax(std::atomic<std::int64_t>& a, std::int64_t v) {
-  std::int64_t cur = a.load(std::memory_order_relaxed);
-  while (cur < v && !a.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
-  }
-}
-
 // Whether `subject` may be banned at XDP: hosts, and IPv6 /64s when the
 // site bans v6 sources by /64. Other prefixes (the /24 and /64 counters)
 // stop at a site-level block.
@@ -119,8 +200,10 @@ bool prefixMayBan(const SiteGuardConfig& cfg, const common::IpPrefix& subject) {
   return subject.isHost() || (subject.is_v6 && subject.prefix_len == 64 && cfg.ban_ipv6_prefix64);
 }
 
-std::uint64_t countWeight(const WindowCount& c, std::uint32_t e) {
-  return (static_cast<std::uint64_t>(c.sum(e)) << 32) | c.epoch;
+// Eviction weight of a count: the windowed count, then the newest period
+// (of two equal counts the staler goes).
+std::uint64_t countWeight(const AtomicWindowCount& c, std::uint32_t e) {
+  return (static_cast<std::uint64_t>(c.sum(e)) << 32) | c.newestPeriod();
 }
 
 }  // namespace
@@ -155,16 +238,17 @@ struct LoginSiteState {
 
   const SiteGuardConfig cfg;
   std::array<Window, kCounterCount> windows{};
-  ShardedTable<IpCount> per_ip;
-  ShardedTable<IpCount> per_v4_24;
-  ShardedTable<IpCount> per_v6_64;
-  ShardedTable<WindowCount> per_user;
-  ShardedTable<WindowCount> per_user_ip;
-  ShardedTable<DistinctSketch> users_per_ip;
-  ShardedTable<DistinctSketch> ips_per_user;
-  ShardedTable<Restriction> restrictions;
-  ShardedTable<Lock> locks;
-  ShardedTable<Offender> offenders;
+  AtomicTable<IpCount> per_ip;
+  // The prefix counts are never listed, so they keep no address.
+  AtomicTable<AtomicWindowCount> per_v4_24;
+  AtomicTable<AtomicWindowCount> per_v6_64;
+  AtomicTable<AtomicWindowCount> per_user;
+  AtomicTable<AtomicWindowCount> per_user_ip;
+  AtomicTable<AtomicDistinctSketch> users_per_ip;
+  AtomicTable<AtomicDistinctSketch> ips_per_user;
+  AtomicTable<Restriction> restrictions;
+  AtomicTable<Lock> locks;
+  AtomicTable<Offender> offenders;
   // Latest expiry of any restriction / lock ever set: while the clock is
   // past it, nothing is in force and the lookups are skipped.
   std::atomic<std::int64_t> restriction_horizon_ms{0};
@@ -230,47 +314,72 @@ struct LoginGuard::Impl {
     return false;
   }
 
-  std::uint32_t countIp(LoginSiteState& s, ShardedTable<IpCount>& table, Counter c,
+  // The count helpers return the windowed count after adding one event,
+  // or 0 when the table gave no slot (acquire lost every race for the
+  // set): that request is then untracked by this counter, which errs
+  // towards passing it.
+  std::uint32_t countIp(LoginSiteState& s, AtomicTable<IpCount>& table, Counter c,
                         const common::IpPrefix& subject, std::uint8_t kind, std::int64_t now_s) {
     const std::uint32_t e = s.epoch(c, now_s);
-    return table.upsert(
-        ipKey(kind, subject),
-        [&](IpCount& v, bool) {
-          v.ip = subject;
-          return v.count.add(e);
-        },
-        [&](const IpCount& v) { return countWeight(v.count, e); });
+    IpCount* v = table.acquire(
+        ipKey(kind, subject), [&](IpCount& fresh) { fresh.ip.store(subject); },
+        [&](const IpCount& old) { return countWeight(old.count, e); });
+    return v == nullptr ? 0 : v->count.add(e);
   }
-  std::uint32_t countKey(LoginSiteState& s, ShardedTable<WindowCount>& table, Counter c,
+  std::uint32_t countKey(LoginSiteState& s, AtomicTable<AtomicWindowCount>& table, Counter c,
                          std::uint64_t key, std::int64_t now_s) {
     const std::uint32_t e = s.epoch(c, now_s);
-    return table.upsert(
-        key, [&](WindowCount& v, bool) { return v.add(e); },
-        [&](const WindowCount& v) { return countWeight(v, e); });
+    AtomicWindowCount* v = table.acquire(
+        key, [](AtomicWindowCount&) {},
+        [&](const AtomicWindowCount& old) { return countWeight(old, e); });
+    return v == nullptr ? 0 : v->add(e);
   }
-  std::uint32_t countDistinct(LoginSiteState& s, ShardedTable<DistinctSketch>& table, Counter c,
-                              std::uint64_t key, std::uint64_t element, std::int64_t now_s) {
+  std::uint32_t countDistinct(LoginSiteState& s, AtomicTable<AtomicDistinctSketch>& table,
+                              Counter c, std::uint64_t key, std::uint64_t element,
+                              std::int64_t now_s) {
     const std::uint32_t e = s.epoch(c, now_s);
-    return table.upsert(
-        key, [&](DistinctSketch& v, bool) { return v.add(e, element); },
-        [&](const DistinctSketch& v) {
-          return (static_cast<std::uint64_t>(v.liveBits(e)) << 32) | v.epoch;
+    AtomicDistinctSketch* v = table.acquire(
+        key, [](AtomicDistinctSketch&) {},
+        [&](const AtomicDistinctSketch& old) {
+          return (static_cast<std::uint64_t>(old.liveBits(e)) << 32) | old.newestPeriod();
         });
+    return v == nullptr ? 0 : v->add(e, element);
   }
 
-  // Updates the restriction of `subject` with `fn` and moves the horizon.
-  template <class Fn>
-  void restrict(LoginSiteState& s, const common::IpPrefix& subject, std::int64_t until_ms, Fn&& fn) {
-    s.restrictions.upsert(
-        ipKey(kKeyRestriction, subject),
-        [&](Restriction& r, bool) {
-          r.subject = subject;
-          fn(r);
-        },
-        [](const Restriction& r) {
-          return std::max({r.throttled_until_ms, r.blocked_until_ms, r.banned_until_ms});
-        });
-    atomicMax(s.restriction_horizon_ms, until_ms);
+  // The restriction entry of `subject`, created when absent; nullptr when
+  // the table gave no slot (the caller then leaves the source unrestricted
+  // for this request). Evicts the entry whose restrictions ran out first:
+  // one in force (a ban above all, the longest) outweighs expired ones.
+  Restriction* restrictionOf(LoginSiteState& s, const common::IpPrefix& subject) {
+    return s.restrictions.acquire(
+        ipKey(kKeyRestriction, subject), [&](Restriction& r) { r.subject.store(subject); },
+        [](const Restriction& r) { return r.latest(); });
+  }
+
+  // Raises `field` of `subject`'s restriction to `until_ms` (and its excess
+  // to `excess`) and moves the horizon. If the slot was taken by another
+  // subject between lookup and write, the raise is taken back so that the
+  // newcomer is not restricted in our place.
+  void restrict(LoginSiteState& s, const common::IpPrefix& subject,
+                std::atomic<std::int64_t> Restriction::*field, std::int64_t until_ms,
+                std::uint32_t excess) {
+    Restriction* r = restrictionOf(s, subject);
+    if (r == nullptr) return;
+    std::atomic<std::int64_t>& f = r->*field;
+    const std::int64_t before = f.load(std::memory_order_relaxed);
+    const bool raised = atomicRaise(f, until_ms);
+    raiseExcess(*r, excess);
+    atomicRaise(s.restriction_horizon_ms, until_ms);
+    if (raised && !r->subject.holds(subject)) {
+      std::int64_t mine = until_ms;
+      f.compare_exchange_strong(mine, before, std::memory_order_relaxed);
+    }
+  }
+  static void raiseExcess(Restriction& r, std::uint32_t excess) {
+    std::uint32_t cur = r.excess.load(std::memory_order_relaxed);
+    while (cur < excess &&
+           !r.excess.compare_exchange_weak(cur, excess, std::memory_order_relaxed)) {
+    }
   }
 
   // Applies the source ladder rung for `excess` to `subject` (a host, its
@@ -302,10 +411,11 @@ struct LoginGuard::Impl {
         subject.is_v6)
       ev.subject = subject = maskTo(subject, 64);
 
-    // Escalation check and the "already banned" check read the restriction.
-    Restriction current;
-    s.restrictions.find(ipKey(kKeyRestriction, subject),
-                        [&](Restriction& r) { current = r; });
+    // The escalation check reads the restriction as it is now.
+    RestrictionView current;
+    if (const Restriction* r = s.restrictions.find(ipKey(kKeyRestriction, subject));
+        r != nullptr && r->subject.holds(subject))
+      current = RestrictionView::of(*r);
     if (escalate_only && rank(ev.action) <= currentRank(current, now_ms)) return;
 
     switch (ev.action) {
@@ -317,41 +427,16 @@ struct LoginGuard::Impl {
         break;
       case Action::TooManyRequests: {
         const std::int64_t until = now_ms + ev.duration.count() * 1000;
-        restrict(s, subject, until, [&](Restriction& r) {
-          r.throttled_until_ms = std::max(r.throttled_until_ms, until);
-          r.excess = std::max(r.excess, excess);
-        });
+        restrict(s, subject, &Restriction::throttled_until_ms, until, excess);
         break;
       }
       case Action::BlockSource: {
         const std::int64_t until = now_ms + ev.duration.count() * 1000;
-        restrict(s, subject, until, [&](Restriction& r) {
-          r.blocked_until_ms = std::max(r.blocked_until_ms, until);
-          r.excess = std::max(r.excess, excess);
-        });
+        restrict(s, subject, &Restriction::blocked_until_ms, until, excess);
         break;
       }
       case Action::BanSource: {
-        if (current.banned_until_ms > now_ms) return;  // banned already: nothing new to say
-        const std::int64_t memory_ms = s.cfg.offender_memory.count() * 1000;
-        const std::uint32_t previous = s.offenders.upsert(
-            ipKey(kKeyOffender, subject),
-            [&](Offender& o, bool) {
-              if (o.last_ban_ms != 0 && now_ms - o.last_ban_ms > memory_ms) o.bans = 0;
-              const std::uint32_t before = o.bans;
-              ++o.bans;
-              o.last_ban_ms = now_ms;
-              return before;
-            },
-            [](const Offender& o) { return o.last_ban_ms; });
-        const auto& ttls = s.cfg.ban_ttls;
-        ev.duration = ttls[std::min<std::size_t>(previous, ttls.size() - 1)];
-        const std::int64_t until = now_ms + ev.duration.count() * 1000;
-        restrict(s, subject, until, [&](Restriction& r) {
-          r.banned_until_ms = until;
-          r.blocked_until_ms = std::max(r.blocked_until_ms, until);
-          r.excess = std::max(r.excess, excess);
-        });
+        if (!banOnce(s, subject, excess, now_ms, &ev.duration)) return;
         if (enforced && sink != nullptr) sink->ban(subject, ev.duration, BanReason::LoginAbuse);
         break;
       }
@@ -359,6 +444,50 @@ struct LoginGuard::Impl {
         break;  // not a source action; validate() keeps it off the source ladder
     }
     events->push_back(std::move(ev));
+  }
+
+  // Takes the decision to ban `subject` now, once: of racing threads that
+  // all see it unbanned, the one whose CAS moves banned_until_ms past now
+  // wins; the others return false ("banned already: nothing new to say"),
+  // as does a thread that finds no slot or whose slot was taken by another
+  // subject under it (the next failure decides again). The winner counts
+  // the ban in the offender table, sets `*ttl` (growing with past bans) and
+  // the expiry, and blocks the source for the site until then.
+  bool banOnce(LoginSiteState& s, const common::IpPrefix& subject, std::uint32_t excess,
+               std::int64_t now_ms, std::chrono::seconds* ttl) {
+    Restriction* r = restrictionOf(s, subject);
+    if (r == nullptr) return false;
+    const auto& ttls = s.cfg.ban_ttls;
+    // Claimed with the shortest TTL; the winner sets the real one below.
+    const std::int64_t claim = now_ms + ttls.front().count() * 1000;
+    std::int64_t cur = r->banned_until_ms.load(std::memory_order_relaxed);
+    do {
+      if (cur > now_ms) return false;
+    } while (!r->banned_until_ms.compare_exchange_weak(cur, claim, std::memory_order_relaxed));
+    if (!r->subject.holds(subject)) {
+      std::int64_t mine = claim;
+      r->banned_until_ms.compare_exchange_strong(mine, cur, std::memory_order_relaxed);
+      return false;
+    }
+    std::uint32_t previous = 0;
+    const std::int64_t memory_ms = s.cfg.offender_memory.count() * 1000;
+    Offender* o = s.offenders.acquire(
+        ipKey(kKeyOffender, subject), [](Offender&) {},
+        [](const Offender& x) { return x.last_ban_ms.load(std::memory_order_relaxed); });
+    if (o != nullptr) {
+      const std::int64_t last = o->last_ban_ms.load(std::memory_order_relaxed);
+      if (last != 0 && now_ms - last > memory_ms) o->bans.store(0, std::memory_order_relaxed);
+      previous = o->bans.fetch_add(1, std::memory_order_relaxed);
+      o->last_ban_ms.store(now_ms, std::memory_order_relaxed);
+    }
+    *ttl = ttls[std::min<std::size_t>(previous, ttls.size() - 1)];
+    const std::int64_t until = now_ms + ttl->count() * 1000;
+    std::int64_t claimed = claim;
+    r->banned_until_ms.compare_exchange_strong(claimed, until, std::memory_order_relaxed);
+    atomicRaise(r->blocked_until_ms, until);
+    raiseExcess(*r, excess);
+    atomicRaise(s.restriction_horizon_ms, until);
+    return true;
   }
 
   void applyUser(LoginSiteState& s, std::uint32_t excess, std::vector<Trigger> triggers,
@@ -379,16 +508,17 @@ struct LoginGuard::Impl {
       if (d.enforced) d.delay = std::max(d.delay, step->delay);
     } else if (step->action == Action::LockUsername) {
       const std::int64_t until = now_ms + step->duration.count() * 1000;
-      s.locks.upsert(
+      Lock* l = s.locks.acquire(
           a.user_hash,
-          [&](Lock& l, bool) {
-            l.until_ms = std::max(l.until_ms, until);
-            const std::size_t n = std::min(a.display.size(), l.display.size() - 1);
-            std::memcpy(l.display.data(), a.display.data(), n);
-            l.display[n] = '\0';
+          [&](Lock& fresh) {
+            std::array<std::uint8_t, 64> shown{};
+            std::memcpy(shown.data(), a.display.data(),
+                        std::min(a.display.size(), shown.size() - 1));
+            fresh.display.store(shown);
           },
-          [](const Lock& l) { return l.until_ms; });
-      atomicMax(s.lock_horizon_ms, until);
+          [](const Lock& old) { return old.until_ms.load(std::memory_order_relaxed); });
+      if (l != nullptr) atomicRaise(l->until_ms, until);
+      atomicRaise(s.lock_horizon_ms, until);
     }
     d.events.push_back(std::move(ev));
   }
@@ -409,7 +539,7 @@ struct LoginGuard::Impl {
       if (after == 0 || !s.limit(Counter::FailuresPerUser).enabled) return;
       std::uint32_t failures = 0;
       const std::uint32_t e = s.epoch(Counter::FailuresPerUser, now_s);
-      s.per_user.find(a.user_hash, [&](WindowCount& c) { failures = c.sum(e); });
+      if (const AtomicWindowCount* c = s.per_user.find(a.user_hash)) failures = c->sum(e);
       if (failures >= after) {
         Event ev;
         ev.kind = EventKind::AccountTakeover;
@@ -440,8 +570,8 @@ struct LoginGuard::Impl {
     const common::IpPrefix prefix = maskTo(a.source, a.source.is_v6 ? 64 : 24);
     if (s.limit(prefix_counter).enabled)
       check(prefix_counter,
-            countIp(s, a.source.is_v6 ? s.per_v6_64 : s.per_v4_24, prefix_counter, prefix,
-                    kKeyPrefix, now_s),
+            countKey(s, a.source.is_v6 ? s.per_v6_64 : s.per_v4_24, prefix_counter,
+                     ipKey(kKeyPrefix, prefix), now_s),
             prefix_triggers);
     if (a.has_user) {
       if (s.limit(Counter::FailuresPerUserIp).enabled)
@@ -556,17 +686,20 @@ PreCheck LoginGuard::beforeUpstream(SiteId site, const http::Request& request,
   const std::int64_t now_ms = impl_->nowMs();
 
   // Site-level restrictions: the host's own, then its /24 or /64's.
-  Restriction found;
+  RestrictionView found;
   bool restricted = false;
   if (now_ms < s.restriction_horizon_ms.load(std::memory_order_relaxed)) {
     const common::IpPrefix keys[2] = {pre.source, maskTo(pre.source, pre.source.is_v6 ? 64 : 24)};
     for (const auto& k : keys) {
-      s.restrictions.find(impl_->ipKey(kKeyRestriction, k), [&](Restriction& r) {
-        if (currentRank(r, now_ms) > currentRank(found, now_ms)) {
-          found = r;
-          restricted = true;
-        }
-      });
+      const Restriction* r = s.restrictions.find(impl_->ipKey(kKeyRestriction, k));
+      if (r == nullptr) continue;
+      const RestrictionView v = RestrictionView::of(*r);
+      // A slot taken over by another subject since the lookup is not ours.
+      if (v.subject != k) continue;
+      if (currentRank(v, now_ms) > currentRank(found, now_ms)) {
+        found = v;
+        restricted = true;
+      }
     }
     if (restricted) {
       const std::int64_t blocked = std::max(found.blocked_until_ms, found.banned_until_ms);
@@ -587,16 +720,9 @@ PreCheck LoginGuard::beforeUpstream(SiteId site, const http::Request& request,
     LoginAttempt a{pre.source, false, 0, {}, r.name};
     const std::uint32_t value = impl_->countIp(s, s.per_ip, Counter::FailuresPerIp, pre.source,
                                                kKeyIp, now_ms / 1000);
-    std::uint32_t excess = 0;
-    s.restrictions.upsert(
-        impl_->ipKey(kKeyRestriction, found.subject),
-        [&](Restriction& x, bool) {
-          x.subject = found.subject;
-          excess = ++x.excess;
-        },
-        [](const Restriction& x) {
-          return std::max({x.throttled_until_ms, x.blocked_until_ms, x.banned_until_ms});
-        });
+    Restriction* x = impl_->restrictionOf(s, found.subject);
+    if (x == nullptr) return pre;  // no slot: refused, not escalated this time
+    const std::uint32_t excess = x->excess.fetch_add(1, std::memory_order_relaxed) + 1;
     const CounterLimit& l = s.limit(Counter::FailuresPerIp);
     const bool is_prefix = !prefixMayBan(s.cfg, found.subject);
     impl_->applySource(s, found.subject, is_prefix, excess,
@@ -611,7 +737,8 @@ PreCheck LoginGuard::beforeUpstream(SiteId site, const http::Request& request,
     pre.username = impl_->display(s, pre.user_hash, *user);
     if (pre.answer.status == 0 && now_ms < s.lock_horizon_ms.load(std::memory_order_relaxed)) {
       std::int64_t until = 0;
-      s.locks.find(pre.user_hash, [&](Lock& l) { until = l.until_ms; });
+      if (const Lock* l = s.locks.find(pre.user_hash))
+        until = l->until_ms.load(std::memory_order_relaxed);
       if (until > now_ms)
         pre.answer = LocalAnswer{s.cfg.locked_status, ceilSeconds(until - now_ms)};
     }
@@ -676,13 +803,14 @@ common::Result<SiteStatus> LoginGuard::status(std::string_view site, std::size_t
   const std::uint32_t e = s->epoch(Counter::FailuresPerIp, now_ms / 1000);
   s->per_ip.forEach([&](const IpCount& v) {
     const std::uint32_t n = v.count.sum(e);
-    if (n > 0) out.top_sources.push_back(SourceStatus{v.ip, n, {}, {}, {}, 0});
+    if (n > 0) out.top_sources.push_back(SourceStatus{v.ip.load(), n, {}, {}, {}, 0});
   });
   std::sort(out.top_sources.begin(), out.top_sources.end(),
             [](const SourceStatus& a, const SourceStatus& b) { return a.failures > b.failures; });
   if (out.top_sources.size() > top) out.top_sources.resize(top);
 
-  s->restrictions.forEach([&](const Restriction& r) {
+  s->restrictions.forEach([&](const Restriction& entry) {
+    const RestrictionView r = RestrictionView::of(entry);
     if (currentRank(r, now_ms) == 0) return;
     SourceStatus st;
     st.source = r.subject;
@@ -692,11 +820,11 @@ common::Result<SiteStatus> LoginGuard::status(std::string_view site, std::size_t
     out.restricted.push_back(st);
   });
   auto fill = [&](SourceStatus& st) {
-    s->offenders.find(impl_->ipKey(kKeyOffender, st.source),
-                      [&](Offender& o) { st.bans = o.bans; });
+    if (const Offender* o = s->offenders.find(impl_->ipKey(kKeyOffender, st.source)))
+      st.bans = o->bans.load(std::memory_order_relaxed);
     if (st.failures == 0 && st.source.isHost()) {
-      s->per_ip.find(impl_->ipKey(kKeyIp, st.source),
-                     [&](IpCount& v) { st.failures = v.count.sum(e); });
+      if (const IpCount* v = s->per_ip.find(impl_->ipKey(kKeyIp, st.source)))
+        st.failures = v->count.sum(e);
     }
   };
   for (auto& st : out.top_sources) fill(st);
@@ -705,9 +833,12 @@ common::Result<SiteStatus> LoginGuard::status(std::string_view site, std::size_t
             [](const SourceStatus& a, const SourceStatus& b) { return a.failures > b.failures; });
 
   s->locks.forEach([&](const Lock& l) {
-    if (l.until_ms > now_ms)
-      out.locked.push_back(LockedUser{std::string(l.display.data()),
-                                      ceilSeconds(l.until_ms - now_ms)});
+    const std::int64_t until = l.until_ms.load(std::memory_order_relaxed);
+    if (until <= now_ms) return;
+    const std::array<std::uint8_t, 64> shown = l.display.load();
+    const std::size_t n = std::find(shown.begin(), shown.end(), 0) - shown.begin();
+    out.locked.push_back(LockedUser{std::string(reinterpret_cast<const char*>(shown.data()), n),
+                                    ceilSeconds(until - now_ms)});
   });
   std::sort(out.locked.begin(), out.locked.end(),
             [](const LockedUser& a, const LockedUser& b) { return a.username < b.username; });
@@ -727,7 +858,8 @@ common::Result<bool> LoginGuard::unlock(std::string_view site, std::string_view 
   const std::uint64_t h = impl_->userHash(s, normal);
   const std::int64_t now_ms = impl_->nowMs();
   bool was_locked = false;
-  s.locks.find(h, [&](Lock& l) { was_locked = l.until_ms > now_ms; });
+  if (const Lock* l = s.locks.find(h))
+    was_locked = l->until_ms.load(std::memory_order_relaxed) > now_ms;
   s.locks.erase(h);
   s.per_user.erase(h);
   s.ips_per_user.erase(h);
@@ -739,11 +871,11 @@ std::size_t LoginGuard::liftBan(const common::IpPrefix& source) {
   std::size_t lifted = 0;
   for (const auto& s : impl_->sites) {
     s->restrictions.updateEach([&](Restriction& r) {
-      if (!source.contains(r.subject)) return;
-      if (std::max({r.throttled_until_ms, r.blocked_until_ms, r.banned_until_ms}) <= now_ms) return;
-      r.throttled_until_ms = 0;
-      r.blocked_until_ms = 0;
-      r.banned_until_ms = 0;
+      if (!source.contains(r.subject.load())) return;
+      if (r.latest() <= now_ms) return;
+      r.throttled_until_ms.store(0, std::memory_order_relaxed);
+      r.blocked_until_ms.store(0, std::memory_order_relaxed);
+      r.banned_until_ms.store(0, std::memory_order_relaxed);
       ++lifted;
     });
   }

@@ -15,12 +15,14 @@
 // source of the site is throttled or blocked, two table lookups. Bans go to
 // the BanSink (the daemon adapts the shield to it) from the calling thread.
 //
-// Threading: every public method may be called from any thread at once.
-// Counters live in fixed tables sharded 64 ways with one small mutex per
-// shard; a call takes a few shard locks one after the other, never two at
-// once and never a global lock. The configuration is immutable after
-// create(): a reload builds a new LoginGuard, which keeps the tables of
-// unchanged sites (GuardOptions::carry_over_from).
+// Threading: every public method may be called from any thread at once,
+// and none takes a lock. Counters live in fixed lock-free tables
+// (detail::AtomicTable, every field an atomic): a count racing with an
+// eviction may be lost (the counts are estimates), a ban is decided by a
+// compare-and-swap so racing workers issue it once, and an entry with a
+// ban in force outweighs any other when a table evicts. The configuration
+// is immutable after create(): a reload builds a new LoginGuard, which
+// keeps the tables of unchanged sites (GuardOptions::carry_over_from).
 
 #include <array>
 #include <atomic>
@@ -73,8 +75,8 @@ class ManualClock final : public Clock {
 // detectors of issue #8.
 enum class BanReason : std::uint8_t { LoginAbuse, Bot, Flood };
 
-// Where bans at XDP go. Called from request threads, outside the guard's
-// locks; must be thread-safe and quick (a map write, or a queue push), and
+// Where bans at XDP go. Called from request threads (the guard holds no
+// lock); must be thread-safe and quick (a map write, or a queue push), and
 // must not call back into the guard. Failures are the sink's to count and
 // log: the guard also blocks the source for the site, so a lost ban still
 // keeps the source away from the upstream (fail-closed for that site).

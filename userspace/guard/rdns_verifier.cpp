@@ -7,6 +7,8 @@
 #include <resolv.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -186,10 +188,45 @@ const KeyedHash& cacheHash() {
   return h;
 }
 
-void copyTruncated(char* dst, std::size_t size, const std::string& src) {
-  const std::size_t n = std::min(size - 1, src.size());
-  std::memcpy(dst, src.data(), n);
-  dst[n] = '\0';
+// Entry::status: expiry (clock seconds) << 8 | in_flight << 4 | state.
+constexpr std::uint64_t kInFlight = 1u << 4;
+
+std::uint64_t packStatus(std::int64_t expires_s, bool in_flight, RdnsState state) {
+  return (static_cast<std::uint64_t>(std::max<std::int64_t>(0, expires_s)) << 8) |
+         (in_flight ? kInFlight : 0) | static_cast<std::uint64_t>(state);
+}
+std::int64_t expiresOf(std::uint64_t status) { return static_cast<std::int64_t>(status >> 8); }
+bool inFlightOf(std::uint64_t status) { return (status & kInFlight) != 0; }
+RdnsState stateOf(std::uint64_t status) { return static_cast<RdnsState>(status & 0xf); }
+
+// `src` truncated to N - 1 bytes, NUL-padded.
+template <std::size_t N>
+void storeTruncated(detail::AtomicBytes<N>& dst, const std::string& src) {
+  std::array<std::uint8_t, N> bytes{};
+  std::memcpy(bytes.data(), src.data(), std::min(N - 1, src.size()));
+  dst.store(bytes);
+}
+template <std::size_t N>
+std::string loadString(const detail::AtomicBytes<N>& src) {
+  const std::array<std::uint8_t, N> bytes = src.load();
+  const std::size_t n = std::find(bytes.begin(), bytes.end(), 0) - bytes.begin();
+  return std::string(reinterpret_cast<const char*>(bytes.data()), n);
+}
+
+// The answer held by `e` (status word `status`, already read) for `key`;
+// Pending when the entry was taken by another key while it was read (the
+// key is checked after the fields, seqlock-style). A store() of the same
+// key racing with the read may mix the old and new name: both are names
+// of that address, and the state comes from the one status word.
+template <class Entry>
+RdnsAnswer readAnswer(const Entry& e, std::uint64_t key, std::uint64_t status) {
+  RdnsAnswer out;
+  out.state = stateOf(status);
+  out.name = loadString(e.name);
+  out.reason = loadString(e.reason);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (e.key.load(std::memory_order_relaxed) != key) return RdnsAnswer{};
+  return out;
 }
 
 }  // namespace
@@ -221,16 +258,13 @@ std::int64_t RdnsVerifier::nowSeconds() const {
 }
 
 RdnsAnswer RdnsVerifier::peek(const IpPrefix& address, const std::string& bot) {
-  RdnsAnswer out;
   const std::int64_t now = nowSeconds();
-  cache_.find(keyOf(address, bot), [&](Entry& e) {
-    if (e.expires_s > now && e.state != RdnsState::Pending) {
-      out.state = e.state;
-      out.name = e.name;
-      out.reason = e.reason;
-    }
-  });
-  return out;
+  const std::uint64_t key = keyOf(address, bot);
+  const Entry* e = cache_.find(key);
+  if (e == nullptr) return RdnsAnswer{};
+  const std::uint64_t status = e->status.load(std::memory_order_acquire);
+  if (expiresOf(status) <= now || stateOf(status) == RdnsState::Pending) return RdnsAnswer{};
+  return readAnswer(*e, key, status);
 }
 
 RdnsAnswer RdnsVerifier::check(const IpPrefix& address, const std::string& bot,
@@ -240,27 +274,37 @@ RdnsAnswer RdnsVerifier::check(const IpPrefix& address, const std::string& bot,
   // In-flight entries older than this are asked again (a lookup lost to a
   // full queue or to a reload).
   constexpr std::int64_t kInFlightLimit = 30;
+  const std::uint64_t key = keyOf(address, bot);
+  // Evict the entry that expires first: it is the least worth keeping.
+  Entry* e = cache_.acquire(
+      key, [&](Entry& fresh) { fresh.key.store(key, std::memory_order_relaxed); },
+      [](const Entry& old) { return expiresOf(old.status.load(std::memory_order_relaxed)); });
+  if (e == nullptr) {
+    // No slot (every claim in the set lost a race): unanswered, and asked
+    // again on a later request, as when the queue is full.
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return out;
+  }
   bool enqueue = false;
-  cache_.upsert(
-      keyOf(address, bot),
-      [&](Entry& e, bool) {
-        if (e.expires_s > now) {
-          // An answer (or a cached failure to get one, retried after
-          // error_ttl), or a lookup already on its way.
-          if (!e.in_flight) {
-            out.state = e.state;
-            out.name = e.name;
-            out.reason = e.reason;
-          }
-          return;
-        }
-        e.in_flight = true;
-        e.state = RdnsState::Pending;
-        e.expires_s = now + kInFlightLimit;
-        enqueue = true;
-      },
-      // Evict the entry that expires first: it is the least worth keeping.
-      [](const Entry& e) { return e.expires_s; });
+  std::uint64_t status = e->status.load(std::memory_order_acquire);
+  for (;;) {
+    if (expiresOf(status) > now) {
+      // An answer (or a cached failure to get one, retried after
+      // error_ttl), or a lookup already on its way.
+      if (!inFlightOf(status)) out = readAnswer(*e, key, status);
+      break;
+    }
+    // Taken by another key since acquire: leave it to that key.
+    if (e->key.load(std::memory_order_relaxed) != key) break;
+    // Of racing workers, the one whose CAS marks the entry in flight queues
+    // the lookup; the others see the mark.
+    if (e->status.compare_exchange_weak(status,
+                                        packStatus(now + kInFlightLimit, true, RdnsState::Pending),
+                                        std::memory_order_acq_rel)) {
+      enqueue = true;
+      break;
+    }
+  }
   if (!enqueue) {
     hits_.fetch_add(1, std::memory_order_relaxed);
     return out;
@@ -328,16 +372,15 @@ void RdnsVerifier::store(const Job& job, const RdnsAnswer& answer) {
   std::chrono::seconds ttl = options_.error_ttl;
   if (answer.state == RdnsState::Verified) ttl = options_.positive_ttl;
   if (answer.state == RdnsState::Failed) ttl = options_.negative_ttl;
-  cache_.upsert(
-      keyOf(job.address, job.bot),
-      [&](Entry& e, bool) {
-        e.state = answer.state;
-        e.in_flight = false;
-        e.expires_s = now + ttl.count();
-        copyTruncated(e.name, sizeof(e.name), answer.name);
-        copyTruncated(e.reason, sizeof(e.reason), answer.reason);
-      },
-      [](const Entry& e) { return e.expires_s; });
+  const std::uint64_t key = keyOf(job.address, job.bot);
+  Entry* e = cache_.acquire(
+      key, [&](Entry& fresh) { fresh.key.store(key, std::memory_order_relaxed); },
+      [](const Entry& old) { return expiresOf(old.status.load(std::memory_order_relaxed)); });
+  if (e == nullptr) return;  // no slot: the answer is lost and asked for again later
+  storeTruncated(e->name, answer.name);
+  storeTruncated(e->reason, answer.reason);
+  // Release: a reader that sees this status sees the name and reason above.
+  e->status.store(packStatus(now + ttl.count(), false, answer.state), std::memory_order_release);
 }
 
 void RdnsVerifier::runJob(const Job& job) {

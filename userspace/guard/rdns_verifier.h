@@ -84,7 +84,7 @@ struct RdnsAnswer {
 };
 
 struct RdnsOptions {
-  std::size_t cache_entries = 16384;   // rounded up as ShardedTable does
+  std::size_t cache_entries = 16384;   // rounded up as AtomicTable does
   std::chrono::seconds positive_ttl{24h};
   std::chrono::seconds negative_ttl{1h};
   std::chrono::seconds error_ttl{60s};  // a timeout is retried after this
@@ -121,7 +121,7 @@ class RdnsVerifier {
 
   // The cached answer for (`address`, `bot`), or Pending after queueing a
   // lookup of it against `domains` (lower case suffixes). Never blocks on
-  // DNS: one shard lock and, on a miss, the queue's lock. Worker threads.
+  // DNS: the cache takes no lock; on a miss, the queue's lock. Worker threads.
   RdnsAnswer check(const common::IpPrefix& address, const std::string& bot,
                    const std::vector<std::string>& domains);
   // The cached answer only; never queues. Any thread.
@@ -138,12 +138,23 @@ class RdnsVerifier {
   RdnsStats stats() const;
 
  private:
+  // One cached answer, shared by every worker without a lock. `status`
+  // packs the expiry (clock seconds) << 8 | in_flight << 4 | state, so
+  // taking the one lookup of a miss is a single CAS. `key` is the cache key
+  // again, written by init: a reader checks it after reading so that an
+  // entry evicted and reused under it is never taken for its own answer.
+  // The name and reason are truncated copies (63 and 23 bytes) for logs.
   struct Entry {
-    std::int64_t expires_s = 0;  // clock seconds; 0 never set
-    RdnsState state = RdnsState::Pending;
-    bool in_flight = false;      // queued or being looked up
-    char name[64] = {};          // PTR name, truncated (for logs)
-    char reason[24] = {};
+    std::atomic<std::uint64_t> key{0};
+    std::atomic<std::uint64_t> status{0};
+    detail::AtomicBytes<64> name;
+    detail::AtomicBytes<24> reason;
+    void clear() {
+      key.store(0, std::memory_order_relaxed);
+      status.store(0, std::memory_order_relaxed);
+      name.clear();
+      reason.clear();
+    }
   };
   struct Job {
     common::IpPrefix address;
@@ -160,7 +171,7 @@ class RdnsVerifier {
   DnsLookup& lookup_;
   const Clock& clock_;
   RdnsOptions options_;
-  detail::ShardedTable<Entry> cache_;
+  detail::AtomicTable<Entry> cache_;
   std::mutex queue_mu_;  // the lookup queue only; never held across DNS
   std::condition_variable queue_cv_;
   std::deque<Job> queue_;

@@ -27,6 +27,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace mamori::guard::detail {
@@ -303,19 +304,27 @@ struct AtomicBytes {
 // hash) to V, with no lock: the request path's table. V is a struct of
 // atomics with a clear() that stores its empty state.
 //
-// A slot's key word is the only synchronisation. acquire() finds the key
-// in its set of kWays slots, or claims one: an empty slot, else the one
-// with the smallest weight(const V&), by a compare-and-swap of its key to
-// kClaiming; the claimer clears V, runs init(V&) (fields that identify the
-// entry) and publishes the key with a release store, so a thread that
-// finds the key sees init's writes. Nobody waits on a claimer: other
-// threads skip a claiming slot. Two threads that claim slots for the same
-// key at once both publish it; each then keeps the lowest-indexed copy and
-// the higher one is released. What the absence of locks costs, by design
-// (counters here are estimates): an update by a thread that found a key
-// just before its slot was evicted lands in the slot's new key or is
-// cleared. Slots are never freed while the table lives, so a V* stays
-// valid memory; callers use it for the request at hand only.
+// A slot's key word is the only synchronisation: 0 (empty), the key with
+// its top bit set (published), or the key with its top bit clear (being
+// claimed for that key). acquire() finds the key in its set of kWays
+// slots, or claims one: an empty slot, else the one with the smallest
+// weight(const V&), by a compare-and-swap of its key word to the claim;
+// the claimer clears V, runs init(V&) (fields that identify the entry) and
+// publishes the key with a release store, so a thread that finds the key
+// sees init's writes. Threads inserting other keys skip a claimed slot.
+// Two threads inserting the same key at once must not both be handed a
+// slot (their updates would split, and a decision taken by CAS on the
+// value, such as a ban, would be taken twice): because the claim names
+// the key, a claimer sees the other's claim (both CAS and scan seq_cst,
+// so at least one of two sees the other) and the lower-indexed claim
+// wins; a thread that sees its key being claimed waits for it, briefly
+// (kWaitSpins, a few stores' time unless the claimer is preempted) and
+// then gives up with nullptr rather than wait on a stalled thread.
+// What the absence of locks costs, by design (counters here are
+// estimates): an update by a thread that found a key just before its slot
+// was evicted lands in the slot's new key or is cleared. Slots are never
+// freed while the table lives, so a V* stays valid memory; callers use it
+// for the request at hand only.
 template <class V>
 class AtomicTable {
  public:
@@ -342,27 +351,36 @@ class AtomicTable {
 
   // `key`'s value, inserting it (see the class comment) when absent;
   // `*inserted` says which. nullptr only when every claim in kClaimTries
-  // lost a race with other threads claiming the same set's slots; the
-  // caller then handles the request as if untracked.
+  // lost a race with other threads claiming the same set's slots, or
+  // another thread's insert of the same key did not finish within
+  // kWaitSpins; the caller then handles the request as if untracked.
   template <class Init, class Weight>
   V* acquire(std::uint64_t key, Init&& init, Weight&& weight, bool* inserted = nullptr) {
     key = fixKey(key);
+    const std::uint64_t claim = claimOf(key);
     Slot* set = setOf(key);
     if (inserted) *inserted = false;
-    for (int attempt = 0; attempt < kClaimTries; ++attempt) {
+    int waits = 0;
+    for (int attempt = 0; attempt < kClaimTries;) {
       Slot* target = nullptr;
       std::uint64_t expected = kEmpty;
+      bool pending = false;  // another thread is inserting `key`
       for (std::size_t i = 0; i < kWays; ++i) {
         const std::uint64_t k = set[i].key.load(std::memory_order_acquire);
         if (k == key) return &set[i].value;
+        if (k == claim) pending = true;
         if (k == kEmpty && target == nullptr) target = &set[i];
+      }
+      if (pending) {
+        if (!pause(waits)) break;
+        continue;
       }
       if (target == nullptr) {
         bool first = true;
         decltype(weight(set[0].value)) best{};
         for (std::size_t i = 0; i < kWays; ++i) {
           const std::uint64_t k = set[i].key.load(std::memory_order_acquire);
-          if (k == kClaiming || k == kEmpty) continue;
+          if (!isPublished(k)) continue;  // empty or being claimed
           auto w = weight(static_cast<const V&>(set[i].value));
           if (first || w < best) {
             first = false;
@@ -371,27 +389,55 @@ class AtomicTable {
             expected = k;
           }
         }
-        if (target == nullptr) continue;  // every slot is being claimed
+        if (target == nullptr) {  // every slot is being claimed
+          ++attempt;
+          continue;
+        }
       }
-      if (!target->key.compare_exchange_strong(expected, kClaiming, std::memory_order_acq_rel))
+      if (!target->key.compare_exchange_strong(expected, claim, std::memory_order_seq_cst)) {
+        ++attempt;
         continue;
+      }
       if (expected != kEmpty) evictions_.fetch_add(1, std::memory_order_relaxed);
+      // Another claim or copy of `key` in the set: a published copy or a
+      // lower claim wins and ours is given up; a higher claim is waited on
+      // (it sees ours and gives up, or publishes first and wins).
+      bool give_up = false;
+      Slot* winner = nullptr;
+      for (bool again = true; again;) {
+        again = false;
+        for (std::size_t i = 0; i < kWays; ++i) {
+          Slot* s = &set[i];
+          if (s == target) continue;
+          const std::uint64_t k = s->key.load(std::memory_order_seq_cst);
+          if (k == key) {
+            give_up = true;
+            winner = s;
+            break;
+          }
+          if (k != claim) continue;
+          if (s < target) {
+            give_up = true;
+            break;
+          }
+          if (!pause(waits)) {
+            target->key.store(kEmpty, std::memory_order_release);
+            contended_.fetch_add(1, std::memory_order_relaxed);
+            return nullptr;
+          }
+          again = true;
+          break;
+        }
+      }
+      if (give_up) {
+        target->key.store(kEmpty, std::memory_order_release);
+        if (winner != nullptr) return &winner->value;
+        if (!pause(waits)) break;
+        continue;  // the lower claim publishes soon: wait for it above
+      }
       target->value.clear();
       init(target->value);
       target->key.store(key, std::memory_order_release);
-      // A racing claim of the same key elsewhere in the set: the lowest
-      // index is the one both keep, and whoever sees a higher copy frees it.
-      for (std::size_t i = 0; i < kWays; ++i) {
-        Slot* s = &set[i];
-        if (s == target || s->key.load(std::memory_order_acquire) != key) continue;
-        if (s < target) {
-          std::uint64_t mine = key;
-          target->key.compare_exchange_strong(mine, kEmpty, std::memory_order_acq_rel);
-          return &s->value;
-        }
-        std::uint64_t theirs = key;
-        s->key.compare_exchange_strong(theirs, kEmpty, std::memory_order_acq_rel);
-      }
       if (inserted) *inserted = true;
       return &target->value;
     }
@@ -416,7 +462,7 @@ class AtomicTable {
   void forEach(Fn&& fn) const {
     for (std::size_t i = 0; i < capacity_; ++i) {
       const std::uint64_t k = slots_[i].key.load(std::memory_order_acquire);
-      if (k != kEmpty && k != kClaiming) fn(static_cast<const V&>(slots_[i].value));
+      if (isPublished(k)) fn(static_cast<const V&>(slots_[i].value));
     }
   }
   // Runs fn(V&) on every occupied slot (control plane: lifting a ban).
@@ -424,7 +470,7 @@ class AtomicTable {
   void updateEach(Fn&& fn) {
     for (std::size_t i = 0; i < capacity_; ++i) {
       const std::uint64_t k = slots_[i].key.load(std::memory_order_acquire);
-      if (k != kEmpty && k != kClaiming) fn(slots_[i].value);
+      if (isPublished(k)) fn(slots_[i].value);
     }
   }
 
@@ -444,16 +490,39 @@ class AtomicTable {
 
  private:
   static constexpr std::uint64_t kEmpty = 0;
-  static constexpr std::uint64_t kClaiming = 1;
+  static constexpr std::uint64_t kPublished = std::uint64_t{1} << 63;
   static constexpr int kClaimTries = 4;
+  // Waits on another thread's insert of the same key: spins first, then
+  // yields the CPU (the claimer may be preempted on a busy core).
+  static constexpr int kSpinWaits = 64;
+  static constexpr int kWaitSpins = kSpinWaits + 256;
   struct Slot {
     std::atomic<std::uint64_t> key{kEmpty};
     V value{};
   };
 
-  // Keys 0 and 1 are the slot states; they map onto 2 and 3 (a collision
-  // of 64-bit keyed hashes, as likely as any other).
-  static std::uint64_t fixKey(std::uint64_t key) { return key < 2 ? key + 2 : key; }
+  // The key word of a published key: the top bit set, the other 63 bits of
+  // the key, never all zero (keys 0 and 1 << 63 map onto 2 | 1 << 63: a
+  // collision of 64-bit keyed hashes, as likely as any other).
+  static std::uint64_t fixKey(std::uint64_t key) {
+    key |= kPublished;
+    return key == kPublished ? kPublished | 2 : key;
+  }
+  // The key word while a thread claims a slot for `key` (fixKey'd).
+  static std::uint64_t claimOf(std::uint64_t key) { return key & ~kPublished; }
+  static bool isPublished(std::uint64_t word) { return (word & kPublished) != 0; }
+  // One wait for another thread's claim; false once kWaitSpins are spent.
+  static bool pause(int& waits) {
+    if (++waits > kWaitSpins) return false;
+    if (waits > kSpinWaits) {
+      std::this_thread::yield();
+    } else {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    return true;
+  }
   Slot* setOf(std::uint64_t key) { return slots_.get() + (key & set_mask_) * kWays; }
 
   std::unique_ptr<Slot[]> slots_;

@@ -636,24 +636,24 @@ TEST_F(LoginGuardTest, ConcurrentWorkersShareCountersWithoutLoss) {
 namespace mamori::guard {
 namespace {
 
-// The per-key costs quoted in docs/login-abuse.md: 48 bytes per address or
-// prefix count, 24 per username or (username, address) count, 112 per
-// distinct-count sketch, 64 per restriction, 80 per lock, 24 per offender,
-// plus 64 shard locks of 64 bytes per table.
+// The per-key costs quoted in docs/login-abuse.md (lock-free tables: each
+// entry is its 8-byte key word and a value of atomics): 80 bytes per
+// address count, 56 per prefix, username or (username, address) count, 152
+// per distinct-count sketch, 64 per restriction, 80 per lock, 24 per
+// offender, and nothing else (no shard locks).
 TEST(LoginGuardMemory, IsTheDocumentedCostPerKey) {
-  EXPECT_EQ(detail::ShardedTable<detail::WindowCount>::slotBytes(), 24u);
-  EXPECT_EQ(detail::ShardedTable<detail::DistinctSketch>::slotBytes(), 112u);
+  EXPECT_EQ(detail::AtomicTable<detail::AtomicWindowCount>::slotBytes(), 56u);
+  EXPECT_EQ(detail::AtomicTable<detail::AtomicDistinctSketch>::slotBytes(), 152u);
   ManualClock clock;
   SiteGuardConfig s;
   s.site = "shop";
   auto g = LoginGuard::create({s}, clock, nullptr);
   ASSERT_TRUE(g.ok());
   const TableSizes& t = s.tables;
-  const std::size_t expected = 3 * t.counters * 48 + 2 * t.counters * 24 + 2 * t.distinct * 112 +
-                               t.blocks * 64 + t.locks * 80 + t.offenders * 24 +
-                               10 * detail::kShards * 64;
+  const std::size_t expected = t.counters * 80 + 4 * t.counters * 56 + 2 * t.distinct * 152 +
+                               t.blocks * 64 + t.locks * 80 + t.offenders * 24;
   EXPECT_EQ((*g)->memoryBytes(), expected);
-  EXPECT_LT(expected, 10u * 1024 * 1024);  // defaults: under 10 MiB per site
+  EXPECT_LT(expected, 13u * 1024 * 1024);  // defaults: under 13 MiB per site
 }
 
 }  // namespace
@@ -720,6 +720,141 @@ TEST(LoginGuardSources, Ipv4MappedClientsAreIpv4) {
   EXPECT_EQ((*g)->beforeUpstream(0, page("/"), ip("::ffff:192.0.2.11")).answer.status, 0);
   auto r = (*g)->reportOutcome("shop", "", ip("::ffff:192.0.2.10"), Outcome::Failed);
   ASSERT_TRUE(r.ok());
+}
+
+}  // namespace
+}  // namespace mamori::guard
+
+namespace mamori::guard {
+namespace {
+
+// Lock-free request path (issue #8): workers racing on one source.
+
+// One failed login through the engine's two calls, safe to run from many
+// threads (no shared fixture state).
+void failedAttempt(LoginGuard& g, const std::string& user, const common::IpPrefix& source) {
+  PreCheck pre = g.beforeUpstream(0, formLogin(user), source);
+  if (!pre.answerLocally()) (void)g.afterResponse(pre, 401, {}, "");
+}
+
+// The ladder's first rung bans: every worker crosses the threshold at
+// about the same time, on a restriction entry they all create at once.
+TEST(LoginGuardConcurrency, RacingWorkersOverTheLimitIssueExactlyOneBan) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 500;
+  for (int round = 0; round < 20; ++round) {
+    ManualClock clock;
+    RecordingSink sink;
+    auto s = site({Counter::FailuresPerIp});
+    s.limits.failures_per_ip.threshold = 3;
+    s.source_ladder = {LadderStep{1, Action::BanSource, 0ms, 0s}};
+    auto g = LoginGuard::create({s}, clock, &sink);
+    ASSERT_TRUE(g.ok());
+    const common::IpPrefix source = ip("198.51.100." + std::to_string(round + 1));
+    std::vector<std::thread> workers;
+    for (int t = 0; t < kThreads; ++t)
+      workers.emplace_back([&] {
+        for (int i = 0; i < kPerThread; ++i) failedAttempt(**g, "kim", source);
+      });
+    for (auto& w : workers) w.join();
+    const auto bans = sink.bans();
+    ASSERT_EQ(bans.size(), 1u) << "round " << round;
+    EXPECT_EQ(bans[0].source, source);
+    EXPECT_EQ(bans[0].ttl, s.ban_ttls.front());
+    // Every attempt was counted once: before the ban through afterResponse,
+    // after it as a refused attempt in beforeUpstream.
+    auto st = (*g)->status("shop", 1);
+    ASSERT_TRUE(st.ok());
+    ASSERT_EQ(st->top_sources.size(), 1u);
+    EXPECT_EQ(st->top_sources[0].failures, static_cast<std::uint32_t>(kThreads * kPerThread));
+    EXPECT_EQ(st->top_sources[0].bans, 1u);
+    ASSERT_EQ(st->restricted.size(), 1u);
+    EXPECT_GT(st->restricted[0].banned_for.count(), 0);
+    EXPECT_EQ((*g)->beforeUpstream(0, page("/"), source).answer.status, 403);
+  }
+}
+
+// The default ladder (delay, 429, block, ban) climbed by four workers at
+// once: one ban, and the source stays blocked.
+TEST(LoginGuardConcurrency, RacingWorkersClimbTheLadderToOneBan) {
+  ManualClock clock;
+  RecordingSink sink;
+  auto s = site({Counter::FailuresPerIp});
+  s.limits.failures_per_ip.threshold = 5;
+  auto g = LoginGuard::create({s}, clock, &sink);
+  ASSERT_TRUE(g.ok());
+  const common::IpPrefix source = ip("2001:db8::7");
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 4; ++t)
+    workers.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i) failedAttempt(**g, "user" + std::to_string(i % 7), source);
+    });
+  for (auto& w : workers) w.join();
+  const auto bans = sink.bans();
+  ASSERT_EQ(bans.size(), 1u);
+  EXPECT_EQ(bans[0].reason, BanReason::LoginAbuse);
+  EXPECT_EQ((*g)->beforeUpstream(0, page("/"), source).answer.status, 403);
+  auto st = (*g)->status("shop", 1);
+  ASSERT_TRUE(st.ok());
+  ASSERT_EQ(st->top_sources.size(), 1u);
+  EXPECT_EQ(st->top_sources[0].failures, 8000u);
+}
+
+// Many threads spraying one-off sources through small tables while heavy
+// hitters keep failing: memory stays what create() allocated, the tables
+// stay within capacity, and the heavy hitters are neither evicted nor
+// miscounted.
+TEST(LoginGuardConcurrency, SprayFromManyThreadsStaysBounded) {
+  ManualClock clock;
+  RecordingSink sink;
+  auto s =
+      site({Counter::FailuresPerIp, Counter::FailuresPerV4Prefix24, Counter::FailuresPerUser,
+            Counter::DistinctUsersPerIp, Counter::DistinctIpsPerUser, Counter::FailuresPerUserIp});
+  for (std::size_t i = 0; i < kCounterCount; ++i)
+    limitOf(s.limits, static_cast<Counter>(i)).threshold = 60000;
+  s.tables.counters = 512;
+  s.tables.distinct = 128;
+  s.tables.blocks = 64;
+  s.tables.locks = 64;
+  s.tables.offenders = 64;
+  auto g = LoginGuard::create({s}, clock, &sink);
+  ASSERT_TRUE(g.ok());
+  const std::size_t memory = (*g)->memoryBytes();
+  constexpr int kThreads = 4;
+  // The heavy hitters start with a few failures, so that a one-off source
+  // (one failure) always weighs less.
+  for (int t = 0; t < kThreads; ++t)
+    for (int i = 0; i < 3; ++i)
+      failedAttempt(**g, "admin", ip("203.0.113." + std::to_string(t + 1)));
+  constexpr int kSpray = 20000;
+  constexpr int kHeavy = 200;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t)
+    workers.emplace_back([&, t] {
+      const common::IpPrefix heavy = ip("203.0.113." + std::to_string(t + 1));
+      for (int i = 0; i < kSpray; ++i) {
+        const unsigned n = static_cast<unsigned>(t * kSpray + i);
+        common::IpPrefix one_off = ip("10.0.0.0");
+        one_off.bytes[1] = static_cast<std::uint8_t>(n >> 16);
+        one_off.bytes[2] = static_cast<std::uint8_t>(n >> 8);
+        one_off.bytes[3] = static_cast<std::uint8_t>(n);
+        failedAttempt(**g, "u" + std::to_string(n), one_off);
+        if (i % (kSpray / kHeavy) == 0) failedAttempt(**g, "admin", heavy);
+      }
+    });
+  for (auto& w : workers) w.join();
+  EXPECT_EQ((*g)->memoryBytes(), memory);
+  const auto fill = (*g)->ipTableFillForTest(0);
+  EXPECT_LE(fill.first, fill.second);
+  EXPECT_GT((*g)->ipEvictionsForTest(0), 0u);
+  EXPECT_TRUE(sink.bans().empty());
+  auto st = (*g)->status("shop", kThreads);
+  ASSERT_TRUE(st.ok());
+  ASSERT_EQ(st->top_sources.size(), static_cast<std::size_t>(kThreads));
+  for (const auto& top : st->top_sources) {
+    EXPECT_EQ(top.source.toString().rfind("203.0.113.", 0), 0u) << top.source.toString();
+    EXPECT_EQ(top.failures, static_cast<std::uint32_t>(3 + kHeavy));
+  }
 }
 
 }  // namespace

@@ -7,10 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <map>
 #include <thread>
+#include <vector>
 
 namespace mamori::guard {
 namespace {
@@ -201,6 +203,113 @@ TEST(RdnsVerifier, ThreadAnswersInTheBackground) {
     state = v.peek(ip("66.249.66.1"), "googlebot").state;
   }
   EXPECT_EQ(state, RdnsState::Verified);
+}
+
+// The cache keeps a truncated copy of the PTR name (63 bytes) for logs;
+// the verdict is whole.
+TEST(RdnsVerifier, CachedNameIsTruncatedTo63Bytes) {
+  FakeDns dns;
+  const std::string name = std::string(80, 'a') + ".googlebot.com";
+  dns.ptr["66.249.66.1"] = {name};
+  dns.a[name] = {"66.249.66.1"};
+  ManualClock clock;
+  RdnsVerifier v(dns, clock, noThreads());
+  v.check(ip("66.249.66.1"), "googlebot", kGoogle);
+  ASSERT_EQ(v.runQueuedForTest(), 1u);
+  const RdnsAnswer a = v.check(ip("66.249.66.1"), "googlebot", kGoogle);
+  EXPECT_EQ(a.state, RdnsState::Verified);
+  EXPECT_EQ(a.name, name.substr(0, 63));
+  EXPECT_EQ(v.peek(ip("66.249.66.1"), "googlebot").name, name.substr(0, 63));
+}
+
+// Workers racing on one uncached claim: the one that marks the entry in
+// flight queues the lookup, every other call is a hit on the mark; once
+// the answer is stored, all see it.
+TEST(RdnsVerifierConcurrency, RacingChecksQueueOneLookup) {
+  FakeDns dns;
+  dns.ptr["66.249.66.1"] = {"crawl.googlebot.com"};
+  dns.a["crawl.googlebot.com"] = {"66.249.66.1"};
+  ManualClock clock;
+  RdnsVerifier v(dns, clock, noThreads());
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 2000;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t)
+    workers.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i)
+        EXPECT_EQ(v.check(ip("66.249.66.1"), "googlebot", kGoogle).state, RdnsState::Pending);
+    });
+  for (auto& w : workers) w.join();
+  RdnsStats s = v.stats();
+  EXPECT_EQ(s.misses, 1u);
+  EXPECT_EQ(s.hits, static_cast<std::uint64_t>(kThreads * kPerThread - 1));
+  EXPECT_EQ(s.queued, 1u);
+  ASSERT_EQ(v.runQueuedForTest(), 1u);
+  workers.clear();
+  for (int t = 0; t < kThreads; ++t)
+    workers.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const RdnsAnswer a = v.check(ip("66.249.66.1"), "googlebot", kGoogle);
+        EXPECT_EQ(a.state, RdnsState::Verified);
+        EXPECT_EQ(a.name, "crawl.googlebot.com");
+      }
+    });
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(v.stats().misses, 1u);
+}
+
+// A spray of distinct addresses from four workers while a fifth stores
+// answers: the cache stays within its capacity, every call is a hit, a
+// miss or a drop, and no call ever gets another address's verdict (only
+// the one listed crawler address can be Verified).
+TEST(RdnsVerifierConcurrency, SprayFromManyThreadsStaysBounded) {
+  FakeDns dns;
+  dns.ptr["66.249.66.1"] = {"crawl.googlebot.com"};
+  dns.a["crawl.googlebot.com"] = {"66.249.66.1"};
+  for (int i = 0; i < 256; ++i) {
+    const std::string name = "x" + std::to_string(i) + ".googlebot.com";
+    dns.ptr["10.0.0." + std::to_string(i)] = {name};
+    dns.a[name] = {"192.0.2.1"};  // does not resolve back: Failed
+  }
+  ManualClock clock;
+  RdnsOptions o = noThreads();
+  o.cache_entries = 512;
+  o.queue_max = 100;
+  RdnsVerifier v(dns, clock, o);
+  constexpr int kThreads = 4;
+  constexpr int kSpray = 20000;
+  std::atomic<bool> done{false};
+  std::thread resolver([&] {
+    while (!done.load()) (void)v.runQueuedForTest();
+  });
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t)
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < kSpray; ++i) {
+        IpPrefix p = ip("10.0.0.0");
+        const unsigned n = static_cast<unsigned>(t * kSpray + i);
+        p.bytes[1] = static_cast<std::uint8_t>(n >> 16);
+        p.bytes[2] = static_cast<std::uint8_t>(n >> 8);
+        p.bytes[3] = static_cast<std::uint8_t>(n);
+        if (v.check(p, "googlebot", kGoogle).state == RdnsState::Verified) ++wrong;
+        if (v.check(ip("66.249.66.1"), "googlebot", kGoogle).state == RdnsState::Failed) ++wrong;
+      }
+    });
+  for (auto& w : workers) w.join();
+  done = true;
+  resolver.join();
+  EXPECT_EQ(wrong.load(), 0);
+  const RdnsStats s = v.stats();
+  EXPECT_EQ(s.cache_capacity, 512u);
+  EXPECT_LE(s.cache_used, 512u);
+  EXPECT_GT(s.evictions, 0u);
+  EXPECT_LE(s.queued, 100u);
+  // A call is a hit, a miss (then queued or dropped) or, without a slot,
+  // a drop alone.
+  const auto calls = static_cast<std::uint64_t>(2 * kThreads * kSpray);
+  EXPECT_LE(s.hits + s.misses, calls);
+  EXPECT_GE(s.hits + s.misses + s.dropped, calls);
 }
 
 TEST(ResolverLookup, RefusesBadServers) {

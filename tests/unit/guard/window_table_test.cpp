@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -293,6 +296,73 @@ TEST(AtomicTable, ConcurrentCountsOnKnownKeysAreExact) {
   EXPECT_EQ(total, 80000u);
   EXPECT_EQ(t.sizeSlow(), kKeys);
   EXPECT_EQ(t.evictions(), 0u);
+}
+
+// A claimer stalled between claiming a slot and publishing its key (here
+// inside init, as if preempted) while another thread inserts the same key:
+// the second thread must not be handed a slot of its own (the first would
+// release it on publishing, and its updates, or a ban decided by CAS on
+// it, would go to a dead slot while a third thread decides again on the
+// live one). It gets nullptr (gave up waiting) or the first's slot.
+TEST(AtomicTable, AKeyBeingClaimedIsNeverHandedOutTwice) {
+  AtomicTable<Counted> t(kWays);
+  auto weight = [](const Counted& c) { return c.count.sum(0); };
+  std::atomic<bool> in_init{false};
+  std::atomic<bool> second_done{false};
+  Counted* first = nullptr;
+  std::thread claimer([&] {
+    first = t.acquire(
+        5,
+        [&](Counted& c) {
+          c.id.store(5, std::memory_order_relaxed);
+          in_init.store(true);
+          const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+          while (!second_done.load() && std::chrono::steady_clock::now() < limit)
+            std::this_thread::yield();
+        },
+        weight);
+  });
+  while (!in_init.load()) std::this_thread::yield();
+  Counted* second = t.acquire(
+      5, [](Counted& c) { c.id.store(5, std::memory_order_relaxed); }, weight);
+  second_done.store(true);
+  claimer.join();
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(t.find(5), first);
+  EXPECT_TRUE(second == nullptr || second == first);
+  EXPECT_EQ(t.sizeSlow(), 1u);
+  EXPECT_EQ(t.contended(), second == nullptr ? 1u : 0u);
+}
+
+// Threads released together on one fresh key, many times: all get the
+// same slot (or nullptr), and every add on it is counted.
+TEST(AtomicTable, RacingInsertsOfOneKeyShareOneSlot) {
+  auto weight = [](const Counted& c) { return c.count.sum(0); };
+  for (int round = 0; round < 500; ++round) {
+    AtomicTable<Counted> t(kWays);
+    std::atomic<int> ready{0};
+    std::array<Counted*, 4> got{};
+    std::vector<std::thread> threads;
+    for (int th = 0; th < 4; ++th)
+      threads.emplace_back([&, th] {
+        ready.fetch_add(1);
+        while (ready.load() < 4) std::this_thread::yield();
+        got[th] = t.acquire(
+            77, [](Counted& c) { c.id.store(77, std::memory_order_relaxed); }, weight);
+        if (got[th] != nullptr) got[th]->count.add(0);
+      });
+    for (auto& th : threads) th.join();
+    const Counted* live = t.find(77);
+    ASSERT_NE(live, nullptr);
+    std::uint32_t handed = 0;
+    for (Counted* c : got) {
+      if (c == nullptr) continue;
+      EXPECT_EQ(c, live) << "round " << round;
+      ++handed;
+    }
+    EXPECT_EQ(live->count.sum(0), handed);
+    EXPECT_EQ(t.sizeSlow(), 1u);
+  }
 }
 
 TEST(AtomicTable, ASprayFromManyThreadsStaysBoundedWithoutDuplicates) {
