@@ -72,10 +72,8 @@ std::shared_ptr<const Inspection::Snapshot> Inspection::buildSnapshot(
       snapshot->rules->readsTargetKind(inspect::TargetKind::TlsJa4);
   // A new compiled set gets new counters; the same set (a rule switched on
   // or off) keeps counting where it was.
-  {
-    std::lock_guard lock(mu_);
-    if (snapshot_ && snapshot_->rules == snapshot->rules) snapshot->rule_counts = snapshot_->rule_counts;
-  }
+  if (auto old = snapshot_.current(); old && old->rules == snapshot->rules)
+    snapshot->rule_counts = old->rule_counts;
   if (!snapshot->rule_counts)
     snapshot->rule_counts = std::make_shared<RuleCounts>(snapshot->rules->rules().size());
   std::set<std::uint32_t> disabled;
@@ -115,14 +113,11 @@ std::shared_ptr<const Inspection::Snapshot> Inspection::buildSnapshot(
 }
 
 void Inspection::publish(std::shared_ptr<const Snapshot> snapshot) {
-  std::lock_guard lock(mu_);
-  snapshot_ = std::move(snapshot);
-  generation_.fetch_add(1, std::memory_order_release);
+  snapshot_.publish(std::move(snapshot));
 }
 
 std::shared_ptr<const Inspection::Snapshot> Inspection::current() const {
-  std::lock_guard lock(mu_);
-  return snapshot_;
+  return snapshot_.current();
 }
 
 Result<std::string> Inspection::reload(const config::Config& config, const std::string& rules_dir) {
@@ -175,16 +170,9 @@ Status Inspection::setEnabled(std::uint32_t id, bool enabled) {
 
 net::Verdict Inspection::onRequest(const http::Request& request,
                                    const net::RequestContext& context) {
-  // This worker's copy of the snapshot, refreshed only after a publish.
-  thread_local std::shared_ptr<const Snapshot> local;
-  thread_local std::uint64_t local_generation = ~std::uint64_t{0};
-  thread_local const Inspection* local_owner = nullptr;
-  const std::uint64_t generation = generation_.load(std::memory_order_acquire);
-  if (local_owner != this || local_generation != generation) {
-    local = current();
-    local_generation = generation;
-    local_owner = this;
-  }
+  // This worker's copy of the snapshot, refreshed (lock-free) only after a
+  // publish; valid until this thread's next onRequest().
+  const std::shared_ptr<const Snapshot>& local = snapshot_.local();
   auto site = local->sites.find(context.site);
   if (site == local->sites.end() || !site->second.enabled) return net::Verdict::pass();
 

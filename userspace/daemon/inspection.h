@@ -6,7 +6,7 @@
 //
 // Threads: onRequest() runs on the engine's workers, concurrently, without
 // a lock: each worker keeps its own copy of the current snapshot and only
-// re-reads it (under a mutex) when the generation counter says a reload
+// re-reads it (lock-free, daemon/published_snapshot.h) when a reload has
 // published a new one. reload() and the rule commands run on control or
 // main threads.
 
@@ -23,6 +23,7 @@
 
 #include "common/result.h"
 #include "config/types.h"
+#include "daemon/published_snapshot.h"
 #include "inspect/rule_set.h"
 #include "inspect/types.h"
 #include "net/types.h"
@@ -132,10 +133,9 @@ class Inspection {
   std::string rules_dir_;
   std::shared_ptr<const config::Config> config_;  // the last applied, for rule-only reloads
 
-  mutable std::mutex mu_;  // guards snapshot_, disabled_, config_ (never on the fast path)
-  std::shared_ptr<const Snapshot> snapshot_;
+  PublishedSnapshot<Snapshot> snapshot_;  // what onRequest() reads
+  mutable std::mutex mu_;  // guards disabled_, config_, rules_dir_ updates; control plane only
   std::set<std::uint32_t> disabled_;
-  std::atomic<std::uint64_t> generation_{0};
 
   // Detections by inspect::Category, and inspection time (ns buckets).
   static constexpr std::size_t kCategories = static_cast<std::size_t>(inspect::Category::Generic) + 1;

@@ -232,17 +232,24 @@ RdnsAnswer readAnswer(const Entry& e, std::uint64_t key, std::uint64_t status) {
 }  // namespace
 
 RdnsVerifier::RdnsVerifier(DnsLookup& lookup, const Clock& clock, RdnsOptions options)
-    : lookup_(lookup), clock_(clock), options_(options), cache_(options.cache_entries) {
+    : lookup_(lookup),
+      clock_(clock),
+      options_(options),
+      cache_(options.cache_entries),
+      queue_(options.queue_max) {
   for (unsigned i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { threadMain(); });
 }
 
 RdnsVerifier::~RdnsVerifier() {
-  {
-    std::lock_guard lock(queue_mu_);
-    stopping_ = true;
-    queue_.clear();
+  // Threads see stopping_ at their next look (the wake_ bump makes a
+  // sleeping one return from wait); a thread inside a lookup finishes it
+  // first. Queued lookups are dropped: taken off here, so nothing runs them.
+  stopping_.store(true, std::memory_order_seq_cst);
+  wake_.fetch_add(1, std::memory_order_seq_cst);
+  wake_.notify_all();
+  Job dropped;
+  while (queue_.tryPop([&](Job& cell) { std::swap(dropped, cell); })) {
   }
-  queue_cv_.notify_all();
   for (auto& t : threads_) t.join();
 }
 
@@ -310,17 +317,26 @@ RdnsAnswer RdnsVerifier::check(const IpPrefix& address, const std::string& bot,
     return out;
   }
   misses_.fetch_add(1, std::memory_order_relaxed);
-  {
-    // The one non-shard lock of the request path, taken once per
-    // (address, bot) and TTL, never across DNS.
-    std::lock_guard lock(queue_mu_);
-    if (queue_.size() >= options_.queue_max || stopping_) {
-      dropped_.fetch_add(1, std::memory_order_relaxed);
-      return out;  // the in-flight mark expires and the next request asks again
-    }
-    queue_.push_back(Job{address, bot, domains});
+  if (stopping_.load(std::memory_order_relaxed)) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return out;
   }
-  queue_cv_.notify_one();
+  // Filled in place: the cell's strings keep their buffers from earlier
+  // laps, so this allocates only for a longer name or domain list than the
+  // cell held before (most bot names and domains fit the short-string
+  // buffer anyway).
+  const bool queued = queue_.tryPush([&](Job& job) {
+    job.address = address;
+    job.bot.assign(bot);
+    job.domains.assign(domains.begin(), domains.end());
+  });
+  if (!queued) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return out;  // the in-flight mark expires and the next request asks again
+  }
+  // Dekker pair with threadMain(): bump, then look for sleepers.
+  wake_.fetch_add(1, std::memory_order_seq_cst);
+  if (sleepers_.load(std::memory_order_seq_cst) != 0) wake_.notify_one();
   return out;
 }
 
@@ -393,33 +409,46 @@ void RdnsVerifier::runJob(const Job& job) {
   store(job, answer);
 }
 
+bool RdnsVerifier::popJob(Job& job) {
+  // Swap, not copy: the cell gets this thread's old buffers back for the
+  // next producer to fill.
+  return queue_.tryPop([&](Job& cell) { std::swap(job, cell); });
+}
+
 void RdnsVerifier::threadMain() {
+  Job job;
   for (;;) {
-    Job job;
-    {
-      std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
+    if (stopping_.load(std::memory_order_seq_cst)) return;
+    if (popJob(job)) {
+      runJob(job);
+      continue;
     }
+    // Going to sleep. Announce it first, then read the wake counter and look
+    // once more: a push after that look bumps wake_ past `seen` and, seeing
+    // sleepers_ != 0, notifies; a push before it is found by the look. A
+    // push whose producer is still filling the head cell (tryPop answers
+    // empty) bumps wake_ when it is done, so that one is not missed either.
+    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    const std::uint32_t seen = wake_.load(std::memory_order_seq_cst);
+    if (!stopping_.load(std::memory_order_seq_cst) && !popJob(job)) {
+      wake_.wait(seen, std::memory_order_seq_cst);
+      sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+      continue;
+    }
+    sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+    if (stopping_.load(std::memory_order_seq_cst)) return;
     runJob(job);
   }
 }
 
 std::size_t RdnsVerifier::runQueuedForTest() {
   std::size_t n = 0;
-  for (;;) {
-    Job job;
-    {
-      std::lock_guard lock(queue_mu_);
-      if (queue_.empty()) return n;
-      job = std::move(queue_.front());
-      queue_.pop_front();
-    }
+  Job job;
+  while (popJob(job)) {
     runJob(job);
     ++n;
   }
+  return n;
 }
 
 RdnsStats RdnsVerifier::stats() const {
@@ -430,10 +459,7 @@ RdnsStats RdnsVerifier::stats() const {
   s.cache_capacity = cache_.capacity();
   s.cache_used = cache_.sizeSlow();
   s.evictions = cache_.evictions();
-  {
-    std::lock_guard lock(const_cast<std::mutex&>(queue_mu_));
-    s.queued = queue_.size();
-  }
+  s.queued = queue_.sizeApprox();
   return s;
 }
 

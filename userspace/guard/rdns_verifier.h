@@ -18,18 +18,16 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/ip_prefix.h"
 #include "common/result.h"
+#include "guard/bounded_mpmc_queue.h"
 #include "guard/login_guard.h"
 #include "guard/window_table.h"
 
@@ -121,7 +119,9 @@ class RdnsVerifier {
 
   // The cached answer for (`address`, `bot`), or Pending after queueing a
   // lookup of it against `domains` (lower case suffixes). Never blocks on
-  // DNS: the cache takes no lock; on a miss, the queue's lock. Worker threads.
+  // DNS: the cache takes no lock; on a miss, a lock-free push onto the
+  // bounded lookup queue (full: the lookup is dropped and counted) and,
+  // only when a lookup thread sleeps, one futex wake. Worker threads.
   RdnsAnswer check(const common::IpPrefix& address, const std::string& bot,
                    const std::vector<std::string>& domains);
   // The cached answer only; never queues. Any thread.
@@ -134,6 +134,8 @@ class RdnsVerifier {
   // Runs the queued lookups on the calling thread (threads == 0 only).
   // Returns how many ran.
   std::size_t runQueuedForTest();
+  // Lookup threads waiting for work (asleep or about to be). Any thread.
+  unsigned idleThreadsForTest() const { return sleepers_.load(std::memory_order_seq_cst); }
 
   RdnsStats stats() const;
 
@@ -166,16 +168,25 @@ class RdnsVerifier {
   std::int64_t nowSeconds() const;
   void store(const Job& job, const RdnsAnswer& answer);
   void runJob(const Job& job);
+  bool popJob(Job& job);
   void threadMain();
 
   DnsLookup& lookup_;
   const Clock& clock_;
   RdnsOptions options_;
   detail::AtomicTable<Entry> cache_;
-  std::mutex queue_mu_;  // the lookup queue only; never held across DNS
-  std::condition_variable queue_cv_;
-  std::deque<Job> queue_;
-  bool stopping_ = false;
+  // Lookups waiting for a thread; pushed by workers, popped by threads_.
+  BoundedMpmcQueue<Job> queue_;
+  // Wake-up without a lock on the producer side: a producer bumps wake_
+  // after each push and futex-wakes (atomic notify) only when sleepers_
+  // says a thread may be waiting; a thread reads wake_ before its last
+  // look at the queue and sleeps only while wake_ still holds that value.
+  // All seq_cst: the producer's (wake_ bump, sleepers_ read) and the
+  // thread's (sleepers_ bump, wake_ read in wait) form a Dekker pair, so at
+  // least one of them sees the other and no push is slept through.
+  std::atomic<std::uint32_t> wake_{0};
+  std::atomic<unsigned> sleepers_{0};
+  std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;
 
 #define MAMORI_RDNS_ATOMIC(name) std::atomic<std::uint64_t> name##_{0};

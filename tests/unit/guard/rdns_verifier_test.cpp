@@ -9,8 +9,12 @@
 
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -310,6 +314,168 @@ TEST(RdnsVerifierConcurrency, SprayFromManyThreadsStaysBounded) {
   const auto calls = static_cast<std::uint64_t>(2 * kThreads * kSpray);
   EXPECT_LE(s.hits + s.misses, calls);
   EXPECT_GE(s.hits + s.misses + s.dropped, calls);
+}
+
+// A DNS safe to call from several threads, where every address has no PTR
+// (a quick Failed answer). Lookups can be held at a gate to keep the
+// verifier's threads busy; it records which addresses were asked.
+class GatedDns final : public DnsLookup {
+ public:
+  common::Result<std::vector<std::string>> reverse(const IpPrefix& address) override {
+    std::unique_lock lock(mu_);
+    asked_.insert(address.toString());
+    ++entered_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+    return Error{ENOENT, "NXDOMAIN"};
+  }
+  common::Result<std::vector<IpPrefix>> forward(const std::string&, bool) override {
+    return Error{ENOENT, "NXDOMAIN"};
+  }
+  void setOpen(bool open) {
+    std::lock_guard lock(mu_);
+    open_ = open;
+    cv_.notify_all();
+  }
+  // Waits (up to 10 s) until `n` lookups have started.
+  bool waitEntered(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return entered_ >= n; });
+  }
+  int entered() {
+    std::lock_guard lock(mu_);
+    return entered_;
+  }
+  std::set<std::string> asked() {
+    std::lock_guard lock(mu_);
+    return asked_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  int entered_ = 0;
+  std::set<std::string> asked_;
+};
+
+IpPrefix nthAddress(int n) {
+  IpPrefix p = ip("10.0.0.0");
+  p.bytes[1] = static_cast<std::uint8_t>(n >> 16);
+  p.bytes[2] = static_cast<std::uint8_t>(n >> 8);
+  p.bytes[3] = static_cast<std::uint8_t>(n);
+  p.prefix_len = 32;
+  return p;
+}
+
+// Polls `done` (yielding) for up to 10 s; the threads under test run on
+// their own schedule, so a test can only wait for what they do.
+template <class Done>
+bool eventually(Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+TEST(RdnsVerifier, ManyProducersOverCapacityExactlyCapacityAccepted) {
+  GatedDns dns;
+  ManualClock clock;
+  RdnsOptions o = noThreads();
+  o.cache_entries = 8192;  // every address fits: each check is a miss
+  o.queue_max = 100;
+  RdnsVerifier v(dns, clock, o);
+  constexpr int kThreads = 8, kPerThread = 500;
+  std::atomic<bool> go{false};
+  std::vector<std::thread> producers;
+  for (int t = 0; t < kThreads; ++t) {
+    producers.emplace_back([&, t] {
+      while (!go.load()) std::this_thread::yield();
+      for (int i = 0; i < kPerThread; ++i) v.check(nthAddress(t * kPerThread + i), "googlebot", kGoogle);
+    });
+  }
+  go.store(true);
+  for (auto& p : producers) p.join();
+  auto s = v.stats();
+  EXPECT_EQ(s.misses, std::uint64_t{kThreads * kPerThread});
+  EXPECT_EQ(s.queued, 100u);
+  EXPECT_EQ(s.dropped, std::uint64_t{kThreads * kPerThread - 100});
+  EXPECT_EQ(v.runQueuedForTest(), 100u);
+  EXPECT_EQ(dns.asked().size(), 100u);  // 100 different addresses, each intact
+  EXPECT_EQ(v.stats().failed, 100u);
+  EXPECT_EQ(v.stats().queued, 0u);
+}
+
+TEST(RdnsVerifier, ProducersAndLookupThreadsTogetherLoseNoJob) {
+  GatedDns dns;
+  ManualClock clock;
+  RdnsOptions o;
+  o.threads = 2;
+  o.cache_entries = 8192;
+  o.queue_max = 16;  // small: producers overrun it while the threads drain it
+  RdnsVerifier v(dns, clock, o);
+  constexpr int kThreads = 4, kPerThread = 1000;
+  std::vector<std::thread> producers;
+  for (int t = 0; t < kThreads; ++t) {
+    producers.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) v.check(nthAddress(t * kPerThread + i), "googlebot", kGoogle);
+    });
+  }
+  for (auto& p : producers) p.join();
+  const auto s = v.stats();
+  EXPECT_EQ(s.misses, std::uint64_t{kThreads * kPerThread});
+  const std::uint64_t accepted = s.misses - s.dropped;
+  EXPECT_GE(accepted, 16u);
+  // Every accepted lookup runs, once.
+  ASSERT_TRUE(eventually([&] { return v.stats().failed == accepted; }));
+  EXPECT_EQ(dns.asked().size(), accepted);
+}
+
+TEST(RdnsVerifier, ShutdownWithAFullQueueDropsItAndJoins) {
+  GatedDns dns;
+  dns.setOpen(false);
+  ManualClock clock;
+  RdnsOptions o;
+  o.threads = 1;
+  o.queue_max = 4;
+  auto* v = new RdnsVerifier(dns, clock, o);
+  v->check(nthAddress(0), "googlebot", kGoogle);
+  ASSERT_TRUE(dns.waitEntered(1));  // the thread is inside that lookup, held
+  for (int i = 1; i <= 5; ++i) v->check(nthAddress(i), "googlebot", kGoogle);
+  EXPECT_EQ(v->stats().queued, 4u);
+  EXPECT_EQ(v->stats().dropped, 1u);
+  std::thread destroyer([v] { delete v; });
+  // The destructor takes the queued lookups off before it joins; the thread
+  // is still held, so an empty queue means the destructor got that far.
+  // (v stays valid: its destructor cannot finish while the lookup is held.)
+  EXPECT_TRUE(eventually([&] { return v->stats().queued == 0; }));
+  dns.setOpen(true);
+  destroyer.join();
+  EXPECT_EQ(dns.entered(), 1);  // the four queued lookups never ran
+}
+
+TEST(RdnsVerifier, NoLostWakeUpForAJobAfterTheThreadsWentIdle) {
+  GatedDns dns;
+  ManualClock clock;
+  RdnsOptions o;
+  o.threads = 2;
+  RdnsVerifier v(dns, clock, o);
+  // Each round: both threads asleep (or about to be), then exactly one job.
+  // A wake-up lost to the push/sleep race shows as a round that never ends.
+  for (int round = 0; round < 200; ++round) {
+    ASSERT_TRUE(eventually([&] { return v.idleThreadsForTest() == 2; })) << "round " << round;
+    // Push right away (the threads may still be spinning before the futex
+    // wait) or, every fourth round, once they are surely in the kernel.
+    if (round % 4 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const IpPrefix address = nthAddress(round);
+    EXPECT_EQ(v.check(address, "googlebot", kGoogle).state, RdnsState::Pending);
+    ASSERT_TRUE(eventually([&] { return v.peek(address, "googlebot").state == RdnsState::Failed; }))
+        << "round " << round << ": the queued lookup was never run";
+  }
+  EXPECT_EQ(v.stats().failed, 200u);
+  EXPECT_EQ(v.stats().dropped, 0u);
 }
 
 TEST(ResolverLookup, RefusesBadServers) {
