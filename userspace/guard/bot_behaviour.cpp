@@ -153,12 +153,18 @@ BehaviourTable::RecordPermit BehaviourTable::noteVerdict(std::uint32_t site,
   }
   if (banned_until_s > 0) {
     // The ban is set by whoever moves banned_until_s from "not banned now":
-    // workers racing on the same source's requests issue it once.
+    // workers racing on the same source's requests issue it once. A slot
+    // handed to another source in between gives the ban back (the caller
+    // still issues it for `source`).
     std::int64_t cur = e->banned_until_s.load(std::memory_order_relaxed);
     while (cur <= now_s) {
       if (e->banned_until_s.compare_exchange_weak(cur, banned_until_s,
                                                   std::memory_order_relaxed)) {
         permit.ban = true;
+        if (!e->holds(site, source)) {
+          std::int64_t mine = banned_until_s;
+          e->banned_until_s.compare_exchange_strong(mine, 0, std::memory_order_relaxed);
+        }
         break;
       }
     }

@@ -375,15 +375,22 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
   // it after the table work; racing workers over the same threshold see
   // the ban set and only refuse. An entry that was evicted and re-claimed
   // for another source since it was found is not banned (the excess lands
-  // in the new source's count: an approximation).
+  // in the new source's count: an approximation); if that happens between
+  // the check and the compare-and-swap, the ban is taken back from the
+  // new owner and still issued for `host`.
   auto addExcess = [&](SourceEntry& v) {
     const std::uint32_t excess = v.excess.add(e_ban);
     if (cfg.ban_after == 0 || excess < cfg.ban_after || !v.holds(host)) return false;
+    const std::int64_t until = now_s + cfg.ban_ttl.count();
     std::int64_t cur = v.banned_until_s.load(std::memory_order_relaxed);
     while (cur <= now_s) {
-      if (v.banned_until_s.compare_exchange_weak(cur, now_s + cfg.ban_ttl.count(),
-                                                 std::memory_order_relaxed))
+      if (v.banned_until_s.compare_exchange_weak(cur, until, std::memory_order_relaxed)) {
+        if (!v.holds(host)) {
+          std::int64_t mine = until;
+          v.banned_until_s.compare_exchange_strong(mine, 0, std::memory_order_relaxed);
+        }
         return true;
+      }
     }
     return false;
   };
