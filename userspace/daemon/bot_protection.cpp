@@ -298,16 +298,20 @@ net::Verdict BotProtection::onRequest(const http::Request& request,
       verdict = net::Verdict::block(403);
       if (site.detect_only) break;  // the engine passes the 403; no ban either
       banned_until = now + site.policy.ban_ttl.count();
-      bans_.fetch_add(1, std::memory_order_relaxed);
-      // The sink writes the XDP map, or counts and reports that it could
-      // not (no shield): the 403 and the remembered ban keep the source
-      // out of this site either way. A client seen through a trusted proxy
-      // is refused here only: XDP sees the proxy's address, not its.
-      if (sink_ && !from.via_proxy) sink_->ban(source, site.policy.ban_ttl, guard::BanReason::Bot);
       break;
   }
   const guard::BehaviourTable::RecordPermit permit = behaviour_->noteVerdict(
       site.id, source, c.cls, banned_until, now, kRecordsPerSourceSecond);
+  if (permit.ban) {
+    // Of workers racing on one source's requests, only the one whose
+    // noteVerdict() set the remembered ban issues it. The sink writes the
+    // XDP map, or counts and reports that it could not (no shield): the
+    // 403 and the remembered ban keep the source out of this site either
+    // way. A client seen through a trusted proxy is refused here only: XDP
+    // sees the proxy's address, not its.
+    bans_.fetch_add(1, std::memory_order_relaxed);
+    if (sink_ && !from.via_proxy) sink_->ban(source, site.policy.ban_ttl, guard::BanReason::Bot);
+  }
   // Allow is silent; a challenge the client already passed is not news.
   const bool answered = verdict.action == net::Verdict::Action::Block;
   if (action == guard::BotAction::Allow || (action == guard::BotAction::Challenge && !answered))

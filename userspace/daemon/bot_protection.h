@@ -12,8 +12,8 @@
 // Threads: onRequest(), onResponseStatus() and isVerifiedGoodBot() run on
 // the engine's workers, concurrently: each worker keeps its own copy of
 // the current snapshot (lists and site policies) and re-reads it under a
-// mutex only after reload() published a new one; the behaviour table and
-// the rDNS cache take one shard lock each. No DNS and no file I/O on the
+// mutex only after reload() published a new one; the behaviour table is
+// lock-free (guard/bot_behaviour.h) and the rDNS cache takes one shard lock. No DNS and no file I/O on the
 // request path. reload() runs on the main thread; status(), top() and
 // verdictCounts() on control / scrape threads.
 

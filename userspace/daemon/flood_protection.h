@@ -10,10 +10,10 @@
 // one per source per kind per minute, with the count).
 //
 // Threads: onRequest() and onConnection() run on the engine's workers,
-// concurrently and without a lock of ours: each worker keeps its own copy
-// of the current snapshot and re-reads it under a mutex only after reload()
-// published a new one; the limiter's shard locks are the only locks on the
-// request path. reload() runs on the main thread; status() and stats() on
+// concurrently and without a lock: each worker keeps its own copy of the
+// current snapshot and re-reads it under a mutex only after reload()
+// published a new one; the limiter and the connection-event marks are
+// lock-free tables (guard/window_table.h AtomicTable). reload() runs on the main thread; status() and stats() on
 // control and metrics threads.
 
 #include <atomic>
@@ -161,10 +161,20 @@ class FloodProtection {
     // Sites with trusted_proxies -> those proxies (floodClient()).
     std::map<std::string, std::vector<common::IpPrefix>, std::less<>> trusted;
   };
-  // One (source, kind)'s connection-event log state.
+  // One (source, kind)'s connection-event log state in one word:
+  // (minute index + 1 of the last record) << 32 | events since that record,
+  // so that of workers racing on one source exactly one writes a minute's
+  // record.
   struct ConnMark {
-    std::uint32_t period = 0;  // minute index + 1 of the last record
-    std::uint32_t count = 0;   // events since that record
+    std::atomic<std::uint64_t> word{0};
+
+    // Counts one event in minute `period` (index + 1); returns the events
+    // to report when this call opens a new minute, else 0.
+    std::uint32_t count(std::uint32_t period);
+    std::uint32_t period() const {
+      return static_cast<std::uint32_t>(word.load(std::memory_order_relaxed) >> 32);
+    }
+    void clear() { word.store(0, std::memory_order_relaxed); }
   };
 
   FloodProtection(const guard::Clock& clock, DaemonLogs* logs, guard::BanSink* sink);
@@ -176,7 +186,7 @@ class FloodProtection {
   DaemonLogs* logs_;
   guard::BanSink* sink_;
   guard::KeyedHash hash_;
-  guard::detail::ShardedTable<ConnMark> conn_marks_{kConnectionMarks};
+  guard::detail::AtomicTable<ConnMark> conn_marks_{kConnectionMarks};
 
   PublishedSnapshot<Snapshot> snapshot_;
 

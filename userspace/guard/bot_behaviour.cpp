@@ -13,11 +13,35 @@ std::uint32_t epochOf(std::uint32_t window_s, std::int64_t now_s) {
   return detail::Window::ofSeconds(window_s).epoch(std::max<std::int64_t>(0, now_s));
 }
 
-bool sameSource(const std::array<std::uint8_t, 16>& addr, bool v6, const common::IpPrefix& p) {
-  return v6 == p.is_v6 && addr == p.bytes;
+}  // namespace
+
+void BehaviourTable::Entry::clearCounts() {
+  requests.clear();
+  responses.clear();
+  client_errors.clear();
+  cookieless.clear();
+  paths.clear();
+  activity.store(0, std::memory_order_relaxed);
 }
 
-}  // namespace
+void BehaviourTable::Entry::clear() {
+  addr.clear();
+  v6.store(false, std::memory_order_relaxed);
+  cookie_set.store(false, std::memory_order_relaxed);
+  last_class.store(static_cast<std::uint8_t>(BotClass::None), std::memory_order_relaxed);
+  site.store(0, std::memory_order_relaxed);
+  window_s.store(0, std::memory_order_relaxed);
+  bot_requests.store(0, std::memory_order_relaxed);
+  records_suppressed.store(0, std::memory_order_relaxed);
+  banned_until_s.store(0, std::memory_order_relaxed);
+  records.store(0, std::memory_order_relaxed);
+  clearCounts();
+}
+
+bool BehaviourTable::Entry::holds(std::uint32_t s, const common::IpPrefix& source) const {
+  return site.load(std::memory_order_relaxed) == s &&
+         v6.load(std::memory_order_relaxed) == source.is_v6 && addr.load() == source.bytes;
+}
 
 BehaviourTable::BehaviourTable(std::size_t capacity)
     : table_(capacity), seed_(KeyedHash::random()("bot-behaviour")) {}
@@ -30,16 +54,20 @@ std::uint64_t BehaviourTable::keyOf(std::uint32_t site, const common::IpPrefix& 
                        (source.is_v6 ? 1u : 0u));
 }
 
-void BehaviourTable::resetIfWindowChanged(Entry& e, std::uint32_t window_s) {
-  if (e.window_s == window_s) return;
+void BehaviourTable::useWindow(Entry& e, std::uint32_t window_s) {
+  std::uint32_t cur = e.window_s.load(std::memory_order_relaxed);
+  if (cur == window_s) return;
   // A reload changed the site's window: counts of the old bucket length
-  // mean nothing in the new one.
-  e.window_s = window_s;
-  e.requests = {};
-  e.responses = {};
-  e.client_errors = {};
-  e.cookieless = {};
-  e.paths = {};
+  // mean nothing in the new one. The one worker whose compare-and-swap
+  // moves window_s clears them; a count racing with that clear is lost.
+  if (e.window_s.compare_exchange_strong(cur, window_s, std::memory_order_relaxed))
+    e.clearCounts();
+}
+
+BehaviourTable::Entry* BehaviourTable::findEntry(std::uint32_t site,
+                                                 const common::IpPrefix& source) {
+  Entry* e = table_.find(keyOf(site, source));
+  return e != nullptr && e->holds(site, source) ? e : nullptr;
 }
 
 BehaviourView BehaviourTable::onRequest(std::uint32_t site, const common::IpPrefix& source,
@@ -47,43 +75,48 @@ BehaviourView BehaviourTable::onRequest(std::uint32_t site, const common::IpPref
                                         const BehaviourLimits& limits, std::int64_t now_s) {
   const auto window_s = static_cast<std::uint32_t>(limits.window.count());
   const std::uint32_t e_now = epochOf(window_s, now_s);
-  return table_.upsert(
+  BehaviourView v;
+  Entry* e = table_.acquire(
       keyOf(site, source),
-      [&](Entry& e, bool inserted) {
-        if (inserted || !sameSource(e.addr, e.v6, source) || e.site != site) {
-          e = Entry{};
-          e.addr = source.bytes;
-          e.v6 = source.is_v6;
-          e.site = site;
-          e.window_s = window_s;
-        }
-        resetIfWindowChanged(e, window_s);
-        BehaviourView v;
-        v.requests = e.requests.add(e_now);
-        v.paths = e.paths.add(e_now, path_hash);
-        v.responses = e.responses.sum(e_now);
-        v.client_errors = e.client_errors.sum(e_now);
-        if (!has_cookie && e.cookie_set) {
-          v.cookieless = e.cookieless.add(e_now);
-        } else {
-          v.cookieless = e.cookieless.sum(e_now);
-        }
-        e.activity = v.requests;
-        v.banned_until_s = e.banned_until_s > now_s ? e.banned_until_s : 0;
-        if (limits.max_requests && v.requests > limits.max_requests) v.over.push_back("rate");
-        if (limits.max_paths && v.paths > limits.max_paths) v.over.push_back("paths");
-        if (limits.max_4xx_percent && v.responses >= std::max<std::uint32_t>(1, limits.min_responses) &&
-            std::uint64_t{v.client_errors} * 100 > std::uint64_t{limits.max_4xx_percent} * v.responses)
-          v.over.push_back("4xx_share");
-        if (limits.max_cookieless && v.cookieless > limits.max_cookieless)
-          v.over.push_back("no_cookies");
-        return v;
+      [&](Entry& fresh) {
+        fresh.addr.store(source.bytes);
+        fresh.v6.store(source.is_v6, std::memory_order_relaxed);
+        fresh.site.store(site, std::memory_order_relaxed);
+        fresh.window_s.store(window_s, std::memory_order_relaxed);
       },
       // Least active first; a remembered ban outweighs any activity so
       // the ban is not re-issued by a source that got evicted.
-      [&](const Entry& e) -> std::uint64_t {
-        return e.activity + (e.banned_until_s > now_s ? (std::uint64_t{1} << 40) : 0);
+      [&](const Entry& old) -> std::uint64_t {
+        return old.activity.load(std::memory_order_relaxed) +
+               (old.banned_until_s.load(std::memory_order_relaxed) > now_s
+                    ? (std::uint64_t{1} << 40)
+                    : 0);
       });
+  // No slot (every claim of its set lost a race), or the slot was taken
+  // over by another source since it was found (a 64-bit key collision, or
+  // an eviction in between): this request is not tracked.
+  if (e == nullptr || !e->holds(site, source)) return v;
+  useWindow(*e, window_s);
+  v.requests = e->requests.add(e_now);
+  v.paths = e->paths.add(e_now, path_hash);
+  v.responses = e->responses.sum(e_now);
+  v.client_errors = e->client_errors.sum(e_now);
+  if (!has_cookie && e->cookie_set.load(std::memory_order_relaxed)) {
+    v.cookieless = e->cookieless.add(e_now);
+  } else {
+    v.cookieless = e->cookieless.sum(e_now);
+  }
+  e->activity.store(v.requests, std::memory_order_relaxed);
+  const std::int64_t banned = e->banned_until_s.load(std::memory_order_relaxed);
+  v.banned_until_s = banned > now_s ? banned : 0;
+  if (limits.max_requests && v.requests > limits.max_requests) v.over.push_back("rate");
+  if (limits.max_paths && v.paths > limits.max_paths) v.over.push_back("paths");
+  if (limits.max_4xx_percent && v.responses >= std::max<std::uint32_t>(1, limits.min_responses) &&
+      std::uint64_t{v.client_errors} * 100 > std::uint64_t{limits.max_4xx_percent} * v.responses)
+    v.over.push_back("4xx_share");
+  if (limits.max_cookieless && v.cookieless > limits.max_cookieless)
+    v.over.push_back("no_cookies");
+  return v;
 }
 
 void BehaviourTable::onResponse(std::uint32_t site, const common::IpPrefix& source, int status,
@@ -91,13 +124,12 @@ void BehaviourTable::onResponse(std::uint32_t site, const common::IpPrefix& sour
                                 std::int64_t now_s) {
   const auto window_s = static_cast<std::uint32_t>(limits.window.count());
   const std::uint32_t e_now = epochOf(window_s, now_s);
-  table_.find(keyOf(site, source), [&](Entry& e) {
-    if (!sameSource(e.addr, e.v6, source) || e.site != site) return;
-    resetIfWindowChanged(e, window_s);
-    e.responses.add(e_now);
-    if (status >= 400 && status < 500) e.client_errors.add(e_now);
-    if (set_cookie) e.cookie_set = true;
-  });
+  Entry* e = findEntry(site, source);
+  if (e == nullptr) return;
+  useWindow(*e, window_s);
+  e->responses.add(e_now);
+  if (status >= 400 && status < 500) e->client_errors.add(e_now);
+  if (set_cookie) e->cookie_set.store(true, std::memory_order_relaxed);
 }
 
 BehaviourTable::RecordPermit BehaviourTable::noteVerdict(std::uint32_t site,
@@ -106,24 +138,61 @@ BehaviourTable::RecordPermit BehaviourTable::noteVerdict(std::uint32_t site,
                                                          std::int64_t now_s,
                                                          std::uint32_t records_per_second) {
   RecordPermit permit;
-  table_.find(keyOf(site, source), [&](Entry& e) {
-    if (!sameSource(e.addr, e.v6, source) || e.site != site) return;
-    e.last_class = cls;
-    if (cls != BotClass::None && e.bot_requests != 0xffffffffu) ++e.bot_requests;
-    if (banned_until_s > e.banned_until_s) e.banned_until_s = banned_until_s;
-    if (e.record_second != now_s) {
-      e.record_second = now_s;
-      e.records_in_second = 0;
+  Entry* e = findEntry(site, source);
+  if (e == nullptr) {
+    // Untracked: nothing remembers the ban, so this caller issues it.
+    permit.ban = banned_until_s > 0;
+    return permit;
+  }
+  e->last_class.store(static_cast<std::uint8_t>(cls), std::memory_order_relaxed);
+  if (cls != BotClass::None) {
+    std::uint32_t n = e->bot_requests.load(std::memory_order_relaxed);
+    while (n != 0xffffffffu &&
+           !e->bot_requests.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) {
     }
-    if (records_per_second != 0 && e.records_in_second >= records_per_second) {
+  }
+  if (banned_until_s > 0) {
+    // The ban is set by whoever moves banned_until_s from "not banned now":
+    // workers racing on the same source's requests issue it once. A slot
+    // handed to another source in between gives the ban back (the caller
+    // still issues it for `source`).
+    std::int64_t cur = e->banned_until_s.load(std::memory_order_relaxed);
+    while (cur <= now_s) {
+      if (e->banned_until_s.compare_exchange_weak(cur, banned_until_s,
+                                                  std::memory_order_relaxed)) {
+        permit.ban = true;
+        if (!e->holds(site, source)) {
+          std::int64_t mine = banned_until_s;
+          e->banned_until_s.compare_exchange_strong(mine, 0, std::memory_order_relaxed);
+        }
+        break;
+      }
+    }
+  }
+  // At most records_per_second records per second (0: no limit); the
+  // second and its count share one word so that racing workers agree.
+  const std::uint64_t second = static_cast<std::uint32_t>(now_s);
+  std::uint64_t cur = e->records.load(std::memory_order_relaxed);
+  for (;;) {
+    std::uint64_t next;
+    if ((cur >> 32) != second) {
+      next = (second << 32) | 1u;
+    } else if (records_per_second != 0 && (cur & 0xffffffffu) >= records_per_second) {
       permit.write = false;
-      if (e.records_suppressed != 0xffffffffu) ++e.records_suppressed;
-      return;
+      break;
+    } else {
+      next = (cur & 0xffffffffu) == 0xffffffffu ? cur : cur + 1;
     }
-    ++e.records_in_second;
-    permit.suppressed_before = e.records_suppressed;
-    e.records_suppressed = 0;
-  });
+    if (e->records.compare_exchange_weak(cur, next, std::memory_order_relaxed)) break;
+  }
+  if (!permit.write) {
+    std::uint32_t n = e->records_suppressed.load(std::memory_order_relaxed);
+    while (n != 0xffffffffu &&
+           !e->records_suppressed.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) {
+    }
+    return permit;
+  }
+  permit.suppressed_before = e->records_suppressed.exchange(0, std::memory_order_relaxed);
   return permit;
 }
 
@@ -131,19 +200,21 @@ std::vector<SourceSummary> BehaviourTable::top(std::size_t n, std::optional<std:
                                                std::int64_t now_s) const {
   std::vector<SourceSummary> all;
   table_.forEach([&](const Entry& e) {
-    if (site && e.site != *site) return;
+    const std::uint32_t entry_site = e.site.load(std::memory_order_relaxed);
+    if (site && entry_site != *site) return;
     SourceSummary s;
-    s.site = e.site;
-    s.source.is_v6 = e.v6;
-    s.source.bytes = e.addr;
-    s.source.prefix_len = e.v6 ? 128 : 32;
-    const std::uint32_t e_now = epochOf(e.window_s, now_s);
+    s.site = entry_site;
+    s.source.is_v6 = e.v6.load(std::memory_order_relaxed);
+    s.source.bytes = e.addr.load();
+    s.source.prefix_len = s.source.is_v6 ? 128 : 32;
+    const std::uint32_t e_now = epochOf(e.window_s.load(std::memory_order_relaxed), now_s);
     s.requests = e.requests.sum(e_now);
     s.paths = e.paths.estimate(e_now);
     s.client_errors = e.client_errors.sum(e_now);
-    s.bot_requests = e.bot_requests;
-    s.last_class = e.last_class;
-    s.banned_until_s = e.banned_until_s > now_s ? e.banned_until_s : 0;
+    s.bot_requests = e.bot_requests.load(std::memory_order_relaxed);
+    s.last_class = static_cast<BotClass>(e.last_class.load(std::memory_order_relaxed));
+    const std::int64_t banned = e.banned_until_s.load(std::memory_order_relaxed);
+    s.banned_until_s = banned > now_s ? banned : 0;
     all.push_back(s);
   });
   std::sort(all.begin(), all.end(), [](const SourceSummary& a, const SourceSummary& b) {

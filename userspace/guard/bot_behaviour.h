@@ -6,16 +6,24 @@
 // distinct paths. Over a site's BehaviourLimits the source's requests are
 // class `behaviour` (bot_types.h).
 //
-// One fixed-size detail::ShardedTable (window_table.h): 64 shard locks, no
-// global lock, and a full set evicts its least active entry, so a spray
-// from millions of addresses costs a fixed amount of memory
-// (entryBytes() per tracked source, docs/bots.md "Memory"). The table
-// lives outside config snapshots, so a reload keeps the counts.
+// One fixed-size detail::AtomicTable (window_table.h): no lock at all, and
+// a full set evicts its least active entry, so a spray from millions of
+// addresses costs a fixed amount of memory (entryBytes() per tracked
+// source, docs/bots.md "Memory"). The table lives outside config
+// snapshots, so a reload keeps the counts.
 //
-// Thread-safe: every method locks one shard (top() and size walk them one
-// at a time). Request-path methods take `now_s` from the caller's clock.
+// Thread-safe without locks (DESIGN.md: none on the request path): every
+// field of an entry is an atomic; what must happen once (a ban, the BOT
+// record limiter's second) is a compare-and-swap. What that costs: a count
+// racing with its entry's eviction lands in the slot's next owner or is
+// lost (the windows are estimates, never a crash); a request the table
+// cannot claim a slot for under extreme contention is counted nowhere and
+// passes as untracked. top() and sizeSlow() walk the table reading values
+// workers may be updating. Request-path methods take `now_s` from the
+// caller's clock.
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -73,12 +81,16 @@ class BehaviourTable {
   struct RecordPermit {
     bool write = true;
     std::uint32_t suppressed_before = 0;  // records left out since the last written one
+    // `banned_until_s` was given and this call set the ban (the source was
+    // not banned at `now_s`): the caller issues it. Of racing calls for
+    // one source exactly one gets true; an untracked source always does.
+    bool ban = false;
   };
 
   // Records the class given to its last request (and, for a ban, until
   // when it is banned so the ban is not issued again), and decides whether
-  // its BOT record is written. An untracked source is always permitted.
-  // Worker threads.
+  // its BOT record is written and whether the caller issues the ban. An
+  // untracked source is always permitted. Worker threads.
   RecordPermit noteVerdict(std::uint32_t site, const common::IpPrefix& source, BotClass cls,
                            std::int64_t banned_until_s, std::int64_t now_s,
                            std::uint32_t records_per_second);
@@ -91,33 +103,45 @@ class BehaviourTable {
   std::size_t capacity() const { return table_.capacity(); }
   std::size_t sizeSlow() const { return table_.sizeSlow(); }
   std::uint64_t evictions() const { return table_.evictions(); }
-  static constexpr std::size_t entryBytes() { return detail::ShardedTable<Entry>::slotBytes(); }
+  static constexpr std::size_t entryBytes() { return detail::AtomicTable<Entry>::slotBytes(); }
 
  private:
+  // One (site, source). The identity (addr, v6, site, and window_s, the
+  // window the counts are kept in) is written by init() before the key is
+  // published; every other field is updated by workers, relaxed.
   struct Entry {
-    std::array<std::uint8_t, 16> addr{};
-    bool v6 = false;
-    bool cookie_set = false;  // the site set a cookie on this source
-    BotClass last_class = BotClass::None;
-    std::uint32_t site = 0;
-    std::uint32_t window_s = 0;   // the window the buckets below were counted in
-    std::uint32_t activity = 0;   // requests in the window at the last count (eviction weight)
-    std::uint32_t bot_requests = 0;
-    std::int64_t banned_until_s = 0;
-    std::int64_t record_second = 0;      // second of the last written BOT record
-    std::uint32_t records_in_second = 0;
-    std::uint32_t records_suppressed = 0;
-    detail::WindowCount requests;
-    detail::WindowCount responses;
-    detail::WindowCount client_errors;
-    detail::WindowCount cookieless;
-    detail::DistinctSketch paths;
+    detail::AtomicBytes<16> addr;
+    std::atomic<bool> v6{false};
+    std::atomic<bool> cookie_set{false};  // the site set a cookie on this source
+    std::atomic<std::uint8_t> last_class{0};  // a BotClass
+    std::atomic<std::uint32_t> site{0};
+    std::atomic<std::uint32_t> window_s{0};  // the window the counts below were counted in
+    std::atomic<std::uint32_t> activity{0};  // requests in the window at the last count (eviction weight)
+    std::atomic<std::uint32_t> bot_requests{0};
+    std::atomic<std::uint32_t> records_suppressed{0};
+    std::atomic<std::int64_t> banned_until_s{0};
+    // BOT record limiter: second of the last written record << 32 | records
+    // written in that second (seconds since 1970 fit 32 bits until 2106).
+    std::atomic<std::uint64_t> records{0};
+    detail::AtomicWindowCount requests;
+    detail::AtomicWindowCount responses;
+    detail::AtomicWindowCount client_errors;
+    detail::AtomicWindowCount cookieless;
+    detail::AtomicDistinctSketch paths;
+
+    void clear();
+    void clearCounts();
+    bool holds(std::uint32_t site, const common::IpPrefix& source) const;
   };
 
   std::uint64_t keyOf(std::uint32_t site, const common::IpPrefix& source) const;
-  static void resetIfWindowChanged(Entry& e, std::uint32_t window_s);
+  // `e`'s counts are of `window_s`, clearing them when a reload changed it.
+  static void useWindow(Entry& e, std::uint32_t window_s);
+  // `source`'s entry or nullptr (absent, or the slot holds another source
+  // after a key collision or an eviction).
+  Entry* findEntry(std::uint32_t site, const common::IpPrefix& source);
 
-  mutable detail::ShardedTable<Entry> table_;
+  mutable detail::AtomicTable<Entry> table_;
   std::uint64_t seed_;
 };
 

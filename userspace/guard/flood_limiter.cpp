@@ -13,9 +13,9 @@ namespace mamori::guard {
 using common::Error;
 using common::Result;
 using common::Status;
-using detail::ShardedTable;
+using detail::AtomicTable;
+using detail::AtomicWindowCount;
 using detail::Window;
-using detail::WindowCount;
 
 const char* floodLimitName(FloodLimit limit) {
   switch (limit) {
@@ -64,7 +64,8 @@ Status validate(const FloodSiteConfig& site) {
   for (FloodLimit l :
        {FloodLimit::PerIp, FloodLimit::PerPrefix, FloodLimit::PerPath, FloodLimit::PerSite}) {
     const FloodRate& r = site.rate(l);
-    // 60000: the per-bucket counts are 16-bit (guard/window_table.h).
+    // 60000: the documented range (docs/l7-dos.md), from when bucket
+    // counts were 16-bit; the lock-free windows count to 2^32.
     if (r.requests > 60000)
       return bad(std::string(floodLimitName(l)) + ".requests must be 0..60000");
     if (r.window < std::chrono::seconds(1) || r.window > std::chrono::hours(24))
@@ -116,92 +117,80 @@ common::IpPrefix networkOf(const common::IpPrefix& host) {
 
 // "Logged in this window" state of one (subject, limit): the record of a
 // window is written on its first refusal, carrying the refusals counted
-// since the previous record.
+// since the previous record. One word, (window index + 1) << 32 | refusals
+// since that record, so that of racing workers exactly one writes the
+// window's record.
 struct LogMark {
-  std::uint32_t period = 0;   // window index + 1 of the last record; 0: none yet
-  std::uint32_t refused = 0;  // refusals since that record (saturating)
+  std::atomic<std::uint64_t> word{0};
 
   // Counts one refusal at window index `period_now`; returns the refusals
-  // to report when a record is due now, else 0.
+  // to report when a record is due now (to exactly one caller per window),
+  // else 0. A caller whose clock is behind a racing one's counts into the
+  // newer window.
   std::uint32_t refuse(std::uint32_t period_now) {
-    if (refused != 0xffffffffu) ++refused;
-    if (period == period_now + 1) return 0;
-    period = period_now + 1;
-    const std::uint32_t n = refused;
-    refused = 0;
-    return n;
+    const std::uint64_t tag = std::uint64_t{period_now} + 1;
+    std::uint64_t cur = word.load(std::memory_order_relaxed);
+    for (;;) {
+      const std::uint64_t refused = (cur & 0xffffffffu) + ((cur & 0xffffffffu) != 0xffffffffu);
+      if ((cur >> 32) >= tag) {
+        if (word.compare_exchange_weak(cur, (cur & ~std::uint64_t{0xffffffffu}) | refused,
+                                       std::memory_order_relaxed))
+          return 0;
+      } else if (word.compare_exchange_weak(cur, tag << 32, std::memory_order_relaxed)) {
+        return static_cast<std::uint32_t>(refused);
+      }
+    }
   }
+  void clear() { word.store(0, std::memory_order_relaxed); }
 };
 
+// Every field is an atomic of its own (AtomicTable, window_table.h): the
+// address is written by init() before the key is published.
 struct SourceEntry {
-  WindowCount ip;      // per_ip
-  WindowCount excess;  // refusals by per_ip and per_path, ban window
-  std::int64_t banned_until_s = 0;
+  AtomicWindowCount ip;      // per_ip
+  AtomicWindowCount excess;  // refusals by per_ip and per_path, ban window
+  std::atomic<std::int64_t> banned_until_s{0};
   LogMark ip_mark;
   LogMark path_mark;
-  std::array<std::uint8_t, 16> addr{};
-  bool v6 = false;
+  detail::AtomicBytes<16> addr;
+  std::atomic<bool> v6{false};
+
+  void clear() {
+    ip.clear();
+    excess.clear();
+    banned_until_s.store(0, std::memory_order_relaxed);
+    ip_mark.clear();
+    path_mark.clear();
+    addr.clear();
+    v6.store(false, std::memory_order_relaxed);
+  }
+  // Whether this slot still holds `host`: false when it was evicted and
+  // re-claimed for another source since the caller found it.
+  bool holds(const common::IpPrefix& host) const {
+    return v6.load(std::memory_order_relaxed) == host.is_v6 && addr.load() == host.bytes;
+  }
+  common::IpPrefix source() const {
+    common::IpPrefix out;
+    out.is_v6 = v6.load(std::memory_order_relaxed);
+    out.bytes = addr.load();
+    out.prefix_len = static_cast<std::uint8_t>(out.maxPrefix());
+    return out;
+  }
 };
 
 struct PrefixEntry {
-  WindowCount count;
+  AtomicWindowCount count;
   LogMark mark;
+  void clear() {
+    count.clear();
+    mark.clear();
+  }
 };
 
 struct PathEntry {
-  WindowCount count;
+  AtomicWindowCount count;
+  void clear() { count.clear(); }
 };
-
-// A windowed count of a whole site, bumped by every worker: one 64-bit
-// atomic per bucket holding (bucket period + 1) << 32 | count, so a bucket
-// turning over and an increment are one compare-and-swap, with no lock.
-struct AtomicWindowCount {
-  std::array<std::atomic<std::uint64_t>, detail::kBuckets> buckets{};
-
-  std::uint32_t add(std::uint32_t e) {
-    std::atomic<std::uint64_t>& b = buckets[e % detail::kBuckets];
-    const std::uint64_t tag = std::uint64_t{e} + 1;
-    std::uint64_t cur = b.load(std::memory_order_relaxed);
-    for (;;) {
-      std::uint64_t next;
-      if ((cur >> 32) == tag) {
-        if ((cur & 0xffffffffu) == 0xffffffffu) break;  // saturated
-        next = cur + 1;
-      } else if ((cur >> 32) > tag) {
-        break;  // a racing thread already moved this bucket on: drop the count
-      } else {
-        next = (tag << 32) | 1u;
-      }
-      if (b.compare_exchange_weak(cur, next, std::memory_order_relaxed)) break;
-    }
-    return sum(e);
-  }
-  std::uint32_t sum(std::uint32_t e) const {
-    std::uint64_t total = 0;
-    for (const auto& b : buckets) {
-      const std::uint64_t v = b.load(std::memory_order_relaxed);
-      const std::uint64_t tag = v >> 32;
-      if (tag == 0) continue;
-      const std::uint64_t period = tag - 1;
-      if (period > e || e >= period + detail::kBuckets) continue;
-      total += v & 0xffffffffu;
-    }
-    return static_cast<std::uint32_t>(std::min<std::uint64_t>(total, 0xffffffffu));
-  }
-  // Periods from `e` on until the count, with nothing added, is under
-  // `threshold`.
-  std::uint32_t periodsUntilBelow(std::uint32_t e, std::uint32_t threshold) const {
-    for (std::uint32_t k = 1; k <= detail::kBuckets; ++k)
-      if (sum(e + k) < threshold) return k;
-    return static_cast<std::uint32_t>(detail::kBuckets);
-  }
-};
-
-std::uint32_t periodsUntilBelow(const WindowCount& w, std::uint32_t e, std::uint32_t threshold) {
-  for (std::uint32_t k = 1; k <= detail::kBuckets; ++k)
-    if (w.sum(e + k) < threshold) return k;
-  return static_cast<std::uint32_t>(detail::kBuckets);
-}
 
 // Seconds from `now_s` to the start of bucket period e + k.
 std::chrono::seconds untilPeriod(const Window& w, std::uint32_t e, std::uint32_t k,
@@ -221,9 +210,9 @@ struct SiteState {
   explicit SiteState(const FloodTables& t)
       : sources(t.sources), prefixes(t.prefixes), paths(t.paths) {}
 
-  ShardedTable<SourceEntry> sources;
-  ShardedTable<PrefixEntry> prefixes;
-  ShardedTable<PathEntry> paths;
+  AtomicTable<SourceEntry> sources;
+  AtomicTable<PrefixEntry> prefixes;
+  AtomicTable<PathEntry> paths;
   AtomicWindowCount site_count;
   std::atomic<std::uint32_t> site_logged{0};  // window index + 1 of the last per_site record
   std::atomic<std::uint64_t> site_refused_since{0};
@@ -370,59 +359,73 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
   const std::uint32_t e_ip = site.ip.epoch(now_s);
   const std::uint32_t e_ban = site.ban.epoch(now_s);
   auto source_weight = [&](const SourceEntry& v) -> std::uint64_t {
-    if (v.banned_until_s > now_s) return ~std::uint64_t{0};
+    if (v.banned_until_s.load(std::memory_order_relaxed) > now_s) return ~std::uint64_t{0};
     return std::uint64_t{v.ip.sum(e_ip)} + v.excess.sum(e_ban);
+  };
+  // The address is the entry's identity: written before the key is
+  // published (AtomicTable::acquire), read by status() and liftBan().
+  auto source_init = [&](SourceEntry& v) {
+    v.addr.store(host.bytes);
+    v.v6.store(host.is_v6, std::memory_order_relaxed);
   };
 
   // Adds one excess request of the source; bans it when it reaches
-  // ban_after. Runs under the source's shard lock; returns true when a ban
-  // is due (issued by the caller, outside the lock).
+  // ban_after. Returns true for the one caller that set the ban (a
+  // compare-and-swap of banned_until_s from "not banned now"), which issues
+  // it after the table work; racing workers over the same threshold see
+  // the ban set and only refuse. An entry that was evicted and re-claimed
+  // for another source since it was found is not banned (the excess lands
+  // in the new source's count: an approximation); if that happens between
+  // the check and the compare-and-swap, the ban is taken back from the
+  // new owner and still issued for `host`.
   auto addExcess = [&](SourceEntry& v) {
     const std::uint32_t excess = v.excess.add(e_ban);
-    if (cfg.ban_after == 0 || excess < cfg.ban_after || v.banned_until_s > now_s) return false;
-    v.banned_until_s = now_s + cfg.ban_ttl.count();
-    return true;
+    if (cfg.ban_after == 0 || excess < cfg.ban_after || !v.holds(host)) return false;
+    const std::int64_t until = now_s + cfg.ban_ttl.count();
+    std::int64_t cur = v.banned_until_s.load(std::memory_order_relaxed);
+    while (cur <= now_s) {
+      if (v.banned_until_s.compare_exchange_weak(cur, until, std::memory_order_relaxed)) {
+        if (!v.holds(host)) {
+          std::int64_t mine = until;
+          v.banned_until_s.compare_exchange_strong(mine, 0, std::memory_order_relaxed);
+        }
+        return true;
+      }
+    }
+    return false;
   };
   bool ban_due = false;
 
-  // 1. per_ip, and a standing ban.
+  // 1. per_ip, and a standing ban. A source the table cannot track right
+  // now (acquire() lost every race for its set: nullptr) is not counted by
+  // per_ip nor banned for this request; the other limits still apply.
   bool refused = false;
   std::uint32_t ip_count = 0;
   std::uint32_t report = 0;
   const FloodRate& r_ip = cfg.per_ip;
-  st.sources.upsert(
-      src_key,
-      [&](SourceEntry& v, bool inserted) {
-        if (inserted) {
-          v.addr = host.bytes;
-          v.v6 = host.is_v6;
-        }
-        ip_count = v.ip.add(e_ip);
-        if (v.banned_until_s > now_s) {
-          // Banned, yet still reaching us: no shield, or a request that was
-          // in flight. Refused at the site until the ban ends; the ban
-          // record was written when it was issued.
-          refuse(FloodLimit::PerIp, std::chrono::seconds(v.banned_until_s - now_s),
-                 FloodAction::TooManyRequests);
-          refused = true;
-          return 0;
-        }
-        if (r_ip.requests == 0 || ip_count <= r_ip.requests) return 0;
-        refuse(FloodLimit::PerIp,
-               untilPeriod(site.ip, e_ip, periodsUntilBelow(v.ip, e_ip, r_ip.requests), now_s),
-               FloodAction::TooManyRequests);
-        refused = true;
-        report = v.ip_mark.refuse(windowIndex(r_ip.window, now_s));
-        ban_due = addExcess(v);
-        return 0;
-      },
-      source_weight);
-  if (refused) {
-    if (ban_due) {
-      d.action = FloodAction::Ban;
-      event(FloodLimit::PerIp, FloodAction::Ban, host, ip_count, report);
-    } else if (report) {
-      event(FloodLimit::PerIp, FloodAction::TooManyRequests, host, ip_count, report);
+  if (SourceEntry* v = st.sources.acquire(src_key, source_init, source_weight)) {
+    ip_count = v->ip.add(e_ip);
+    const std::int64_t banned_until = v->banned_until_s.load(std::memory_order_relaxed);
+    if (banned_until > now_s) {
+      // Banned, yet still reaching us: no shield, or a request that was
+      // in flight. Refused at the site until the ban ends; the ban record
+      // was written when it was issued.
+      refuse(FloodLimit::PerIp, std::chrono::seconds(banned_until - now_s),
+             FloodAction::TooManyRequests);
+      refused = true;
+    } else if (r_ip.requests != 0 && ip_count > r_ip.requests) {
+      refuse(FloodLimit::PerIp,
+             untilPeriod(site.ip, e_ip, v->ip.periodsUntilBelow(e_ip, r_ip.requests), now_s),
+             FloodAction::TooManyRequests);
+      refused = true;
+      report = v->ip_mark.refuse(windowIndex(r_ip.window, now_s));
+      ban_due = addExcess(*v);
+      if (ban_due) {
+        d.action = FloodAction::Ban;
+        event(FloodLimit::PerIp, FloodAction::Ban, host, ip_count, report);
+      } else if (report) {
+        event(FloodLimit::PerIp, FloodAction::TooManyRequests, host, ip_count, report);
+      }
     }
   }
 
@@ -431,22 +434,18 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
     const common::IpPrefix net = networkOf(host);
     const std::uint32_t e = site.prefix.epoch(now_s);
     const std::uint32_t limit = cfg.per_prefix.requests;
-    std::uint32_t count = 0;
-    st.prefixes.upsert(
-        impl_->prefixKey(net),
-        [&](PrefixEntry& v, bool) {
-          count = v.count.add(e);
-          if (count <= limit) return 0;
-          refuse(FloodLimit::PerPrefix,
-                 untilPeriod(site.prefix, e, periodsUntilBelow(v.count, e, limit), now_s),
-                 FloodAction::TooManyRequests);
-          refused = true;
-          report = v.mark.refuse(windowIndex(cfg.per_prefix.window, now_s));
-          return 0;
-        },
-        [&](const PrefixEntry& v) { return v.count.sum(e); });
-    if (refused && report)
-      event(FloodLimit::PerPrefix, FloodAction::TooManyRequests, net, count, report);
+    PrefixEntry* v = st.prefixes.acquire(
+        impl_->prefixKey(net), [](PrefixEntry&) {},
+        [&](const PrefixEntry& p) { return p.count.sum(e); });
+    const std::uint32_t count = v ? v->count.add(e) : 0;
+    if (count > limit) {
+      refuse(FloodLimit::PerPrefix,
+             untilPeriod(site.prefix, e, v->count.periodsUntilBelow(e, limit), now_s),
+             FloodAction::TooManyRequests);
+      refused = true;
+      report = v->mark.refuse(windowIndex(cfg.per_prefix.window, now_s));
+      if (report) event(FloodLimit::PerPrefix, FloodAction::TooManyRequests, net, count, report);
+    }
   }
 
   // 3. per_path: a source hammering one URL (a search, a login, an
@@ -454,34 +453,21 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
   if (!refused && cfg.per_path.requests != 0) {
     const std::uint32_t e = site.path.epoch(now_s);
     const std::uint32_t limit = cfg.per_path.requests;
-    std::uint32_t count = 0;
-    std::chrono::seconds retry{0};
-    st.paths.upsert(
-        impl_->pathKey(host, path),
-        [&](PathEntry& v, bool) {
-          count = v.count.add(e);
-          if (count > limit)
-            retry = untilPeriod(site.path, e, periodsUntilBelow(v.count, e, limit), now_s);
-          return 0;
-        },
+    PathEntry* p = st.paths.acquire(
+        impl_->pathKey(host, path), [](PathEntry&) {},
         [&](const PathEntry& v) { return v.count.sum(e); });
+    const std::uint32_t count = p ? p->count.add(e) : 0;
     if (count > limit) {
-      refuse(FloodLimit::PerPath, retry, FloodAction::TooManyRequests);
+      refuse(FloodLimit::PerPath,
+             untilPeriod(site.path, e, p->count.periodsUntilBelow(e, limit), now_s),
+             FloodAction::TooManyRequests);
       refused = true;
       // Back to the source's entry: the excess that leads to a ban and the
       // per-source log mark of this limit.
-      st.sources.upsert(
-          src_key,
-          [&](SourceEntry& v, bool inserted) {
-            if (inserted) {
-              v.addr = host.bytes;
-              v.v6 = host.is_v6;
-            }
-            report = v.path_mark.refuse(windowIndex(cfg.per_path.window, now_s));
-            ban_due = addExcess(v);
-            return 0;
-          },
-          source_weight);
+      if (SourceEntry* v = st.sources.acquire(src_key, source_init, source_weight)) {
+        report = v->path_mark.refuse(windowIndex(cfg.per_path.window, now_s));
+        ban_due = addExcess(*v);
+      }
       if (ban_due) {
         d.action = FloodAction::Ban;
         event(FloodLimit::PerPath, FloodAction::Ban, host, count, report);
@@ -524,13 +510,10 @@ std::size_t FloodLimiter::liftBan(const common::IpPrefix& source) {
   std::size_t released = 0;
   for (Site& site : impl_->sites) {
     site.state->sources.updateEach([&](SourceEntry& v) {
-      common::IpPrefix host;
-      host.is_v6 = v.v6;
-      host.bytes = v.addr;
-      host.prefix_len = static_cast<uint8_t>(host.maxPrefix());
-      if (v.banned_until_s == 0 || !source.contains(host)) return;
-      v.banned_until_s = 0;
-      v.excess = WindowCount{};
+      if (v.banned_until_s.load(std::memory_order_relaxed) == 0 || !source.contains(v.source()))
+        return;
+      v.banned_until_s.store(0, std::memory_order_relaxed);
+      v.excess.clear();
       ++released;
     });
   }
@@ -557,12 +540,11 @@ Result<FloodSiteStatus> FloodLimiter::status(std::string_view name, std::size_t 
   st.sources.forEach([&](const SourceEntry& v) {
     FloodSourceStatus s;
     s.excess = v.excess.sum(e_ban);
-    s.banned_s = std::max<std::int64_t>(0, v.banned_until_s - now_s);
+    s.banned_s =
+        std::max<std::int64_t>(0, v.banned_until_s.load(std::memory_order_relaxed) - now_s);
     if (s.excess == 0 && s.banned_s == 0) return;
     s.requests = v.ip.sum(e_ip);
-    s.source.is_v6 = v.v6;
-    s.source.bytes = v.addr;
-    s.source.prefix_len = static_cast<std::uint8_t>(s.source.maxPrefix());
+    s.source = v.source();
     all.push_back(s);
   });
   std::sort(all.begin(), all.end(), [](const FloodSourceStatus& a, const FloodSourceStatus& b) {
@@ -583,8 +565,8 @@ std::size_t FloodLimiter::memoryBytes() const {
   return total;
 }
 
-std::size_t FloodLimiter::sourceEntryBytes() { return ShardedTable<SourceEntry>::slotBytes(); }
-std::size_t FloodLimiter::prefixEntryBytes() { return ShardedTable<PrefixEntry>::slotBytes(); }
-std::size_t FloodLimiter::pathEntryBytes() { return ShardedTable<PathEntry>::slotBytes(); }
+std::size_t FloodLimiter::sourceEntryBytes() { return AtomicTable<SourceEntry>::slotBytes(); }
+std::size_t FloodLimiter::prefixEntryBytes() { return AtomicTable<PrefixEntry>::slotBytes(); }
+std::size_t FloodLimiter::pathEntryBytes() { return AtomicTable<PathEntry>::slotBytes(); }
 
 }  // namespace mamori::guard

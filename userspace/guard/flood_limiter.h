@@ -23,16 +23,22 @@
 // innocent neighbour of the heavy users.
 //
 // Memory is fixed at create(): per site three set-associative tables
-// (sources, prefixes, paths; guard/window_table.h) whose eviction drops the
-// entry with the smallest windowed count, so a spray of one-off addresses
-// evicts itself and heavy hitters stay.
+// (sources, prefixes, paths; guard/window_table.h AtomicTable) whose
+// eviction drops the entry with the smallest windowed count, so a spray of
+// one-off addresses evicts itself and heavy hitters stay.
 //
 // Threading: check() and status() may be called from any thread at once.
-// check() takes at most three shard locks one after the other (never two at
-// once, never a global lock); the per-site counter is atomics only. The
-// configuration is immutable after create(); a reload builds a new limiter
-// that takes over the tables of sites whose windows and table sizes did not
-// change (FloodOptions::carry_over_from).
+// check() takes no lock (DESIGN.md: none on the request path): every
+// counter is an atomic, and the decisions taken once (a ban, a window's
+// log record) are compare-and-swaps, so of workers racing over the same
+// threshold exactly one issues the ban. What that costs: a count that races
+// with its entry being evicted lands in the entry's next owner or is lost
+// (counts are approximate under a spray, never a crash), and a source the
+// table cannot claim a slot for under extreme contention is not counted by
+// per_ip/per_path for that request. The configuration is immutable after
+// create(); a reload builds a new limiter that takes over the tables of
+// sites whose windows and table sizes did not change
+// (FloodOptions::carry_over_from).
 
 #include <array>
 #include <atomic>
@@ -60,7 +66,7 @@ const char* floodLimitName(FloodLimit limit);
 
 // One windowed threshold. `requests` == 0 turns the limit off.
 struct FloodRate {
-  std::uint32_t requests = 0;  // 1..60000 when on (16-bit bucket counts)
+  std::uint32_t requests = 0;  // 1..60000 when on
   std::chrono::seconds window{60};
   bool operator==(const FloodRate&) const = default;
 };
@@ -190,7 +196,8 @@ class FloodLimiter {
   // Counts one request of `site` from `client` (a host address; an
   // IPv4-mapped IPv6 address counts as the IPv4 one) for `path` (the
   // normalised path, without query) and decides. A ban is written to the
-  // BanSink from here, outside the table locks, unless `xdp_ban` is false
+  // BanSink from here, once per ban (by the one racing caller that set it),
+  // unless `xdp_ban` is false
   // (a client seen through a trusted proxy: its packets come from the
   // proxy, so an XDP ban would cut the proxy off); the site refuses a
   // banned source either way. An unknown `site` passes. Never fails; any

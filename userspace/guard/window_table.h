@@ -143,6 +143,16 @@ struct DistinctSketch {
 // locks there). Every field is a std::atomic updated on its own, relaxed:
 // the counters are estimates anyway, so a count racing with a bucket
 // turning over may be lost, never a crash or a torn word.
+//
+// A bucket tagged with a period more than kFuturePeriods after the caller's
+// cannot hold a count of a thread whose clock read was a moment apart: it
+// is a count of another time scale (another window length), left by a
+// thread that counted into a slot just as the slot was cleared and handed
+// to a key with another window, or as a reload changed the window. Such a
+// bucket is turned over like a stale one instead of being kept, since it
+// would otherwise swallow every count of its bucket index for as long as
+// the entry lives.
+inline constexpr std::uint64_t kFuturePeriods = 4 * kBuckets;
 
 // A windowed count: one 64-bit word per bucket holding (bucket period + 1)
 // << 32 | count, so turning a bucket over and counting into it is one
@@ -162,7 +172,7 @@ struct AtomicWindowCount {
       if ((cur >> 32) == tag) {
         if ((cur & 0xffffffffu) == 0xffffffffu) break;  // saturated
         next = cur + 1;
-      } else if ((cur >> 32) > tag) {
+      } else if ((cur >> 32) > tag && (cur >> 32) - tag <= kFuturePeriods) {
         break;
       } else {
         next = (tag << 32) | 1u;
@@ -221,7 +231,7 @@ struct AtomicDistinctSketch {
     Bucket& b = buckets[e % kBuckets];
     const std::uint64_t tag = std::uint64_t{e} + 1;
     std::uint64_t cur = b.tag.load(std::memory_order_acquire);
-    while (cur < tag) {
+    while (cur < tag || cur - tag > kFuturePeriods) {
       if (b.tag.compare_exchange_weak(cur, tag, std::memory_order_acq_rel)) {
         b.bits[0].store(0, std::memory_order_relaxed);
         b.bits[1].store(0, std::memory_order_relaxed);

@@ -7,10 +7,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include "admin/commands.h"
 #include "config/loader.h"
@@ -237,6 +240,26 @@ TEST_F(BotProtectionTest, BanGoesToTheSinkOnceAndBlocksMeanwhile) {
   EXPECT_EQ((*top)[0].banned_for_s, 600);
   clock_.advance(601s);
   EXPECT_EQ(send(browser()).action, net::Verdict::Action::Pass);
+}
+
+// Four workers racing on one scanner's requests: each request is refused,
+// and the ban goes to the sink once (the behaviour table's compare-and-swap
+// picks the one worker that issues it).
+TEST_F(BotProtectionTest, ConcurrentWorkersIssueTheBanOnce) {
+  make("          ban_ttl: 10m\n          actions: {scanner: ban}\n");
+  const http::Request scanner = request("nikto/2.5");
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i)
+        if (send(scanner).status == 403) ++refused;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(refused.load(), 800);
+  ASSERT_EQ(sink_.bans.size(), 1u);
+  EXPECT_EQ(sink_.bans[0].first, "192.0.2.7");
+  EXPECT_EQ(bp_->stats().bans, 1u);
 }
 
 // Behind a trusted proxy (a CDN, a load balancer) the client is the

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
+#include <vector>
 
 namespace mamori::guard {
 namespace {
@@ -108,7 +111,9 @@ TEST(BehaviourTable, BoundedUnderASpray) {
   ASSERT_EQ(top.size(), 1u);
   EXPECT_EQ(top[0].source.toString(), "198.51.100.1");
   EXPECT_EQ(top[0].requests, 50u);
-  EXPECT_LE(BehaviourTable::entryBytes(), 256u);
+  // docs/bots.md quotes it: four windows of six 64-bit words, a sketch of
+  // six 24-byte buckets, the identity and the verdict state.
+  EXPECT_EQ(BehaviourTable::entryBytes(), 400u);
 }
 
 TEST(BehaviourTable, TopOrdersByBotRequestsAndRemembersBans) {
@@ -147,6 +152,91 @@ TEST(BehaviourTable, BotRecordsAreRateLimitedPerSource) {
   t.onRequest(1, ip("192.0.2.4"), 1, true, l, 7);
   EXPECT_TRUE(t.noteVerdict(1, ip("192.0.2.4"), BotClass::Tool, 0, 7, 10).write);
   EXPECT_TRUE(t.noteVerdict(1, ip("192.0.2.99"), BotClass::Tool, 0, 7, 10).write);
+}
+
+// Lock-free table: four workers counting one source see every request
+// (exact at a fixed clock), and of the workers racing to ban it exactly
+// one is told to issue the ban.
+TEST(BehaviourTable, ConcurrentRequestsOfOneSourceAndOneBan) {
+  BehaviourTable t(1024);
+  BehaviourLimits l;
+  const auto src = ip("192.0.2.60");
+  constexpr int kThreads = 4, kEach = 5000;
+  std::atomic<int> bans{0}, written{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kThreads; ++w)
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        BehaviourView v = t.onRequest(1, src, static_cast<std::uint64_t>(i) << 57, true, l, 50);
+        // Every request over the rate asks for a ban until one is remembered.
+        const std::int64_t until = v.banned_until_s > 0 ? 0 : 50 + 600;
+        auto permit = t.noteVerdict(1, src, BotClass::Scanner, until, 50, 10);
+        if (permit.ban) ++bans;
+        if (permit.write) ++written;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bans.load(), 1);
+  EXPECT_EQ(written.load(), 10);  // the per-second record budget, shared by the workers
+  auto top = t.top(1, 1, 50);
+  ASSERT_EQ(top.size(), 1u);
+  EXPECT_EQ(top[0].requests, std::uint32_t{kThreads} * kEach);
+  EXPECT_EQ(top[0].bot_requests, std::uint64_t{kThreads} * kEach);
+  EXPECT_EQ(top[0].banned_until_s, 650);
+  EXPECT_EQ(top[0].paths, detail::DistinctSketch::kSaturated);  // 128 distinct bits set
+  // The next second's first record says how many were left out.
+  auto p = t.noteVerdict(1, src, BotClass::Scanner, 0, 51, 10);
+  EXPECT_TRUE(p.write);
+  EXPECT_EQ(p.suppressed_before, std::uint32_t{kThreads} * kEach - 10);
+}
+
+// A spray of one-off sources from four workers: bounded, no crash, and a
+// source with a remembered ban is not evicted (its weight outweighs any
+// activity), so the ban is not issued again.
+TEST(BehaviourTable, ConcurrentSprayStaysBoundedAndKeepsTheBan) {
+  BehaviourTable t(512);
+  BehaviourLimits l;
+  const auto banned = ip("198.51.100.7");
+  t.onRequest(1, banned, 1, true, l, 5);
+  ASSERT_TRUE(t.noteVerdict(1, banned, BotClass::Scanner, 1000, 5, 10).ban);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 4; ++w)
+    threads.emplace_back([&, w] {
+      common::IpPrefix p = ip("10.0.0.0");
+      for (int i = 0; i < 25000; ++i) {
+        p.bytes[1] = static_cast<std::uint8_t>(w);
+        p.bytes[2] = static_cast<std::uint8_t>(i >> 8);
+        p.bytes[3] = static_cast<std::uint8_t>(i);
+        t.onRequest(1 + (i & 1), p, static_cast<std::uint64_t>(i), i % 3 == 0, l, 5);
+        t.onResponse(1 + (i & 1), p, 404, true, l, 5);
+        t.noteVerdict(1 + (i & 1), p, BotClass::Tool, 0, 5, 10);
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_LE(t.sizeSlow(), t.capacity());
+  EXPECT_GT(t.evictions(), 0u);
+  EXPECT_EQ(t.onRequest(1, banned, 1, true, l, 6).banned_until_s, 1000);
+  EXPECT_FALSE(t.noteVerdict(1, banned, BotClass::Scanner, 1006, 6, 10).ban);
+}
+
+// A reload that changes the window clears the source's counts once: the
+// old buckets mean nothing in the new bucket length.
+TEST(BehaviourTable, ChangedWindowStartsTheCountsAgain) {
+  BehaviourTable t(1024);
+  BehaviourLimits l;
+  l.window = std::chrono::seconds(60);
+  const auto src = ip("192.0.2.61");
+  for (int i = 0; i < 7; ++i) t.onRequest(1, src, 1, true, l, 3600);
+  l.window = std::chrono::seconds(600);
+  EXPECT_EQ(t.onRequest(1, src, 1, true, l, 3600).requests, 1u);
+  EXPECT_EQ(t.onRequest(1, src, 1, true, l, 3601).requests, 2u);
+  // A straggler of the old window (a worker still on the old snapshot)
+  // clears again, and the new window's next count starts over as well.
+  l.window = std::chrono::seconds(60);
+  EXPECT_EQ(t.onRequest(1, src, 1, true, l, 3601).requests, 1u);
+  l.window = std::chrono::seconds(600);
+  EXPECT_EQ(t.onRequest(1, src, 1, true, l, 3602).requests, 1u);
+  EXPECT_EQ(t.onRequest(1, src, 1, true, l, 3602).requests, 2u);
 }
 
 }  // namespace

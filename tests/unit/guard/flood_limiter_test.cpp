@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -389,20 +390,127 @@ TEST_F(FloodLimiterTest, ConcurrentSiteCounterIsExact) {
   EXPECT_EQ(st->counters.checked, 20000u);
 }
 
-// docs/l7-dos.md quotes these sizes (the memory cost per tracked source).
+// Lock-free check(): four workers flooding one source over per_ip. Every
+// count is exact at a fixed clock, so exactly per_ip.requests requests
+// pass, and of the workers racing over ban_after exactly one issues the
+// ban and reports it.
+TEST_F(FloodLimiterTest, ConcurrentFloodOfOneSourceIsBannedExactlyOnce) {
+  auto c = quiet();
+  c.per_ip = {100, 60s};
+  c.ban_after = 50;
+  auto l = make({c});
+  constexpr int kThreads = 4, kEach = 2000;
+  std::atomic<int> passed{0}, bans{0}, ban_events{0}, refusal_events{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        FloodDecision d = l->check(0, ip("192.0.2.77"), "/");
+        if (!d.refuse()) ++passed;
+        if (d.action == FloodAction::Ban) ++bans;
+        if (d.event && d.event->action == FloodAction::Ban) ++ban_events;
+        if (d.event && d.event->action == FloodAction::TooManyRequests) ++refusal_events;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(passed.load(), 100);
+  EXPECT_EQ(bans.load(), 1);
+  EXPECT_EQ(ban_events.load(), 1);
+  EXPECT_EQ(refusal_events.load(), 1);  // the window's first refusal
+  ASSERT_EQ(sink_.bans().size(), 1u);
+  EXPECT_EQ(sink_.bans()[0].source.toString(), "192.0.2.77");
+  auto st = l->status("shop");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->counters.bans, 1u);
+  EXPECT_EQ(st->counters.checked, std::uint64_t{kThreads} * kEach);
+  EXPECT_EQ(st->counters.refused[0], std::uint64_t{kThreads} * kEach - 100);
+  ASSERT_EQ(st->top_sources.size(), 1u);
+  EXPECT_EQ(st->top_sources[0].requests, std::uint32_t{kThreads} * kEach);
+  // Banned at the 50th excess request; requests in flight on the other
+  // workers as the ban was set may add theirs.
+  EXPECT_GE(st->top_sources[0].excess, 50u);
+  EXPECT_LE(st->top_sources[0].excess, 50u + kThreads - 1);
+  EXPECT_EQ(st->top_sources[0].banned_s, 600);
+}
+
+// The same through per_path: the excess that bans comes back to the
+// source's entry from the path table.
+TEST_F(FloodLimiterTest, ConcurrentPerPathFloodIsBannedExactlyOnce) {
+  auto c = quiet();
+  c.per_path = {20, 60s};
+  c.ban_after = 30;
+  auto l = make({c});
+  std::atomic<int> passed{0}, bans{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) {
+        FloodDecision d = l->check(0, ip("2001:db8::5"), "/search");
+        if (!d.refuse()) ++passed;
+        if (d.action == FloodAction::Ban) ++bans;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(passed.load(), 20);
+  EXPECT_EQ(bans.load(), 1);
+  EXPECT_EQ(sink_.bans().size(), 1u);
+  // Banned: every other path of the source is refused now too.
+  EXPECT_TRUE(l->check(0, ip("2001:db8::5"), "/other").refuse());
+}
+
+// A spray of one-off sources from four workers into small tables: memory
+// stays what create() allocated, nothing crashes, and a banned source
+// (the heaviest weight) is not evicted by it.
+TEST_F(FloodLimiterTest, ConcurrentSprayStaysBoundedAndKeepsTheBan) {
+  auto c = quiet();
+  c.per_ip = {5, 60s};
+  c.per_prefix = {50000, 60s};
+  c.per_path = {50000, 60s};
+  c.ban_after = 1;
+  c.tables = {512, 512, 512};
+  auto l = make({c});
+  const std::size_t memory = l->memoryBytes();
+  EXPECT_EQ(send(*l, "198.51.100.9", 6), 5);  // the 6th is refused and bans
+  ASSERT_EQ(sink_.bans().size(), 1u);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      common::IpPrefix p = ip("10.0.0.0");
+      for (int i = 0; i < 25000; ++i) {
+        p.bytes[1] = static_cast<std::uint8_t>(t);
+        p.bytes[2] = static_cast<std::uint8_t>(i >> 8);
+        p.bytes[3] = static_cast<std::uint8_t>(i);
+        l->check(0, p, "/p" + std::to_string(i % 7));
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(l->memoryBytes(), memory);
+  auto st = l->status("shop", 1000);
+  ASSERT_TRUE(st);
+  EXPECT_GT(st->evictions, 0u);
+  EXPECT_EQ(st->counters.checked, 6u + 4 * 25000);
+  EXPECT_EQ(sink_.bans().size(), 1u);  // one-off sources never reach a ban
+  FloodDecision d = l->check(0, ip("198.51.100.9"), "/");
+  EXPECT_TRUE(d.refuse());
+  EXPECT_GE(d.retry_after, 590s);
+}
+
+// docs/l7-dos.md quotes these sizes (the memory cost per tracked source):
+// six 64-bit bucket words per window (AtomicWindowCount), the log marks,
+// the ban and the address, plus the 8-byte key.
 TEST(FloodLimiterMemory, EntrySizesMatchTheDocs) {
-  EXPECT_EQ(FloodLimiter::sourceEntryBytes(), 88u);
-  EXPECT_EQ(FloodLimiter::prefixEntryBytes(), 32u);
-  EXPECT_EQ(FloodLimiter::pathEntryBytes(), 24u);
+  EXPECT_EQ(FloodLimiter::sourceEntryBytes(), 152u);
+  EXPECT_EQ(FloodLimiter::prefixEntryBytes(), 64u);
+  EXPECT_EQ(FloodLimiter::pathEntryBytes(), 56u);
   ManualClock clock;
   FloodSiteConfig c;
   c.name = "shop";
   auto l = FloodLimiter::create({c}, clock, nullptr);
   ASSERT_TRUE(l);
-  // Defaults: 65536 x 88 + 16384 x 32 + 65536 x 24 bytes, plus the shard
-  // locks: about 7.5 MiB per site.
-  EXPECT_GE((*l)->memoryBytes(), 65536u * 88 + 16384u * 32 + 65536u * 24);
-  EXPECT_LT((*l)->memoryBytes(), 8u * 1024 * 1024);
+  // Defaults: 65536 x 152 + 16384 x 64 + 65536 x 56 bytes: 14 MiB per site
+  // and a few hundred bytes of counters.
+  EXPECT_GE((*l)->memoryBytes(), 65536u * 152 + 16384u * 64 + 65536u * 56);
+  EXPECT_LT((*l)->memoryBytes(), 65536u * 152 + 16384u * 64 + 65536u * 56 + 4096);
 }
 
 }  // namespace

@@ -192,6 +192,30 @@ TEST(AtomicWindowCount, AStaleAddDoesNotResurrectAnOldBucket) {
   EXPECT_EQ(c.sum(kBuckets + 2), 1u);
 }
 
+TEST(AtomicWindowCount, ABucketOfAnotherTimeScaleIsTurnedOver) {
+  // A count of a 10-second-bucket window (period 360 at 1 h) left in an
+  // entry now counting 100-second buckets (period 36): without turning it
+  // over, bucket 0 would drop every count until period 360.
+  AtomicWindowCount c;
+  c.add(360);
+  for (int i = 0; i < 3; ++i) c.add(36);
+  EXPECT_EQ(c.sum(36), 3u);
+  EXPECT_EQ(c.newestPeriod(), 36u);
+  // A caller at most kFuturePeriods behind still drops its count.
+  c.add(36 + kFuturePeriods);
+  c.add(36);
+  EXPECT_EQ(c.sum(36 + kFuturePeriods), 1u);
+}
+
+TEST(AtomicDistinctSketch, ABucketOfAnotherTimeScaleIsTurnedOver) {
+  AtomicDistinctSketch s;
+  s.add(360, mix64(1));
+  s.add(36, mix64(2));
+  s.add(36, mix64(3));
+  EXPECT_EQ(s.liveBits(36), 2u);
+  EXPECT_EQ(s.newestPeriod(), 36u);
+}
+
 TEST(AtomicWindowCount, ConcurrentAddsAreAllCounted) {
   AtomicWindowCount c;
   std::vector<std::thread> threads;
