@@ -10,11 +10,11 @@
 // mamori_guard_bot_verdicts_total{site,class,action} count. docs/bots.md.
 //
 // Threads: onRequest(), onResponseStatus() and isVerifiedGoodBot() run on
-// the engine's workers, concurrently: each worker keeps its own copy of
-// the current snapshot (lists and site policies) and re-reads it under a
-// mutex only after reload() published a new one; the behaviour table is
-// lock-free (guard/bot_behaviour.h) and the rDNS cache takes one shard lock. No DNS and no file I/O on the
-// request path. reload() runs on the main thread; status(), top() and
+// the engine's workers, concurrently and without a lock: each worker keeps
+// its own copy of the current snapshot (lists and site policies), refreshed
+// without a lock after reload() published a new one
+// (published_snapshot.h); the behaviour table, the rDNS cache and its
+// lookup queue are lock-free. No DNS and no file I/O on the request path. reload() runs on the main thread; status(), top() and
 // verdictCounts() on control / scrape threads.
 
 #include <array>

@@ -17,8 +17,8 @@
 //
 // Threads: onRequest() and require() run on the engine's workers
 // concurrently and take no lock: each worker keeps its own copy of the
-// current snapshot and re-reads it (under a mutex) only after reload()
-// published a new one, as LoginProtection does; the key ring and the
+// current snapshot, refreshed without a lock after reload() published a
+// new one (published_snapshot.h); the key ring and the
 // under-attack state are atomics. reload() runs on the main thread;
 // setUnderAttack(), underAttack() and stats() on control threads.
 

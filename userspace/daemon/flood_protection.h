@@ -11,10 +11,11 @@
 //
 // Threads: onRequest() and onConnection() run on the engine's workers,
 // concurrently and without a lock: each worker keeps its own copy of the
-// current snapshot and re-reads it under a mutex only after reload()
-// published a new one; the limiter and the connection-event marks are
-// lock-free tables (guard/window_table.h AtomicTable). reload() runs on the main thread; status() and stats() on
-// control and metrics threads.
+// current snapshot, refreshed without a lock after reload() published a
+// new one (published_snapshot.h); the limiter and the connection-event
+// marks are lock-free tables (guard/window_table.h AtomicTable). reload()
+// runs on the main thread; status() and stats() on control and metrics
+// threads.
 
 #include <atomic>
 #include <cstdint>

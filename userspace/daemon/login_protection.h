@@ -8,9 +8,9 @@
 //
 // Threads: onRequest() and onResponse() run on the engine's workers,
 // concurrently and without a lock of ours: each worker keeps its own copy of
-// the current snapshot (the guard and the site table) and re-reads it under
-// a mutex only after reload() published a new one. The guard's own shard
-// locks are the only locks on the request path. reload() runs on the main
+// the current snapshot (the guard and the site table), refreshed without a
+// lock after reload() published a new one (published_snapshot.h); the
+// guard's tables are lock-free too. reload() runs on the main
 // thread; status(), unlock() and report() on control threads.
 
 #include <array>

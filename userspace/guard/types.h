@@ -188,8 +188,8 @@ enum class UsernameStorage : std::uint8_t {
   Clear,   // as sent (after normalisation), truncated to 63 bytes in tables
 };
 
-// Sizes of the fixed tables, in entries (rounded up to a multiple of
-// 64 shards x 8 ways). Memory per entry is in docs/login-abuse.md.
+// Sizes of the fixed tables, in entries (rounded up to a power-of-two
+// number of 8-way sets). Memory per entry is in docs/login-abuse.md.
 struct TableSizes {
   std::size_t counters = 32768;  // each of the five count tables
   std::size_t distinct = 8192;   // each of the two distinct-count tables

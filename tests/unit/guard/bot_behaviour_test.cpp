@@ -183,7 +183,7 @@ TEST(BehaviourTable, ConcurrentRequestsOfOneSourceAndOneBan) {
   EXPECT_EQ(top[0].requests, std::uint32_t{kThreads} * kEach);
   EXPECT_EQ(top[0].bot_requests, std::uint64_t{kThreads} * kEach);
   EXPECT_EQ(top[0].banned_until_s, 650);
-  EXPECT_EQ(top[0].paths, detail::DistinctSketch::kSaturated);  // 128 distinct bits set
+  EXPECT_EQ(top[0].paths, detail::AtomicDistinctSketch::kSaturated);  // 128 distinct bits set
   // The next second's first record says how many were left out.
   auto p = t.noteVerdict(1, src, BotClass::Scanner, 0, 51, 10);
   EXPECT_TRUE(p.write);
