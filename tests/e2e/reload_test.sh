@@ -57,7 +57,11 @@ YAML
   mv "$DIR/mamori.yaml.new" "$DIR/mamori.yaml"  # atomic: a reload never reads half a file
 }
 write_config "$UPA" first
-"$BIN/mamorid" --config "$DIR/mamori.yaml" --control-socket "$DIR/control.sock" --log-dir "$DIR/logs" --rules "$here/lib/rules" >"$DIR/mamorid.log" 2>&1 &
+# A rules directory of our own, so that a reload can also bring a new rule.
+mkdir -p "$DIR/rules"
+cp "$here/lib/rules/minimal.yaml" "$DIR/rules/"
+ctl() { "$BIN/mamorictl" --socket "$DIR/control.sock" "$@"; }
+"$BIN/mamorid" --config "$DIR/mamori.yaml" --control-socket "$DIR/control.sock" --log-dir "$DIR/logs" --rules "$DIR/rules" >"$DIR/mamorid.log" 2>&1 &
 m_pid=$!
 track "$m_pid"
 wait_port "$P" && wait_port "$T" || fail "mamorid did not listen"
@@ -122,20 +126,26 @@ sleep 0.5
 [[ $(cert_cn) == second ]] || fail "certificate changed by a refused reload"
 pass "a broken file is refused; upstream B and its certificate stay"
 
-# A mismatched key is refused too (the loader accepts the file; the engine does not).
+# A mismatched key is refused too (the loader accepts the file; the engine
+# does not), and the whole reload with it: a rule added in the same reload
+# is not taken, though the rules compile before the engine looks.
+sed 's/990001/990002/' "$here/lib/rules/minimal.yaml" >"$DIR/rules/second.yaml"
 write_config "$UPA" first
 sed -i 's/key: first.key/key: second.key/' "$DIR/mamori.yaml"
 kill -HUP "$m_pid"
 for _ in $(seq 50); do grep -q 'reload of sites refused' "$DIR/mamorid.log" && break; sleep 0.1; done
 grep -q 'does not match certificate' "$DIR/mamorid.log" || fail "mismatched key not refused"
 [[ $(cert_cn) == second ]] || fail "certificate changed by a refused reload"
-pass "a mismatched key is refused; the running certificate stays"
+ctl rules list | grep -q 990001 || fail "rules list"
+! ctl rules list | grep -q 990002 || fail "a rule of the refused reload was taken"
+pass "a mismatched key is refused; the running certificate and rules stay"
 
 write_config "$UPA" first
 a_count=$(grep -c 'GET /loop' "$DIR/a.log")
 kill -HUP "$m_pid"
 for _ in $(seq 50); do [[ $(grep -c 'GET /loop' "$DIR/a.log") -gt $a_count ]] && break; sleep 0.1; done
 [[ $(grep -c 'GET /loop' "$DIR/a.log") -gt $a_count ]] || fail "reload back to A did not take"
+ctl rules list | grep -q 990002 || fail "the accepted reload did not take the new rule"
 sleep 0.5
 touch "$DIR/stop"
 wait "$l1" "$l2"

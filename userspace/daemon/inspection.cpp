@@ -120,19 +120,31 @@ std::shared_ptr<const Inspection::Snapshot> Inspection::current() const {
   return snapshot_.current();
 }
 
-Result<std::string> Inspection::reload(const config::Config& config, const std::string& rules_dir) {
+Result<Inspection::PreparedRules> Inspection::prepareReload(const std::string& rules_dir) const {
   const std::string dir = rules_dir.empty() ? rules_dir_ : rules_dir;
   auto rules = loadRuleSet(dir);
   if (!rules) return Error{rules.error().code, rules.error().message +
                                                    "\nrules reload refused; the running rules stay"};
-  auto snapshot = buildSnapshot(config, *rules);
+  return PreparedRules{std::move(*rules), dir};
+}
+
+std::string Inspection::commitReload(const config::Config& config, PreparedRules prepared) {
+  // The snapshot is built here, not when prepared: a rule switched on or
+  // off in between is in it.
+  auto snapshot = buildSnapshot(config, prepared.rules);
   {
     std::lock_guard lock(mu_);
     config_ = std::make_shared<const config::Config>(config);
-    rules_dir_ = dir;
+    rules_dir_ = prepared.dir;
   }
   publish(snapshot);
-  return std::to_string((*rules)->rules().size()) + " rules from " + dir;
+  return std::to_string(prepared.rules->rules().size()) + " rules from " + prepared.dir;
+}
+
+Result<std::string> Inspection::reload(const config::Config& config, const std::string& rules_dir) {
+  auto prepared = prepareReload(rules_dir);
+  if (!prepared) return prepared.error();
+  return commitReload(config, std::move(*prepared));
 }
 
 Result<std::string> Inspection::reloadRules() {

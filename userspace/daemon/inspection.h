@@ -82,6 +82,18 @@ class Inspection {
   // A new rule set from `rules_dir` (or the current directory when empty)
   // and new site settings; on any error nothing changes. Returns a summary.
   common::Result<std::string> reload(const config::Config& config, const std::string& rules_dir);
+
+  // reload() in two steps, so that the daemon can check every part of a
+  // config reload before any part changes: prepareReload() loads and
+  // compiles the rules (every error, and the slow part) and changes
+  // nothing; commitReload() publishes them with `config`'s site settings
+  // and cannot fail. Main thread.
+  struct PreparedRules {
+    std::shared_ptr<const inspect::RuleSet> rules;
+    std::string dir;
+  };
+  common::Result<PreparedRules> prepareReload(const std::string& rules_dir) const;
+  std::string commitReload(const config::Config& config, PreparedRules prepared);
   common::Result<std::string> reloadRules();  // same config, rules re-read
 
   // The engine's verdict hook. Worker threads.

@@ -921,87 +921,75 @@ int main(int argc, char** argv) {
         return common::Error{loaded.error().code,
                              loaded.error().message + "\nreload refused: " + *config_path +
                                  " is invalid; the running config stays"};
+      // Two phases: every part that can refuse the new config checks it
+      // first (rules compiled, bot data files, flood settings, then the
+      // engine, which applies it only when everything it needs is sound);
+      // only then do the other parts switch. A refusal anywhere before the
+      // engine leaves everything as it was.
       std::string summary;
-      // Rules first: a bad rule file refuses the reload before anything changed.
+      auto add = [&](const std::string& line) { summary += (summary.empty() ? "" : "\n") + line; };
+      auto refused = [&](const common::Error& e, const std::string& note) {
+        return common::Error{e.code, (summary.empty() ? "" : summary + "\n") + e.message +
+                                         (note.empty() ? "" : "\n" + note)};
+      };
+      std::optional<daemon::Inspection::PreparedRules> rules;
       if (inspection) {
-        auto rules =
-            inspection->reload(loaded.value(), rules_flag.value_or(loaded.value().rules.dir));
-        if (!rules) return rules.error();
-        summary = "rules: " + *rules;
+        auto prepared = inspection->prepareReload(rules_flag.value_or(loaded.value().rules.dir));
+        if (!prepared) return prepared.error();
+        rules = std::move(*prepared);
       }
       if (bots) {
-        // Checked before the engine, like the rules: a bad data file
-        // refuses the reload with FILE:LINE:COLUMN and the running lists
-        // stay. Applied after it, so that a reload the engine refuses (a
-        // bad certificate) leaves the bot policy as it was.
-        if (auto checked = bots->checkReload(loaded.value()); !checked)
-          return common::Error{checked.error().code,
-                               (summary.empty() ? "" : summary + "\n") + checked.error().message};
+        if (auto checked = bots->checkReload(loaded.value()); !checked) return checked.error();
       }
       if (flood) {
-        // The flood settings too: refused before anything else changes.
         if (auto checked = daemon::floodSettings(loaded.value()); !checked)
-          return common::Error{checked.error().code,
-                               (summary.empty() ? "" : summary + "\n") + checked.error().message +
-                                   "\nflood settings refused: the running ones stay"};
+          return refused(checked.error(), "flood settings refused: the running ones stay");
       }
       if (engine) {
         if (auto st = engine->reload(loaded.value()); !st)
-          return common::Error{st.error().code,
-                               st.error().message +
-                                   "\nreload refused: the running sites and shield stay"};
+          return refused(st.error(), "reload refused: the running rules, sites and shield stay");
+      }
+      if (inspection) add("rules: " + inspection->commitReload(loaded.value(), std::move(*rules)));
+      if (engine) {
         std::size_t sites = 0;
         for (const auto& t : loaded.value().tenants) sites += t.sites.size();
-        summary += (summary.empty() ? "" : "\n") + ("reloaded " + *config_path + ": " +
-                                                     std::to_string(sites) +
-                                                     " sites for new connections");
+        add("reloaded " + *config_path + ": " + std::to_string(sites) +
+            " sites for new connections");
       }
+      // Checked above (bots, flood) or by the loader (login, challenge):
+      // these fail only if config and module disagree, and then the
+      // module's running settings stay.
       if (bots) {
         auto bot_summary = bots->reload(loaded.value());
-        if (!bot_summary)
-          return common::Error{bot_summary.error().code, (summary.empty() ? "" : summary + "\n") +
-                                                             bot_summary.error().message};
-        summary += (summary.empty() ? "" : "\n") + *bot_summary;
+        if (!bot_summary) return refused(bot_summary.error(), "");
+        add(*bot_summary);
       }
       if (login) {
-        // After the engine: the loader has checked every login key, so this
-        // fails only if config and guard disagree; the old guard then stays.
         auto login_summary = login->reload(loaded.value());
         if (!login_summary)
-          return common::Error{login_summary.error().code,
-                               (summary.empty() ? "" : summary + "\n") +
-                                   login_summary.error().message +
-                                   "\nlogin settings refused: the running ones stay"};
-        summary += (summary.empty() ? "" : "\n") + *login_summary;
+          return refused(login_summary.error(), "login settings refused: the running ones stay");
+        add(*login_summary);
       }
       if (challenge) {
         auto challenge_summary = challenge->reload(loaded.value());
         if (!challenge_summary)
-          return common::Error{challenge_summary.error().code,
-                               (summary.empty() ? "" : summary + "\n") +
-                                   challenge_summary.error().message +
-                                   "\nchallenge settings refused: the running ones stay"};
-        summary += (summary.empty() ? "" : "\n") + *challenge_summary;
+          return refused(challenge_summary.error(),
+                         "challenge settings refused: the running ones stay");
+        add(*challenge_summary);
       }
       if (flood) {
         auto flood_summary = flood->reload(loaded.value());
         if (!flood_summary)
-          return common::Error{flood_summary.error().code,
-                               (summary.empty() ? "" : summary + "\n") +
-                                   flood_summary.error().message +
-                                   "\nflood settings refused: the running ones stay"};
-        summary += (summary.empty() ? "" : "\n") + *flood_summary;
+          return refused(flood_summary.error(), "flood settings refused: the running ones stay");
+        add(*flood_summary);
       }
       services.setConfig(std::make_shared<const config::Config>(loaded.value()));
       (*daemon_logs)->setRemovedTenants(loaded.value());
       if (want_shield) {
         auto shield_result = reloadShield(run, *config_path, loaded.value(), running);
         services.setShield(shieldInfo(run));
-        if (!shield_result)
-          return common::Error{shield_result.error().code,
-                               (summary.empty() ? "" : summary + "\n") +
-                                   shield_result.error().message};
-        summary += (summary.empty() ? "" : "\n") + *shield_result;
+        if (!shield_result) return refused(shield_result.error(), "");
+        add(*shield_result);
       }
       return summary.empty() ? std::string("reloaded ") + *config_path + ": nothing to apply"
                              : summary;
