@@ -226,8 +226,9 @@ BotProtection::Source BotProtection::sourceOf(const Snapshot& snap, const http::
                                               const net::RequestContext& context) {
   static const std::vector<common::IpPrefix> kNone;
   auto trusted = snap.trusted.find(context.site);
-  const FloodClient client =
-      floodClient(request, context.peer, trusted == snap.trusted.end() ? kNone : trusted->second);
+  const net::RequestClient client =
+      net::requestClient(request, context.peer,
+                         trusted == snap.trusted.end() ? kNone : trusted->second);
   return Source{client.address, client.via_proxy};
 }
 

@@ -231,7 +231,7 @@ class BotProtection {
     SiteCounters* counters = nullptr;  // owned by counters_, never freed while running
   };
   // The client a request is from: the peer, or the X-Forwarded-For client
-  // when the peer is one of the site's trusted_proxies (floodClient()).
+  // when the peer is one of the site's trusted_proxies (net::requestClient()).
   struct Source {
     common::IpPrefix address;
     bool via_proxy = false;  // never banned at XDP: that would ban the proxy

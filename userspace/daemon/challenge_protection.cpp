@@ -1,8 +1,8 @@
 #include "daemon/challenge_protection.h"
 
 #include "daemon/daemon_logs.h"
-#include "daemon/flood_protection.h"
 #include "logs/log_writer.h"
+#include "net/forward.h"
 
 namespace mamori::daemon {
 
@@ -27,7 +27,7 @@ guard::ChallengeBinding bindingOf(const std::vector<common::IpPrefix>& trusted_p
                                   const net::RequestContext& context) {
   guard::ChallengeBinding who;
   who.site = context.site;
-  who.address = floodClient(request, context.peer, trusted_proxies).address;
+  who.address = net::requestClient(request, context.peer, trusted_proxies).address;
   if (auto ua = request.header("user-agent")) who.user_agent = *ua;
   return who;
 }
@@ -162,9 +162,9 @@ void ChallengeProtection::countForAuto(const SiteEntry& e, const http::Request& 
   const std::int64_t before = rt.auto_until_ns.exchange(until, std::memory_order_relaxed);
   if (before > now_ns) return;  // the episode was running: extended, not new
   auto_switches_.fetch_add(1, std::memory_order_relaxed);
-  submit(underAttackAutoRecord(e.tenant, e.name,
-                               floodClient(request, context.peer, e.trusted_proxies).address, n,
-                               a.requests_per_second, a.duration));
+  const common::IpPrefix client =
+      net::requestClient(request, context.peer, e.trusted_proxies).address;
+  submit(underAttackAutoRecord(e.tenant, e.name, client, n, a.requests_per_second, a.duration));
 }
 
 void ChallengeProtection::submit(logs::LogRecord record) {

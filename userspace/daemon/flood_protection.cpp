@@ -50,36 +50,6 @@ Result<std::vector<guard::FloodSiteConfig>> floodSettings(const config::Config& 
   return out;
 }
 
-FloodClient floodClient(const http::Request& request, const config::IpAddress& peer,
-                        const std::vector<common::IpPrefix>& trusted_proxies) {
-  FloodClient out;
-  out.address = peer.asHostPrefix();
-  if (trusted_proxies.empty() || !net::isTrustedPeer(trusted_proxies, peer)) return out;
-  out.via_proxy = true;
-  // Every X-Forwarded-For field in order, as one list (RFC 7230 §3.2.2).
-  std::vector<std::string_view> hops;
-  for (const auto& h : request.headers) {
-    if (!http::equalsIgnoreCase(h.name, "x-forwarded-for") || h.value.empty()) continue;
-    http::syntax::forEachListElement(h.value, [&](std::string_view hop) {
-      hops.push_back(hop);
-      return true;
-    });
-    // A value ending in ',' names no empty last hop.
-    if (h.value.back() == ',') hops.pop_back();
-  }
-  // Right to left: the hops a trusted proxy added are believed; the first
-  // one that is not a trusted proxy is the client. Anything left of it was
-  // written by the client and is not believed.
-  for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
-    auto ip = config::parseIpAddress(*it);
-    if (!ip) return out;  // garbage: count the proxy itself
-    if (net::isTrustedPeer(trusted_proxies, *ip)) continue;
-    out.address = ip->asHostPrefix();
-    return out;
-  }
-  return out;
-}
-
 logs::LogRecord floodEventRecord(const guard::FloodEvent& event,
                                  const FloodRequestContext& context) {
   logs::LogRecord r;
@@ -252,8 +222,9 @@ net::Verdict FloodProtection::onRequest(const http::Request& request,
   const std::string& path = request.decoded_path.empty() ? request.path : request.decoded_path;
   static const std::vector<common::IpPrefix> kNone;
   auto trusted = snap.trusted.find(context.site);
-  const FloodClient client =
-      floodClient(request, context.peer, trusted == snap.trusted.end() ? kNone : trusted->second);
+  const net::RequestClient client =
+      net::requestClient(request, context.peer,
+                         trusted == snap.trusted.end() ? kNone : trusted->second);
   guard::FloodDecision d =
       snap.limiter->check(site->second, client.address, path, !client.via_proxy);
   if (d.action == guard::FloodAction::Pass) return net::Verdict::pass();

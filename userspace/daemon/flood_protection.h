@@ -62,22 +62,6 @@ struct FloodStats {
 // guard::validate. Pure; control plane.
 common::Result<std::vector<guard::FloodSiteConfig>> floodSettings(const config::Config& config);
 
-// The address the flood limits count a request under: the TCP peer; or,
-// when the peer is one of the site's trusted_proxies (a load balancer, a
-// CDN), the rightmost X-Forwarded-For address that is not itself a trusted
-// proxy, which is the client as the proxy chain saw it. Behind a proxy
-// every client shares the proxy's address, so counting the peer would
-// refuse (and ban) everyone at once. `via_proxy` is true whenever the peer
-// is trusted: such a source is refused at the site but never banned at XDP,
-// because its packets arrive from the proxy. A trusted peer with no usable
-// header counts as itself. Pure; any thread.
-struct FloodClient {
-  common::IpPrefix address;  // a host address
-  bool via_proxy = false;
-};
-FloodClient floodClient(const http::Request& request, const config::IpAddress& peer,
-                        const std::vector<common::IpPrefix>& trusted_proxies);
-
 // What a DoS record says about the request that fired.
 struct FloodRequestContext {
   std::string tenant;
@@ -159,7 +143,7 @@ class FloodProtection {
     std::shared_ptr<guard::FloodLimiter> limiter;  // null when no site has flood
     std::map<std::string, guard::SiteId, std::less<>> sites;
     std::map<std::string, std::string, std::less<>> tenants;  // every site -> its tenant
-    // Sites with trusted_proxies -> those proxies (floodClient()).
+    // Sites with trusted_proxies -> those proxies (net::requestClient()).
     std::map<std::string, std::vector<common::IpPrefix>, std::less<>> trusted;
   };
   // One (source, kind)'s connection-event log state in one word:

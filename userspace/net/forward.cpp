@@ -5,6 +5,8 @@
 #include <cctype>
 #include <cstdio>
 
+#include "http/syntax.h"
+
 namespace mamori::net {
 namespace {
 
@@ -181,6 +183,36 @@ std::string RequestIdGenerator::next() {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(z));
   return std::string(buf, 16);
+}
+
+RequestClient requestClient(const http::Request& request, const config::IpAddress& peer,
+                            const std::vector<common::IpPrefix>& trusted_proxies) {
+  RequestClient out;
+  out.address = peer.asHostPrefix();
+  if (trusted_proxies.empty() || !isTrustedPeer(trusted_proxies, peer)) return out;
+  out.via_proxy = true;
+  // Every X-Forwarded-For field in order, as one list (RFC 7230 §3.2.2).
+  std::vector<std::string_view> hops;
+  for (const auto& h : request.headers) {
+    if (!http::equalsIgnoreCase(h.name, "x-forwarded-for") || h.value.empty()) continue;
+    http::syntax::forEachListElement(h.value, [&](std::string_view hop) {
+      hops.push_back(hop);
+      return true;
+    });
+    // A value ending in ',' names no empty last hop.
+    if (h.value.back() == ',') hops.pop_back();
+  }
+  // Right to left: the hops a trusted proxy added are believed; the first
+  // one that is not a trusted proxy is the client. Anything left of it was
+  // written by the client and is not believed.
+  for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
+    auto ip = config::parseIpAddress(*it);
+    if (!ip) return out;  // garbage: count the proxy itself
+    if (isTrustedPeer(trusted_proxies, *ip)) continue;
+    out.address = ip->asHostPrefix();
+    return out;
+  }
+  return out;
 }
 
 }  // namespace mamori::net

@@ -58,6 +58,22 @@ inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
 // True when `peer` lies in one of `trusted`. Any thread.
 bool isTrustedPeer(const std::vector<common::IpPrefix>& trusted, const config::IpAddress& peer);
 
+// Who sent a request: the TCP peer; or, when the peer is one of the site's
+// trusted_proxies (a load balancer, a CDN), the rightmost X-Forwarded-For
+// address that is not itself a trusted proxy, which is the client as the
+// proxy chain saw it. Behind a proxy every client shares the proxy's
+// address, so the flood limits, the bot detector and the challenge count,
+// bind and log this client instead. `via_proxy` is true whenever the peer
+// is trusted: such a client may be refused at the site but never banned at
+// XDP, because its packets arrive from the proxy. A trusted peer with no
+// usable header counts as itself. Pure; any thread.
+struct RequestClient {
+  common::IpPrefix address;  // a host address
+  bool via_proxy = false;
+};
+RequestClient requestClient(const http::Request& request, const config::IpAddress& peer,
+                            const std::vector<common::IpPrefix>& trusted_proxies);
+
 // Host header value reduced to the routing name: port removed, lower case,
 // IPv6 brackets kept ("[::1]"). Any thread.
 std::string routingHost(std::string_view host);

@@ -299,40 +299,13 @@ TEST(FloodProtection, ControlServicesDosStatusCopiesLimitsSourcesAndConnections)
   EXPECT_EQ(none->conn_over_source_cap, 1u);
 }
 
-http::Request withXff(std::vector<std::string> values) {
-  std::string raw = "GET / HTTP/1.1\r\nHost: www.example.com\r\n";
-  for (const auto& v : values) raw += "X-Forwarded-For: " + v + "\r\n";
-  raw += "\r\n";
+http::Request withXff(const std::string& value) {
+  const std::string raw =
+      "GET / HTTP/1.1\r\nHost: www.example.com\r\nX-Forwarded-For: " + value + "\r\n\r\n";
   http::RequestParser parser;
   std::size_t used = 0;
   EXPECT_EQ(parser.feed(raw, &used), http::ParseStatus::Done);
   return parser.takeRequest();
-}
-
-TEST(FloodClient, TrustedProxyHandsOverTheRightmostUntrustedHop) {
-  const std::vector<common::IpPrefix> trusted = {common::parseIpPrefix("10.0.0.0/8").value()};
-  const auto proxy = config::parseIpAddress("10.0.0.2").value();
-  const auto stranger = config::parseIpAddress("192.0.2.50").value();
-  // Not a trusted peer: the header is not believed.
-  FloodClient c = floodClient(withXff({"203.0.113.5"}), stranger, trusted);
-  EXPECT_EQ(c.address.toString(), "192.0.2.50");
-  EXPECT_FALSE(c.via_proxy);
-  // Through two trusted hops; the client's own left-hand claim is ignored.
-  c = floodClient(withXff({"1.1.1.1, 203.0.113.5", "10.0.0.9"}), proxy, trusted);
-  EXPECT_EQ(c.address.toString(), "203.0.113.5");
-  EXPECT_TRUE(c.via_proxy);
-  // Trusted peer without a usable header: the proxy itself, never banned at XDP.
-  c = floodClient(withXff({"not-an-address"}), proxy, trusted);
-  EXPECT_EQ(c.address.toString(), "10.0.0.2");
-  EXPECT_TRUE(c.via_proxy);
-  c = floodClient(get("/"), proxy, trusted);
-  EXPECT_EQ(c.address.toString(), "10.0.0.2");
-  EXPECT_TRUE(c.via_proxy);
-  // A trailing comma adds no empty hop; an empty hop elsewhere is garbage.
-  c = floodClient(withXff({"203.0.113.5,"}), proxy, trusted);
-  EXPECT_EQ(c.address.toString(), "203.0.113.5");
-  c = floodClient(withXff({"203.0.113.5, , 10.0.0.9"}), proxy, trusted);
-  EXPECT_EQ(c.address.toString(), "10.0.0.2");
 }
 
 TEST(FloodProtection, ClientsBehindATrustedProxyAreCountedApartAndNotBannedAtXdp) {
@@ -345,7 +318,7 @@ TEST(FloodProtection, ClientsBehindATrustedProxyAreCountedApartAndNotBannedAtXdp
   net::RequestContext ctx;
   ctx.site = "web";
   ctx.peer = config::parseIpAddress("10.0.0.2").value();
-  auto from = [&](const std::string& client) { return (*fp)->onRequest(withXff({client}), ctx); };
+  auto from = [&](const std::string& client) { return (*fp)->onRequest(withXff(client), ctx); };
   int refused = 0;
   for (int i = 0; i < 10; ++i)
     if (from("203.0.113.5").action == net::Verdict::Action::Block) ++refused;

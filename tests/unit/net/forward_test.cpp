@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <vector>
+#include <string>
 
 #include "http/request_parser.h"
 
@@ -140,6 +142,39 @@ TEST(Forward, TrustedPeer) {
   EXPECT_TRUE(isTrustedPeer(trusted, v4(10, 1, 2, 3)));
   EXPECT_FALSE(isTrustedPeer(trusted, v4(11, 1, 2, 3)));
   EXPECT_FALSE(isTrustedPeer({}, v4(10, 1, 2, 3)));
+}
+
+// A GET with one X-Forwarded-For field per value.
+http::Request withXff(const std::vector<std::string>& values) {
+  std::string raw = "GET / HTTP/1.1\r\nHost: www.example.com\r\n";
+  for (const auto& v : values) raw += "X-Forwarded-For: " + v + "\r\n";
+  return parse(raw + "\r\n");
+}
+
+TEST(RequestClient, TrustedProxyHandsOverTheRightmostUntrustedHop) {
+  const std::vector<common::IpPrefix> trusted = {common::parseIpPrefix("10.0.0.0/8").value()};
+  const auto proxy = config::parseIpAddress("10.0.0.2").value();
+  const auto stranger = config::parseIpAddress("192.0.2.50").value();
+  // Not a trusted peer: the header is not believed.
+  RequestClient c = requestClient(withXff({"203.0.113.5"}), stranger, trusted);
+  EXPECT_EQ(c.address.toString(), "192.0.2.50");
+  EXPECT_FALSE(c.via_proxy);
+  // Through two trusted hops; the client's own left-hand claim is ignored.
+  c = requestClient(withXff({"1.1.1.1, 203.0.113.5", "10.0.0.9"}), proxy, trusted);
+  EXPECT_EQ(c.address.toString(), "203.0.113.5");
+  EXPECT_TRUE(c.via_proxy);
+  // Trusted peer without a usable header: the proxy itself, never banned at XDP.
+  c = requestClient(withXff({"not-an-address"}), proxy, trusted);
+  EXPECT_EQ(c.address.toString(), "10.0.0.2");
+  EXPECT_TRUE(c.via_proxy);
+  c = requestClient(withXff({}), proxy, trusted);
+  EXPECT_EQ(c.address.toString(), "10.0.0.2");
+  EXPECT_TRUE(c.via_proxy);
+  // A trailing comma adds no empty hop; an empty hop elsewhere is garbage.
+  c = requestClient(withXff({"203.0.113.5,"}), proxy, trusted);
+  EXPECT_EQ(c.address.toString(), "203.0.113.5");
+  c = requestClient(withXff({"203.0.113.5, , 10.0.0.9"}), proxy, trusted);
+  EXPECT_EQ(c.address.toString(), "10.0.0.2");
 }
 
 TEST(Forward, HostRouting) {
