@@ -357,6 +357,43 @@ struct CacheEntry {
   size_t key = 0;
 };
 
+// TransformCache's memo of transforms applied to bytes that an earlier
+// node produced and later transforms passed through: (value, producing
+// node, transform) -> the entry that holds the result. An open-addressed
+// table that a per-request stamp empties without a fill; when it is full,
+// results are just computed again (exact either way).
+struct PassThroughMemo {
+  static constexpr size_t kSlots = 512;  // a power of two
+  static constexpr size_t kMaxUsed = kSlots / 2;
+  struct Slot {
+    std::uint64_t key = 0;
+    std::uint32_t stamp = 0;  // valid when equal to `stamp` below
+    std::uint32_t entry = 0;  // index into TransformBuffers::entries
+  };
+  std::vector<Slot> slots = std::vector<Slot>(kSlots);
+  std::uint32_t stamp = 0;
+  size_t used = 0;
+
+  // Starts a request: every slot becomes empty.
+  void reset() {
+    used = 0;
+    if (++stamp == 0) {  // wrapped: clear once, then stamps start again
+      for (Slot& slot : slots) slot.stamp = 0;
+      stamp = 1;
+    }
+  }
+  // The slot for `key`: a valid one holding it, or an empty one to fill
+  // (nullptr when neither is found within a few probes).
+  Slot* find(std::uint64_t key) {
+    size_t pos = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 40) & (kSlots - 1);
+    for (int probe = 0; probe < 8; ++probe, pos = (pos + 1) & (kSlots - 1)) {
+      Slot& slot = slots[pos];
+      if (slot.stamp != stamp || slot.key == key) return &slot;
+    }
+    return nullptr;
+  }
+};
+
 struct TransformBuffers {
   std::deque<std::string> strings;
   size_t used = 0;
@@ -365,6 +402,7 @@ struct TransformBuffers {
   std::vector<CacheEntry> entries;
   std::vector<std::uint32_t> canonical;
   std::vector<size_t> hashes;
+  PassThroughMemo pass_through;
   bool busy = false;
 };
 
@@ -391,6 +429,7 @@ class TransformCache {
         entries_(buffers_->entries) {
     buffers_->busy = true;
     buffers_->used = 0;
+    buffers_->pass_through.reset();
     entries_.clear();
     node_count_ = trie_.nodes.size();
     canonical_.resize(values.size());
@@ -463,7 +502,36 @@ class TransformCache {
                                ? trie_.child[input.origin * kTransformCount +
                                              static_cast<size_t>(n.transform)]
                                : 0;
-      if (same != 0) {
+      // Without such a child, another node may still have applied this
+      // transform to the same producer's bytes: [url_decode_uni,
+      // remove_whitespace, lowercase] and [url_decode_uni, js_decode,
+      // html_entity_decode, remove_whitespace, lowercase] lowercase the
+      // same bytes when the decodes had nothing to do. The pass-through
+      // memo finds that result, so the bytes are transformed once and the
+      // chains get the same view (and can share a merged scan).
+      PassThroughMemo::Slot* memo = nullptr;
+      if (same == 0 && input.origin != n.parent) {
+        const std::uint64_t key = (static_cast<std::uint64_t>(value) << 32) |
+                                  (static_cast<std::uint64_t>(input.origin) << 8) |
+                                  static_cast<std::uint64_t>(n.transform);
+        PassThroughMemo& pass_through = buffers_->pass_through;
+        memo = pass_through.find(key);
+        if (memo != nullptr && memo->stamp == pass_through.stamp) {
+          const Entry& shared = entries_[memo->entry];
+          result.data = shared.data;
+          result.origin = shared.origin;
+          same = UINT32_MAX;  // found: nothing to compute or record
+          memo = nullptr;
+        } else if (memo != nullptr && pass_through.used < PassThroughMemo::kMaxUsed) {
+          ++pass_through.used;
+          memo->key = key;
+        } else {
+          memo = nullptr;  // full: compute without recording
+        }
+      }
+      if (same == UINT32_MAX) {
+        // taken from the pass-through memo above
+      } else if (same != 0) {
         const Entry& shared = entry(value, same);
         result.data = shared.data;
         result.origin = shared.origin;
@@ -476,6 +544,11 @@ class TransformCache {
           --buffers_->used;  // not needed: give it back
           result = input;
         }
+      }
+      if (memo != nullptr) {
+        // This node's entry is pushed below at index entries_.size().
+        memo->stamp = buffers_->pass_through.stamp;
+        memo->entry = static_cast<std::uint32_t>(entries_.size());
       }
       result.utf8 = -1;
     }
