@@ -529,12 +529,16 @@ class TransformCache {
           memo = nullptr;  // full: compute without recording
         }
       }
+      const Entry* swapped = nullptr;
       if (same == UINT32_MAX) {
         // taken from the pass-through memo above
       } else if (same != 0) {
         const Entry& shared = entry(value, same);
         result.data = shared.data;
         result.origin = shared.origin;
+      } else if ((swapped = commuted(value, input, n.transform)) != nullptr) {
+        result.data = swapped->data;
+        result.origin = swapped->origin;
       } else {
         std::string& out = nextBuffer();
         if (transformInto(n.transform, input.data, out)) {
@@ -557,6 +561,55 @@ class TransformCache {
     slot = static_cast<std::uint32_t>(entries_.size());
     entries_.push_back(result);
     return entries_.back();
+  }
+
+  // The entry of trie node `node` for `value` when this request has
+  // computed it; nullptr otherwise (nothing is computed here).
+  const Entry* computed(std::uint32_t value, std::uint32_t node) const {
+    const size_t key = static_cast<size_t>(value) * node_count_ + node;
+    const std::uint32_t slot = buffers_->slots[key];
+    return slot < entries_.size() && entries_[slot].key == key ? &entries_[slot] : nullptr;
+  }
+
+  // The result of `t` on the bytes trie node `origin` produced for `value`
+  // (origin 0: the raw value), when this request has computed it, as the
+  // trie child of `origin` or through the pass-through memo; nullptr
+  // otherwise.
+  const Entry* applied(std::uint32_t value, std::uint32_t origin, Transform t) {
+    const std::uint32_t child = trie_.child[origin * kTransformCount + static_cast<size_t>(t)];
+    if (child != 0) return computed(value, child);
+    PassThroughMemo& pass_through = buffers_->pass_through;
+    const std::uint64_t key = (static_cast<std::uint64_t>(value) << 32) |
+                              (static_cast<std::uint64_t>(origin) << 8) |
+                              static_cast<std::uint64_t>(t);
+    const PassThroughMemo::Slot* slot = pass_through.find(key);
+    return slot != nullptr && slot->stamp == pass_through.stamp ? &entries_[slot->entry] : nullptr;
+  }
+
+  // Transforms that give the same bytes in either order: lowercase maps
+  // A-Z only and the whitespace transforms read and write only whitespace
+  // bytes (\t-\r, space), which lowercase leaves alone.
+  static bool commute(Transform a, Transform b) {
+    auto whitespace = [](Transform t) {
+      return t == Transform::RemoveWhitespace || t == Transform::CompressWhitespace;
+    };
+    return (a == Transform::Lowercase && whitespace(b)) ||
+           (b == Transform::Lowercase && whitespace(a));
+  }
+
+  // `t` applied to `input` (value `value`), found without computing it when
+  // input's bytes are u(y) for a transform u that commutes with t and this
+  // request already has u(t(y)): [lowercase, remove_whitespace] is then the
+  // [remove_whitespace, lowercase] another chain produced. nullptr otherwise.
+  const Entry* commuted(std::uint32_t value, const Entry& input, Transform t) {
+    if (input.origin == 0) return nullptr;
+    const detail::ChainTrie::Node& producer = trie_.nodes[input.origin];
+    if (!commute(t, producer.transform)) return nullptr;
+    const Entry* y = computed(value, producer.parent);  // what `producer` read
+    if (y == nullptr) return nullptr;
+    const Entry* first = applied(value, y->origin, t);  // t(y)
+    if (first == nullptr) return nullptr;
+    return applied(value, first->origin, producer.transform);  // u(t(y))
   }
 
   std::string& nextBuffer() {

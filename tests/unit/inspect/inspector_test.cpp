@@ -315,7 +315,8 @@ TEST(Inspector, MergedScansFindWhatEachChainFindsAlone) {
 
 // Chains whose decodes have nothing to do on a value apply their later
 // transforms to the same bytes; the transform cache applies each to those
-// bytes once (its pass-through memo) and the chains share the result.
+// bytes once (its pass-through memo, and lowercase commuting with the
+// whitespace transforms) and the chains share the result.
 // Whatever the value (decodes with and without work, long and short),
 // every rule must find what it finds compiled alone.
 TEST(Inspector, PassedThroughBytesAreTransformedOnceForEveryChain) {
@@ -328,9 +329,14 @@ TEST(Inspector, PassedThroughBytesAreTransformedOnceForEveryChain) {
       "[js_decode, html_entity_decode, compress_whitespace, lowercase]",
       "[url_decode_uni, remove_comments, lowercase]",
       "[html_entity_decode, remove_comments, compress_whitespace]",
+      // The same bytes in the other order (lowercase commutes with the
+      // whitespace transforms): the cache may take these from the above.
+      "[lowercase, remove_whitespace]",
+      "[url_decode_uni, lowercase, compress_whitespace]",
+      "[js_decode, lowercase, remove_whitespace]",
   };
   const std::string patterns[] = {"'or1=1'", "'a b'", "'sel[e]ct'", "'<x'", "'AB'", "'x y'",
-                                  "'sel/'", "'ab'"};
+                                  "'sel/'", "'ab'", "'1=1a'", "'or 1'", "'bsel'"};
   std::vector<std::string> rules;
   for (size_t i = 0; i < std::size(chains); ++i) {
     rules.push_back(rule(static_cast<int>(i + 1), "[query_args, body_fields]",
