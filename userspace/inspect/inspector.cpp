@@ -163,11 +163,20 @@ thread_local InspectionBuffers tls_inspection;
 // short value's scan found, per group slot, keyed by rule set generation,
 // paranoia level, target kind and the value's bytes. The result is a
 // function of exactly those (transforms and databases are deterministic,
-// and generations are never reused), so replaying it is exact. Direct-
-// mapped: a colliding value just replaces the entry (crafted collisions
-// cost a rescan, nothing else). ~kEntries * kMaxBytes bytes per thread.
+// and generations are never reused), so replaying it is exact. Two-way
+// set-associative, the set chosen by a multiplicative hash of the whole
+// key: a value replaces the less recently used entry of its set (crafted
+// collisions cost a rescan, nothing else). It was direct-mapped on the
+// key's low bits, which the kind and level do not reach: the same bytes
+// under two kinds (the path and its decoded form, "country" as a query
+// value and a body name) and any two values of a request that met in a
+// slot evicted each other on every request, ten values of the 4 KiB
+// benchmark request among them. ~kEntries * kMaxBytes bytes per thread.
 struct ScanMemo {
-  static constexpr size_t kEntries = 1024;  // a power of two
+  static constexpr size_t kSets = 512;  // a power of two
+  static constexpr int kSetBits = 9;    // log2(kSets)
+  static constexpr size_t kWays = 2;
+  static constexpr size_t kEntries = kSets * kWays;
   static constexpr size_t kMaxBytes = 128;
   struct Entry {
     std::uint64_t generation = 0;  // 0: empty (generations start at 1)
@@ -179,6 +188,11 @@ struct ScanMemo {
     std::vector<Hit> hits;
   };
   std::vector<Entry> entries = std::vector<Entry>(kEntries);
+  std::vector<std::uint8_t> recent = std::vector<std::uint8_t>(kSets);  // way used last, per set
+
+  static size_t setOf(std::uint64_t key) {
+    return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> (64 - kSetBits));
+  }
 };
 
 thread_local ScanMemo tls_memo;
@@ -186,10 +200,15 @@ thread_local ScanMemo tls_memo;
 // Per-thread memo of the tokenizer detectors' verdicts on short values.
 // detectSqli and detectXss are functions of the bytes alone, and the
 // values they read repeat from request to request (User-Agent and Referer
-// for detect_xss, common argument values): a replay is exact. Direct-
-// mapped like ScanMemo; ~kEntries * kMaxBytes bytes per thread.
+// for detect_xss, common argument values): a replay is exact. Two-way
+// set-associative like ScanMemo (it was direct-mapped too, and eight
+// values of the 4 KiB benchmark request evicted each other on every
+// request); ~kEntries * kMaxBytes bytes per thread.
 struct DetectorMemo {
-  static constexpr size_t kEntries = 512;  // a power of two
+  static constexpr size_t kSets = 256;  // a power of two
+  static constexpr int kSetBits = 8;    // log2(kSets)
+  static constexpr size_t kWays = 2;
+  static constexpr size_t kEntries = kSets * kWays;
   static constexpr size_t kMaxBytes = 128;
   struct Entry {
     OperatorKind op = OperatorKind::Equals;  // Equals: empty
@@ -197,6 +216,7 @@ struct DetectorMemo {
     std::string value;
   };
   std::vector<Entry> entries = std::vector<Entry>(kEntries);
+  std::vector<std::uint8_t> recent = std::vector<std::uint8_t>(kSets);  // way used last, per set
 
   // op(data) for op DetectSqli or DetectXss, from the memo when it holds it.
   bool run(OperatorKind op, std::string_view data) {
@@ -204,9 +224,18 @@ struct DetectorMemo {
       return op == OperatorKind::DetectSqli ? detectSqli(data) : detectXss(data);
     };
     if (data.size() > kMaxBytes) return detect();
-    const size_t key = std::hash<std::string_view>{}(data) ^ static_cast<size_t>(op);
-    Entry& e = entries[key & (kEntries - 1)];
-    if (e.op == op && e.value == data) return e.verdict;
+    const std::uint64_t key = std::hash<std::string_view>{}(data) ^ static_cast<std::uint64_t>(op);
+    const auto set = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> (64 - kSetBits));
+    Entry* ways = &entries[set * kWays];
+    for (size_t way = 0; way < kWays; ++way) {
+      if (ways[way].op == op && ways[way].value == data) {
+        recent[set] = static_cast<std::uint8_t>(way);
+        return ways[way].verdict;
+      }
+    }
+    const size_t fill = 1 - recent[set];  // the way not used last
+    recent[set] = static_cast<std::uint8_t>(fill);
+    Entry& e = ways[fill];
     e.verdict = detect();
     e.op = op;
     e.value.assign(data);
@@ -1253,9 +1282,18 @@ class Inspection {
       key = cache_.hash(index) ^ (static_cast<std::uint64_t>(kind) << 56) ^
             (static_cast<std::uint64_t>(level_) << 48) ^
             (set_.generation() * 0x9E3779B97F4A7C15ull);
-      memo = &tls_memo.entries[key & (ScanMemo::kEntries - 1)];
-      if (memo->generation == set_.generation() && memo->key == key && memo->level == level_ &&
-          memo->kind == kind && memo->value == bytes) {
+      const size_t set = ScanMemo::setOf(key);
+      ScanMemo::Entry* ways = &tls_memo.entries[set * ScanMemo::kWays];
+      auto holds = [&](const ScanMemo::Entry& e) {
+        return e.generation == set_.generation() && e.key == key && e.level == level_ &&
+               e.kind == kind && e.value == bytes;
+      };
+      const size_t way = holds(ways[0]) ? 0 : holds(ways[1]) ? 1 : ScanMemo::kWays;
+      // On a miss the result goes to the way not used last.
+      const size_t fill = way < ScanMemo::kWays ? way : 1 - tls_memo.recent[set];
+      tls_memo.recent[set] = static_cast<std::uint8_t>(fill);
+      memo = &ways[fill];
+      if (way < ScanMemo::kWays) {
         // Most values of most requests come through here: one resize and a
         // plain loop, not a push_back (and its capacity check) per slot.
         const size_t first = hit_offsets_.size();

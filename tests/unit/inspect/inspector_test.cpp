@@ -485,6 +485,36 @@ TEST(Inspector, RememberedScansAreKeyedBySetLevelAndKind) {
   }
 }
 
+// The scan and detector memos are set-associative with a fixed size: more
+// distinct values than they hold (and the same bytes under two kinds)
+// replace entries all the time, and every replayed or recomputed result
+// must still be that value's own.
+TEST(Inspector, RememberedResultsSurviveEvictionAndSameBytesInTwoKinds) {
+  auto set = compileYaml("rules:\n" + rule(1, "[query_args]", "{pattern: 'evil'}") +
+                         rule(2, "[query_arg_names]", "{pattern: 'bad'}") +
+                         rule(3, "[query_args]", "{detect_sqli: true}"));
+  ASSERT_TRUE(set);
+  http::Request r = markedRequest();
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int i = 0; i < 3000; ++i) {
+      const std::string value = (i % 7 == 0 ? "evil" : "v") + std::to_string(i) +
+                                (i % 11 == 0 ? "' or '1'='1" : "");
+      const std::string name = (i % 5 == 0 ? "bad" : "n") + std::to_string(i);
+      // The value also as a name, and the name as a value: same bytes, other kind.
+      r.args = {{name, value}, {value, name}};
+      // Rule 1 reads values: "evil" only ever comes from the first arg's
+      // value (the second arg's value is a name). Rule 2 reads names:
+      // "bad" only from the first arg's name. Rule 3: the quote break-out.
+      std::vector<std::uint32_t> exact;
+      if (i % 7 == 0) exact.push_back(1);
+      if (i % 5 == 0) exact.push_back(2);
+      if (i % 11 == 0) exact.push_back(3);
+      auto got = ids(inspect(*set, r, {}, permissive()));
+      ASSERT_EQ(got, exact) << "pass " << pass << " value " << value;
+    }
+  }
+}
+
 TEST(Inspector, TokenizerOperatorsJudgeWholeValues) {
   auto set = compileYaml("rules:\n" + rule(1, "[query_args]", "{detect_sqli: true}") +
                          rule(2, "[query_args]", "{detect_xss: true}"));
