@@ -1039,8 +1039,19 @@ class Inspection {
         // built at compile time (Compiled::byte_tables).
         const std::array<bool, 256>& allowed =
             compiled_.byte_tables[static_cast<size_t>(compiled_.info[r].byte_table)];
-        for (size_t i = 0; i < data.size(); ++i) {
-          if (!allowed[static_cast<std::uint8_t>(data[i])]) {
+        // Eight lookups per branch while every byte is allowed (on the
+        // 4 KiB request, rules 230003 and 100001 read both 3.3 KB values);
+        // the block with the first disallowed byte is searched below.
+        const auto* bytes = reinterpret_cast<const std::uint8_t*>(data.data());
+        size_t i = 0;
+        for (; i + 8 <= data.size(); i += 8) {
+          const bool all = allowed[bytes[i]] & allowed[bytes[i + 1]] & allowed[bytes[i + 2]] &
+                           allowed[bytes[i + 3]] & allowed[bytes[i + 4]] &
+                           allowed[bytes[i + 5]] & allowed[bytes[i + 6]] & allowed[bytes[i + 7]];
+          if (!all) break;
+        }
+        for (; i < data.size(); ++i) {
+          if (!allowed[bytes[i]]) {
             *start = i;
             *end = i + 1;
             return true;

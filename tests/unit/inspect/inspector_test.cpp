@@ -793,6 +793,28 @@ TEST(Inspector, ByteRangeAndNegation) {
   EXPECT_EQ(detection(result, 3)->fragment, "curl/8.0");
 }
 
+// byte_range reads eight bytes per step while all are allowed: the first
+// disallowed byte must be found (and be the fragment) wherever it sits,
+// at any length, with a second one after it.
+TEST(Inspector, ByteRangeFindsTheFirstDisallowedByteAnywhere) {
+  auto set = compileYaml("rules:\n" + rule(1, "[query_args]", "{byte_range: \"32-126\"}"));
+  ASSERT_TRUE(set);
+  http::Request r = markedRequest();
+  for (size_t length = 0; length <= 40; ++length) {
+    r.args = {{"a", std::string(length, 'x')}};
+    EXPECT_TRUE(inspect(*set, r, {}, permissive()).detections.empty()) << length;
+    for (size_t at = 0; at < length; ++at) {
+      std::string value(length, 'x');
+      value[at] = '\x02';
+      if (at + 3 < length) value[at + 3] = '\x7f';
+      r.args = {{"a", value}};
+      auto result = inspect(*set, r, {}, permissive());
+      ASSERT_EQ(result.detections.size(), 1u) << length << " " << at;
+      EXPECT_EQ(result.detections[0].fragment, "\x02") << length << " " << at;
+    }
+  }
+}
+
 // On a compress_whitespace chain Hyperscan is given \x20? for \s*
 // (pattern_rewrite.h); the value's tabs and newline runs become one space
 // first, so the rule still matches them, and the fragment comes from PCRE2
