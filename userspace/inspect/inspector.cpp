@@ -431,6 +431,7 @@ struct TransformBuffers {
   std::vector<CacheEntry> entries;
   std::vector<std::uint32_t> canonical;
   std::vector<size_t> hashes;
+  std::vector<size_t> long_sizes;  // findDuplicates' working space
   PassThroughMemo pass_through;
   bool busy = false;
 };
@@ -495,9 +496,13 @@ class TransformCache {
   const detail::ChainTrie& trie() const { return trie_; }
 
   // A hash of value `index`'s bytes (and length), computed once per
-  // request by findDuplicates; only for values up to kShareMaxBytes.
+  // request by findDuplicates: for every value up to kHashAlwaysBytes, and
+  // for a longer one (up to kShareMaxBytes) when another value has its
+  // length; 0 otherwise.
   size_t hash(std::uint32_t index) const { return hashes_[index]; }
   static constexpr size_t kShareMaxBytes = 64 * 1024;
+  // Values up to this length are always hashed (the scan memo's key).
+  static constexpr size_t kHashAlwaysBytes = 128;
 
   // isValidUtf8(get(index, chain)), remembered.
   bool validUtf8(std::uint32_t index, std::uint32_t chain) {
@@ -657,6 +662,20 @@ class TransformCache {
     std::vector<std::uint32_t>& table = buffers_->table;
     table.assign(capacity, kEmpty);
     hashes_.resize(n);
+    // Values longer than kHashAlwaysBytes (a form's free-text field, the
+    // raw body) are hashed only when another value has the same length:
+    // otherwise nothing can equal them, and nothing else reads their hash.
+    // (Hashing the 4 KiB benchmark request's two 3.3 KB values was ~2 us.)
+    std::vector<size_t>& long_sizes = buffers_->long_sizes;
+    long_sizes.clear();
+    for (size_t i = 0; i < n; ++i) {
+      if (values_[i].data.size() > kHashAlwaysBytes) long_sizes.push_back(values_[i].data.size());
+    }
+    std::sort(long_sizes.begin(), long_sizes.end());
+    auto sizeShared = [&long_sizes](size_t size) {
+      auto range = std::equal_range(long_sizes.begin(), long_sizes.end(), size);
+      return range.second - range.first >= 2;
+    };
     std::hash<std::string_view> hasher;
     for (size_t i = 0; i < n; ++i) {
       std::string_view data = values_[i].data;
@@ -664,6 +683,10 @@ class TransformCache {
       // Hashing is work the byte budget does not see: very large values
       // (a big raw body) are left unshared instead.
       if (data.size() > kShareMaxBytes) continue;
+      if (data.size() > kHashAlwaysBytes && !sizeShared(data.size())) {
+        hashes_[i] = 0;
+        continue;
+      }
       size_t h = hasher(data) ^ (data.size() * 0x9E3779B97F4A7C15ull);
       hashes_[i] = h;
       size_t pos = h & (capacity - 1);
@@ -1287,7 +1310,7 @@ class Inspection {
     const std::string_view bytes = views_.values()[index].data;
     ScanMemo::Entry* memo = nullptr;
     std::uint64_t key = 0;
-    static_assert(ScanMemo::kMaxBytes <= TransformCache::kShareMaxBytes,
+    static_assert(ScanMemo::kMaxBytes <= TransformCache::kHashAlwaysBytes,
                   "the memo key reuses the transform cache's hash of the value");
     if (bytes.size() <= ScanMemo::kMaxBytes) {
       key = cache_.hash(index) ^ (static_cast<std::uint64_t>(kind) << 56) ^

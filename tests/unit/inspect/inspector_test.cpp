@@ -313,6 +313,30 @@ TEST(Inspector, MergedScansFindWhatEachChainFindsAlone) {
   EXPECT_GT(found, 500u);  // the values do hit: the comparison is not vacuous
 }
 
+// Long values are hashed (to share the transforms of identical values)
+// only when another value has the same length: identical long values
+// still share, and an equally long different value must not.
+TEST(Inspector, IdenticalLongValuesShareAndEquallyLongOnesDoNot) {
+  auto set = compileYaml(
+      "rules:\n" +
+      rule(1, "[{query_args: [a]}]", "{pattern: 'ax1'}", ", transforms: [lowercase]") +
+      rule(2, "[{query_args: [b]}]", "{pattern: 'ax1'}", ", transforms: [lowercase]") +
+      rule(3, "[{query_args: [c]}]", "{pattern: 'ax2'}", ", transforms: [lowercase]") +
+      rule(4, "[{query_args: [c]}]", "{pattern: 'ax1'}", ", transforms: [lowercase]") +
+      rule(5, "[{query_args: [d]}]", "{pattern: 'ax3$'}", ", transforms: [lowercase]"));
+  ASSERT_TRUE(set);
+  http::Request r = markedRequest();
+  const std::string a = std::string(300, 'A') + "X1";
+  r.args = {{"a", a}, {"b", a}, {"c", std::string(300, 'A') + "X2"},
+            {"d", std::string(700, 'A') + "X3"}};
+  for (int round = 0; round < 2; ++round) {
+    auto result = inspect(*set, r, {}, permissive());
+    EXPECT_EQ(ids(result), (std::vector<std::uint32_t>{1, 2, 3, 5}));
+    ASSERT_NE(detection(result, 3), nullptr);
+    EXPECT_EQ(detection(result, 3)->fragment, "ax2");
+  }
+}
+
 // Chains whose decodes have nothing to do on a value apply their later
 // transforms to the same bytes; the transform cache applies each to those
 // bytes once (its pass-through memo, and lowercase commuting with the
