@@ -4,7 +4,13 @@
 // not only on each pattern (docs/rules.md, "Matching"): this is how rule
 // 230003's one-byte class was found to slow a whole merge eightfold.
 //
-//   db_cost --value FILE [--rules DIR] [--paranoia N] [--leave-one-out]
+//   db_cost --value FILE [--rules DIR] [--paranoia N] [--leave-one-out] [--interleaved]
+//              [--shared-scratch]
+//
+// With --interleaved each round scans every database once, in turn, as a
+// request does (between two scans of one database come the others), and
+// the median round is reported: the cost with the caches holding whatever
+// the other databases left, against the hot-loop best.
 //
 // The value (the file's bytes, e.g. a decoded form field) is put through
 // each group's transform chain (for a merge, through its first member's),
@@ -75,6 +81,8 @@ int main(int argc, char** argv) {
   std::string rules_dir = "rules", value_path;
   int paranoia = 1;
   bool leave_one_out = false;
+  bool interleaved = false;
+  bool shared_scratch = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--rules" && i + 1 < argc) {
@@ -83,6 +91,10 @@ int main(int argc, char** argv) {
       value_path = argv[++i];
     } else if (a == "--paranoia" && i + 1 < argc) {
       paranoia = std::atoi(argv[++i]);
+    } else if (a == "--shared-scratch") {
+      shared_scratch = true;
+    } else if (a == "--interleaved") {
+      interleaved = true;
     } else if (a == "--leave-one-out") {
       leave_one_out = true;
     } else {
@@ -92,7 +104,8 @@ int main(int argc, char** argv) {
   }
   if (value_path.empty() || paranoia < 1 || paranoia > 4) {
     std::fprintf(stderr,
-                 "usage: db_cost --value FILE [--rules DIR] [--paranoia 1-4] [--leave-one-out]\n");
+                 "usage: db_cost --value FILE [--rules DIR] [--paranoia 1-4] [--leave-one-out] "
+                 "[--interleaved] [--shared-scratch]\n");
     return 2;
   }
   std::ifstream in(value_path, std::ios::binary);
@@ -170,14 +183,48 @@ int main(int argc, char** argv) {
       candidates.push_back(std::move(without));
     }
   }
+  // --shared-scratch: one scratch grown for every database of the set, as
+  // the inspector's per-thread scratch is.
+  hs_scratch_t* shared = nullptr;
+  if (shared_scratch) {
+    for (const hs_database_t* db : c.databases) {
+      if (hs_alloc_scratch(db, &shared) != HS_SUCCESS) {
+        std::fprintf(stderr, "db_cost: hs_alloc_scratch failed\n");
+        return 1;
+      }
+    }
+  }
   for (auto& cand : candidates) {
+    if (shared && !cand.owned) {
+      cand.scratch = shared;
+      continue;
+    }
     if (hs_alloc_scratch(cand.db, &cand.scratch) != HS_SUCCESS) {
       std::fprintf(stderr, "db_cost: hs_alloc_scratch failed\n");
       return 1;
     }
   }
   constexpr int kRounds = 20, kScans = 50;
-  for (int round = 0; round < kRounds; ++round) {
+  if (interleaved) {
+    constexpr int kInterleavedRounds = 2001;
+    std::vector<std::vector<double>> times(candidates.size());
+    for (int round = 0; round < kInterleavedRounds; ++round) {
+      for (std::size_t k = 0; k < candidates.size(); ++k) {
+        auto& cand = candidates[k];
+        auto start = std::chrono::steady_clock::now();
+        hs_scan(cand.db, cand.text.data(), static_cast<unsigned>(cand.text.size()), 0, cand.scratch,
+                ignoreMatch, nullptr);
+        times[k].push_back(
+            std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
+                .count());
+      }
+    }
+    for (std::size_t k = 0; k < candidates.size(); ++k) {
+      std::sort(times[k].begin(), times[k].end());
+      candidates[k].best_ns = times[k][times[k].size() / 2];
+    }
+  }
+  for (int round = 0; !interleaved && round < kRounds; ++round) {
     for (auto& cand : candidates) {
       auto start = std::chrono::steady_clock::now();
       for (int i = 0; i < kScans; ++i) {
@@ -190,14 +237,22 @@ int main(int argc, char** argv) {
       cand.best_ns = std::min(cand.best_ns, ns);
     }
   }
-  std::printf("value: %s (%zu bytes), paranoia %d, ns per scan (best of %d rounds)\n",
-              value_path.c_str(), value.size(), paranoia, kRounds);
+  std::printf("value: %s (%zu bytes), paranoia %d, ns per scan (%s)\n", value_path.c_str(),
+              value.size(), paranoia,
+              interleaved ? "median of 2001 interleaved rounds" : "best of 20 rounds");
+  std::size_t total_db = 0;
   for (const auto& cand : candidates) {
-    std::printf("%9.0f  %s (%zu bytes)\n", cand.best_ns, cand.label.c_str(), cand.text.size());
+    std::size_t db_bytes = 0;
+    hs_database_size(cand.db, &db_bytes);
+    if (!cand.owned) total_db += db_bytes;
+    std::printf("%9.0f  %s (%zu bytes; database %zu KiB)\n", cand.best_ns, cand.label.c_str(),
+                cand.text.size(), db_bytes / 1024);
   }
+  std::printf("databases listed: %zu KiB in all\n", total_db / 1024);
   for (auto& cand : candidates) {
-    hs_free_scratch(cand.scratch);
+    if (cand.scratch != shared) hs_free_scratch(cand.scratch);
     if (cand.owned) hs_free_database(cand.owned);
   }
+  if (shared) hs_free_scratch(shared);
   return 0;
 }

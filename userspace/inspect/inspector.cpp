@@ -163,11 +163,20 @@ thread_local InspectionBuffers tls_inspection;
 // short value's scan found, per group slot, keyed by rule set generation,
 // paranoia level, target kind and the value's bytes. The result is a
 // function of exactly those (transforms and databases are deterministic,
-// and generations are never reused), so replaying it is exact. Direct-
-// mapped: a colliding value just replaces the entry (crafted collisions
-// cost a rescan, nothing else). ~kEntries * kMaxBytes bytes per thread.
+// and generations are never reused), so replaying it is exact. Two-way
+// set-associative, the set chosen by a multiplicative hash of the whole
+// key: a value replaces the less recently used entry of its set (crafted
+// collisions cost a rescan, nothing else). It was direct-mapped on the
+// key's low bits, which the kind and level do not reach: the same bytes
+// under two kinds (the path and its decoded form, "country" as a query
+// value and a body name) and any two values of a request that met in a
+// slot evicted each other on every request, ten values of the 4 KiB
+// benchmark request among them. ~kEntries * kMaxBytes bytes per thread.
 struct ScanMemo {
-  static constexpr size_t kEntries = 1024;  // a power of two
+  static constexpr size_t kSets = 512;  // a power of two
+  static constexpr int kSetBits = 9;    // log2(kSets)
+  static constexpr size_t kWays = 2;
+  static constexpr size_t kEntries = kSets * kWays;
   static constexpr size_t kMaxBytes = 128;
   struct Entry {
     std::uint64_t generation = 0;  // 0: empty (generations start at 1)
@@ -179,6 +188,11 @@ struct ScanMemo {
     std::vector<Hit> hits;
   };
   std::vector<Entry> entries = std::vector<Entry>(kEntries);
+  std::vector<std::uint8_t> recent = std::vector<std::uint8_t>(kSets);  // way used last, per set
+
+  static size_t setOf(std::uint64_t key) {
+    return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> (64 - kSetBits));
+  }
 };
 
 thread_local ScanMemo tls_memo;
@@ -186,10 +200,15 @@ thread_local ScanMemo tls_memo;
 // Per-thread memo of the tokenizer detectors' verdicts on short values.
 // detectSqli and detectXss are functions of the bytes alone, and the
 // values they read repeat from request to request (User-Agent and Referer
-// for detect_xss, common argument values): a replay is exact. Direct-
-// mapped like ScanMemo; ~kEntries * kMaxBytes bytes per thread.
+// for detect_xss, common argument values): a replay is exact. Two-way
+// set-associative like ScanMemo (it was direct-mapped too, and eight
+// values of the 4 KiB benchmark request evicted each other on every
+// request); ~kEntries * kMaxBytes bytes per thread.
 struct DetectorMemo {
-  static constexpr size_t kEntries = 512;  // a power of two
+  static constexpr size_t kSets = 256;  // a power of two
+  static constexpr int kSetBits = 8;    // log2(kSets)
+  static constexpr size_t kWays = 2;
+  static constexpr size_t kEntries = kSets * kWays;
   static constexpr size_t kMaxBytes = 128;
   struct Entry {
     OperatorKind op = OperatorKind::Equals;  // Equals: empty
@@ -197,6 +216,7 @@ struct DetectorMemo {
     std::string value;
   };
   std::vector<Entry> entries = std::vector<Entry>(kEntries);
+  std::vector<std::uint8_t> recent = std::vector<std::uint8_t>(kSets);  // way used last, per set
 
   // op(data) for op DetectSqli or DetectXss, from the memo when it holds it.
   bool run(OperatorKind op, std::string_view data) {
@@ -204,9 +224,18 @@ struct DetectorMemo {
       return op == OperatorKind::DetectSqli ? detectSqli(data) : detectXss(data);
     };
     if (data.size() > kMaxBytes) return detect();
-    const size_t key = std::hash<std::string_view>{}(data) ^ static_cast<size_t>(op);
-    Entry& e = entries[key & (kEntries - 1)];
-    if (e.op == op && e.value == data) return e.verdict;
+    const std::uint64_t key = std::hash<std::string_view>{}(data) ^ static_cast<std::uint64_t>(op);
+    const auto set = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> (64 - kSetBits));
+    Entry* ways = &entries[set * kWays];
+    for (size_t way = 0; way < kWays; ++way) {
+      if (ways[way].op == op && ways[way].value == data) {
+        recent[set] = static_cast<std::uint8_t>(way);
+        return ways[way].verdict;
+      }
+    }
+    const size_t fill = 1 - recent[set];  // the way not used last
+    recent[set] = static_cast<std::uint8_t>(fill);
+    Entry& e = ways[fill];
     e.verdict = detect();
     e.op = op;
     e.value.assign(data);
@@ -357,6 +386,43 @@ struct CacheEntry {
   size_t key = 0;
 };
 
+// TransformCache's memo of transforms applied to bytes that an earlier
+// node produced and later transforms passed through: (value, producing
+// node, transform) -> the entry that holds the result. An open-addressed
+// table that a per-request stamp empties without a fill; when it is full,
+// results are just computed again (exact either way).
+struct PassThroughMemo {
+  static constexpr size_t kSlots = 512;  // a power of two
+  static constexpr size_t kMaxUsed = kSlots / 2;
+  struct Slot {
+    std::uint64_t key = 0;
+    std::uint32_t stamp = 0;  // valid when equal to `stamp` below
+    std::uint32_t entry = 0;  // index into TransformBuffers::entries
+  };
+  std::vector<Slot> slots = std::vector<Slot>(kSlots);
+  std::uint32_t stamp = 0;
+  size_t used = 0;
+
+  // Starts a request: every slot becomes empty.
+  void reset() {
+    used = 0;
+    if (++stamp == 0) {  // wrapped: clear once, then stamps start again
+      for (Slot& slot : slots) slot.stamp = 0;
+      stamp = 1;
+    }
+  }
+  // The slot for `key`: a valid one holding it, or an empty one to fill
+  // (nullptr when neither is found within a few probes).
+  Slot* find(std::uint64_t key) {
+    size_t pos = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 40) & (kSlots - 1);
+    for (int probe = 0; probe < 8; ++probe, pos = (pos + 1) & (kSlots - 1)) {
+      Slot& slot = slots[pos];
+      if (slot.stamp != stamp || slot.key == key) return &slot;
+    }
+    return nullptr;
+  }
+};
+
 struct TransformBuffers {
   std::deque<std::string> strings;
   size_t used = 0;
@@ -365,6 +431,8 @@ struct TransformBuffers {
   std::vector<CacheEntry> entries;
   std::vector<std::uint32_t> canonical;
   std::vector<size_t> hashes;
+  std::vector<size_t> long_sizes;  // findDuplicates' working space
+  PassThroughMemo pass_through;
   bool busy = false;
 };
 
@@ -391,6 +459,7 @@ class TransformCache {
         entries_(buffers_->entries) {
     buffers_->busy = true;
     buffers_->used = 0;
+    buffers_->pass_through.reset();
     entries_.clear();
     node_count_ = trie_.nodes.size();
     canonical_.resize(values.size());
@@ -427,9 +496,13 @@ class TransformCache {
   const detail::ChainTrie& trie() const { return trie_; }
 
   // A hash of value `index`'s bytes (and length), computed once per
-  // request by findDuplicates; only for values up to kShareMaxBytes.
+  // request by findDuplicates: for every value up to kHashAlwaysBytes, and
+  // for a longer one (up to kShareMaxBytes) when another value has its
+  // length; 0 otherwise.
   size_t hash(std::uint32_t index) const { return hashes_[index]; }
   static constexpr size_t kShareMaxBytes = 64 * 1024;
+  // Values up to this length are always hashed (the scan memo's key).
+  static constexpr size_t kHashAlwaysBytes = 128;
 
   // isValidUtf8(get(index, chain)), remembered.
   bool validUtf8(std::uint32_t index, std::uint32_t chain) {
@@ -463,10 +536,43 @@ class TransformCache {
                                ? trie_.child[input.origin * kTransformCount +
                                              static_cast<size_t>(n.transform)]
                                : 0;
-      if (same != 0) {
+      // Without such a child, another node may still have applied this
+      // transform to the same producer's bytes: [url_decode_uni,
+      // remove_whitespace, lowercase] and [url_decode_uni, js_decode,
+      // html_entity_decode, remove_whitespace, lowercase] lowercase the
+      // same bytes when the decodes had nothing to do. The pass-through
+      // memo finds that result, so the bytes are transformed once and the
+      // chains get the same view (and can share a merged scan).
+      PassThroughMemo::Slot* memo = nullptr;
+      if (same == 0 && input.origin != n.parent) {
+        const std::uint64_t key = (static_cast<std::uint64_t>(value) << 32) |
+                                  (static_cast<std::uint64_t>(input.origin) << 8) |
+                                  static_cast<std::uint64_t>(n.transform);
+        PassThroughMemo& pass_through = buffers_->pass_through;
+        memo = pass_through.find(key);
+        if (memo != nullptr && memo->stamp == pass_through.stamp) {
+          const Entry& shared = entries_[memo->entry];
+          result.data = shared.data;
+          result.origin = shared.origin;
+          same = UINT32_MAX;  // found: nothing to compute or record
+          memo = nullptr;
+        } else if (memo != nullptr && pass_through.used < PassThroughMemo::kMaxUsed) {
+          ++pass_through.used;
+          memo->key = key;
+        } else {
+          memo = nullptr;  // full: compute without recording
+        }
+      }
+      const Entry* swapped = nullptr;
+      if (same == UINT32_MAX) {
+        // taken from the pass-through memo above
+      } else if (same != 0) {
         const Entry& shared = entry(value, same);
         result.data = shared.data;
         result.origin = shared.origin;
+      } else if ((swapped = commuted(value, input, n.transform)) != nullptr) {
+        result.data = swapped->data;
+        result.origin = swapped->origin;
       } else {
         std::string& out = nextBuffer();
         if (transformInto(n.transform, input.data, out)) {
@@ -477,6 +583,11 @@ class TransformCache {
           result = input;
         }
       }
+      if (memo != nullptr) {
+        // This node's entry is pushed below at index entries_.size().
+        memo->stamp = buffers_->pass_through.stamp;
+        memo->entry = static_cast<std::uint32_t>(entries_.size());
+      }
       result.utf8 = -1;
     }
     // `slot` is still valid: the slots vector is never resized here.
@@ -484,6 +595,55 @@ class TransformCache {
     slot = static_cast<std::uint32_t>(entries_.size());
     entries_.push_back(result);
     return entries_.back();
+  }
+
+  // The entry of trie node `node` for `value` when this request has
+  // computed it; nullptr otherwise (nothing is computed here).
+  const Entry* computed(std::uint32_t value, std::uint32_t node) const {
+    const size_t key = static_cast<size_t>(value) * node_count_ + node;
+    const std::uint32_t slot = buffers_->slots[key];
+    return slot < entries_.size() && entries_[slot].key == key ? &entries_[slot] : nullptr;
+  }
+
+  // The result of `t` on the bytes trie node `origin` produced for `value`
+  // (origin 0: the raw value), when this request has computed it, as the
+  // trie child of `origin` or through the pass-through memo; nullptr
+  // otherwise.
+  const Entry* applied(std::uint32_t value, std::uint32_t origin, Transform t) {
+    const std::uint32_t child = trie_.child[origin * kTransformCount + static_cast<size_t>(t)];
+    if (child != 0) return computed(value, child);
+    PassThroughMemo& pass_through = buffers_->pass_through;
+    const std::uint64_t key = (static_cast<std::uint64_t>(value) << 32) |
+                              (static_cast<std::uint64_t>(origin) << 8) |
+                              static_cast<std::uint64_t>(t);
+    const PassThroughMemo::Slot* slot = pass_through.find(key);
+    return slot != nullptr && slot->stamp == pass_through.stamp ? &entries_[slot->entry] : nullptr;
+  }
+
+  // Transforms that give the same bytes in either order: lowercase maps
+  // A-Z only and the whitespace transforms read and write only whitespace
+  // bytes (\t-\r, space), which lowercase leaves alone.
+  static bool commute(Transform a, Transform b) {
+    auto whitespace = [](Transform t) {
+      return t == Transform::RemoveWhitespace || t == Transform::CompressWhitespace;
+    };
+    return (a == Transform::Lowercase && whitespace(b)) ||
+           (b == Transform::Lowercase && whitespace(a));
+  }
+
+  // `t` applied to `input` (value `value`), found without computing it when
+  // input's bytes are u(y) for a transform u that commutes with t and this
+  // request already has u(t(y)): [lowercase, remove_whitespace] is then the
+  // [remove_whitespace, lowercase] another chain produced. nullptr otherwise.
+  const Entry* commuted(std::uint32_t value, const Entry& input, Transform t) {
+    if (input.origin == 0) return nullptr;
+    const detail::ChainTrie::Node& producer = trie_.nodes[input.origin];
+    if (!commute(t, producer.transform)) return nullptr;
+    const Entry* y = computed(value, producer.parent);  // what `producer` read
+    if (y == nullptr) return nullptr;
+    const Entry* first = applied(value, y->origin, t);  // t(y)
+    if (first == nullptr) return nullptr;
+    return applied(value, first->origin, producer.transform);  // u(t(y))
   }
 
   std::string& nextBuffer() {
@@ -502,6 +662,20 @@ class TransformCache {
     std::vector<std::uint32_t>& table = buffers_->table;
     table.assign(capacity, kEmpty);
     hashes_.resize(n);
+    // Values longer than kHashAlwaysBytes (a form's free-text field, the
+    // raw body) are hashed only when another value has the same length:
+    // otherwise nothing can equal them, and nothing else reads their hash.
+    // (Hashing the 4 KiB benchmark request's two 3.3 KB values was ~2 us.)
+    std::vector<size_t>& long_sizes = buffers_->long_sizes;
+    long_sizes.clear();
+    for (size_t i = 0; i < n; ++i) {
+      if (values_[i].data.size() > kHashAlwaysBytes) long_sizes.push_back(values_[i].data.size());
+    }
+    std::sort(long_sizes.begin(), long_sizes.end());
+    auto sizeShared = [&long_sizes](size_t size) {
+      auto range = std::equal_range(long_sizes.begin(), long_sizes.end(), size);
+      return range.second - range.first >= 2;
+    };
     std::hash<std::string_view> hasher;
     for (size_t i = 0; i < n; ++i) {
       std::string_view data = values_[i].data;
@@ -509,6 +683,10 @@ class TransformCache {
       // Hashing is work the byte budget does not see: very large values
       // (a big raw body) are left unshared instead.
       if (data.size() > kShareMaxBytes) continue;
+      if (data.size() > kHashAlwaysBytes && !sizeShared(data.size())) {
+        hashes_[i] = 0;
+        continue;
+      }
       size_t h = hasher(data) ^ (data.size() * 0x9E3779B97F4A7C15ull);
       hashes_[i] = h;
       size_t pos = h & (capacity - 1);
@@ -884,8 +1062,19 @@ class Inspection {
         // built at compile time (Compiled::byte_tables).
         const std::array<bool, 256>& allowed =
             compiled_.byte_tables[static_cast<size_t>(compiled_.info[r].byte_table)];
-        for (size_t i = 0; i < data.size(); ++i) {
-          if (!allowed[static_cast<std::uint8_t>(data[i])]) {
+        // Eight lookups per branch while every byte is allowed (on the
+        // 4 KiB request, rules 230003 and 100001 read both 3.3 KB values);
+        // the block with the first disallowed byte is searched below.
+        const auto* bytes = reinterpret_cast<const std::uint8_t*>(data.data());
+        size_t i = 0;
+        for (; i + 8 <= data.size(); i += 8) {
+          const bool all = allowed[bytes[i]] & allowed[bytes[i + 1]] & allowed[bytes[i + 2]] &
+                           allowed[bytes[i + 3]] & allowed[bytes[i + 4]] &
+                           allowed[bytes[i + 5]] & allowed[bytes[i + 6]] & allowed[bytes[i + 7]];
+          if (!all) break;
+        }
+        for (; i < data.size(); ++i) {
+          if (!allowed[bytes[i]]) {
             *start = i;
             *end = i + 1;
             return true;
@@ -1121,15 +1310,24 @@ class Inspection {
     const std::string_view bytes = views_.values()[index].data;
     ScanMemo::Entry* memo = nullptr;
     std::uint64_t key = 0;
-    static_assert(ScanMemo::kMaxBytes <= TransformCache::kShareMaxBytes,
+    static_assert(ScanMemo::kMaxBytes <= TransformCache::kHashAlwaysBytes,
                   "the memo key reuses the transform cache's hash of the value");
     if (bytes.size() <= ScanMemo::kMaxBytes) {
       key = cache_.hash(index) ^ (static_cast<std::uint64_t>(kind) << 56) ^
             (static_cast<std::uint64_t>(level_) << 48) ^
             (set_.generation() * 0x9E3779B97F4A7C15ull);
-      memo = &tls_memo.entries[key & (ScanMemo::kEntries - 1)];
-      if (memo->generation == set_.generation() && memo->key == key && memo->level == level_ &&
-          memo->kind == kind && memo->value == bytes) {
+      const size_t set = ScanMemo::setOf(key);
+      ScanMemo::Entry* ways = &tls_memo.entries[set * ScanMemo::kWays];
+      auto holds = [&](const ScanMemo::Entry& e) {
+        return e.generation == set_.generation() && e.key == key && e.level == level_ &&
+               e.kind == kind && e.value == bytes;
+      };
+      const size_t way = holds(ways[0]) ? 0 : holds(ways[1]) ? 1 : ScanMemo::kWays;
+      // On a miss the result goes to the way not used last.
+      const size_t fill = way < ScanMemo::kWays ? way : 1 - tls_memo.recent[set];
+      tls_memo.recent[set] = static_cast<std::uint8_t>(fill);
+      memo = &ways[fill];
+      if (way < ScanMemo::kWays) {
         // Most values of most requests come through here: one resize and a
         // plain loop, not a push_back (and its capacity check) per slot.
         const size_t first = hit_offsets_.size();

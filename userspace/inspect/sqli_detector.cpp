@@ -808,6 +808,13 @@ class Analyzer {
   // token arrives by looking back from the newest one.
   bool checkWindow() const {
     const Token& t0 = at(0);
+    // A plain word (no keyword, no danger name), most tokens of prose: of
+    // the shapes below, only those after SELECT or FROM, or two tokens
+    // after a ';', can end with one. Without those, none can fire.
+    if (t0.type == kBare && t0.word == Word::None && !(t0.flags & kDanger) &&
+        !isWord(1, Word::Select) && !isWord(1, Word::From) && !is(2, kSemi)) {
+      return false;
+    }
     // Server internals and attack-only names: @@version, information_schema,
     // xp_cmdshell, load_file(...), extractvalue(...).
     if (t0.flags & kDanger) return true;

@@ -17,12 +17,12 @@ namespace {
 
 using std::size_t;
 
-char lower(unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); }
+constexpr char lower(unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); }
 int lowerCp(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
 
 // HTML whitespace (the tokenizer's "tab, LF, FF, space"; CR is folded
 // into LF before tokenizing).
-bool isBlank(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
+constexpr bool isBlank(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
 
 bool isAlpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool isDigit(int c) { return c >= '0' && c <= '9'; }
@@ -50,11 +50,28 @@ bool icontains(std::string_view s, std::string_view lit) {
   return false;
 }
 
+// 16 bytes as one vector (GCC/Clang vector extension): a comparison gives
+// a lane mask of 0 or -1 per byte.
+using Bytes16 = unsigned char __attribute__((vector_size(16)));
+
 // True when `s` holds one of the bytes Cs. (string_view::find_first_of
-// calls memchr on the set once per input byte; this is one pass.)
+// calls memchr on the set once per input byte; this is one pass, 16 bytes
+// per step: on prose, which holds none of the bytes, every byte is read.)
 template <char... Cs>
 bool containsAny(std::string_view s) {
-  for (char c : s) {
+  const size_t n = s.size();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    Bytes16 block;
+    std::memcpy(&block, s.data() + i, 16);
+    const Bytes16 hit =
+        (reinterpret_cast<Bytes16>(block == static_cast<unsigned char>(Cs)) | ...);
+    std::uint64_t words[2];
+    std::memcpy(words, &hit, sizeof words);
+    if ((words[0] | words[1]) != 0) return true;
+  }
+  for (; i < n; ++i) {
+    const char c = s[i];
     if (((c == Cs) || ...)) return true;
   }
   return false;
@@ -280,17 +297,40 @@ struct PatternSet {
   std::uint64_t by_end[256] = {};  // bit i: patterns[i] ends with this byte
 };
 
+// For a set whose patterns mostly hold a '.': which patterns hold none, and
+// the most characters any pattern has after its last '.'. A pattern with a
+// '.' can end at the newest character only if a '.' was read at most that
+// many characters back; further from the last '.', only the others can.
+template <size_t N>
+struct DotTails {
+  constexpr explicit DotTails(const std::string_view (&list)[N]) {
+    for (size_t i = 0; i < N; ++i) {
+      const size_t dot = list[i].rfind('.');
+      if (dot == std::string_view::npos) {
+        undotted |= std::uint64_t{1} << i;
+      } else {
+        longest_tail = std::max(longest_tail, list[i].size() - 1 - dot);
+      }
+    }
+  }
+  std::uint64_t undotted = 0;
+  size_t longest_tail = 0;
+};
+
 // The last kWindow characters read, to match patterns ending at the newest
 // one.
 class MatchWindow {
  public:
   static constexpr size_t kWindow = 32;  // a power of two, longer than every pattern
 
+  // Pushes `c`; true when a pattern of `set` among `allowed` (bit i:
+  // patterns[i]) ends with it.
   template <size_t N>
-  bool push(char c, const PatternSet<N>& set) {
+  bool push(char c, const PatternSet<N>& set, std::uint64_t allowed = ~std::uint64_t{0}) {
     ++end_;
     win_[end_ & (kWindow - 1)] = c;
-    for (std::uint64_t candidates = set.by_end[static_cast<unsigned char>(c)]; candidates != 0;
+    for (std::uint64_t candidates = set.by_end[static_cast<unsigned char>(c)] & allowed;
+         candidates != 0;
          candidates &= candidates - 1) {
       std::string_view p = set.patterns[std::countr_zero(candidates)];
       if (p.size() > end_) continue;
@@ -541,6 +581,23 @@ constexpr std::string_view kScriptList[] = {
     "document.body.",  ".innerhtml",       ".outerhtml",       ".insertadjacenthtml",
 };
 constexpr PatternSet kScriptPatterns(kScriptList);
+constexpr DotTails kScriptDots(kScriptList);
+
+// How scriptSinks reads each byte: dropped (blanks, quotes, ')' ']' '('),
+// or the character it stands for ('[' as '.', letters lowercased). One
+// lookup instead of a chain of compares per byte.
+struct SinkReading {
+  constexpr SinkReading() {
+    for (int b = 0; b < 256; ++b) {
+      const auto c = static_cast<unsigned char>(b);
+      drop[b] = isBlank(c) || c == '"' || c == '\'' || c == ')' || c == ']' || c == '(';
+      as[b] = c == '[' ? '.' : lower(c);
+    }
+  }
+  bool drop[256] = {};
+  char as[256] = {};
+};
+constexpr SinkReading kSinkReading;
 
 // JavaScript as the sink patterns see it: comments, blanks, quotes, ')' ']'
 // and '(' dropped, '[' read as '.', lowercased.
@@ -549,22 +606,29 @@ bool scriptSinks(std::string_view s) {
   if (!containsAny<'.', '[', '`'>(s)) return false;
   MatchWindow win;
   size_t n = s.size();
+  // Characters pushed since the last '.': past kScriptDots.longest_tail,
+  // only the patterns without a '.' can end here (on prose, most
+  // characters), so the others are not compared. Exact: see DotTails.
+  size_t since_dot = kScriptDots.longest_tail + 1;
   for (size_t i = 0; i < n; ++i) {
-    char c = s[i];
-    if (c == '/' && i + 1 < n && s[i + 1] == '*') {
+    const auto u = static_cast<unsigned char>(s[i]);
+    if (u == '/' && i + 1 < n && s[i + 1] == '*') {
       size_t end = s.find("*/", i + 2);
       if (end == std::string_view::npos) break;
       i = end + 1;
       continue;
     }
-    if (isBlank(static_cast<unsigned char>(c)) || c == '"' || c == '\'' || c == ')' || c == ']' ||
-        c == '(') {
-      continue;
+    if (kSinkReading.drop[u]) continue;
+    const char c = kSinkReading.as[u];
+    if (c == '.') {
+      if (win.last() == '.') continue;
+      since_dot = 0;
+    } else if (since_dot <= kScriptDots.longest_tail) {
+      ++since_dot;
     }
-    if (c == '[') c = '.';
-    c = lower(static_cast<unsigned char>(c));
-    if (c == '.' && win.last() == '.') continue;
-    if (win.push(c, kScriptPatterns)) {
+    const std::uint64_t allowed =
+        since_dot <= kScriptDots.longest_tail ? ~std::uint64_t{0} : kScriptDots.undotted;
+    if (win.push(c, kScriptPatterns, allowed)) {
       // ".call`" right after a closing backtick is Markdown prose
       // ("`renderer`. Call `render`"), not a tagged template.
       bool tagged = c == '`' && (win.at(5) == '.' || win.at(6) == '.');

@@ -313,6 +313,109 @@ TEST(Inspector, MergedScansFindWhatEachChainFindsAlone) {
   EXPECT_GT(found, 500u);  // the values do hit: the comparison is not vacuous
 }
 
+// Long values are hashed (to share the transforms of identical values)
+// only when another value has the same length: identical long values
+// still share, and an equally long different value must not.
+TEST(Inspector, IdenticalLongValuesShareAndEquallyLongOnesDoNot) {
+  auto set = compileYaml(
+      "rules:\n" +
+      rule(1, "[{query_args: [a]}]", "{pattern: 'ax1'}", ", transforms: [lowercase]") +
+      rule(2, "[{query_args: [b]}]", "{pattern: 'ax1'}", ", transforms: [lowercase]") +
+      rule(3, "[{query_args: [c]}]", "{pattern: 'ax2'}", ", transforms: [lowercase]") +
+      rule(4, "[{query_args: [c]}]", "{pattern: 'ax1'}", ", transforms: [lowercase]") +
+      rule(5, "[{query_args: [d]}]", "{pattern: 'ax3$'}", ", transforms: [lowercase]"));
+  ASSERT_TRUE(set);
+  http::Request r = markedRequest();
+  const std::string a = std::string(300, 'A') + "X1";
+  r.args = {{"a", a}, {"b", a}, {"c", std::string(300, 'A') + "X2"},
+            {"d", std::string(700, 'A') + "X3"}};
+  for (int round = 0; round < 2; ++round) {
+    auto result = inspect(*set, r, {}, permissive());
+    EXPECT_EQ(ids(result), (std::vector<std::uint32_t>{1, 2, 3, 5}));
+    ASSERT_NE(detection(result, 3), nullptr);
+    EXPECT_EQ(detection(result, 3)->fragment, "ax2");
+  }
+}
+
+// Chains whose decodes have nothing to do on a value apply their later
+// transforms to the same bytes; the transform cache applies each to those
+// bytes once (its pass-through memo, and lowercase commuting with the
+// whitespace transforms) and the chains share the result.
+// Whatever the value (decodes with and without work, long and short),
+// every rule must find what it finds compiled alone.
+TEST(Inspector, PassedThroughBytesAreTransformedOnceForEveryChain) {
+  const std::string chains[] = {
+      "[url_decode_uni, remove_whitespace, lowercase]",
+      "[url_decode_uni, js_decode, html_entity_decode, remove_whitespace, lowercase]",
+      "[url_decode_uni, html_entity_decode, remove_whitespace]",
+      "[html_entity_decode, remove_whitespace, lowercase]",
+      "[url_decode_uni, compress_whitespace, lowercase]",
+      "[js_decode, html_entity_decode, compress_whitespace, lowercase]",
+      "[url_decode_uni, remove_comments, lowercase]",
+      "[html_entity_decode, remove_comments, compress_whitespace]",
+      // The same bytes in the other order (lowercase commutes with the
+      // whitespace transforms): the cache may take these from the above.
+      "[lowercase, remove_whitespace]",
+      "[url_decode_uni, lowercase, compress_whitespace]",
+      "[js_decode, lowercase, remove_whitespace]",
+  };
+  const std::string patterns[] = {"'or1=1'", "'a b'", "'sel[e]ct'", "'<x'", "'AB'", "'x y'",
+                                  "'sel/'", "'ab'", "'1=1a'", "'or 1'", "'bsel'"};
+  std::vector<std::string> rules;
+  for (size_t i = 0; i < std::size(chains); ++i) {
+    rules.push_back(rule(static_cast<int>(i + 1), "[query_args, body_fields]",
+                         "{pattern: " + patterns[i] + "}", ", transforms: " + chains[i]));
+  }
+  std::string all = "rules:\n";
+  for (const auto& r : rules) all += r;
+  auto together = compileYaml(all);
+  ASSERT_TRUE(together);
+  std::vector<std::shared_ptr<const RuleSet>> alone;
+  for (const auto& r : rules) {
+    alone.push_back(compileYaml("rules:\n" + r));
+    ASSERT_TRUE(alone.back());
+  }
+  const std::vector<std::string> pieces = {"OR", " 1", "=1", "%41", "&lt;x", "\\x41", "A B",
+                                           "a  b", "sel", "/*c*/", "ect", "X Y", "%20", "&amp;",
+                                           "\t", "b"};
+  std::uint32_t seed = 777;
+  auto next = [&seed] {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 16) & 0x7fff;
+  };
+  size_t found = 0;
+  for (int round = 0; round < 300; ++round) {
+    http::Request r = markedRequest();
+    http::ParsedBody body;
+    r.args.clear();
+    for (int a = 0; a < 3; ++a) {
+      std::string value;
+      for (unsigned k = next() % 6; k > 0; --k) value += pieces[next() % pieces.size()];
+      // Every fourth value is long: past the inspector's per-value mask
+      // shortcut, so the cache does all the work.
+      if (round % 4 == 0 && a == 0) value = std::string(1500, 'z') + " " + value;
+      r.args.push_back({"a" + std::to_string(a), value});
+      if (a == 2) body.fields.push_back({"f", value + pieces[next() % pieces.size()], "", false});
+    }
+    std::vector<std::string> expected;
+    for (const auto& set : alone) {
+      for (const auto& d : inspect(*set, r, body, permissive()).detections) {
+        expected.push_back(std::to_string(d.rule_id) + "|" + d.target_name + "|" + d.fragment);
+      }
+    }
+    std::vector<std::string> got;
+    for (const auto& d : inspect(*together, r, body, permissive()).detections) {
+      got.push_back(std::to_string(d.rule_id) + "|" + d.target_name + "|" + d.fragment);
+    }
+    std::sort(expected.begin(), expected.end());
+    std::sort(got.begin(), got.end());
+    found += got.size();
+    ASSERT_EQ(got, expected) << "round " << round << " a0=" << r.args[0].value
+                             << " a1=" << r.args[1].value << " a2=" << r.args[2].value;
+  }
+  EXPECT_GT(found, 200u);  // the values do hit: the comparison is not vacuous
+}
+
 // Without a time budget, and with a byte budget the request cannot spend,
 // the inspector scans every value up front and visits only values with
 // hits (inspector.cpp, runGroupsAtOnce); with a time budget it takes the
@@ -403,6 +506,36 @@ TEST(Inspector, RememberedScansAreKeyedBySetLevelAndKind) {
     ASSERT_EQ(again.detections.size(), 1u);
     EXPECT_EQ(again.detections[0].fragment, "evil");
     EXPECT_EQ(again.detections[0].target_name, "q");
+  }
+}
+
+// The scan and detector memos are set-associative with a fixed size: more
+// distinct values than they hold (and the same bytes under two kinds)
+// replace entries all the time, and every replayed or recomputed result
+// must still be that value's own.
+TEST(Inspector, RememberedResultsSurviveEvictionAndSameBytesInTwoKinds) {
+  auto set = compileYaml("rules:\n" + rule(1, "[query_args]", "{pattern: 'evil'}") +
+                         rule(2, "[query_arg_names]", "{pattern: 'bad'}") +
+                         rule(3, "[query_args]", "{detect_sqli: true}"));
+  ASSERT_TRUE(set);
+  http::Request r = markedRequest();
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int i = 0; i < 3000; ++i) {
+      const std::string value = (i % 7 == 0 ? "evil" : "v") + std::to_string(i) +
+                                (i % 11 == 0 ? "' or '1'='1" : "");
+      const std::string name = (i % 5 == 0 ? "bad" : "n") + std::to_string(i);
+      // The value also as a name, and the name as a value: same bytes, other kind.
+      r.args = {{name, value}, {value, name}};
+      // Rule 1 reads values: "evil" only ever comes from the first arg's
+      // value (the second arg's value is a name). Rule 2 reads names:
+      // "bad" only from the first arg's name. Rule 3: the quote break-out.
+      std::vector<std::uint32_t> exact;
+      if (i % 7 == 0) exact.push_back(1);
+      if (i % 5 == 0) exact.push_back(2);
+      if (i % 11 == 0) exact.push_back(3);
+      auto got = ids(inspect(*set, r, {}, permissive()));
+      ASSERT_EQ(got, exact) << "pass " << pass << " value " << value;
+    }
   }
 }
 
@@ -682,6 +815,28 @@ TEST(Inspector, ByteRangeAndNegation) {
   EXPECT_EQ(ids(result), (std::vector<std::uint32_t>{1, 3, 6}));
   EXPECT_EQ(detection(result, 1)->fragment, "\x01");
   EXPECT_EQ(detection(result, 3)->fragment, "curl/8.0");
+}
+
+// byte_range reads eight bytes per step while all are allowed: the first
+// disallowed byte must be found (and be the fragment) wherever it sits,
+// at any length, with a second one after it.
+TEST(Inspector, ByteRangeFindsTheFirstDisallowedByteAnywhere) {
+  auto set = compileYaml("rules:\n" + rule(1, "[query_args]", "{byte_range: \"32-126\"}"));
+  ASSERT_TRUE(set);
+  http::Request r = markedRequest();
+  for (size_t length = 0; length <= 40; ++length) {
+    r.args = {{"a", std::string(length, 'x')}};
+    EXPECT_TRUE(inspect(*set, r, {}, permissive()).detections.empty()) << length;
+    for (size_t at = 0; at < length; ++at) {
+      std::string value(length, 'x');
+      value[at] = '\x02';
+      if (at + 3 < length) value[at + 3] = '\x7f';
+      r.args = {{"a", value}};
+      auto result = inspect(*set, r, {}, permissive());
+      ASSERT_EQ(result.detections.size(), 1u) << length << " " << at;
+      EXPECT_EQ(result.detections[0].fragment, "\x02") << length << " " << at;
+    }
+  }
 }
 
 // On a compress_whitespace chain Hyperscan is given \x20? for \s*

@@ -568,6 +568,33 @@ TEST(TransformFastPath, EqualsReferenceOnRandomInputs) {
   }
 }
 
+// Long values: runs of form-encoded prose (letters, '+', blanks) of any
+// length between the pieces, so the 16-byte block paths meet blocks with
+// and without special bytes, escapes that straddle a block edge, and tails.
+TEST(TransformFastPath, LongValuesEqualReference) {
+  std::mt19937 rng(20261129);
+  std::uniform_int_distribution<int> run(0, 40);
+  std::uniform_int_distribution<int> pick(0, 9);
+  static constexpr char kProse[] = "I+enjoy+hiking+in+the+hills,+Reading history.";
+  std::string out;
+  for (int iteration = 0; iteration < 3000; ++iteration) {
+    std::string in;
+    for (int part = pick(rng) + 1; part > 0; --part) {
+      for (int k = run(rng); k > 0; --k) in += kProse[pick(rng) * 4 % (sizeof(kProse) - 1)];
+      for (int k = run(rng) * 2; k > 0; --k) in += kProse[static_cast<size_t>(k) % (sizeof(kProse) - 1)];
+      in += randomValue(rng).substr(0, static_cast<size_t>(pick(rng)));
+    }
+    for (Transform t : kAll) {
+      std::string expected = reference::referenceTransform(t, in);
+      bool changed = transformInto(t, in, out);
+      ASSERT_EQ(changed, expected != in) << transformName(t) << " on '" << in << "'";
+      if (changed) {
+        ASSERT_EQ(out, expected) << transformName(t) << " on '" << in << "'";
+      }
+    }
+  }
+}
+
 TEST(TransformFastPath, ChainsEqualReferenceOnRandomInputs) {
   std::mt19937 rng(5);
   std::uniform_int_distribution<size_t> pick(0, std::size(kAll) - 1);

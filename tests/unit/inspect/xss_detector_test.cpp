@@ -201,6 +201,26 @@ TEST(XssDetector, FindsTagDeepInsideALongValue) {
   EXPECT_TRUE(detectXss(value));
 }
 
+// The sink reader compares the patterns with a '.' only within a few
+// characters of the last '.' it read: sinks after long prose, spelled
+// with dropped characters, at the longest tail after a '.', and the one
+// pattern without a '.' far from any, must all still be found.
+TEST(XssDetector, ScriptSinksAfterLongProse) {
+  const std::string prose =
+      "We walked along the river for hours and talked about nothing at all. ";
+  EXPECT_TRUE(detectXss(prose + prose + "x=document.cookie"));
+  EXPECT_TRUE(detectXss(prose + "el.insertAdjacentHTML"));   // 18 characters after the '.'
+  EXPECT_TRUE(detectXss(prose + "el[ 'insertAdjacentHTML' ]"));
+  EXPECT_TRUE(detectXss(prose + "document /* c */ . createElement"));
+  EXPECT_TRUE(detectXss(prose + "document['body']."));     // ends with the '.'
+  EXPECT_TRUE(detectXss("a." + std::string(200, 'x') + " globalEval"));
+  EXPECT_TRUE(detectXss("a. and then a long while later global eval"));
+  EXPECT_TRUE(detectXss(prose + "the document. cookies are tasty"));  // blanks are dropped
+  EXPECT_FALSE(detectXss(prose + "the document, cookies are tasty"));
+  EXPECT_FALSE(detectXss(prose + ", insertAdjacentHTML without a dot"));
+  EXPECT_FALSE(detectXss(prose + "x.yinsertAdjacentHTML"));  // the '.' is 19 back
+}
+
 TEST(XssDetector, ManyUnclosedTagsStayCheap) {
   // Every '<' opens a tag whose quoted value never closes: the scanner
   // resumes after each tag, so this stays linear and clean.
