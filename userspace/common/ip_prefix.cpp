@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -85,6 +86,14 @@ Result<IpPrefix> parseIpPrefix(std::string_view text) {
   // Clear host bits so equal networks compare and key equal.
   for (int bit = out.prefix_len; bit < out.maxPrefix(); ++bit)
     out.bytes[static_cast<size_t>(bit / 8)] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
+  return out;
+}
+
+IpPrefix IpPrefix::network(uint8_t len) const {
+  IpPrefix out = *this;
+  out.prefix_len = std::min(len, prefix_len);
+  for (int bit = out.prefix_len; bit < maxPrefix(); ++bit)
+    out.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
   return out;
 }
 

@@ -32,6 +32,10 @@ struct IpPrefix {
   // 10.127.0.0/16 and 10.1.2.3, not 10.0.0.0/8. IPv4 and IPv4-mapped IPv6
   // are different families here, as in the shield's tries.
   bool contains(const IpPrefix& inner) const;
+  // The prefix of the first `len` bits (clamped to this prefix's length):
+  // host bits cleared, so equal networks compare equal. An IPv6 client's
+  // /64, an IPv4 client's /24.
+  IpPrefix network(uint8_t len) const;
   bool operator==(const IpPrefix&) const = default;
 };
 

@@ -791,9 +791,10 @@ class ConfigParser {
   }
 
   void parseSiteBots(const YAML::Node& node, SiteBotsConfig& bots) {
-    Fields f(diag_, node, "bots", {"enabled", "actions", "ban_ttl", "behaviour"});
+    Fields f(diag_, node, "bots", {"enabled", "actions", "ban_ttl", "behaviour", "ipv6_prefix64"});
     if (!f.ok()) return;
     f.boolean("enabled", bots.enabled);
+    f.boolean("ipv6_prefix64", bots.ipv6_prefix64);
     if (auto actions = f.get("actions")) {
       static const std::vector<std::string_view> kClasses = {
           "verified_good", "unverified_good_claim", "fake_good_bot", "scanner",

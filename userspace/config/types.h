@@ -273,6 +273,7 @@ struct SiteBotsConfig {
   std::map<std::string, std::string> actions;  // class name -> action name; unset keep defaults
   std::chrono::seconds ban_ttl{3600};
   SiteBotsBehaviour behaviour;
+  bool ipv6_prefix64 = false;  // `ipv6_prefix64: true`: IPv6 sources tracked and banned by /64
 };
 
 // `challenge:` of a site (issue #8, docs/challenge.md): the JavaScript

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <set>
 
 #include "daemon/daemon_logs.h"
 #include "daemon/flood_protection.h"
@@ -20,6 +21,11 @@ std::string joined(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : ",") + s;
   return out;
+}
+
+// What the behaviour table counts a client under (BotSitePolicy::ipv6_prefix64).
+common::IpPrefix behaviourSource(const guard::BotSitePolicy& policy, const common::IpPrefix& client) {
+  return policy.ipv6_prefix64 && client.is_v6 ? client.network(64) : client;
 }
 
 }  // namespace
@@ -54,6 +60,7 @@ guard::BotSitePolicy botSitePolicy(const config::SiteBotsConfig& bots) {
     if (c && a) p.actions[static_cast<std::size_t>(*c)] = *a;
   }
   p.ban_ttl = bots.ban_ttl;
+  p.ipv6_prefix64 = bots.ipv6_prefix64;
   p.behaviour.window = bots.behaviour.window;
   p.behaviour.max_requests = bots.behaviour.max_requests;
   p.behaviour.max_paths = bots.behaviour.max_paths;
@@ -242,7 +249,9 @@ net::Verdict BotProtection::onRequest(const http::Request& request,
   const SiteEntry& site = it->second;
   requests_.fetch_add(1, std::memory_order_relaxed);
   const Source from = sourceOf(snap, request, context);
-  const common::IpPrefix& source = from.address;
+  // The source the behaviour table counts and a ban names: the client, or
+  // its /64 when the site says so. rDNS verifies the address itself.
+  const common::IpPrefix source = behaviourSource(site.policy, from.address);
   const std::int64_t now = nowSeconds();
 
   // Behaviour first: every request counts, whatever its class.
@@ -275,7 +284,7 @@ net::Verdict BotProtection::onRequest(const http::Request& request,
   std::string ua_lower;
   if (auto ua = request.header("user-agent")) ua_lower = guard::asciiLower(*ua);
   if (const guard::GoodBot* claim = ua_lower.empty() ? nullptr : snap.lists->claimedGoodBot(ua_lower)) {
-    rdns = verifier_->check(source, claim->name, claim->domains);
+    rdns = verifier_->check(from.address, claim->name, claim->domains);
     in.claim = rdns.state == guard::RdnsState::Verified ? guard::ClassifyInput::ClaimState::Verified
                : rdns.state == guard::RdnsState::Failed ? guard::ClassifyInput::ClaimState::Failed
                                                          : guard::ClassifyInput::ClaimState::Pending;
@@ -325,7 +334,7 @@ net::Verdict BotProtection::onRequest(const http::Request& request,
   BotRecordContext rc;
   rc.tenant = site.tenant;
   rc.site = site.name;
-  rc.source_ip = source.toString();
+  rc.source_ip = from.address.toString();
   rc.source_port = context.peer_port;
   rc.request_id = std::string(context.request_id);
   rc.method = request.method_name;
@@ -350,8 +359,9 @@ void BotProtection::onResponseStatus(const net::RequestContext& context, int sta
   if (auto trusted = snap.trusted.find(context.site);
       trusted != snap.trusted.end() && net::isTrustedPeer(trusted->second, context.peer))
     return;
-  behaviour_->onResponse(it->second.id, context.peer.asHostPrefix(), status, set_cookie,
-                         it->second.policy.behaviour, nowSeconds());
+  behaviour_->onResponse(it->second.id,
+                         behaviourSource(it->second.policy, context.peer.asHostPrefix()), status,
+                         set_cookie, it->second.policy.behaviour, nowSeconds());
 }
 
 bool BotProtection::isVerifiedGoodBot(const http::Request& request,
@@ -416,10 +426,15 @@ Result<std::vector<BotTopEntry>> BotProtection::top(const std::string& site, std
     id = it->second.id;
   }
   std::map<std::uint32_t, std::string> names;
-  for (const auto& [name, e] : snap->sites) names[e.id] = name;
+  std::set<std::uint32_t> by_prefix64;  // sites whose IPv6 sources are /64s
+  for (const auto& [name, e] : snap->sites) {
+    names[e.id] = name;
+    if (e.policy.ipv6_prefix64) by_prefix64.insert(e.id);
+  }
   std::vector<BotTopEntry> out;
   const std::int64_t now = nowSeconds();
   for (auto& s : behaviour_->top(n, id, now)) {
+    if (s.source.is_v6 && by_prefix64.count(s.site)) s.source = s.source.network(64);
     auto it = names.find(s.site);
     out.push_back(BotTopEntry{it == names.end() ? std::string("(removed)") : it->second, s,
                               s.banned_until_s > now ? s.banned_until_s - now : 0});

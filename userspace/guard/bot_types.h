@@ -86,6 +86,10 @@ struct BotSitePolicy {
   };
   std::chrono::seconds ban_ttl{1h};
   BehaviourLimits behaviour;
+  // IPv6 sources counted, remembered and banned by their /64 (one
+  // subscriber's network) rather than one address, so a bot rotating
+  // through its /64 stays one source.
+  bool ipv6_prefix64 = false;
 
   BotAction actionFor(BotClass cls) const { return actions[static_cast<std::size_t>(cls)]; }
   bool operator==(const BotSitePolicy&) const = default;

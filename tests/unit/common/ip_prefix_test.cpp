@@ -29,6 +29,15 @@ TEST(ParseIpPrefix, ClearsHostBits) {
   EXPECT_EQ(parseIpPrefix("192.168.7.255/23")->toString(), "192.168.6.0/23");
 }
 
+TEST(IpPrefix, NetworkClearsTheHostBits) {
+  EXPECT_EQ(parseIpPrefix("2001:db8:1:2:aaaa::1").value().network(64).toString(), "2001:db8:1:2::/64");
+  EXPECT_EQ(parseIpPrefix("192.0.2.77").value().network(24).toString(), "192.0.2.0/24");
+  EXPECT_EQ(parseIpPrefix("192.0.2.77").value().network(31).toString(), "192.0.2.76/31");
+  // Never longer than the prefix itself.
+  EXPECT_EQ(parseIpPrefix("10.0.0.0/8").value().network(24).toString(), "10.0.0.0/8");
+  EXPECT_EQ(parseIpPrefix("10.1.2.3").value().network(32), parseIpPrefix("10.1.2.3").value());
+}
+
 TEST(ParseIpPrefix, RejectsGarbage) {
   for (const char* bad : {"", "300.1.1.1", "10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/x",
                           "fe80::1%eth0", "1.2.3", "example.com", "10.0.0.0/8/8"}) {

@@ -411,6 +411,35 @@ TEST_F(BotProtectionTest, BehaviourOverThresholdIsItsOwnClass) {
   EXPECT_EQ(send(browser()).action, net::Verdict::Action::Pass);
 }
 
+// A bot rotating through its IPv6 /64 stays one source when the site says
+// ipv6_prefix64, and the ban names the /64; without it, each address is
+// its own source.
+TEST_F(BotProtectionTest, Ipv6SourcesByPrefix64WhenTheSiteSaysSo) {
+  const std::string behaviour =
+      "          actions: {behaviour: ban}\n"
+      "          behaviour: {window: 10s, max_requests: 5, max_paths: 0, max_cookieless: 0}\n";
+  auto address = [](int i) { return "2001:db8:1:2::" + std::to_string(i + 1); };
+  make(behaviour);
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(send(browser(), address(i)).action, net::Verdict::Action::Pass) << i;
+  EXPECT_TRUE(sink_.bans.empty());
+
+  sink_.bans.clear();
+  make(behaviour + "          ipv6_prefix64: true\n");
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(send(browser(), address(i)).action, net::Verdict::Action::Pass) << i;
+  EXPECT_EQ(send(browser(), address(5)).action, net::Verdict::Action::Block);
+  ASSERT_EQ(sink_.bans.size(), 1u);
+  EXPECT_EQ(sink_.bans[0].first, "2001:db8:1:2::/64");
+  // The rest of the /64 is refused with it; another /64 is not.
+  EXPECT_EQ(send(browser(), "2001:db8:1:2::99").action, net::Verdict::Action::Block);
+  EXPECT_EQ(send(browser(), "2001:db8:1:3::1").action, net::Verdict::Action::Pass);
+  auto top = bp_->top("web", 5);
+  ASSERT_TRUE(top.ok());
+  ASSERT_FALSE(top->empty());
+  EXPECT_EQ((*top)[0].summary.source.toString(), "2001:db8:1:2::/64");
+}
+
 TEST_F(BotProtectionTest, ShareOf4xxFromTheStatusObserver) {
   make("          actions: {behaviour: block}\n"
        "          behaviour: {max_4xx_percent: 50, min_responses: 5, max_paths: 0}\n");
