@@ -16,6 +16,7 @@ using common::Status;
 using detail::AtomicTable;
 using detail::AtomicWindowCount;
 using detail::Window;
+namespace ban_word = detail::ban_word;
 
 const char* floodLimitName(FloodLimit limit) {
   switch (limit) {
@@ -144,33 +145,12 @@ struct LogMark {
   void clear() { word.store(0, std::memory_order_relaxed); }
 };
 
-// A source's ban in one word: the clock second it ends (low 40 bits) and
-// a 24-bit tag of the source's key (the rest). A worker that found a
-// source's slot just before the slot was handed to another source can
-// still land its ban compare-and-swap in the new source's entry (it
-// takes it back a moment later, addExcess()); the tag is what keeps the
-// new source from being refused by that ban in the meantime: a ban whose
-// tag is not the reader's own is no ban of the reader's.
-constexpr int kBanUntilBits = 40;
-constexpr std::uint64_t kBanUntilMask = (std::uint64_t{1} << kBanUntilBits) - 1;
-std::uint64_t banTagOf(std::uint64_t source_key) { return source_key >> kBanUntilBits; }
-std::uint64_t banWord(std::uint64_t tag, std::int64_t until_s) {
-  return tag << kBanUntilBits |
-         (static_cast<std::uint64_t>(std::max<std::int64_t>(0, until_s)) & kBanUntilMask);
-}
-// The end of the ban in `word`, whoever's it is (eviction weight, status).
-std::int64_t banEndOf(std::uint64_t word) { return static_cast<std::int64_t>(word & kBanUntilMask); }
-// The end of `tag`'s ban in `word`, 0 when the word holds none of its.
-std::int64_t banEndFor(std::uint64_t word, std::uint64_t tag) {
-  return word != 0 && (word >> kBanUntilBits) == tag ? banEndOf(word) : 0;
-}
-
 // Every field is an atomic of its own (AtomicTable, window_table.h): the
 // address is written by init() before the key is published.
 struct SourceEntry {
   AtomicWindowCount ip;      // per_ip
   AtomicWindowCount excess;  // refusals by per_ip and per_path, ban window
-  std::atomic<std::uint64_t> ban{0};  // banWord(); 0: none
+  std::atomic<std::uint64_t> ban{0};  // detail::ban_word; 0: none
   LogMark ip_mark;
   LogMark path_mark;
   detail::AtomicBytes<16> addr;
@@ -384,7 +364,7 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
   const std::uint32_t e_ip = site.ip.epoch(now_s);
   const std::uint32_t e_ban = site.ban.epoch(now_s);
   auto source_weight = [&](const SourceEntry& v) -> std::uint64_t {
-    if (banEndOf(v.ban.load(std::memory_order_relaxed)) > now_s) return ~std::uint64_t{0};
+    if (ban_word::endOf(v.ban.load(std::memory_order_relaxed)) > now_s) return ~std::uint64_t{0};
     return std::uint64_t{v.ip.sum(e_ip)} + v.excess.sum(e_ban);
   };
   // The address is the entry's identity: written before the key is
@@ -405,13 +385,13 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
   // so the new owner never takes it for its own) is taken back and still
   // issued for `host`. A ban word with another source's tag is no ban of
   // `host`'s: it is overwritten.
-  const std::uint64_t ban_tag = banTagOf(src_key);
+  const std::uint64_t ban_tag = ban_word::tagOf(src_key);
   auto addExcess = [&](SourceEntry& v) {
     const std::uint32_t excess = v.excess.add(e_ban);
     if (cfg.ban_after == 0 || excess < cfg.ban_after || !v.holds(host)) return false;
-    const std::uint64_t mine = banWord(ban_tag, now_s + cfg.ban_ttl.count());
+    const std::uint64_t mine = ban_word::make(ban_tag, now_s + cfg.ban_ttl.count());
     std::uint64_t cur = v.ban.load(std::memory_order_relaxed);
-    while (banEndFor(cur, ban_tag) <= now_s) {
+    while (ban_word::endFor(cur, ban_tag) <= now_s) {
       if (v.ban.compare_exchange_weak(cur, mine, std::memory_order_acq_rel,
                                       std::memory_order_relaxed)) {
         if (!v.holds(host)) {
@@ -434,7 +414,7 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
   const FloodRate& r_ip = cfg.per_ip;
   if (SourceEntry* v = st.sources.acquire(src_key, source_init, source_weight)) {
     ip_count = v->ip.add(e_ip);
-    const std::int64_t banned_until = banEndFor(v->ban.load(std::memory_order_relaxed), ban_tag);
+    const std::int64_t banned_until = ban_word::endFor(v->ban.load(std::memory_order_relaxed), ban_tag);
     if (banned_until > now_s) {
       // Banned, yet still reaching us: no shield, or a request that was
       // in flight. Refused at the site until the ban ends; the ban record
@@ -569,7 +549,7 @@ Result<FloodSiteStatus> FloodLimiter::status(std::string_view name, std::size_t 
     FloodSourceStatus s;
     s.excess = v.excess.sum(e_ban);
     s.banned_s =
-        std::max<std::int64_t>(0, banEndOf(v.ban.load(std::memory_order_relaxed)) - now_s);
+        std::max<std::int64_t>(0, ban_word::endOf(v.ban.load(std::memory_order_relaxed)) - now_s);
     if (s.excess == 0 && s.banned_s == 0) return;
     s.requests = v.ip.sum(e_ip);
     s.source = v.source();
