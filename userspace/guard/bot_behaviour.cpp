@@ -24,18 +24,20 @@ void BehaviourTable::Entry::clearCounts() {
   activity.store(0, std::memory_order_relaxed);
 }
 
+// The identity (addr, v6, site) first, the ban word last with release
+// (window_table.h, ban_word): noteVerdict()'s re-check after its ban CAS.
 void BehaviourTable::Entry::clear() {
   addr.clear();
   v6.store(false, std::memory_order_relaxed);
+  site.store(0, std::memory_order_relaxed);
   cookie_set.store(false, std::memory_order_relaxed);
   last_class.store(static_cast<std::uint8_t>(BotClass::None), std::memory_order_relaxed);
-  site.store(0, std::memory_order_relaxed);
   window_s.store(0, std::memory_order_relaxed);
   bot_requests.store(0, std::memory_order_relaxed);
   records_suppressed.store(0, std::memory_order_relaxed);
-  banned_until_s.store(0, std::memory_order_relaxed);
   records.store(0, std::memory_order_relaxed);
   clearCounts();
+  ban.store(0, std::memory_order_release);
 }
 
 bool BehaviourTable::Entry::holds(std::uint32_t s, const common::IpPrefix& source) const {
@@ -76,8 +78,9 @@ BehaviourView BehaviourTable::onRequest(std::uint32_t site, const common::IpPref
   const auto window_s = static_cast<std::uint32_t>(limits.window.count());
   const std::uint32_t e_now = epochOf(window_s, now_s);
   BehaviourView v;
+  const std::uint64_t key = keyOf(site, source);
   Entry* e = table_.acquire(
-      keyOf(site, source),
+      key,
       [&](Entry& fresh) {
         fresh.addr.store(source.bytes);
         fresh.v6.store(source.is_v6, std::memory_order_relaxed);
@@ -88,7 +91,7 @@ BehaviourView BehaviourTable::onRequest(std::uint32_t site, const common::IpPref
       // the ban is not re-issued by a source that got evicted.
       [&](const Entry& old) -> std::uint64_t {
         return old.activity.load(std::memory_order_relaxed) +
-               (old.banned_until_s.load(std::memory_order_relaxed) > now_s
+               (detail::ban_word::endOf(old.ban.load(std::memory_order_relaxed)) > now_s
                     ? (std::uint64_t{1} << 40)
                     : 0);
       });
@@ -107,7 +110,10 @@ BehaviourView BehaviourTable::onRequest(std::uint32_t site, const common::IpPref
     v.cookieless = e->cookieless.sum(e_now);
   }
   e->activity.store(v.requests, std::memory_order_relaxed);
-  const std::int64_t banned = e->banned_until_s.load(std::memory_order_relaxed);
+  // Only a ban of this key counts (one of another source may sit in the
+  // slot for a moment after an eviction: window_table.h, ban_word).
+  const std::int64_t banned = detail::ban_word::endFor(e->ban.load(std::memory_order_relaxed),
+                                                       detail::ban_word::tagOf(key));
   v.banned_until_s = banned > now_s ? banned : 0;
   if (limits.max_requests && v.requests > limits.max_requests) v.over.push_back("rate");
   if (limits.max_paths && v.paths > limits.max_paths) v.over.push_back("paths");
@@ -138,6 +144,7 @@ BehaviourTable::RecordPermit BehaviourTable::noteVerdict(std::uint32_t site,
                                                          std::int64_t now_s,
                                                          std::uint32_t records_per_second) {
   RecordPermit permit;
+  const std::uint64_t key = keyOf(site, source);
   Entry* e = findEntry(site, source);
   if (e == nullptr) {
     // Untracked: nothing remembers the ban, so this caller issues it.
@@ -152,18 +159,21 @@ BehaviourTable::RecordPermit BehaviourTable::noteVerdict(std::uint32_t site,
     }
   }
   if (banned_until_s > 0) {
-    // The ban is set by whoever moves banned_until_s from "not banned now":
+    // The ban is set by whoever moves the ban word from "not banned now":
     // workers racing on the same source's requests issue it once. A slot
     // handed to another source in between gives the ban back (the caller
-    // still issues it for `source`).
-    std::int64_t cur = e->banned_until_s.load(std::memory_order_relaxed);
-    while (cur <= now_s) {
-      if (e->banned_until_s.compare_exchange_weak(cur, banned_until_s,
-                                                  std::memory_order_relaxed)) {
+    // still issues it for `source`); the key's tag in the word keeps the
+    // new owner from reading it as its own meanwhile (window_table.h).
+    const std::uint64_t tag = detail::ban_word::tagOf(key);
+    const std::uint64_t mine = detail::ban_word::make(tag, banned_until_s);
+    std::uint64_t cur = e->ban.load(std::memory_order_relaxed);
+    while (detail::ban_word::endFor(cur, tag) <= now_s) {
+      if (e->ban.compare_exchange_weak(cur, mine, std::memory_order_acq_rel,
+                                       std::memory_order_relaxed)) {
         permit.ban = true;
         if (!e->holds(site, source)) {
-          std::int64_t mine = banned_until_s;
-          e->banned_until_s.compare_exchange_strong(mine, 0, std::memory_order_relaxed);
+          std::uint64_t expected = mine;
+          e->ban.compare_exchange_strong(expected, 0, std::memory_order_relaxed);
         }
         break;
       }
@@ -213,7 +223,7 @@ std::vector<SourceSummary> BehaviourTable::top(std::size_t n, std::optional<std:
     s.client_errors = e.client_errors.sum(e_now);
     s.bot_requests = e.bot_requests.load(std::memory_order_relaxed);
     s.last_class = static_cast<BotClass>(e.last_class.load(std::memory_order_relaxed));
-    const std::int64_t banned = e.banned_until_s.load(std::memory_order_relaxed);
+    const std::int64_t banned = detail::ban_word::endOf(e.ban.load(std::memory_order_relaxed));
     s.banned_until_s = banned > now_s ? banned : 0;
     all.push_back(s);
   });

@@ -119,7 +119,7 @@ class BehaviourTable {
     std::atomic<std::uint32_t> activity{0};  // requests in the window at the last count (eviction weight)
     std::atomic<std::uint32_t> bot_requests{0};
     std::atomic<std::uint32_t> records_suppressed{0};
-    std::atomic<std::int64_t> banned_until_s{0};
+    std::atomic<std::uint64_t> ban{0};  // detail::ban_word of the key; 0: none
     // BOT record limiter: second of the last written record << 32 | records
     // written in that second (seconds since 1970 fit 32 bits until 2106).
     std::atomic<std::uint64_t> records{0};

@@ -16,6 +16,7 @@ using common::Status;
 using detail::AtomicTable;
 using detail::AtomicWindowCount;
 using detail::Window;
+namespace ban_word = detail::ban_word;
 
 const char* floodLimitName(FloodLimit limit) {
   switch (limit) {
@@ -149,20 +150,24 @@ struct LogMark {
 struct SourceEntry {
   AtomicWindowCount ip;      // per_ip
   AtomicWindowCount excess;  // refusals by per_ip and per_path, ban window
-  std::atomic<std::int64_t> banned_until_s{0};
+  std::atomic<std::uint64_t> ban{0};  // detail::ban_word; 0: none
   LogMark ip_mark;
   LogMark path_mark;
   detail::AtomicBytes<16> addr;
   std::atomic<bool> v6{false};
 
+  // The identity goes first and the ban's store is a release: a worker
+  // whose ban CAS (acquire) reads this store, or anything after it, then
+  // sees the identity gone in holds() and takes its ban back, instead of
+  // leaving it on the slot's next source (addExcess()).
   void clear() {
-    ip.clear();
-    excess.clear();
-    banned_until_s.store(0, std::memory_order_relaxed);
-    ip_mark.clear();
-    path_mark.clear();
     addr.clear();
     v6.store(false, std::memory_order_relaxed);
+    ip.clear();
+    excess.clear();
+    ip_mark.clear();
+    path_mark.clear();
+    ban.store(0, std::memory_order_release);
   }
   // Whether this slot still holds `host`: false when it was evicted and
   // re-claimed for another source since the caller found it.
@@ -359,7 +364,7 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
   const std::uint32_t e_ip = site.ip.epoch(now_s);
   const std::uint32_t e_ban = site.ban.epoch(now_s);
   auto source_weight = [&](const SourceEntry& v) -> std::uint64_t {
-    if (v.banned_until_s.load(std::memory_order_relaxed) > now_s) return ~std::uint64_t{0};
+    if (ban_word::endOf(v.ban.load(std::memory_order_relaxed)) > now_s) return ~std::uint64_t{0};
     return std::uint64_t{v.ip.sum(e_ip)} + v.excess.sum(e_ban);
   };
   // The address is the entry's identity: written before the key is
@@ -371,23 +376,27 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
 
   // Adds one excess request of the source; bans it when it reaches
   // ban_after. Returns true for the one caller that set the ban (a
-  // compare-and-swap of banned_until_s from "not banned now"), which issues
+  // compare-and-swap of the ban word from "not banned now"), which issues
   // it after the table work; racing workers over the same threshold see
   // the ban set and only refuse. An entry that was evicted and re-claimed
   // for another source since it was found is not banned (the excess lands
   // in the new source's count: an approximation); if that happens between
-  // the check and the compare-and-swap, the ban is taken back from the
-  // new owner and still issued for `host`.
+  // the check and the compare-and-swap, the ban (tagged with `host`'s key,
+  // so the new owner never takes it for its own) is taken back and still
+  // issued for `host`. A ban word with another source's tag is no ban of
+  // `host`'s: it is overwritten.
+  const std::uint64_t ban_tag = ban_word::tagOf(src_key);
   auto addExcess = [&](SourceEntry& v) {
     const std::uint32_t excess = v.excess.add(e_ban);
     if (cfg.ban_after == 0 || excess < cfg.ban_after || !v.holds(host)) return false;
-    const std::int64_t until = now_s + cfg.ban_ttl.count();
-    std::int64_t cur = v.banned_until_s.load(std::memory_order_relaxed);
-    while (cur <= now_s) {
-      if (v.banned_until_s.compare_exchange_weak(cur, until, std::memory_order_relaxed)) {
+    const std::uint64_t mine = ban_word::make(ban_tag, now_s + cfg.ban_ttl.count());
+    std::uint64_t cur = v.ban.load(std::memory_order_relaxed);
+    while (ban_word::endFor(cur, ban_tag) <= now_s) {
+      if (v.ban.compare_exchange_weak(cur, mine, std::memory_order_acq_rel,
+                                      std::memory_order_relaxed)) {
         if (!v.holds(host)) {
-          std::int64_t mine = until;
-          v.banned_until_s.compare_exchange_strong(mine, 0, std::memory_order_relaxed);
+          std::uint64_t expected = mine;
+          v.ban.compare_exchange_strong(expected, 0, std::memory_order_relaxed);
         }
         return true;
       }
@@ -405,7 +414,7 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
   const FloodRate& r_ip = cfg.per_ip;
   if (SourceEntry* v = st.sources.acquire(src_key, source_init, source_weight)) {
     ip_count = v->ip.add(e_ip);
-    const std::int64_t banned_until = v->banned_until_s.load(std::memory_order_relaxed);
+    const std::int64_t banned_until = ban_word::endFor(v->ban.load(std::memory_order_relaxed), ban_tag);
     if (banned_until > now_s) {
       // Banned, yet still reaching us: no shield, or a request that was
       // in flight. Refused at the site until the ban ends; the ban record
@@ -510,9 +519,8 @@ std::size_t FloodLimiter::liftBan(const common::IpPrefix& source) {
   std::size_t released = 0;
   for (Site& site : impl_->sites) {
     site.state->sources.updateEach([&](SourceEntry& v) {
-      if (v.banned_until_s.load(std::memory_order_relaxed) == 0 || !source.contains(v.source()))
-        return;
-      v.banned_until_s.store(0, std::memory_order_relaxed);
+      if (v.ban.load(std::memory_order_relaxed) == 0 || !source.contains(v.source())) return;
+      v.ban.store(0, std::memory_order_relaxed);
       v.excess.clear();
       ++released;
     });
@@ -541,7 +549,7 @@ Result<FloodSiteStatus> FloodLimiter::status(std::string_view name, std::size_t 
     FloodSourceStatus s;
     s.excess = v.excess.sum(e_ban);
     s.banned_s =
-        std::max<std::int64_t>(0, v.banned_until_s.load(std::memory_order_relaxed) - now_s);
+        std::max<std::int64_t>(0, ban_word::endOf(v.ban.load(std::memory_order_relaxed)) - now_s);
     if (s.excess == 0 && s.banned_s == 0) return;
     s.requests = v.ip.sum(e_ip);
     s.source = v.source();

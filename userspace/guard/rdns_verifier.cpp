@@ -188,14 +188,34 @@ const KeyedHash& cacheHash() {
   return h;
 }
 
-// Entry::status: expiry (clock seconds) << 8 | in_flight << 4 | state.
+// Entry::status: expiry (clock seconds, 36 bits) << 28 | tag << 8 |
+// in_flight << 4 | state. The tag (20 bits of the key) says whose status
+// it is: store() and check() can write the status of a slot that was
+// handed to another key after they found it (no lock between finding and
+// writing), and without the tag the other key would read that answer,
+// e.g. a crawler's Verified, as its own. A status with another key's tag
+// counts as no answer (and is overwritten by the key's own lookup).
 constexpr std::uint64_t kInFlight = 1u << 4;
+constexpr int kTagShift = 8;
+constexpr std::uint64_t kTagMask = 0xfffff;
+constexpr int kExpiryShift = 28;
+constexpr std::int64_t kMaxExpiry = (std::int64_t{1} << 36) - 1;
 
-std::uint64_t packStatus(std::int64_t expires_s, bool in_flight, RdnsState state) {
-  return (static_cast<std::uint64_t>(std::max<std::int64_t>(0, expires_s)) << 8) |
-         (in_flight ? kInFlight : 0) | static_cast<std::uint64_t>(state);
+std::uint64_t tagOfKey(std::uint64_t key) { return (key >> 40) & kTagMask; }
+std::uint64_t packStatus(std::int64_t expires_s, bool in_flight, RdnsState state,
+                         std::uint64_t tag) {
+  return (static_cast<std::uint64_t>(std::clamp<std::int64_t>(expires_s, 0, kMaxExpiry))
+          << kExpiryShift) |
+         (tag << kTagShift) | (in_flight ? kInFlight : 0) | static_cast<std::uint64_t>(state);
 }
-std::int64_t expiresOf(std::uint64_t status) { return static_cast<std::int64_t>(status >> 8); }
+// Expiry whoever's the status is (the eviction weight).
+std::int64_t expiresOf(std::uint64_t status) {
+  return static_cast<std::int64_t>(status >> kExpiryShift);
+}
+// Expiry of `tag`'s status; 0 (expired) when the status is another key's.
+std::int64_t expiresFor(std::uint64_t status, std::uint64_t tag) {
+  return ((status >> kTagShift) & kTagMask) == tag ? expiresOf(status) : 0;
+}
 bool inFlightOf(std::uint64_t status) { return (status & kInFlight) != 0; }
 RdnsState stateOf(std::uint64_t status) { return static_cast<RdnsState>(status & 0xf); }
 
@@ -270,7 +290,8 @@ RdnsAnswer RdnsVerifier::peek(const IpPrefix& address, const std::string& bot) {
   const Entry* e = cache_.find(key);
   if (e == nullptr) return RdnsAnswer{};
   const std::uint64_t status = e->status.load(std::memory_order_acquire);
-  if (expiresOf(status) <= now || stateOf(status) == RdnsState::Pending) return RdnsAnswer{};
+  if (expiresFor(status, tagOfKey(key)) <= now || stateOf(status) == RdnsState::Pending)
+    return RdnsAnswer{};
   return readAnswer(*e, key, status);
 }
 
@@ -293,9 +314,10 @@ RdnsAnswer RdnsVerifier::check(const IpPrefix& address, const std::string& bot,
     return out;
   }
   bool enqueue = false;
+  const std::uint64_t tag = tagOfKey(key);
   std::uint64_t status = e->status.load(std::memory_order_acquire);
   for (;;) {
-    if (expiresOf(status) > now) {
+    if (expiresFor(status, tag) > now) {
       // An answer (or a cached failure to get one, retried after
       // error_ttl), or a lookup already on its way.
       if (!inFlightOf(status)) out = readAnswer(*e, key, status);
@@ -306,7 +328,7 @@ RdnsAnswer RdnsVerifier::check(const IpPrefix& address, const std::string& bot,
     // Of racing workers, the one whose CAS marks the entry in flight queues
     // the lookup; the others see the mark.
     if (e->status.compare_exchange_weak(status,
-                                        packStatus(now + kInFlightLimit, true, RdnsState::Pending),
+                                        packStatus(now + kInFlightLimit, true, RdnsState::Pending, tag),
                                         std::memory_order_acq_rel)) {
       enqueue = true;
       break;
@@ -396,7 +418,8 @@ void RdnsVerifier::store(const Job& job, const RdnsAnswer& answer) {
   storeTruncated(e->name, answer.name);
   storeTruncated(e->reason, answer.reason);
   // Release: a reader that sees this status sees the name and reason above.
-  e->status.store(packStatus(now + ttl.count(), false, answer.state), std::memory_order_release);
+  e->status.store(packStatus(now + ttl.count(), false, answer.state, tagOfKey(key)),
+                  std::memory_order_release);
 }
 
 void RdnsVerifier::runJob(const Job& job) {

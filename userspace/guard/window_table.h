@@ -204,6 +204,32 @@ inline bool atomicRaise(std::atomic<std::int64_t>& a, std::int64_t v) {
   return false;
 }
 
+// A ban in one atomic word: the clock second it ends (low 40 bits) and a
+// 24-bit tag of the banned key (the rest). A worker that found a key's
+// slot just before the slot was handed to another key can still land its
+// ban compare-and-swap in the new key's entry (it takes it back a moment
+// later when its identity re-check fails); the tag is what keeps the new
+// key from being refused by that ban in the meantime: a ban whose tag is
+// not the reader's own is no ban of the reader's. Entries whose identity
+// a ban depends on clear that identity before their ban word, and store
+// the empty word with release; ban CASes are acq_rel, so the re-check
+// after a CAS that read the cleared word sees the identity gone.
+namespace ban_word {
+inline constexpr int kUntilBits = 40;
+inline constexpr std::uint64_t kUntilMask = (std::uint64_t{1} << kUntilBits) - 1;
+inline std::uint64_t tagOf(std::uint64_t key) { return key >> kUntilBits; }
+inline std::uint64_t make(std::uint64_t tag, std::int64_t until_s) {
+  return tag << kUntilBits |
+         (static_cast<std::uint64_t>(std::max<std::int64_t>(0, until_s)) & kUntilMask);
+}
+// The end of the ban in `word`, whoever's it is (eviction weight, status).
+inline std::int64_t endOf(std::uint64_t word) { return static_cast<std::int64_t>(word & kUntilMask); }
+// The end of `tag`'s ban in `word`, 0 when the word holds none of its.
+inline std::int64_t endFor(std::uint64_t word, std::uint64_t tag) {
+  return word != 0 && (word >> kUntilBits) == tag ? endOf(word) : 0;
+}
+}  // namespace ban_word
+
 // N bytes (a multiple of 8) kept in relaxed atomic words: an address or a
 // short display name written when a slot is claimed and read by status
 // walks. Two racing stores may interleave words; callers store the same

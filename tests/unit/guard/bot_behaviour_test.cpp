@@ -221,6 +221,42 @@ TEST(BehaviourTable, ConcurrentSprayStaysBoundedAndKeepsTheBan) {
 
 // A reload that changes the window clears the source's counts once: the
 // old buckets mean nothing in the new bucket length.
+// A ban noted for one source must never be seen by the source its slot
+// was just handed to. One worker bans source after source while the other
+// sends one request each from one-off sources through the same single set
+// of eight slots, so slots are evicted under the banning worker; a
+// one-off source must never find itself banned.
+TEST(BehaviourTable, BanNeverLandsInAnEvictedSlotsNewSource) {
+  BehaviourTable t(8);  // one set: every new source evicts
+  BehaviourLimits l;
+  constexpr std::int64_t kNow = 1000;
+  constexpr int kRounds = 150000;
+  std::atomic<bool> done{false};
+  std::thread banner([&] {
+    common::IpPrefix p = ip("10.1.0.0");
+    for (int i = 0; i < kRounds; ++i) {
+      p.bytes[1] = static_cast<std::uint8_t>(1 + (i >> 16));
+      p.bytes[2] = static_cast<std::uint8_t>(i >> 8);
+      p.bytes[3] = static_cast<std::uint8_t>(i);
+      t.onRequest(1, p, 7, true, l, kNow);
+      t.noteVerdict(1, p, BotClass::Scanner, kNow + 600, kNow, 0);
+    }
+    done = true;
+  });
+  common::IpPrefix v = ip("172.16.0.0");
+  std::uint32_t n = 0, wrongly_banned = 0;
+  while (!done.load()) {
+    v.bytes[1] = static_cast<std::uint8_t>(16 + ((n >> 16) & 15));
+    v.bytes[2] = static_cast<std::uint8_t>(n >> 8);
+    v.bytes[3] = static_cast<std::uint8_t>(n);
+    ++n;
+    if (t.onRequest(1, v, 7, true, l, kNow).banned_until_s != 0) ++wrongly_banned;
+  }
+  banner.join();
+  EXPECT_GT(n, 1000u);
+  EXPECT_EQ(wrongly_banned, 0u) << "of " << n << " one-off sources";
+}
+
 TEST(BehaviourTable, ChangedWindowStartsTheCountsAgain) {
   BehaviourTable t(1024);
   BehaviourLimits l;

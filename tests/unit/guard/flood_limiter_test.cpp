@@ -495,6 +495,52 @@ TEST_F(FloodLimiterTest, ConcurrentSprayStaysBoundedAndKeepsTheBan) {
   EXPECT_GE(d.retry_after, 590s);
 }
 
+// A ban decided for one source must never land in the entry of the source
+// its slot was just handed to. One worker bans source after source (each
+// one's second request) while the other sprays one-off sources through
+// the same single set of eight slots, so slots are evicted under the
+// banning worker. A one-off source's only request is refused as "banned"
+// (a retry-after of the ban TTL) only if someone else's ban was written
+// into its fresh entry: SourceEntry::clear() must drop the identity before
+// the ban, so that the banning worker's re-check after its CAS sees the
+// slot is no longer its source and takes the ban back.
+TEST_F(FloodLimiterTest, BanNeverLandsInAnEvictedSlotsNewSource) {
+  auto c = quiet();
+  c.per_ip = {1, 60s};
+  c.ban_after = 1;
+  c.ban_ttl = 600s;
+  c.tables = {8, 8, 8};  // one set: every insert evicts
+  auto l = make({c});
+  constexpr int kRounds = 150000;
+  std::atomic<bool> done{false};
+  std::atomic<int> wrongly_banned{0};
+  std::thread banner([&] {
+    common::IpPrefix p = ip("10.1.0.0");
+    for (int i = 0; i < kRounds; ++i) {
+      p.bytes[1] = static_cast<std::uint8_t>(1 + (i >> 16));
+      p.bytes[2] = static_cast<std::uint8_t>(i >> 8);
+      p.bytes[3] = static_cast<std::uint8_t>(i);
+      l->check(0, p, "/");
+      l->check(0, p, "/");  // over per_ip: refused and banned
+    }
+    done = true;
+  });
+  common::IpPrefix v = ip("172.16.0.0");
+  std::uint32_t n = 0;
+  while (!done.load()) {
+    v.bytes[1] = static_cast<std::uint8_t>(16 + (n >> 16));
+    v.bytes[2] = static_cast<std::uint8_t>(n >> 8);
+    v.bytes[3] = static_cast<std::uint8_t>(n);
+    ++n;
+    const FloodDecision d = l->check(0, v, "/");
+    if (d.refuse() && d.action == FloodAction::TooManyRequests && d.retry_after > 60s)
+      ++wrongly_banned;
+  }
+  banner.join();
+  EXPECT_GT(n, 1000u);
+  EXPECT_EQ(wrongly_banned.load(), 0) << "of " << n << " one-off sources";
+}
+
 // docs/l7-dos.md quotes these sizes (the memory cost per tracked source):
 // six 64-bit bucket words per window (AtomicWindowCount), the log marks,
 // the ban and the address, plus the 8-byte key.
