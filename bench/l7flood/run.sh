@@ -2,8 +2,9 @@
 # L7 flood benchmark (issue #8): during an HTTP flood from several
 # addresses, how well is a legitimate client served, with
 #
-#   mamori      mamorid, flood limits on (per_ip $RATE r/s as requests per
-#               10 s window), bans pushed to the XDP shield
+#   mamori      mamorid, flood limits on (per_ip $RATE requests per 1 s
+#               window: the same rate and burst as nginx's), a ban pushed
+#               to the XDP shield after $RATE refusals
 #   nginx-limit Debian's nginx as reverse proxy with limit_req at the same
 #               rate (burst = one second's worth, nodelay, status 429)
 #   nginx       the same nginx without limit_req (no protection)
@@ -125,9 +126,9 @@ tenants:
         upstreams:
           - address: 10.82.2.2:8081
         flood:
-          per_ip: {requests: $((rate * 10)), window: 10s}
+          per_ip: {requests: $rate, window: 1s}
           per_path: {requests: 0}
-          ban: {after: $((rate * 10)), window: 10s, ttl: 10m}
+          ban: {after: $rate, window: 10s, ttl: 10m}
 YAML
 
 run_target() {  # run_target NAME -> one table row on stdout

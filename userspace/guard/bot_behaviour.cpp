@@ -9,8 +9,15 @@ namespace mamori::guard {
 
 namespace {
 
-std::uint32_t epochOf(std::uint32_t window_s, std::int64_t now_s) {
-  return detail::Window::ofSeconds(window_s).epoch(std::max<std::int64_t>(0, now_s));
+// The bucket period of `now_s` in a window of `window_s` seconds, and the
+// periods the window spans.
+struct WindowAt {
+  std::uint32_t e;
+  std::uint32_t span;
+};
+WindowAt windowAt(std::uint32_t window_s, std::int64_t now_s) {
+  const detail::Window w = detail::Window::ofSeconds(window_s);
+  return {w.epoch(std::max<std::int64_t>(0, now_s)), w.span};
 }
 
 }  // namespace
@@ -76,7 +83,7 @@ BehaviourView BehaviourTable::onRequest(std::uint32_t site, const common::IpPref
                                         std::uint64_t path_hash, bool has_cookie,
                                         const BehaviourLimits& limits, std::int64_t now_s) {
   const auto window_s = static_cast<std::uint32_t>(limits.window.count());
-  const std::uint32_t e_now = epochOf(window_s, now_s);
+  const auto [e_now, span] = windowAt(window_s, now_s);
   BehaviourView v;
   const std::uint64_t key = keyOf(site, source);
   Entry* e = table_.acquire(
@@ -100,14 +107,14 @@ BehaviourView BehaviourTable::onRequest(std::uint32_t site, const common::IpPref
   // an eviction in between): this request is not tracked.
   if (e == nullptr || !e->holds(site, source)) return v;
   useWindow(*e, window_s);
-  v.requests = e->requests.add(e_now);
-  v.paths = e->paths.add(e_now, path_hash);
-  v.responses = e->responses.sum(e_now);
-  v.client_errors = e->client_errors.sum(e_now);
+  v.requests = e->requests.add(e_now, span);
+  v.paths = e->paths.add(e_now, path_hash, span);
+  v.responses = e->responses.sum(e_now, span);
+  v.client_errors = e->client_errors.sum(e_now, span);
   if (!has_cookie && e->cookie_set.load(std::memory_order_relaxed)) {
-    v.cookieless = e->cookieless.add(e_now);
+    v.cookieless = e->cookieless.add(e_now, span);
   } else {
-    v.cookieless = e->cookieless.sum(e_now);
+    v.cookieless = e->cookieless.sum(e_now, span);
   }
   e->activity.store(v.requests, std::memory_order_relaxed);
   // Only a ban of this key counts (one of another source may sit in the
@@ -129,12 +136,12 @@ void BehaviourTable::onResponse(std::uint32_t site, const common::IpPrefix& sour
                                 bool set_cookie, const BehaviourLimits& limits,
                                 std::int64_t now_s) {
   const auto window_s = static_cast<std::uint32_t>(limits.window.count());
-  const std::uint32_t e_now = epochOf(window_s, now_s);
+  const auto [e_now, span] = windowAt(window_s, now_s);
   Entry* e = findEntry(site, source);
   if (e == nullptr) return;
   useWindow(*e, window_s);
-  e->responses.add(e_now);
-  if (status >= 400 && status < 500) e->client_errors.add(e_now);
+  e->responses.add(e_now, span);
+  if (status >= 400 && status < 500) e->client_errors.add(e_now, span);
   if (set_cookie) e->cookie_set.store(true, std::memory_order_relaxed);
 }
 
@@ -217,10 +224,10 @@ std::vector<SourceSummary> BehaviourTable::top(std::size_t n, std::optional<std:
     s.source.is_v6 = e.v6.load(std::memory_order_relaxed);
     s.source.bytes = e.addr.load();
     s.source.prefix_len = s.source.is_v6 ? 128 : 32;
-    const std::uint32_t e_now = epochOf(e.window_s.load(std::memory_order_relaxed), now_s);
-    s.requests = e.requests.sum(e_now);
-    s.paths = e.paths.estimate(e_now);
-    s.client_errors = e.client_errors.sum(e_now);
+    const auto [e_now, span] = windowAt(e.window_s.load(std::memory_order_relaxed), now_s);
+    s.requests = e.requests.sum(e_now, span);
+    s.paths = e.paths.estimate(e_now, span);
+    s.client_errors = e.client_errors.sum(e_now, span);
     s.bot_requests = e.bot_requests.load(std::memory_order_relaxed);
     s.last_class = static_cast<BotClass>(e.last_class.load(std::memory_order_relaxed));
     const std::int64_t banned = detail::ban_word::endOf(e.ban.load(std::memory_order_relaxed));

@@ -365,7 +365,7 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
   const std::uint32_t e_ban = site.ban.epoch(now_s);
   auto source_weight = [&](const SourceEntry& v) -> std::uint64_t {
     if (ban_word::endOf(v.ban.load(std::memory_order_relaxed)) > now_s) return ~std::uint64_t{0};
-    return std::uint64_t{v.ip.sum(e_ip)} + v.excess.sum(e_ban);
+    return std::uint64_t{v.ip.sum(e_ip, site.ip.span)} + v.excess.sum(e_ban, site.ban.span);
   };
   // The address is the entry's identity: written before the key is
   // published (AtomicTable::acquire), read by status() and liftBan().
@@ -387,7 +387,7 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
   // `host`'s: it is overwritten.
   const std::uint64_t ban_tag = ban_word::tagOf(src_key);
   auto addExcess = [&](SourceEntry& v) {
-    const std::uint32_t excess = v.excess.add(e_ban);
+    const std::uint32_t excess = v.excess.add(e_ban, site.ban.span);
     if (cfg.ban_after == 0 || excess < cfg.ban_after || !v.holds(host)) return false;
     const std::uint64_t mine = ban_word::make(ban_tag, now_s + cfg.ban_ttl.count());
     std::uint64_t cur = v.ban.load(std::memory_order_relaxed);
@@ -413,7 +413,7 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
   std::uint32_t report = 0;
   const FloodRate& r_ip = cfg.per_ip;
   if (SourceEntry* v = st.sources.acquire(src_key, source_init, source_weight)) {
-    ip_count = v->ip.add(e_ip);
+    ip_count = v->ip.add(e_ip, site.ip.span);
     const std::int64_t banned_until = ban_word::endFor(v->ban.load(std::memory_order_relaxed), ban_tag);
     if (banned_until > now_s) {
       // Banned, yet still reaching us: no shield, or a request that was
@@ -424,7 +424,7 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
       refused = true;
     } else if (r_ip.requests != 0 && ip_count > r_ip.requests) {
       refuse(FloodLimit::PerIp,
-             untilPeriod(site.ip, e_ip, v->ip.periodsUntilBelow(e_ip, r_ip.requests), now_s),
+             untilPeriod(site.ip, e_ip, v->ip.periodsUntilBelow(e_ip, r_ip.requests, site.ip.span), now_s),
              FloodAction::TooManyRequests);
       refused = true;
       report = v->ip_mark.refuse(windowIndex(r_ip.window, now_s));
@@ -445,11 +445,11 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
     const std::uint32_t limit = cfg.per_prefix.requests;
     PrefixEntry* v = st.prefixes.acquire(
         impl_->prefixKey(net), [](PrefixEntry&) {},
-        [&](const PrefixEntry& p) { return p.count.sum(e); });
-    const std::uint32_t count = v ? v->count.add(e) : 0;
+        [&](const PrefixEntry& p) { return p.count.sum(e, site.prefix.span); });
+    const std::uint32_t count = v ? v->count.add(e, site.prefix.span) : 0;
     if (count > limit) {
       refuse(FloodLimit::PerPrefix,
-             untilPeriod(site.prefix, e, v->count.periodsUntilBelow(e, limit), now_s),
+             untilPeriod(site.prefix, e, v->count.periodsUntilBelow(e, limit, site.prefix.span), now_s),
              FloodAction::TooManyRequests);
       refused = true;
       report = v->mark.refuse(windowIndex(cfg.per_prefix.window, now_s));
@@ -464,11 +464,11 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
     const std::uint32_t limit = cfg.per_path.requests;
     PathEntry* p = st.paths.acquire(
         impl_->pathKey(host, path), [](PathEntry&) {},
-        [&](const PathEntry& v) { return v.count.sum(e); });
-    const std::uint32_t count = p ? p->count.add(e) : 0;
+        [&](const PathEntry& v) { return v.count.sum(e, site.path.span); });
+    const std::uint32_t count = p ? p->count.add(e, site.path.span) : 0;
     if (count > limit) {
       refuse(FloodLimit::PerPath,
-             untilPeriod(site.path, e, p->count.periodsUntilBelow(e, limit), now_s),
+             untilPeriod(site.path, e, p->count.periodsUntilBelow(e, limit, site.path.span), now_s),
              FloodAction::TooManyRequests);
       refused = true;
       // Back to the source's entry: the excess that leads to a ban and the
@@ -489,10 +489,10 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
   // 4. per_site: new excess of the whole site is refused, whoever sends it.
   if (!refused && cfg.per_site.requests != 0) {
     const std::uint32_t e = site.site.epoch(now_s);
-    const std::uint32_t count = st.site_count.add(e);
+    const std::uint32_t count = st.site_count.add(e, site.site.span);
     if (count > cfg.per_site.requests) {
       refuse(FloodLimit::PerSite,
-             untilPeriod(site.site, e, st.site_count.periodsUntilBelow(e, cfg.per_site.requests),
+             untilPeriod(site.site, e, st.site_count.periodsUntilBelow(e, cfg.per_site.requests, site.site.span),
                          now_s),
              FloodAction::TooManyRequests);
       st.site_refused_since.fetch_add(1, std::memory_order_relaxed);
@@ -541,17 +541,17 @@ Result<FloodSiteStatus> FloodLimiter::status(std::string_view name, std::size_t 
   out.counters.bans = st.bans.load(std::memory_order_relaxed);
   const std::int64_t now_s =
       std::chrono::duration_cast<std::chrono::seconds>(impl_->clock.now()).count();
-  out.site_requests = st.site_count.sum(site.site.epoch(now_s));
+  out.site_requests = st.site_count.sum(site.site.epoch(now_s), site.site.span);
   const std::uint32_t e_ip = site.ip.epoch(now_s);
   const std::uint32_t e_ban = site.ban.epoch(now_s);
   std::vector<FloodSourceStatus> all;
   st.sources.forEach([&](const SourceEntry& v) {
     FloodSourceStatus s;
-    s.excess = v.excess.sum(e_ban);
+    s.excess = v.excess.sum(e_ban, site.ban.span);
     s.banned_s =
         std::max<std::int64_t>(0, ban_word::endOf(v.ban.load(std::memory_order_relaxed)) - now_s);
     if (s.excess == 0 && s.banned_s == 0) return;
-    s.requests = v.ip.sum(e_ip);
+    s.requests = v.ip.sum(e_ip, site.ip.span);
     s.source = v.source();
     all.push_back(s);
   });

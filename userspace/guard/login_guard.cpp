@@ -202,8 +202,8 @@ bool prefixMayBan(const SiteGuardConfig& cfg, const common::IpPrefix& subject) {
 
 // Eviction weight of a count: the windowed count, then the newest period
 // (of two equal counts the staler goes).
-std::uint64_t countWeight(const AtomicWindowCount& c, std::uint32_t e) {
-  return (static_cast<std::uint64_t>(c.sum(e)) << 32) | c.newestPeriod();
+std::uint64_t countWeight(const AtomicWindowCount& c, std::uint32_t e, std::uint32_t span) {
+  return (static_cast<std::uint64_t>(c.sum(e, span)) << 32) | c.newestPeriod();
 }
 
 }  // namespace
@@ -229,6 +229,7 @@ struct LoginSiteState {
   std::uint32_t epoch(Counter c, std::int64_t now_s) const {
     return windows[static_cast<std::size_t>(c)].epoch(now_s);
   }
+  std::uint32_t span(Counter c) const { return windows[static_cast<std::size_t>(c)].span; }
   std::size_t memoryBytes() const {
     return per_ip.memoryBytes() + per_v4_24.memoryBytes() + per_v6_64.memoryBytes() +
            per_user.memoryBytes() + per_user_ip.memoryBytes() + users_per_ip.memoryBytes() +
@@ -321,29 +322,32 @@ struct LoginGuard::Impl {
   std::uint32_t countIp(LoginSiteState& s, AtomicTable<IpCount>& table, Counter c,
                         const common::IpPrefix& subject, std::uint8_t kind, std::int64_t now_s) {
     const std::uint32_t e = s.epoch(c, now_s);
+    const std::uint32_t span = s.span(c);
     IpCount* v = table.acquire(
         ipKey(kind, subject), [&](IpCount& fresh) { fresh.ip.store(subject); },
-        [&](const IpCount& old) { return countWeight(old.count, e); });
-    return v == nullptr ? 0 : v->count.add(e);
+        [&](const IpCount& old) { return countWeight(old.count, e, span); });
+    return v == nullptr ? 0 : v->count.add(e, span);
   }
   std::uint32_t countKey(LoginSiteState& s, AtomicTable<AtomicWindowCount>& table, Counter c,
                          std::uint64_t key, std::int64_t now_s) {
     const std::uint32_t e = s.epoch(c, now_s);
+    const std::uint32_t span = s.span(c);
     AtomicWindowCount* v = table.acquire(
         key, [](AtomicWindowCount&) {},
-        [&](const AtomicWindowCount& old) { return countWeight(old, e); });
-    return v == nullptr ? 0 : v->add(e);
+        [&](const AtomicWindowCount& old) { return countWeight(old, e, span); });
+    return v == nullptr ? 0 : v->add(e, span);
   }
   std::uint32_t countDistinct(LoginSiteState& s, AtomicTable<AtomicDistinctSketch>& table,
                               Counter c, std::uint64_t key, std::uint64_t element,
                               std::int64_t now_s) {
     const std::uint32_t e = s.epoch(c, now_s);
+    const std::uint32_t span = s.span(c);
     AtomicDistinctSketch* v = table.acquire(
         key, [](AtomicDistinctSketch&) {},
         [&](const AtomicDistinctSketch& old) {
-          return (static_cast<std::uint64_t>(old.liveBits(e)) << 32) | old.newestPeriod();
+          return (static_cast<std::uint64_t>(old.liveBits(e, span)) << 32) | old.newestPeriod();
         });
-    return v == nullptr ? 0 : v->add(e, element);
+    return v == nullptr ? 0 : v->add(e, element, span);
   }
 
   // The restriction entry of `subject`, created when absent; nullptr when
@@ -539,7 +543,8 @@ struct LoginGuard::Impl {
       if (after == 0 || !s.limit(Counter::FailuresPerUser).enabled) return;
       std::uint32_t failures = 0;
       const std::uint32_t e = s.epoch(Counter::FailuresPerUser, now_s);
-      if (const AtomicWindowCount* c = s.per_user.find(a.user_hash)) failures = c->sum(e);
+      if (const AtomicWindowCount* c = s.per_user.find(a.user_hash))
+        failures = c->sum(e, s.span(Counter::FailuresPerUser));
       if (failures >= after) {
         Event ev;
         ev.kind = EventKind::AccountTakeover;
@@ -801,8 +806,9 @@ common::Result<SiteStatus> LoginGuard::status(std::string_view site, std::size_t
   SiteStatus out;
   out.site = s->cfg.site;
   const std::uint32_t e = s->epoch(Counter::FailuresPerIp, now_ms / 1000);
+  const std::uint32_t span = s->span(Counter::FailuresPerIp);
   s->per_ip.forEach([&](const IpCount& v) {
-    const std::uint32_t n = v.count.sum(e);
+    const std::uint32_t n = v.count.sum(e, span);
     if (n > 0) out.top_sources.push_back(SourceStatus{v.ip.load(), n, {}, {}, {}, 0});
   });
   std::sort(out.top_sources.begin(), out.top_sources.end(),
@@ -824,7 +830,7 @@ common::Result<SiteStatus> LoginGuard::status(std::string_view site, std::size_t
       st.bans = o->bans.load(std::memory_order_relaxed);
     if (st.failures == 0 && st.source.isHost()) {
       if (const IpCount* v = s->per_ip.find(impl_->ipKey(kKeyIp, st.source)))
-        st.failures = v->count.sum(e);
+        st.failures = v->count.sum(e, span);
     }
   };
   for (auto& st : out.top_sources) fill(st);

@@ -3,12 +3,14 @@
 // The bounded, shared tables behind the guard's counters (login abuse,
 // HTTP floods, bot behaviour, the rDNS cache).
 //
-// Windows (AtomicWindowCount, AtomicDistinctSketch) are made
-// of kBuckets buckets: a window of W seconds is cut into buckets of
-// ceil(W / kBuckets) seconds and the value is the sum (or union) of the
-// buckets of the last kBuckets bucket periods. An event is therefore
-// counted for between W - W/kBuckets and W seconds: the whole oldest bucket
-// leaves the window at once (docs/login-abuse.md, "Windows").
+// Windows (AtomicWindowCount, AtomicDistinctSketch) are made of up to
+// kBuckets buckets: a window of W seconds is cut into buckets of
+// b = ceil(W / kBuckets) seconds and the value is the sum (or union) of the
+// buckets of the last ceil(W / b) bucket periods (Window::span; kBuckets
+// from 6 s on, one 1 s bucket for a 1 s window). An event is therefore
+// counted for between span*b - b and span*b seconds, span*b being W
+// rounded up to whole buckets: the whole oldest bucket leaves the window at
+// once (docs/login-abuse.md, "Windows").
 //
 // AtomicTable is the request path's table: fixed size, set-associative,
 // no lock (its comment says what that costs). A new key that finds its set
@@ -37,11 +39,15 @@ inline constexpr std::size_t kWays = 8;
 // Bucket arithmetic of one window length.
 struct Window {
   std::uint32_t bucket_seconds = 1;
+  // Bucket periods the window spans: kBuckets, or fewer when the window is
+  // shorter than kBuckets seconds (a 1 s window is one 1 s bucket, not six).
+  std::uint32_t span = kBuckets;
 
   static Window ofSeconds(std::int64_t window_seconds) {
-    const std::int64_t b = (window_seconds + static_cast<std::int64_t>(kBuckets) - 1) /
+    const std::int64_t w = std::max<std::int64_t>(1, window_seconds);
+    const std::int64_t b = (w + static_cast<std::int64_t>(kBuckets) - 1) /
                            static_cast<std::int64_t>(kBuckets);
-    return Window{static_cast<std::uint32_t>(std::max<std::int64_t>(1, b))};
+    return Window{static_cast<std::uint32_t>(b), static_cast<std::uint32_t>((w + b - 1) / b)};
   }
   // Index of the bucket period containing `now_seconds` (>= 0).
   std::uint32_t epoch(std::int64_t now_seconds) const {
@@ -73,7 +79,7 @@ struct AtomicWindowCount {
   // Adds one event at period `e` and returns the windowed count. A thread
   // that read the clock before a racing one moved this bucket to a newer
   // period drops its event (it belongs to a period that left the bucket).
-  std::uint32_t add(std::uint32_t e) {
+  std::uint32_t add(std::uint32_t e, std::uint32_t span = kBuckets) {
     std::atomic<std::uint64_t>& b = buckets[e % kBuckets];
     const std::uint64_t tag = std::uint64_t{e} + 1;
     std::uint64_t cur = b.load(std::memory_order_relaxed);
@@ -89,27 +95,29 @@ struct AtomicWindowCount {
       }
       if (b.compare_exchange_weak(cur, next, std::memory_order_relaxed)) break;
     }
-    return sum(e);
+    return sum(e, span);
   }
-  // Windowed count as seen at period `e`.
-  std::uint32_t sum(std::uint32_t e) const {
+  // Windowed count as seen at period `e`: the buckets of the last `span`
+  // periods (Window::span).
+  std::uint32_t sum(std::uint32_t e, std::uint32_t span = kBuckets) const {
     std::uint64_t total = 0;
     for (const auto& b : buckets) {
       const std::uint64_t v = b.load(std::memory_order_relaxed);
       const std::uint64_t tag = v >> 32;
       if (tag == 0) continue;
       const std::uint64_t period = tag - 1;
-      if (period > e || e >= period + kBuckets) continue;
+      if (period > e || e >= period + span) continue;
       total += v & 0xffffffffu;
     }
     return static_cast<std::uint32_t>(std::min<std::uint64_t>(total, 0xffffffffu));
   }
   // Periods from `e` on until the count, with nothing added, is under
-  // `threshold` (at most kBuckets: by then the window is empty).
-  std::uint32_t periodsUntilBelow(std::uint32_t e, std::uint32_t threshold) const {
-    for (std::uint32_t k = 1; k <= kBuckets; ++k)
-      if (sum(e + k) < threshold) return k;
-    return static_cast<std::uint32_t>(kBuckets);
+  // `threshold` (at most `span`: by then the window is empty).
+  std::uint32_t periodsUntilBelow(std::uint32_t e, std::uint32_t threshold,
+                                  std::uint32_t span = kBuckets) const {
+    for (std::uint32_t k = 1; k <= span; ++k)
+      if (sum(e + k, span) < threshold) return k;
+    return span;
   }
   // The newest period counted into, 0 when none (an eviction tie-break:
   // of two equal counts the staler goes).
@@ -142,7 +150,7 @@ struct AtomicDistinctSketch {
 
   // Adds an element (a well-mixed 64-bit hash) at period `e`; returns the
   // windowed estimate.
-  std::uint32_t add(std::uint32_t e, std::uint64_t element) {
+  std::uint32_t add(std::uint32_t e, std::uint64_t element, std::uint32_t span = kBuckets) {
     Bucket& b = buckets[e % kBuckets];
     const std::uint64_t tag = std::uint64_t{e} + 1;
     std::uint64_t cur = b.tag.load(std::memory_order_acquire);
@@ -157,21 +165,23 @@ struct AtomicDistinctSketch {
       const unsigned bit = static_cast<unsigned>(element >> 57);  // top 7 bits: 0..127
       b.bits[bit >> 6].fetch_or(std::uint64_t{1} << (bit & 63), std::memory_order_relaxed);
     }
-    return estimate(e);
+    return estimate(e, span);
   }
-  std::uint32_t liveBits(std::uint32_t e) const {
+  std::uint32_t liveBits(std::uint32_t e, std::uint32_t span = kBuckets) const {
     std::uint64_t lo = 0, hi = 0;
     for (const auto& b : buckets) {
       const std::uint64_t tag = b.tag.load(std::memory_order_acquire);
       if (tag == 0) continue;
       const std::uint64_t period = tag - 1;
-      if (period > e || e >= period + kBuckets) continue;
+      if (period > e || e >= period + span) continue;
       lo |= b.bits[0].load(std::memory_order_relaxed);
       hi |= b.bits[1].load(std::memory_order_relaxed);
     }
     return static_cast<std::uint32_t>(std::popcount(lo) + std::popcount(hi));
   }
-  std::uint32_t estimate(std::uint32_t e) const { return estimateOf(liveBits(e)); }
+  std::uint32_t estimate(std::uint32_t e, std::uint32_t span = kBuckets) const {
+    return estimateOf(liveBits(e, span));
+  }
   // The estimate for `set` bits of 128 set.
   static std::uint32_t estimateOf(std::uint32_t set) {
     if (set == 0) return 0;

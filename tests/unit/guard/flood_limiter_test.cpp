@@ -116,10 +116,25 @@ TEST_F(FloodLimiterTest, FirstRefusalIsLoggedThenOnePerWindowWithCount) {
   for (int i = 0; i < 50; ++i)
     if (l->check(0, ip("192.0.2.1"), "/").event) ++events;
   EXPECT_EQ(events, 0);
-  clock_.advance(10s);
+  clock_.advance(10s);  // a new window: the count starts over, and so does the log
+  EXPECT_EQ(send(*l, "192.0.2.1", 5), 5);
   FloodDecision next = l->check(0, ip("192.0.2.1"), "/");
   ASSERT_TRUE(next.event.has_value());
   EXPECT_EQ(next.event->refused, 51u);  // the 50 silent ones and this one
+}
+
+// A 1 s window is one second: a client at 10 r/s under a 20-per-second
+// limit is never refused, however long it keeps going (a window shorter
+// than six buckets once counted six seconds).
+TEST_F(FloodLimiterTest, AOneSecondWindowIsOneSecond) {
+  auto c = quiet();
+  c.per_ip = {20, 1s};
+  auto l = make({c});
+  for (int second = 0; second < 10; ++second) {
+    EXPECT_EQ(send(*l, "192.0.2.1", 10), 10) << second;
+    clock_.advance(1s);
+  }
+  EXPECT_EQ(send(*l, "192.0.2.1", 25), 20);  // 20 in one second, then refused
 }
 
 TEST_F(FloodLimiterTest, ExcessLeadsToOneBanWithTtl) {

@@ -25,6 +25,27 @@ TEST(Window, BucketIsASixthOfTheWindowRoundedUp) {
   EXPECT_EQ(Window::ofSeconds(600).epoch(1234), 12u);
 }
 
+TEST(Window, SpanCoversTheWindowAndNoMore) {
+  // span * bucket_seconds is the window rounded up to whole buckets: a
+  // window under six seconds is that many 1 s buckets, not six.
+  EXPECT_EQ(Window::ofSeconds(1).span, 1u);
+  EXPECT_EQ(Window::ofSeconds(5).span, 5u);
+  EXPECT_EQ(Window::ofSeconds(6).span, 6u);
+  EXPECT_EQ(Window::ofSeconds(10).bucket_seconds, 2u);
+  EXPECT_EQ(Window::ofSeconds(10).span, 5u);
+  EXPECT_EQ(Window::ofSeconds(60).span, 6u);
+  EXPECT_EQ(Window::ofSeconds(61).span, 6u);
+}
+
+TEST(AtomicWindowCount, AOneSecondWindowCountsOneSecond) {
+  const Window w = Window::ofSeconds(1);
+  AtomicWindowCount c;
+  for (int i = 0; i < 10; ++i) c.add(w.epoch(100), w.span);
+  EXPECT_EQ(c.sum(w.epoch(100), w.span), 10u);
+  EXPECT_EQ(c.add(w.epoch(101), w.span), 1u);  // the next second starts from zero
+  EXPECT_EQ(c.periodsUntilBelow(w.epoch(101), 1, w.span), 1u);
+}
+
 TEST(AtomicWindowCount, CountsInsideTheWindowAndDropsAtItsEnd) {
   const Window w = Window::ofSeconds(60);
   AtomicWindowCount c;
