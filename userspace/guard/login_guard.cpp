@@ -17,6 +17,7 @@ using detail::AtomicTable;
 using detail::AtomicWindowCount;
 using detail::atomicRaise;
 using detail::Window;
+namespace ban_word = detail::ban_word;
 
 std::chrono::nanoseconds SteadyClock::now() const {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -77,42 +78,69 @@ struct IpCount {
 // milliseconds; 0 means never set. The "until" times only grow (atomicRaise)
 // except when an operator lifts a ban (liftBan) or the one thread that won
 // a ban sets its final expiry.
+// What is in force against a source or prefix of a site. Each end time is
+// a detail::ban_word: the clock millisecond it ends (40 bits: 34 years of
+// a steady clock) and a tag of the restricted subject's key. A raise that
+// lands in a slot just handed to another subject (the writer takes it back
+// once its identity re-check fails) carries the writer's tag, so the
+// newcomer never reads it as its own meanwhile. clear() drops the identity
+// before the words and stores them with release; raises are acq_rel, so a
+// re-check after a raise that read a cleared word sees the identity gone.
 struct Restriction {
   AtomicPrefix subject;  // written by init
   // Highest ladder excess reached; grows with refused attempts.
   std::atomic<std::uint32_t> excess{0};
-  std::atomic<std::int64_t> throttled_until_ms{0};
-  std::atomic<std::int64_t> blocked_until_ms{0};
-  std::atomic<std::int64_t> banned_until_ms{0};
+  std::atomic<std::uint64_t> throttled{0};
+  std::atomic<std::uint64_t> blocked{0};
+  std::atomic<std::uint64_t> banned{0};
 
+  // The latest end, whoever's (eviction weight).
   std::int64_t latest() const {
-    return std::max({throttled_until_ms.load(std::memory_order_relaxed),
-                     blocked_until_ms.load(std::memory_order_relaxed),
-                     banned_until_ms.load(std::memory_order_relaxed)});
+    return std::max({ban_word::endOf(throttled.load(std::memory_order_relaxed)),
+                     ban_word::endOf(blocked.load(std::memory_order_relaxed)),
+                     ban_word::endOf(banned.load(std::memory_order_relaxed))});
   }
   void clear() {
     subject.clear();
     excess.store(0, std::memory_order_relaxed);
-    throttled_until_ms.store(0, std::memory_order_relaxed);
-    blocked_until_ms.store(0, std::memory_order_relaxed);
-    banned_until_ms.store(0, std::memory_order_relaxed);
+    throttled.store(0, std::memory_order_release);
+    blocked.store(0, std::memory_order_release);
+    banned.store(0, std::memory_order_release);
   }
 };
 
-// A Restriction's fields read once, for decisions on a consistent-enough
-// copy (each field is read once; they may come from moments apart).
+// A Restriction's end times for the subject of tag `tag`, read once, for
+// decisions on a consistent-enough copy (each field is read once; they may
+// come from moments apart). Another subject's ends read as 0.
 struct RestrictionView {
   common::IpPrefix subject;
   std::int64_t throttled_until_ms = 0;
   std::int64_t blocked_until_ms = 0;
   std::int64_t banned_until_ms = 0;
 
-  static RestrictionView of(const Restriction& r) {
-    return RestrictionView{r.subject.load(), r.throttled_until_ms.load(std::memory_order_relaxed),
-                           r.blocked_until_ms.load(std::memory_order_relaxed),
-                           r.banned_until_ms.load(std::memory_order_relaxed)};
+  static RestrictionView of(const Restriction& r, std::uint64_t tag) {
+    return RestrictionView{r.subject.load(),
+                           ban_word::endFor(r.throttled.load(std::memory_order_acquire), tag),
+                           ban_word::endFor(r.blocked.load(std::memory_order_acquire), tag),
+                           ban_word::endFor(r.banned.load(std::memory_order_acquire), tag)};
   }
 };
+
+// Raises `tag`'s end in `word` to `until_ms`. Returns whether it did, and
+// in `*before` the word it replaced (for taking the raise back).
+bool raiseEnd(std::atomic<std::uint64_t>& word, std::uint64_t tag, std::int64_t until_ms,
+              std::uint64_t* before) {
+  std::uint64_t cur = word.load(std::memory_order_acquire);
+  const std::uint64_t mine = ban_word::make(tag, until_ms);
+  while (ban_word::endFor(cur, tag) < until_ms) {
+    if (word.compare_exchange_weak(cur, mine, std::memory_order_acq_rel,
+                                   std::memory_order_acquire)) {
+      *before = cur;
+      return true;
+    }
+  }
+  return false;
+}
 
 struct Lock {
   std::atomic<std::int64_t> until_ms{0};
@@ -124,7 +152,7 @@ struct Lock {
 };
 
 // Ban history of a source. Updated only by the thread that won a ban of
-// the source (the CAS on its Restriction::banned_until_ms), so the
+// the source (the CAS on its Restriction::banned), so the
 // read-reset-increment below does not race with another ban of the same
 // source; an eviction under it costs the history (a shorter next TTL).
 struct Offender {
@@ -365,19 +393,24 @@ struct LoginGuard::Impl {
   // subject between lookup and write, the raise is taken back so that the
   // newcomer is not restricted in our place.
   void restrict(LoginSiteState& s, const common::IpPrefix& subject,
-                std::atomic<std::int64_t> Restriction::*field, std::int64_t until_ms,
+                std::atomic<std::uint64_t> Restriction::*field, std::int64_t until_ms,
                 std::uint32_t excess) {
     Restriction* r = restrictionOf(s, subject);
     if (r == nullptr) return;
-    std::atomic<std::int64_t>& f = r->*field;
-    const std::int64_t before = f.load(std::memory_order_relaxed);
-    const bool raised = atomicRaise(f, until_ms);
+    std::atomic<std::uint64_t>& f = r->*field;
+    const std::uint64_t tag = restrictionTag(subject);
+    std::uint64_t before = 0;
+    const bool raised = raiseEnd(f, tag, until_ms, &before);
     raiseExcess(*r, excess);
     atomicRaise(s.restriction_horizon_ms, until_ms);
     if (raised && !r->subject.holds(subject)) {
-      std::int64_t mine = until_ms;
-      f.compare_exchange_strong(mine, before, std::memory_order_relaxed);
+      std::uint64_t mine = ban_word::make(tag, until_ms);
+      f.compare_exchange_strong(mine, before, std::memory_order_acq_rel);
     }
+  }
+  // The tag of `subject`'s restriction words (ban_word).
+  std::uint64_t restrictionTag(const common::IpPrefix& subject) const {
+    return ban_word::tagOf(ipKey(kKeyRestriction, subject));
   }
   static void raiseExcess(Restriction& r, std::uint32_t excess) {
     std::uint32_t cur = r.excess.load(std::memory_order_relaxed);
@@ -419,7 +452,7 @@ struct LoginGuard::Impl {
     RestrictionView current;
     if (const Restriction* r = s.restrictions.find(ipKey(kKeyRestriction, subject));
         r != nullptr && r->subject.holds(subject))
-      current = RestrictionView::of(*r);
+      current = RestrictionView::of(*r, restrictionTag(subject));
     if (escalate_only && rank(ev.action) <= currentRank(current, now_ms)) return;
 
     switch (ev.action) {
@@ -431,12 +464,12 @@ struct LoginGuard::Impl {
         break;
       case Action::TooManyRequests: {
         const std::int64_t until = now_ms + ev.duration.count() * 1000;
-        restrict(s, subject, &Restriction::throttled_until_ms, until, excess);
+        restrict(s, subject, &Restriction::throttled, until, excess);
         break;
       }
       case Action::BlockSource: {
         const std::int64_t until = now_ms + ev.duration.count() * 1000;
-        restrict(s, subject, &Restriction::blocked_until_ms, until, excess);
+        restrict(s, subject, &Restriction::blocked, until, excess);
         break;
       }
       case Action::BanSource: {
@@ -451,7 +484,7 @@ struct LoginGuard::Impl {
   }
 
   // Takes the decision to ban `subject` now, once: of racing threads that
-  // all see it unbanned, the one whose CAS moves banned_until_ms past now
+  // all see it unbanned, the one whose CAS moves its ban word past now
   // wins; the others return false ("banned already: nothing new to say"),
   // as does a thread that finds no slot or whose slot was taken by another
   // subject under it (the next failure decides again). The winner counts
@@ -462,15 +495,17 @@ struct LoginGuard::Impl {
     Restriction* r = restrictionOf(s, subject);
     if (r == nullptr) return false;
     const auto& ttls = s.cfg.ban_ttls;
+    const std::uint64_t tag = restrictionTag(subject);
     // Claimed with the shortest TTL; the winner sets the real one below.
-    const std::int64_t claim = now_ms + ttls.front().count() * 1000;
-    std::int64_t cur = r->banned_until_ms.load(std::memory_order_relaxed);
+    const std::uint64_t claim = ban_word::make(tag, now_ms + ttls.front().count() * 1000);
+    std::uint64_t cur = r->banned.load(std::memory_order_acquire);
     do {
-      if (cur > now_ms) return false;
-    } while (!r->banned_until_ms.compare_exchange_weak(cur, claim, std::memory_order_relaxed));
+      if (ban_word::endFor(cur, tag) > now_ms) return false;
+    } while (!r->banned.compare_exchange_weak(cur, claim, std::memory_order_acq_rel,
+                                              std::memory_order_acquire));
     if (!r->subject.holds(subject)) {
-      std::int64_t mine = claim;
-      r->banned_until_ms.compare_exchange_strong(mine, cur, std::memory_order_relaxed);
+      std::uint64_t mine = claim;
+      r->banned.compare_exchange_strong(mine, cur, std::memory_order_acq_rel);
       return false;
     }
     std::uint32_t previous = 0;
@@ -486,9 +521,11 @@ struct LoginGuard::Impl {
     }
     *ttl = ttls[std::min<std::size_t>(previous, ttls.size() - 1)];
     const std::int64_t until = now_ms + ttl->count() * 1000;
-    std::int64_t claimed = claim;
-    r->banned_until_ms.compare_exchange_strong(claimed, until, std::memory_order_relaxed);
-    atomicRaise(r->blocked_until_ms, until);
+    std::uint64_t claimed = claim;
+    r->banned.compare_exchange_strong(claimed, ban_word::make(tag, until),
+                                      std::memory_order_acq_rel);
+    std::uint64_t before_block = 0;
+    raiseEnd(r->blocked, tag, until, &before_block);
     raiseExcess(*r, excess);
     atomicRaise(s.restriction_horizon_ms, until);
     return true;
@@ -698,7 +735,7 @@ PreCheck LoginGuard::beforeUpstream(SiteId site, const http::Request& request,
     for (const auto& k : keys) {
       const Restriction* r = s.restrictions.find(impl_->ipKey(kKeyRestriction, k));
       if (r == nullptr) continue;
-      const RestrictionView v = RestrictionView::of(*r);
+      const RestrictionView v = RestrictionView::of(*r, impl_->restrictionTag(k));
       // A slot taken over by another subject since the lookup is not ours.
       if (v.subject != k) continue;
       if (currentRank(v, now_ms) > currentRank(found, now_ms)) {
@@ -816,7 +853,8 @@ common::Result<SiteStatus> LoginGuard::status(std::string_view site, std::size_t
   if (out.top_sources.size() > top) out.top_sources.resize(top);
 
   s->restrictions.forEach([&](const Restriction& entry) {
-    const RestrictionView r = RestrictionView::of(entry);
+    const RestrictionView r =
+        RestrictionView::of(entry, impl_->restrictionTag(entry.subject.load()));
     if (currentRank(r, now_ms) == 0) return;
     SourceStatus st;
     st.source = r.subject;
@@ -879,9 +917,9 @@ std::size_t LoginGuard::liftBan(const common::IpPrefix& source) {
     s->restrictions.updateEach([&](Restriction& r) {
       if (!source.contains(r.subject.load())) return;
       if (r.latest() <= now_ms) return;
-      r.throttled_until_ms.store(0, std::memory_order_relaxed);
-      r.blocked_until_ms.store(0, std::memory_order_relaxed);
-      r.banned_until_ms.store(0, std::memory_order_relaxed);
+      r.throttled.store(0, std::memory_order_release);
+      r.blocked.store(0, std::memory_order_release);
+      r.banned.store(0, std::memory_order_release);
       ++lifted;
     });
   }
