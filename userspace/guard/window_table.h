@@ -23,6 +23,7 @@
 #include <array>
 #include <atomic>
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -286,9 +287,10 @@ struct AtomicBytes {
 // value, such as a ban, would be taken twice): because the claim names
 // the key, a claimer sees the other's claim (both CAS and scan seq_cst,
 // so at least one of two sees the other) and the lower-indexed claim
-// wins; a thread that sees its key being claimed waits for it, briefly
-// (kWaitSpins, a few stores' time unless the claimer is preempted) and
-// then gives up with nullptr rather than wait on a stalled thread.
+// wins; a thread that sees its key being claimed waits for it: a few
+// stores' time, unless the claimer is preempted, and at most kWaitLimit
+// (a scheduler slice or two, so a preempted claimer normally finishes);
+// then it gives up with nullptr rather than wait on a stalled thread.
 // What the absence of locks costs, by design (counters here are
 // estimates): an update by a thread that found a key just before its slot
 // was evicted lands in the slot's new key or is cleared. Slots are never
@@ -322,14 +324,14 @@ class AtomicTable {
   // `*inserted` says which. nullptr only when every claim in kClaimTries
   // lost a race with other threads claiming the same set's slots, or
   // another thread's insert of the same key did not finish within
-  // kWaitSpins; the caller then handles the request as if untracked.
+  // kWaitLimit; the caller then handles the request as if untracked.
   template <class Init, class Weight>
   V* acquire(std::uint64_t key, Init&& init, Weight&& weight, bool* inserted = nullptr) {
     key = fixKey(key);
     const std::uint64_t claim = claimOf(key);
     Slot* set = setOf(key);
     if (inserted) *inserted = false;
-    int waits = 0;
+    Wait waits;
     for (int attempt = 0; attempt < kClaimTries;) {
       Slot* target = nullptr;
       std::uint64_t expected = kEmpty;
@@ -462,9 +464,14 @@ class AtomicTable {
   static constexpr std::uint64_t kPublished = std::uint64_t{1} << 63;
   static constexpr int kClaimTries = 4;
   // Waits on another thread's insert of the same key: spins first, then
-  // yields the CPU (the claimer may be preempted on a busy core).
+  // yields the CPU (the claimer may be preempted on a busy core), for at
+  // most kWaitLimit in all.
   static constexpr int kSpinWaits = 64;
-  static constexpr int kWaitSpins = kSpinWaits + 256;
+  static constexpr std::chrono::milliseconds kWaitLimit{5};
+  struct Wait {
+    int spins = 0;
+    std::chrono::steady_clock::time_point since{};
+  };
   struct Slot {
     std::atomic<std::uint64_t> key{kEmpty};
     V value{};
@@ -480,16 +487,18 @@ class AtomicTable {
   // The key word while a thread claims a slot for `key` (fixKey'd).
   static std::uint64_t claimOf(std::uint64_t key) { return key & ~kPublished; }
   static bool isPublished(std::uint64_t word) { return (word & kPublished) != 0; }
-  // One wait for another thread's claim; false once kWaitSpins are spent.
-  static bool pause(int& waits) {
-    if (++waits > kWaitSpins) return false;
-    if (waits > kSpinWaits) {
-      std::this_thread::yield();
-    } else {
+  // One wait for another thread's claim; false once kWaitLimit is spent.
+  static bool pause(Wait& w) {
+    if (++w.spins <= kSpinWaits) {
 #if defined(__x86_64__) || defined(__i386__)
       __builtin_ia32_pause();
 #endif
+      return true;
     }
+    const auto now = std::chrono::steady_clock::now();
+    if (w.spins == kSpinWaits + 1) w.since = now;
+    else if (now - w.since > kWaitLimit) return false;
+    std::this_thread::yield();
     return true;
   }
   Slot* setOf(std::uint64_t key) { return slots_.get() + (key & set_mask_) * kWays; }
