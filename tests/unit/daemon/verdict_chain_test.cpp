@@ -11,6 +11,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <regex>
 #include <string>
 #include <thread>
@@ -113,10 +114,14 @@ class OneAddressDns final : public guard::DnsLookup {
   }
 };
 
+// Workers ban concurrently (BanSink::ban is called from any worker), so
+// the record of bans is guarded as every other test sink's is.
 struct NoSink final : guard::BanSink {
   void ban(const common::IpPrefix& source, std::chrono::seconds, guard::BanReason) override {
+    std::lock_guard lock(mu);
     bans.push_back(source.toString());
   }
+  std::mutex mu;
   std::vector<std::string> bans;
 };
 
