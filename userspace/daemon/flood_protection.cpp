@@ -252,21 +252,6 @@ net::Verdict FloodProtection::onRequest(const http::Request& request,
   return v;
 }
 
-std::uint32_t FloodProtection::ConnMark::count(std::uint32_t period) {
-  std::uint64_t cur = word.load(std::memory_order_relaxed);
-  for (;;) {
-    const std::uint64_t n = (cur & 0xffffffffu) + ((cur & 0xffffffffu) != 0xffffffffu);
-    if ((cur >> 32) >= period) {
-      if (word.compare_exchange_weak(cur, (cur & ~std::uint64_t{0xffffffffu}) | n,
-                                     std::memory_order_relaxed))
-        return 0;
-    } else if (word.compare_exchange_weak(cur, std::uint64_t{period} << 32,
-                                          std::memory_order_relaxed)) {
-      return static_cast<std::uint32_t>(n);
-    }
-  }
-}
-
 void FloodProtection::onConnection(const net::ConnectionEvent& event) {
   switch (event.kind) {
     case net::ConnectionEventKind::OverSourceCap:
@@ -285,16 +270,15 @@ void FloodProtection::onConnection(const net::ConnectionEvent& event) {
   std::memcpy(buf + 2, event.peer.bytes.data(), 16);
   const std::uint64_t key = hash_.hash(buf, sizeof buf);
   const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(clock_.now()).count();
-  const std::uint32_t period =
-      static_cast<std::uint32_t>(now_s / kConnectionLogInterval.count()) + 1;
+  const auto minute = static_cast<std::uint32_t>(now_s / kConnectionLogInterval.count());
   // A source the marks table cannot claim a slot for under extreme
   // contention is counted above but not logged this time.
   ConnMark* mark = conn_marks_.acquire(
       key, [](ConnMark&) {},
       // Evict the mark logged longest ago: a source still misbehaving
       // keeps its mark, so it is not logged again at once.
-      [](const ConnMark& m) { return m.period(); });
-  const std::uint32_t report = mark ? mark->count(period) : 0;
+      [](const ConnMark& m) { return m.lastRecord(); });
+  const std::uint32_t report = mark ? mark->note(minute) : 0;
   if (report == 0) return;
   std::string site(event.site);
   std::string tenant = config::kHostTenant;

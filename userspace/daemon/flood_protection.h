@@ -146,21 +146,9 @@ class FloodProtection {
     // Sites with trusted_proxies -> those proxies (net::requestClient()).
     std::map<std::string, std::vector<common::IpPrefix>, std::less<>> trusted;
   };
-  // One (source, kind)'s connection-event log state in one word:
-  // (minute index + 1 of the last record) << 32 | events since that record,
-  // so that of workers racing on one source exactly one writes a minute's
-  // record.
-  struct ConnMark {
-    std::atomic<std::uint64_t> word{0};
-
-    // Counts one event in minute `period` (index + 1); returns the events
-    // to report when this call opens a new minute, else 0.
-    std::uint32_t count(std::uint32_t period);
-    std::uint32_t period() const {
-      return static_cast<std::uint32_t>(word.load(std::memory_order_relaxed) >> 32);
-    }
-    void clear() { word.store(0, std::memory_order_relaxed); }
-  };
+  // One (source, kind)'s connection-event log state: a record per minute,
+  // written by exactly one of the workers racing on the source.
+  using ConnMark = guard::detail::RecordMark;
 
   FloodProtection(const guard::Clock& clock, DaemonLogs* logs, guard::BanSink* sink);
   common::Result<std::shared_ptr<const Snapshot>> build(const config::Config& config,

@@ -118,32 +118,8 @@ common::IpPrefix networkOf(const common::IpPrefix& host) {
 
 // "Logged in this window" state of one (subject, limit): the record of a
 // window is written on its first refusal, carrying the refusals counted
-// since the previous record. One word, (window index + 1) << 32 | refusals
-// since that record, so that of racing workers exactly one writes the
-// window's record.
-struct LogMark {
-  std::atomic<std::uint64_t> word{0};
-
-  // Counts one refusal at window index `period_now`; returns the refusals
-  // to report when a record is due now (to exactly one caller per window),
-  // else 0. A caller whose clock is behind a racing one's counts into the
-  // newer window.
-  std::uint32_t refuse(std::uint32_t period_now) {
-    const std::uint64_t tag = std::uint64_t{period_now} + 1;
-    std::uint64_t cur = word.load(std::memory_order_relaxed);
-    for (;;) {
-      const std::uint64_t refused = (cur & 0xffffffffu) + ((cur & 0xffffffffu) != 0xffffffffu);
-      if ((cur >> 32) >= tag) {
-        if (word.compare_exchange_weak(cur, (cur & ~std::uint64_t{0xffffffffu}) | refused,
-                                       std::memory_order_relaxed))
-          return 0;
-      } else if (word.compare_exchange_weak(cur, tag << 32, std::memory_order_relaxed)) {
-        return static_cast<std::uint32_t>(refused);
-      }
-    }
-  }
-  void clear() { word.store(0, std::memory_order_relaxed); }
-};
+// since the previous record (period: the window index).
+using LogMark = detail::RecordMark;
 
 // Every field is an atomic of its own (AtomicTable, window_table.h): the
 // address is written by init() before the key is published.
@@ -427,7 +403,7 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
              untilPeriod(site.ip, e_ip, v->ip.periodsUntilBelow(e_ip, r_ip.requests, site.ip.span), now_s),
              FloodAction::TooManyRequests);
       refused = true;
-      report = v->ip_mark.refuse(windowIndex(r_ip.window, now_s));
+      report = v->ip_mark.note(windowIndex(r_ip.window, now_s));
       ban_due = addExcess(*v);
       if (ban_due) {
         d.action = FloodAction::Ban;
@@ -452,7 +428,7 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
              untilPeriod(site.prefix, e, v->count.periodsUntilBelow(e, limit, site.prefix.span), now_s),
              FloodAction::TooManyRequests);
       refused = true;
-      report = v->mark.refuse(windowIndex(cfg.per_prefix.window, now_s));
+      report = v->mark.note(windowIndex(cfg.per_prefix.window, now_s));
       if (report) event(FloodLimit::PerPrefix, FloodAction::TooManyRequests, net, count, report);
     }
   }
@@ -474,7 +450,7 @@ FloodDecision FloodLimiter::check(SiteId id, const common::IpPrefix& client, std
       // Back to the source's entry: the excess that leads to a ban and the
       // per-source log mark of this limit.
       if (SourceEntry* v = st.sources.acquire(src_key, source_init, source_weight)) {
-        report = v->path_mark.refuse(windowIndex(cfg.per_path.window, now_s));
+        report = v->path_mark.note(windowIndex(cfg.per_path.window, now_s));
         ban_due = addExcess(*v);
       }
       if (ban_due) {

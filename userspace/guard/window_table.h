@@ -241,6 +241,39 @@ inline std::int64_t endFor(std::uint64_t word, std::uint64_t tag) {
 }
 }  // namespace ban_word
 
+// "Write a log record once per period" in one word: (period + 1) << 32 |
+// events since the last record, so that of racing workers exactly one
+// writes a period's record. Used for the flood limits' per-window records
+// and the per-minute connection-event records.
+struct RecordMark {
+  std::atomic<std::uint64_t> word{0};
+
+  // Counts one event at `period`; returns the events to report (this one
+  // included) when a record is due now, to exactly one caller per period,
+  // else 0. A caller whose clock is behind a racing one's counts into the
+  // newer period. Saturates at 2^32 - 1 events.
+  std::uint32_t note(std::uint32_t period) {
+    const std::uint64_t tag = std::uint64_t{period} + 1;
+    std::uint64_t cur = word.load(std::memory_order_relaxed);
+    for (;;) {
+      const std::uint64_t n = (cur & 0xffffffffu) + ((cur & 0xffffffffu) != 0xffffffffu);
+      if ((cur >> 32) >= tag) {
+        if (word.compare_exchange_weak(cur, (cur & ~std::uint64_t{0xffffffffu}) | n,
+                                       std::memory_order_relaxed))
+          return 0;
+      } else if (word.compare_exchange_weak(cur, tag << 32, std::memory_order_relaxed)) {
+        return static_cast<std::uint32_t>(n);
+      }
+    }
+  }
+  // Period + 1 of the last record, 0 for none (an eviction weight: the
+  // mark recorded longest ago goes first).
+  std::uint32_t lastRecord() const {
+    return static_cast<std::uint32_t>(word.load(std::memory_order_relaxed) >> 32);
+  }
+  void clear() { word.store(0, std::memory_order_relaxed); }
+};
+
 // N bytes (a multiple of 8) kept in relaxed atomic words: an address or a
 // short display name written when a slot is claimed and read by status
 // walks. Two racing stores may interleave words; callers store the same

@@ -168,6 +168,40 @@ TEST(AtomicWindowCount, ConcurrentAddsAreAllCounted) {
   EXPECT_EQ(c.sum(7), 200000u);
 }
 
+TEST(RecordMark, OneRecordPerPeriodCarryingTheEventsSinceTheLast) {
+  RecordMark m;
+  EXPECT_EQ(m.note(5), 1u);  // first event: a record, of itself
+  EXPECT_EQ(m.note(5), 0u);
+  EXPECT_EQ(m.note(5), 0u);
+  EXPECT_EQ(m.note(4), 0u);  // a racing caller's older clock counts into period 5
+  EXPECT_EQ(m.lastRecord(), 6u);
+  EXPECT_EQ(m.note(6), 4u);  // the three silent ones and this one
+  m.clear();
+  EXPECT_EQ(m.lastRecord(), 0u);
+}
+
+TEST(RecordMark, RacingCallersWriteOneRecordPerPeriod) {
+  RecordMark m;
+  std::atomic<int> records{0};
+  std::atomic<std::uint64_t> reported{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (std::uint32_t period = 0; period < 100; ++period)
+        for (int i = 0; i < 50; ++i)
+          if (const std::uint32_t n = m.note(period)) {
+            ++records;
+            reported += n;
+          }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_GE(records.load(), 1);
+  EXPECT_LE(records.load(), 100);
+  // Every event is in a record but those after the last one.
+  EXPECT_LE(reported.load(), 4u * 100 * 50);
+  EXPECT_EQ(reported.load() + (m.note(1000) - 1), 4u * 100 * 50);
+}
+
 // A table with one set: every key competes for the same kWays slots.
 struct Counted {
   AtomicWindowCount count;
