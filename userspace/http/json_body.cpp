@@ -279,6 +279,9 @@ void JsonParser::run() {
         }
         if (in_[pos_] == (c == '[' ? ']' : '}')) {
           ++pos_;
+          // A member or element whose value is empty is still a field: its
+          // key is as much the client's input as any value.
+          if (!path_.empty() && !emit(c == '[' ? "[]" : "{}")) return;
           path_.resize(stack_.back().path_len);
           stack_.pop_back();
           want_value = false;

@@ -308,7 +308,15 @@ class Views {
       }
     }
     // A body declared as binary data is not text to match signatures in.
-    if (!r.body.empty() && body.kind != http::BodyKind::Binary) add(TargetKind::RawBody, {}, r.body);
+    if (!r.body.empty() && body.kind != http::BodyKind::Binary) {
+      add(TargetKind::RawBody, {}, r.body);
+      // A form or JSON body that parsed cleanly is all in its names and
+      // values: rules that read the fields need not read its bytes again.
+      const bool fields_hold_all =
+          (body.kind == http::BodyKind::UrlEncoded || body.kind == http::BodyKind::Json) &&
+          body.error == http::BodyError::None;
+      if (!fields_hold_all) add(TargetKind::UnsplitBody, {}, r.body);
+    }
     if (body.error != http::BodyError::None) {
       add(TargetKind::BodyError, {}, bodyErrorText(body.error));
     }

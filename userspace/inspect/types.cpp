@@ -19,7 +19,8 @@ constexpr std::array<const char*, kTargetKindCount> kTargetNames = {
     "path",         "decoded_path", "raw_query",   "query_arg_names", "query_args",
     "header_names", "headers",      "cookie_names", "cookies",        "body_names",
     "body_fields",  "raw_body",     "file_names",  "method",          "request_line",
-    "tls_ja3",      "tls_ja4",      "body_error",  "arg_names",       "args"};
+    "tls_ja3",      "tls_ja4",      "body_error",  "unsplit_body",    "arg_names",
+    "args"};
 
 constexpr std::array<const char*, kTransformCount> kTransformNames = {
     "url_decode",      "url_decode_uni",  "html_entity_decode", "js_decode",

@@ -65,6 +65,7 @@ enum class TargetKind : std::uint8_t {
   TlsJa3,          // the TLS client's JA3 (MD5 hex), when the request came over TLS
   TlsJa4,          // the TLS client's JA4, when the request came over TLS
   BodyError,       // one value, the body parse error name, when parsing failed
+  UnsplitBody,     // RawBody, unless its parsed fields hold all of it (a clean form or JSON body)
   // Unions, as ModSecurity's ARGS / ARGS_NAMES: query and body together.
   ArgNames,   // QueryArgNames + BodyNames
   ArgValues,  // QueryArgValues + BodyValues
@@ -73,7 +74,7 @@ inline constexpr std::size_t kTargetKindCount = static_cast<std::size_t>(TargetK
 // The kinds a request is split into; ArgNames/ArgValues expand into two of
 // these at compile time.
 inline constexpr std::size_t kPrimitiveTargetKindCount =
-    static_cast<std::size_t>(TargetKind::BodyError) + 1;
+    static_cast<std::size_t>(TargetKind::UnsplitBody) + 1;
 
 // What the inspector knows of the request's connection beyond the HTTP
 // request itself. Empty views: not known (plain HTTP, or a ClientHello

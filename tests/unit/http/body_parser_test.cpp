@@ -191,7 +191,14 @@ TEST(BodyParser, JsonStructureTable) {
            "[-0.5e-2,1E+3,0,-0]",
            {F("[0]", "-0.5e-2"), F("[1]", "1E+3"), F("[2]", "0"), F("[3]", "-0")}},
           {"duplicate keys both kept", R"({"a":1,"a":2})", {F("a", "1"), F("a", "2")}},
-          {"empty containers", R"({"a":{},"b":[],"c":1})", {F("c", "1")}},
+          // An empty member or element is still a field: its key is client
+          // input (unsplit_body leaves a clean JSON body to its fields).
+          {"empty containers",
+           R"({"a":{},"b":[],"c":1})",
+           {F("a", "{}"), F("b", "[]"), F("c", "1")}},
+          {"empty container in array", "[[],{}]", {F("[0]", "[]"), F("[1]", "{}")}},
+          {"empty top-level object", "{}", {}},
+          {"empty top-level array", " [ ] ", {}},
           {"empty key", R"({"":{"x":1}})", {F(".x", "1")}},
           {"whitespace everywhere",
            " {\t\"a\" :\r\n[ 1 , 2 ] } ",

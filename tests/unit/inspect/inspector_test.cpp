@@ -601,6 +601,68 @@ TEST(Inspector, BinaryBodiesAndBinaryUploadsAreNotMatchedAsText) {
   EXPECT_EQ(detection(result, 2)->target_name, "g");
 }
 
+// unsplit_body is the raw body unless the parsed fields hold all of it: a
+// form or JSON body that parsed cleanly is read through its names and
+// values only, so a rule reading both does not scan those bytes twice.
+// Every other text body (XML, multipart, other types, any parse error)
+// keeps it.
+TEST(Inspector, UnsplitBodyIsTheRawBodyUnlessCleanFieldsHoldAllOfIt) {
+  auto set = compileYaml("rules:\n" + rule(1, "[unsplit_body]", "{contains: 'attack'}") +
+                         rule(2, "[raw_body]", "{contains: 'attack'}"));
+  ASSERT_TRUE(set);
+  http::Request r = markedRequest();
+  auto idsFor = [&](http::BodyKind kind, http::BodyError error) {
+    http::ParsedBody body;
+    body.kind = kind;
+    body.error = error;
+    return ids(inspect(*set, r, body, permissive()));
+  };
+  const std::vector<std::uint32_t> both{1, 2};
+  const std::vector<std::uint32_t> raw_only{2};
+  r.body = "q=attack";
+  EXPECT_EQ(idsFor(http::BodyKind::UrlEncoded, http::BodyError::None), raw_only);
+  EXPECT_EQ(idsFor(http::BodyKind::UrlEncoded, http::BodyError::Malformed), both);
+  r.body = R"({"q": "attack"})";
+  EXPECT_EQ(idsFor(http::BodyKind::Json, http::BodyError::None), raw_only);
+  EXPECT_EQ(idsFor(http::BodyKind::Json, http::BodyError::TooDeep), both);
+  r.body = "<q>attack</q>";
+  EXPECT_EQ(idsFor(http::BodyKind::Xml, http::BodyError::None), both);
+  r.body = "--b\r\nContent-Disposition: form-data; name=\"attack\"\r\n\r\nx\r\n--b--\r\n";
+  EXPECT_EQ(idsFor(http::BodyKind::Multipart, http::BodyError::None), both);
+  r.body = "attack";
+  EXPECT_EQ(idsFor(http::BodyKind::Other, http::BodyError::None), both);
+  EXPECT_TRUE(idsFor(http::BodyKind::Binary, http::BodyError::None).empty());
+}
+
+// What the default rules rely on: [args, body_names, unsplit_body] finds a
+// payload in a form body's value or name once, through the field, exactly
+// as it finds it in a text/plain body through the body.
+TEST(Inspector, FieldsAndUnsplitBodyFindAFormPayloadOnce) {
+  auto set = compileYaml("rules:\n" +
+                         rule(1, "[args, body_names, unsplit_body]", "{contains: '<script'}"));
+  ASSERT_TRUE(set);
+  for (const char* content_type : {"application/x-www-form-urlencoded", "application/json"}) {
+    for (const char* body_text : {"a=1&q=%3Cscript%3E", "%3Cscript%3E=1", R"({"q":"<script>"})",
+                                  R"({"<script>":{}})"}) {
+      const bool json = std::string_view(content_type) == "application/json";
+      if (json != (body_text[0] == '{')) continue;
+      http::Request r = markedRequest();
+      r.body = body_text;
+      http::ParsedBody body = http::parseBody(content_type, r.body, {}, http::BodyExtent::Whole);
+      ASSERT_EQ(body.error, http::BodyError::None) << body_text;
+      auto result = inspect(*set, r, body, permissive());
+      ASSERT_EQ(result.detections.size(), 1u) << body_text;
+      EXPECT_NE(result.detections[0].target, TargetKind::UnsplitBody) << body_text;
+    }
+  }
+  http::Request plain = markedRequest();
+  plain.body = "<script>";
+  http::ParsedBody body = http::parseBody("text/plain", plain.body, {}, http::BodyExtent::Whole);
+  auto result = inspect(*set, plain, body, permissive());
+  ASSERT_EQ(result.detections.size(), 1u);
+  EXPECT_EQ(result.detections[0].target, TargetKind::UnsplitBody);
+}
+
 TEST(Inspector, ScoresSumAgainstThreshold) {
   auto set = compileYaml(R"(rules:
   - {id: 1, message: a, category: sqli, score: 3, targets: [query_args], operator: {contains: "'"}}

@@ -86,7 +86,8 @@ common::Result<SampleRequest> buildSample(const RuleSample& s) {
       case TargetKind::CookieValues: r.cookies.push_back({name, s.value}); break;
       case TargetKind::BodyNames: out.body.fields.push_back({s.value, "", "", false}); break;
       case TargetKind::BodyValues: out.body.fields.push_back({name, s.value, "", false}); break;
-      case TargetKind::RawBody: r.body += s.value; break;
+      case TargetKind::RawBody:
+      case TargetKind::UnsplitBody: r.body += s.value; break;
       case TargetKind::FileNames: out.body.fields.push_back({name, "", s.value, true}); break;
       case TargetKind::Method: r.method_name = s.value; break;
       case TargetKind::RequestLine: r.target = s.value; break;
