@@ -1152,17 +1152,7 @@ class Inspection {
       for (std::uint32_t index : views_.ofKind(pass.kind)) {
         const Value& v = views_.values()[index];
         if (!charge(v.data.size())) return;
-        // The transformed value, looked up only when something reads it:
-        // most values of most passes have no hit to confirm.
-        std::string_view data;
-        bool have_data = false;
-        auto text = [&]() {
-          if (!have_data) {
-            data = transformed(index, g.chain);
-            have_data = true;
-          }
-          return data;
-        };
+        LazyText text(*this, index, g.chain);
         if (db) {
           std::uint32_t& first = value_first_[index];
           if (first == kNotScanned) {
@@ -1184,16 +1174,49 @@ class Inspection {
             }
           }
         }
-        if (utf8_db) {
-          if (cache_.validUtf8(index, g.chain)) {
-            if (!scan(g, utf8_db, index, text())) return;
-          } else {
-            runPcre(g.utf8_ids, g, v, text());
-          }
-        }
-        if (!g.pcre_only.empty()) runPcre(g.pcre_only, g, v, text());
+        if (!matchBesidesHits(g, utf8_db, v, text)) return;
       }
     }
+  }
+
+  // Value `index` through `chain`, transformed on first use only: most
+  // values of most passes have no hit to confirm.
+  class LazyText {
+   public:
+    LazyText(Inspection& inspection, std::uint32_t index, std::uint32_t chain)
+        : inspection_(inspection), index_(index), chain_(chain) {}
+    std::uint32_t index() const { return index_; }
+    std::uint32_t chain() const { return chain_; }
+    std::string_view operator()() {
+      if (!have_) {
+        data_ = inspection_.transformed(index_, chain_);
+        have_ = true;
+      }
+      return data_;
+    }
+
+   private:
+    Inspection& inspection_;
+    std::uint32_t index_;
+    std::uint32_t chain_;
+    std::string_view data_;
+    bool have_ = false;
+  };
+
+  // What a pass matches on a value besides its main database's hits: the
+  // UTF-8 database (PCRE2 when the text is not valid UTF-8) and the
+  // PCRE2-only expressions. False when a scan failed (stop inspecting).
+  bool matchBesidesHits(const Group& g, const hs_database_t* utf8_db, const Value& v,
+                        LazyText& text) {
+    if (utf8_db) {
+      if (cache_.validUtf8(text.index(), text.chain())) {
+        if (!scan(g, utf8_db, text.index(), text())) return false;
+      } else {
+        runPcre(g.utf8_ids, g, v, text());
+      }
+    }
+    if (!g.pcre_only.empty()) runPcre(g.pcre_only, g, v, text());
+    return true;
   }
 
   // runGroups for the common case where the byte budget cannot run out
@@ -1254,15 +1277,7 @@ class Inspection {
                                         : buffers_.hit_values[static_cast<size_t>(pass.kind)];
       for (std::uint32_t index : indexes) {
         const Value& v = views_.values()[index];
-        std::string_view data;
-        bool have_data = false;
-        auto text = [&]() {
-          if (!have_data) {
-            data = transformed(index, g.chain);
-            have_data = true;
-          }
-          return data;
-        };
+        LazyText text(*this, index, g.chain);
         if (db) {
           const std::uint32_t first = value_first_[index];
           for (std::uint32_t h = hit_offsets_[first + pass.slot];
@@ -1270,14 +1285,7 @@ class Inspection {
             handleHit(g, hit_list_[h], index, text());
           }
         }
-        if (utf8_db) {
-          if (cache_.validUtf8(index, g.chain)) {
-            if (!scan(g, utf8_db, index, text())) return true;
-          } else {
-            runPcre(g.utf8_ids, g, v, text());
-          }
-        }
-        if (!g.pcre_only.empty()) runPcre(g.pcre_only, g, v, text());
+        if (!matchBesidesHits(g, utf8_db, v, text)) return true;
       }
     }
     return true;
