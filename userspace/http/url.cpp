@@ -1,5 +1,6 @@
 #include "http/url.h"
 
+#include "common/bytes16.h"
 #include "http/syntax.h"
 
 namespace mamori::http {
@@ -38,28 +39,43 @@ bool isValidPercentEncoding(std::string_view s) {
 namespace {
 
 // Decodes `in`; returns false at the first malformed escape when `strict`,
-// otherwise copies it literally.
+// otherwise copies it literally. Every form field and query argument goes
+// through here, so runs without a '%' are copied 16 bytes a step.
 bool decodeInto(std::string_view in, bool plus_as_space, bool strict, std::string* out) {
-  out->clear();
-  out->reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
+  out->resize(in.size());  // decoding never lengthens
+  char* const begin = out->data();
+  char* o = begin;
+  std::size_t i = 0;
+  // Up to here the loop goes byte by byte: the block that stopped the fast
+  // path holds a '%' (and any escape that starts in it).
+  std::size_t bytewise_until = 0;
+  while (i < in.size()) {
+    if (i >= bytewise_until) {
+      const std::size_t copied =
+          common::copyBlocksWithoutPercent(in.data() + i, in.size() - i, o, plus_as_space);
+      o += copied;
+      i += copied;
+      bytewise_until = i + 16;
+      if (i >= in.size()) break;
+    }
+    const char c = in[i];
     if (c == '%') {
       int hi = i + 1 < in.size() ? syntax::hexValue(static_cast<unsigned char>(in[i + 1])) : -1;
       int lo = i + 2 < in.size() ? syntax::hexValue(static_cast<unsigned char>(in[i + 2])) : -1;
       if (hi < 0 || lo < 0) {
         if (strict) return false;
-        out->push_back(c);
+        *o++ = c;
+        ++i;
         continue;
       }
-      out->push_back(static_cast<char>((hi << 4) | lo));
-      i += 2;
-    } else if (c == '+' && plus_as_space) {
-      out->push_back(' ');
+      *o++ = static_cast<char>((hi << 4) | lo);
+      i += 3;
     } else {
-      out->push_back(c);
+      *o++ = c == '+' && plus_as_space ? ' ' : c;
+      ++i;
     }
   }
+  out->resize(static_cast<std::size_t>(o - begin));
   return true;
 }
 

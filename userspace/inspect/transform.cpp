@@ -4,6 +4,8 @@
 #include <cstring>
 #include <vector>
 
+#include "common/bytes16.h"
+
 namespace mamori::inspect {
 namespace {
 
@@ -106,18 +108,8 @@ bool differs(std::string_view in, const std::string& out) {
   return out.size() != in.size() || (!in.empty() && std::memcmp(in.data(), out.data(), in.size()) != 0);
 }
 
-// 16 bytes as one vector (GCC/Clang vector extension, portable across
-// targets): comparisons give a lane mask of 0 or -1, lanes combine with
-// '&' and '|'. The scans below run 16 bytes per step this way; written as
-// plain byte loops, the compiler at -O2 did not vectorise them (about one
-// byte per cycle).
-using Bytes16 = unsigned char __attribute__((vector_size(16)));
-
-bool anyLane(const Bytes16& mask) {
-  std::uint64_t words[2];
-  std::memcpy(words, &mask, sizeof words);
-  return (words[0] | words[1]) != 0;
-}
+using common::anyLane;
+using common::Bytes16;
 
 // Whether `pred(c, next)` holds for some byte c of `in` (next: the byte
 // after it, 0 after the last). `pred` is generic: it is called on 16-byte
@@ -181,20 +173,12 @@ bool urlDecode(std::string_view in, std::string& out) {
   // '%' is decoded bytewise (with any escape that starts in it).
   size_t bytewise_until = 0;
   while (i < in.size()) {
-    // 16 bytes at a time while a block holds no '%': '+' becomes ' ' and
-    // everything else is copied, with vector compares (form-encoded prose
-    // has a '+' every few bytes, too often for span copies, and a '%' every
-    // hundred or so).
+    // 16 bytes at a time while a block holds no '%'.
     if (i >= bytewise_until) {
-      while (i + 16 <= in.size()) {
-        Bytes16 block;
-        std::memcpy(&block, in.data() + i, 16);
-        if (anyLane(reinterpret_cast<Bytes16>(block == '%'))) break;
-        block ^= reinterpret_cast<Bytes16>(block == '+') & static_cast<unsigned char>('+' ^ ' ');
-        std::memcpy(o, &block, 16);
-        o += 16;
-        i += 16;
-      }
+      const size_t copied =
+          common::copyBlocksWithoutPercent(in.data() + i, in.size() - i, o, /*plus_as_space=*/true);
+      o += copied;
+      i += copied;
       bytewise_until = i + 16;
       if (i >= in.size()) break;
     }

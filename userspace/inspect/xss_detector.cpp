@@ -12,6 +12,8 @@
 #include <cstring>
 #include <iterator>
 
+#include "common/bytes16.h"
+
 namespace mamori::inspect {
 namespace {
 
@@ -50,10 +52,6 @@ bool icontains(std::string_view s, std::string_view lit) {
   return false;
 }
 
-// 16 bytes as one vector (GCC/Clang vector extension): a comparison gives
-// a lane mask of 0 or -1 per byte.
-using Bytes16 = unsigned char __attribute__((vector_size(16)));
-
 // True when `s` holds one of the bytes Cs. (string_view::find_first_of
 // calls memchr on the set once per input byte; this is one pass, 16 bytes
 // per step: on prose, which holds none of the bytes, every byte is read.)
@@ -62,13 +60,11 @@ bool containsAny(std::string_view s) {
   const size_t n = s.size();
   size_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    Bytes16 block;
+    common::Bytes16 block;
     std::memcpy(&block, s.data() + i, 16);
-    const Bytes16 hit =
-        (reinterpret_cast<Bytes16>(block == static_cast<unsigned char>(Cs)) | ...);
-    std::uint64_t words[2];
-    std::memcpy(words, &hit, sizeof words);
-    if ((words[0] | words[1]) != 0) return true;
+    const common::Bytes16 hit =
+        (reinterpret_cast<common::Bytes16>(block == static_cast<unsigned char>(Cs)) | ...);
+    if (common::anyLane(hit)) return true;
   }
   for (; i < n; ++i) {
     const char c = s[i];
