@@ -122,6 +122,18 @@ const char* bodyErrorText(http::BodyError error) {
   return "unknown";
 }
 
+// True when `body`'s parsed fields hold all of its content, so that rules
+// reading the fields need not read the raw bytes again (unsplit_body): a
+// form or JSON body parsed without error, except a JSON prefix
+// (body_over_limit: inspect_prefix). parseBody leaves out of a prefix's
+// fields the string the cut fell in, and the client chooses where the cut
+// falls: {"q":"<script>...", padded past max_body_bytes, has no field q.
+bool fieldsHoldAll(const http::ParsedBody& body) {
+  if (body.error != http::BodyError::None) return false;
+  if (body.kind == http::BodyKind::Json) return !body.prefix_only;
+  return body.kind == http::BodyKind::UrlEncoded;
+}
+
 // A Hyperscan match: expression id and end offset.
 struct Hit {
   std::uint32_t id;
@@ -312,10 +324,7 @@ class Views {
       add(TargetKind::RawBody, {}, r.body);
       // A form or JSON body that parsed cleanly is all in its names and
       // values: rules that read the fields need not read its bytes again.
-      const bool fields_hold_all =
-          (body.kind == http::BodyKind::UrlEncoded || body.kind == http::BodyKind::Json) &&
-          body.error == http::BodyError::None;
-      if (!fields_hold_all) add(TargetKind::UnsplitBody, {}, r.body);
+      if (!fieldsHoldAll(body)) add(TargetKind::UnsplitBody, {}, r.body);
     }
     if (body.error != http::BodyError::None) {
       add(TargetKind::BodyError, {}, bodyErrorText(body.error));

@@ -625,6 +625,19 @@ TEST(Inspector, UnsplitBodyIsTheRawBodyUnlessCleanFieldsHoldAllOfIt) {
   r.body = R"({"q": "attack"})";
   EXPECT_EQ(idsFor(http::BodyKind::Json, http::BodyError::None), raw_only);
   EXPECT_EQ(idsFor(http::BodyKind::Json, http::BodyError::TooDeep), both);
+  // A JSON prefix's fields leave out the string the cut fell in.
+  http::ParsedBody json_prefix =
+      http::parseBody("application/json", R"({"a":"x","q":"attack and more)", {},
+                      http::BodyExtent::Prefix);
+  ASSERT_EQ(json_prefix.error, http::BodyError::None);
+  r.body = R"({"a":"x","q":"attack and more)";
+  EXPECT_EQ(ids(inspect(*set, r, json_prefix, permissive())), both);
+  // A form prefix's last field is the cut one, cut shorter.
+  r.body = "a=x&q=attack and mo";
+  http::ParsedBody form_prefix = http::parseBody("application/x-www-form-urlencoded", r.body, {},
+                                                 http::BodyExtent::Prefix);
+  ASSERT_EQ(form_prefix.error, http::BodyError::None);
+  EXPECT_EQ(ids(inspect(*set, r, form_prefix, permissive())), raw_only);
   r.body = "<q>attack</q>";
   EXPECT_EQ(idsFor(http::BodyKind::Xml, http::BodyError::None), both);
   r.body = "--b\r\nContent-Disposition: form-data; name=\"attack\"\r\n\r\nx\r\n--b--\r\n";

@@ -1,0 +1,138 @@
+// Probes of the unsplit_body target with the real default rules: a body
+// whose parsed fields are said to hold all of it is read only through
+// body_names and body_fields, so every attack the rules used to find in
+// its raw bytes must still be found. Each probe is a raw request parsed
+// as the daemon parses it (the HTTP parser, then parseBody with the
+// prefix extent when the body was cut at max_body_bytes), inspected once
+// with the rules as shipped and once with unsplit_body read as raw_body
+// (what the rules read before unsplit_body existed).
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "http/body_parser.h"
+#include "http/request_parser.h"
+#include "inspect/inspector.h"
+#include "inspect/rule_loader.h"
+
+namespace mamori::inspect {
+namespace {
+
+struct Probe {
+  const char* what;
+  std::string raw;                     // the request, CRLF line ends
+  std::uint64_t max_body_bytes = 1 << 20;  // under the body: cut, inspect_prefix
+};
+
+struct Sets {
+  std::shared_ptr<const RuleSet> shipped;
+  std::shared_ptr<const RuleSet> raw_body;  // unsplit_body read as raw_body
+};
+
+const Sets& ruleSets() {
+  static const Sets sets = [] {
+    Sets out;
+    auto rules = loadRulesDirectory(MAMORI_RULES_DIR);
+    EXPECT_TRUE(rules.ok()) << rules.error().message;
+    if (!rules.ok()) return out;
+    auto shipped = RuleSet::compile(*rules);
+    EXPECT_TRUE(shipped.ok()) << shipped.error().message;
+    std::vector<Rule> old_rules = *rules;
+    for (auto& rule : old_rules) {
+      for (auto& target : rule.targets) {
+        if (target.kind == TargetKind::UnsplitBody) target.kind = TargetKind::RawBody;
+      }
+    }
+    auto raw_body = RuleSet::compile(old_rules);
+    EXPECT_TRUE(raw_body.ok()) << raw_body.error().message;
+    if (shipped.ok()) out.shipped = *shipped;
+    if (raw_body.ok()) out.raw_body = *raw_body;
+    return out;
+  }();
+  return sets;
+}
+
+// The rule ids `set` fires on `probe`, parsed as Inspection::onRequest
+// parses a request; empty with a test failure when it does not parse.
+std::set<std::uint32_t> firedIds(const RuleSet& set, const Probe& probe) {
+  http::RequestLimits limits;
+  limits.max_body_bytes = probe.max_body_bytes;
+  limits.body_policy = http::BodyLimitPolicy::InspectPrefix;
+  http::RequestParser parser(limits);
+  std::size_t used = 0;
+  const http::ParseStatus status = parser.feed(probe.raw, &used);
+  EXPECT_TRUE(status == http::ParseStatus::Done || status == http::ParseStatus::Prefix)
+      << probe.what << ": " << http::rejectReasonName(parser.rejectReason());
+  if (status != http::ParseStatus::Done && status != http::ParseStatus::Prefix) return {};
+  const http::Request request = parser.takeRequest();
+  const auto content_type = request.header("content-type");
+  const http::ParsedBody body = http::parseBody(
+      content_type ? *content_type : std::string_view(), request.body, {},
+      request.body_truncated ? http::BodyExtent::Prefix : http::BodyExtent::Whole);
+  InspectOptions options;
+  options.paranoia_level = 4;
+  options.anomaly_threshold = 1'000'000;
+  options.budget_bytes = 0;
+  std::set<std::uint32_t> ids;
+  for (const auto& d : inspect(set, request, body, options).detections) ids.insert(d.rule_id);
+  return ids;
+}
+
+std::string post(std::string_view content_type, std::string_view body,
+                 std::string_view extra_headers = "") {
+  std::string out = "POST /api HTTP/1.1\r\nHost: a.test\r\n";
+  if (!content_type.empty()) out.append("Content-Type: ").append(content_type).append("\r\n");
+  out.append(extra_headers);
+  out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n");
+  out.append(body);
+  return out;
+}
+
+std::string ids(const std::set<std::uint32_t>& s) {
+  std::string out;
+  for (auto id : s) out += std::to_string(id) + " ";
+  return out;
+}
+
+// Every rule that fired through the raw body still fires.
+void expectNothingLost(const Probe& probe) {
+  const Sets& sets = ruleSets();
+  ASSERT_TRUE(sets.shipped && sets.raw_body);
+  const auto now = firedIds(*sets.shipped, probe);
+  const auto before = firedIds(*sets.raw_body, probe);
+  std::vector<std::uint32_t> lost;
+  std::set_difference(before.begin(), before.end(), now.begin(), now.end(),
+                      std::back_inserter(lost));
+  EXPECT_FALSE(before.empty()) << probe.what << ": the probe is no attack";
+  EXPECT_TRUE(lost.empty()) << probe.what << ": raw_body fired " << ids(before)
+                            << "; unsplit_body fires " << ids(now);
+}
+
+const std::string kForm = "application/x-www-form-urlencoded";
+
+const std::string kXss = "<script>alert(document.cookie)</script>";
+
+// A JSON body cut at max_body_bytes (inspect_prefix) parses without error,
+// but the string the cut falls in is left out of its fields; the client
+// pads the body so that the cut falls after its payload.
+TEST(UnsplitBody, JsonPrefixKeepsTheStringTheCutFellIn) {
+  const std::string padding(200, 'A');
+  expectNothingLost({"json prefix, cut in a value",
+                     post("application/json", R"({"a":"x","q":")" + kXss + padding + "\"}"), 100});
+  expectNothingLost({"json prefix, cut in a key",
+                     post("application/json", R"({"a":"x",")" + kXss + padding + "\":1}"), 100});
+}
+
+// A form prefix keeps the field the cut falls in (its end is simply
+// shorter), so a clean form prefix needs no second read.
+TEST(UnsplitBody, FormPrefixFieldsHoldTheCutField) {
+  expectNothingLost({"form prefix, cut in a value",
+                     post(kForm, "a=x&q=" + kXss + std::string(200, 'A')), 100});
+}
+
+}  // namespace
+}  // namespace mamori::inspect
