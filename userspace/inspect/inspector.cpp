@@ -122,16 +122,34 @@ const char* bodyErrorText(http::BodyError error) {
   return "unknown";
 }
 
-// True when `body`'s parsed fields hold all of its content, so that rules
-// reading the fields need not read the raw bytes again (unsplit_body): a
-// form or JSON body parsed without error, except a JSON prefix
-// (body_over_limit: inspect_prefix). parseBody leaves out of a prefix's
-// fields the string the cut fell in, and the client chooses where the cut
-// falls: {"q":"<script>...", padded past max_body_bytes, has no field q.
-bool fieldsHoldAll(const http::ParsedBody& body) {
+// True when a form encoder (WHATWG URL's application/x-www-form-urlencoded
+// serializer) can write `c` as the first byte of a body: a name's
+// unreserved bytes, '+' for a space, '%' of an escape, or a separator.
+bool formEncoderWritesFirst(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         c == '*' || c == '-' || c == '.' || c == '_' || c == '+' || c == '%' || c == '&' ||
+         c == '=';
+}
+
+// True when the parsed fields of the request's body hold all of its
+// content, so that rules reading the fields need not read the raw bytes
+// again (unsplit_body): a form or JSON body parsed without error, except
+//  - a JSON prefix (body_over_limit: inspect_prefix). parseBody leaves out
+//    of a prefix's fields the string the cut fell in, and the client
+//    chooses where the cut falls: {"q":"<script>...", padded past
+//    max_body_bytes, has no field q;
+//  - a form body that starts with a byte no form encoder writes first
+//    ('{', '[', '<', '"', whitespace, a BOM): a JSON or XML document
+//    labelled as a form. An application that reads its raw body (PHP's
+//    php://input, a JSON parser that ignores Content-Type) parses it as
+//    JSON or XML, not split at '=' and '&' as its form fields are, so
+//    {"c":"<svg onload=alert(1)>"} would be read only as the name
+//    {"c":"<svg onload and the value alert(1)>"}.
+bool fieldsHoldAll(const http::Request& r, const http::ParsedBody& body) {
   if (body.error != http::BodyError::None) return false;
   if (body.kind == http::BodyKind::Json) return !body.prefix_only;
-  return body.kind == http::BodyKind::UrlEncoded;
+  if (body.kind != http::BodyKind::UrlEncoded) return false;
+  return r.body.empty() || formEncoderWritesFirst(static_cast<unsigned char>(r.body[0]));
 }
 
 // A Hyperscan match: expression id and end offset.
@@ -324,7 +342,7 @@ class Views {
       add(TargetKind::RawBody, {}, r.body);
       // A form or JSON body that parsed cleanly is all in its names and
       // values: rules that read the fields need not read its bytes again.
-      if (!fieldsHoldAll(body)) add(TargetKind::UnsplitBody, {}, r.body);
+      if (!fieldsHoldAll(r, body)) add(TargetKind::UnsplitBody, {}, r.body);
     }
     if (body.error != http::BodyError::None) {
       add(TargetKind::BodyError, {}, bodyErrorText(body.error));

@@ -638,6 +638,18 @@ TEST(Inspector, UnsplitBodyIsTheRawBodyUnlessCleanFieldsHoldAllOfIt) {
                                                  http::BodyExtent::Prefix);
   ASSERT_EQ(form_prefix.error, http::BodyError::None);
   EXPECT_EQ(ids(inspect(*set, r, form_prefix, permissive())), raw_only);
+  // A form-labelled body that starts with a byte no form encoder writes
+  // first is a JSON or XML document to an application that reads it raw.
+  for (const char* not_form : {R"({"q": "attack"})", "[\"attack\"]", "<q>attack</q>",
+                               " q=attack", "\xEF\xBB\xBFq=attack"}) {
+    r.body = not_form;
+    EXPECT_EQ(idsFor(http::BodyKind::UrlEncoded, http::BodyError::None), both) << not_form;
+  }
+  for (const char* form : {"q=attack", "%71=attack", "=attack", "&q=attack", "+q=attack",
+                           "_q.x-y*=attack"}) {
+    r.body = form;
+    EXPECT_EQ(idsFor(http::BodyKind::UrlEncoded, http::BodyError::None), raw_only) << form;
+  }
   r.body = "<q>attack</q>";
   EXPECT_EQ(idsFor(http::BodyKind::Xml, http::BodyError::None), both);
   r.body = "--b\r\nContent-Disposition: form-data; name=\"attack\"\r\n\r\nx\r\n--b--\r\n";

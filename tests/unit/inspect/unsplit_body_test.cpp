@@ -134,5 +134,20 @@ TEST(UnsplitBody, FormPrefixFieldsHoldTheCutField) {
                      post(kForm, "a=x&q=" + kXss + std::string(200, 'A')), 100});
 }
 
+// A JSON or XML document labelled as a form is split at '=' and '&' into
+// form fields, but an application that reads the raw body (PHP's
+// php://input, a JSON parser that ignores Content-Type) reads it whole.
+TEST(UnsplitBody, JsonOrXmlLabelledAsAFormKeepsIt) {
+  const std::vector<Probe> probes = {
+      {"xss split at '='", post(kForm, R"J({"c":"<img src=x onerror=alert(1)>"})J")},
+      {"svg split at '='", post(kForm, R"J({"c":"<svg onload=alert(1)>"})J")},
+      {"href split at '='", post(kForm, R"J({"c":"x\"><a href=javascript:alert(1)>x</a>"})J")},
+      {"after whitespace", post(kForm, R"J(  {"c":"<svg onload=alert(1)>"})J")},
+      {"array", post(kForm, R"J(["<svg onload=alert(1)>"])J")},
+      {"xml", post(kForm, R"J(<a><svg onload=alert(1)/></a>)J")},
+  };
+  for (const auto& p : probes) expectNothingLost(p);
+}
+
 }  // namespace
 }  // namespace mamori::inspect
