@@ -144,9 +144,17 @@ bool formEncoderWritesFirst(unsigned char c) {
 //    php://input, a JSON parser that ignores Content-Type) parses it as
 //    JSON or XML, not split at '=' and '&' as its form fields are, so
 //    {"c":"<svg onload=alert(1)>"} would be read only as the name
-//    {"c":"<svg onload and the value alert(1)>"}.
+//    {"c":"<svg onload and the value alert(1)>"};
+//  - a request with more than one Content-Type header. The body was parsed
+//    by the first, and backends differ on which one they take (or join
+//    them), so the application may parse it as another type: a multipart
+//    body sent with a form type first and a multipart type second.
 bool fieldsHoldAll(const http::Request& r, const http::ParsedBody& body) {
   if (body.error != http::BodyError::None) return false;
+  int content_types = 0;
+  for (const auto& header : r.headers) {
+    if (http::equalsIgnoreCase(header.name, "content-type") && ++content_types > 1) return false;
+  }
   if (body.kind == http::BodyKind::Json) return !body.prefix_only;
   if (body.kind != http::BodyKind::UrlEncoded) return false;
   return r.body.empty() || formEncoderWritesFirst(static_cast<unsigned char>(r.body[0]));

@@ -650,6 +650,17 @@ TEST(Inspector, UnsplitBodyIsTheRawBodyUnlessCleanFieldsHoldAllOfIt) {
     r.body = form;
     EXPECT_EQ(idsFor(http::BodyKind::UrlEncoded, http::BodyError::None), raw_only) << form;
   }
+  // With two Content-Type headers the application may parse the body by
+  // the other one.
+  r.body = "q=attack";
+  r.headers.push_back({"Content-Type", "application/x-www-form-urlencoded"});
+  EXPECT_EQ(idsFor(http::BodyKind::UrlEncoded, http::BodyError::None), raw_only);
+  r.headers.push_back({"content-type", "text/plain"});
+  EXPECT_EQ(idsFor(http::BodyKind::UrlEncoded, http::BodyError::None), both);
+  r.body = R"({"q": "attack"})";
+  EXPECT_EQ(idsFor(http::BodyKind::Json, http::BodyError::None), both);
+  r.headers.pop_back();
+  r.headers.pop_back();
   r.body = "<q>attack</q>";
   EXPECT_EQ(idsFor(http::BodyKind::Xml, http::BodyError::None), both);
   r.body = "--b\r\nContent-Disposition: form-data; name=\"attack\"\r\n\r\nx\r\n--b--\r\n";

@@ -149,5 +149,15 @@ TEST(UnsplitBody, JsonOrXmlLabelledAsAFormKeepsIt) {
   for (const auto& p : probes) expectNothingLost(p);
 }
 
+// The body is parsed by the first Content-Type; a backend may take the
+// last one (or join them) and parse the body as something else.
+TEST(UnsplitBody, TwoContentTypesKeepIt) {
+  expectNothingLost(
+      {"form first, multipart second",
+       post(kForm,
+            "--x\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\n1&&cat /etc/passwd\r\n--x--\r\n",
+            "Content-Type: multipart/form-data; boundary=x\r\n")});
+}
+
 }  // namespace
 }  // namespace mamori::inspect
