@@ -150,13 +150,17 @@ bool formEncoderWritesFirst(unsigned char c) {
 //    body sent with a form type first and a multipart type second.
 bool fieldsHoldAll(const http::Request& r, const http::ParsedBody& body) {
   if (body.error != http::BodyError::None) return false;
+  if (body.kind == http::BodyKind::Json) {
+    if (body.prefix_only) return false;
+  } else if (body.kind != http::BodyKind::UrlEncoded ||
+             (!r.body.empty() && !formEncoderWritesFirst(static_cast<unsigned char>(r.body[0])))) {
+    return false;
+  }
   int content_types = 0;
   for (const auto& header : r.headers) {
     if (http::equalsIgnoreCase(header.name, "content-type") && ++content_types > 1) return false;
   }
-  if (body.kind == http::BodyKind::Json) return !body.prefix_only;
-  if (body.kind != http::BodyKind::UrlEncoded) return false;
-  return r.body.empty() || formEncoderWritesFirst(static_cast<unsigned char>(r.body[0]));
+  return true;
 }
 
 // A Hyperscan match: expression id and end offset.
