@@ -122,6 +122,47 @@ const char* bodyErrorText(http::BodyError error) {
   return "unknown";
 }
 
+// True when a form encoder (WHATWG URL's application/x-www-form-urlencoded
+// serializer) can write `c` as the first byte of a body: a name's
+// unreserved bytes, '+' for a space, '%' of an escape, or a separator.
+bool formEncoderWritesFirst(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '*' ||
+         c == '-' || c == '.' || c == '_' || c == '+' || c == '%' || c == '&' || c == '=';
+}
+
+// True when the parsed fields of the request's body hold all of its
+// content, so that rules reading the fields need not read the raw bytes
+// again (unsplit_body): a form or JSON body parsed without error, except
+//  - a JSON prefix (body_over_limit: inspect_prefix). parseBody leaves out
+//    of a prefix's fields the string the cut fell in, and the client
+//    chooses where the cut falls: {"q":"<script>...", padded past
+//    max_body_bytes, has no field q;
+//  - a form body that starts with a byte no form encoder writes first
+//    ('{', '[', '<', '"', whitespace, a BOM): a JSON or XML document
+//    labelled as a form. An application that reads its raw body (PHP's
+//    php://input, a JSON parser that ignores Content-Type) parses it as
+//    JSON or XML, not split at '=' and '&' as its form fields are, so
+//    {"c":"<svg onload=alert(1)>"} would be read only as the name
+//    {"c":"<svg onload and the value alert(1)>"};
+//  - a request with more than one Content-Type header. The body was parsed
+//    by the first, and backends differ on which one they take (or join
+//    them), so the application may parse it as another type: a multipart
+//    body sent with a form type first and a multipart type second.
+bool fieldsHoldAll(const http::Request& r, const http::ParsedBody& body) {
+  if (body.error != http::BodyError::None) return false;
+  if (body.kind == http::BodyKind::Json) {
+    if (body.prefix_only) return false;
+  } else if (body.kind != http::BodyKind::UrlEncoded ||
+             (!r.body.empty() && !formEncoderWritesFirst(static_cast<unsigned char>(r.body[0])))) {
+    return false;
+  }
+  int content_types = 0;
+  for (const auto& header : r.headers) {
+    if (http::equalsIgnoreCase(header.name, "content-type") && ++content_types > 1) return false;
+  }
+  return true;
+}
+
 // A Hyperscan match: expression id and end offset.
 struct Hit {
   std::uint32_t id;
@@ -312,10 +353,7 @@ class Views {
       add(TargetKind::RawBody, {}, r.body);
       // A form or JSON body that parsed cleanly is all in its names and
       // values: rules that read the fields need not read its bytes again.
-      const bool fields_hold_all =
-          (body.kind == http::BodyKind::UrlEncoded || body.kind == http::BodyKind::Json) &&
-          body.error == http::BodyError::None;
-      if (!fields_hold_all) add(TargetKind::UnsplitBody, {}, r.body);
+      if (!fieldsHoldAll(r, body)) add(TargetKind::UnsplitBody, {}, r.body);
     }
     if (body.error != http::BodyError::None) {
       add(TargetKind::BodyError, {}, bodyErrorText(body.error));

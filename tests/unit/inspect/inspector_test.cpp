@@ -625,6 +625,41 @@ TEST(Inspector, UnsplitBodyIsTheRawBodyUnlessCleanFieldsHoldAllOfIt) {
   r.body = R"({"q": "attack"})";
   EXPECT_EQ(idsFor(http::BodyKind::Json, http::BodyError::None), raw_only);
   EXPECT_EQ(idsFor(http::BodyKind::Json, http::BodyError::TooDeep), both);
+  // A JSON prefix's fields leave out the string the cut fell in.
+  http::ParsedBody json_prefix = http::parseBody(
+      "application/json", R"({"a":"x","q":"attack and more)", {}, http::BodyExtent::Prefix);
+  ASSERT_EQ(json_prefix.error, http::BodyError::None);
+  r.body = R"({"a":"x","q":"attack and more)";
+  EXPECT_EQ(ids(inspect(*set, r, json_prefix, permissive())), both);
+  // A form prefix's last field is the cut one, cut shorter.
+  r.body = "a=x&q=attack and mo";
+  http::ParsedBody form_prefix =
+      http::parseBody("application/x-www-form-urlencoded", r.body, {}, http::BodyExtent::Prefix);
+  ASSERT_EQ(form_prefix.error, http::BodyError::None);
+  EXPECT_EQ(ids(inspect(*set, r, form_prefix, permissive())), raw_only);
+  // A form-labelled body that starts with a byte no form encoder writes
+  // first is a JSON or XML document to an application that reads it raw.
+  for (const char* not_form : {R"({"q": "attack"})", "[\"attack\"]", "<q>attack</q>", " q=attack",
+                               "\xEF\xBB\xBFq=attack"}) {
+    r.body = not_form;
+    EXPECT_EQ(idsFor(http::BodyKind::UrlEncoded, http::BodyError::None), both) << not_form;
+  }
+  for (const char* form :
+       {"q=attack", "%71=attack", "=attack", "&q=attack", "+q=attack", "_q.x-y*=attack"}) {
+    r.body = form;
+    EXPECT_EQ(idsFor(http::BodyKind::UrlEncoded, http::BodyError::None), raw_only) << form;
+  }
+  // With two Content-Type headers the application may parse the body by
+  // the other one.
+  r.body = "q=attack";
+  r.headers.push_back({"Content-Type", "application/x-www-form-urlencoded"});
+  EXPECT_EQ(idsFor(http::BodyKind::UrlEncoded, http::BodyError::None), raw_only);
+  r.headers.push_back({"content-type", "text/plain"});
+  EXPECT_EQ(idsFor(http::BodyKind::UrlEncoded, http::BodyError::None), both);
+  r.body = R"({"q": "attack"})";
+  EXPECT_EQ(idsFor(http::BodyKind::Json, http::BodyError::None), both);
+  r.headers.pop_back();
+  r.headers.pop_back();
   r.body = "<q>attack</q>";
   EXPECT_EQ(idsFor(http::BodyKind::Xml, http::BodyError::None), both);
   r.body = "--b\r\nContent-Disposition: form-data; name=\"attack\"\r\n\r\nx\r\n--b--\r\n";
