@@ -632,20 +632,24 @@ TEST(Inspector, UnsplitBodyIsTheRawBodyUnlessCleanFieldsHoldAllOfIt) {
   r.body = R"({"a":"x","q":"attack and more)";
   EXPECT_EQ(ids(inspect(*set, r, json_prefix, permissive())), both);
   // A form prefix's last field is the cut one, cut shorter.
-  r.body = "a=x&q=attack and mo";
+  r.body = "a=x&q=attack+and+mo";
   http::ParsedBody form_prefix =
       http::parseBody("application/x-www-form-urlencoded", r.body, {}, http::BodyExtent::Prefix);
   ASSERT_EQ(form_prefix.error, http::BodyError::None);
   EXPECT_EQ(ids(inspect(*set, r, form_prefix, permissive())), raw_only);
-  // A form-labelled body that starts with a byte no form encoder writes
-  // first is a JSON or XML document to an application that reads it raw.
-  for (const char* not_form : {R"({"q": "attack"})", "[\"attack\"]", "<q>attack</q>", " q=attack",
-                               "\xEF\xBB\xBFq=attack"}) {
+  // A form-labelled body with a byte no form encoder leaves unescaped is
+  // a JSON or XML document, or a hand-made body, to an application that
+  // reads it raw; anywhere in the body, not only first, and also in a
+  // block of 16 (the check reads 16 bytes a step).
+  for (const char* not_form :
+       {R"({"q": "attack"})", "[\"attack\"]", "<q>attack</q>", " q=attack", "\xEF\xBB\xBFq=attack",
+        "q=attack<svg onload=1>", "q=attack+and+then+a+quote\"", "q=attackxxxxxxxxxxxxxxxxxxxx\n",
+        "q=attackxxxxxxx#xxxxxxxxxxx", "q=attack\x80", "q=attack,$:/;@?[]{}|^`\\"}) {
     r.body = not_form;
     EXPECT_EQ(idsFor(http::BodyKind::UrlEncoded, http::BodyError::None), both) << not_form;
   }
-  for (const char* form :
-       {"q=attack", "%71=attack", "=attack", "&q=attack", "+q=attack", "_q.x-y*=attack"}) {
+  for (const char* form : {"q=attack", "%71=attack", "=attack", "&q=attack", "+q=attack",
+                           "_q.x-y*=attack", "q=attack+it's+(fine)!~&Z09=%3Cx%3E+attack+AZaz"}) {
     r.body = form;
     EXPECT_EQ(idsFor(http::BodyKind::UrlEncoded, http::BodyError::None), raw_only) << form;
   }
