@@ -240,6 +240,25 @@ TEST_F(StalePinsTest, ReportsWhatItCannotRemoveAndStillLoads) {
   EXPECT_NE(log.find("(errno " + std::to_string(EISDIR) + ")"), std::string::npos) << log;
 }
 
+TEST_F(StalePinsTest, FollowsASymlinkedPinRoot) {
+  // An operator may point the pin root at another directory on bpffs.
+  const std::string link = root_ + "-link";
+  ASSERT_FALSE(exists(link));
+  TreeGuard link_guard(link);  // removes the symlink only, not its target
+  ASSERT_EQ(symlink(root_.c_str(), link.c_str()), 0) << strerror(errno);
+  mkdir(path("v2"));
+  const uint32_t id = pinMap(path("v2/bans_v4"));
+  ASSERT_NE(id, 0u);
+
+  auto found = shield::removeStaleAbiPins(link);
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].path, link + "/v2");
+  EXPECT_TRUE((*found)[0].removed);
+  EXPECT_FALSE(exists(path("v2")));
+  EXPECT_TRUE(mapGone(id));
+}
+
 TEST_F(StalePinsTest, PurgeRemovesOlderAbiDirsToo) {
   load();
   if (!shield_) return;

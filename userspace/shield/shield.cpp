@@ -13,11 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <algorithm>
 #include <set>
 #include <unordered_map>
 
@@ -87,10 +87,11 @@ bool isAbiDirName(const char* name) {
 
 using DirHandle = std::unique_ptr<DIR, int (*)(DIR*)>;
 
-// Opens `name` under `parent_fd` for reading entries, refusing symlinks.
-// On failure returns nullptr with errno set.
-DirHandle openDirAt(int parent_fd, const char* name) {
-  const int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+// Opens `name` under `parent_fd` for reading entries; with `no_follow`, a
+// symlink is refused (ELOOP). On failure returns nullptr with errno set.
+DirHandle openDirAt(int parent_fd, const char* name, bool no_follow) {
+  const int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (no_follow ? O_NOFOLLOW : 0);
+  const int fd = openat(parent_fd, name, flags);
   if (fd < 0) return DirHandle(nullptr, closedir);
   DIR* dir = fdopendir(fd);  // owns fd from here on
   if (!dir) {
@@ -120,7 +121,7 @@ std::vector<std::string> entryNames(DIR* dir) {
 StaleAbiDir removeAbiDir(int root_fd, const std::string& root, const std::string& name) {
   StaleAbiDir out;
   out.path = root + "/" + name;
-  DirHandle dir = openDirAt(root_fd, name.c_str());
+  DirHandle dir = openDirAt(root_fd, name.c_str(), /*no_follow=*/true);
   if (!dir) {
     out.failures.push_back(errnoError("open " + out.path, errno));
     return out;
@@ -892,7 +893,9 @@ Result<int> DropEventReader::poll(std::chrono::milliseconds timeout) {
 
 Result<std::vector<StaleAbiDir>> removeStaleAbiPins(const std::string& pin_root) {
   std::vector<StaleAbiDir> out;
-  DirHandle root = openDirAt(AT_FDCWD, pin_root.c_str());
+  // The root may be a symlink (an operator's choice, which libbpf follows
+  // too); the ABI directories under it may not.
+  DirHandle root = openDirAt(AT_FDCWD, pin_root.c_str(), /*no_follow=*/false);
   if (!root) {
     if (errno == ENOENT) return out;  // nothing pinned yet
     return errnoError("open pin root " + pin_root, errno);

@@ -166,7 +166,8 @@ common::Result<std::vector<StaleAbiDir>> removeStaleAbiPins(const std::string& p
 
 // Removes the pinned maps under `pin_root` (mamorid --purge): the current
 // ABI's directory and those of other ABIs (removeStaleAbiPins), then the
-// root if that left it empty. Fails naming the first path that could not go.
+// root if that left it empty. Fails naming every path that could not go,
+// with the first one's errno; what could go is gone all the same.
 common::Status purgePins(const std::string& pin_root = kDefaultPinRoot);
 
 // Current CLOCK_MONOTONIC in ns, the clock of ban expiries.
