@@ -159,10 +159,8 @@ TEST_F(StalePinsTest, LoadRemovesOlderAbiDirsAndFreesTheirMaps) {
     EXPECT_TRUE(d.removed) << d.path;
     EXPECT_TRUE(d.failures.empty()) << d.path;
   }
-  EXPECT_NE(log.find("removed 2 pins of map ABI v2 from " + path("v2")), std::string::npos)
-      << log;
-  EXPECT_NE(log.find("removed 1 pin of map ABI v1 from " + path("v1")), std::string::npos)
-      << log;
+  EXPECT_NE(log.find("removed 2 pins of map ABI v2 from " + path("v2")), std::string::npos) << log;
+  EXPECT_NE(log.find("removed 1 pin of map ABI v1 from " + path("v1")), std::string::npos) << log;
   EXPECT_NE(log.find("bans are not carried over"), std::string::npos) << log;
 }
 

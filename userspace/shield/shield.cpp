@@ -133,8 +133,8 @@ StaleAbiDir removeAbiDir(int root_fd, const std::string& root, const std::string
   }
   if (static_cast<long>(fs.f_type) != kBpfFsMagic) {
     out.failures.push_back(
-        Error{ENOTSUP, out.path + " is not on bpffs, so holds no pins of ours: " +
-                           std::strerror(ENOTSUP)});
+        Error{ENOTSUP,
+              out.path + " is not on bpffs, so holds no pins of ours: " + std::strerror(ENOTSUP)});
     return out;
   }
   for (const auto& entry : entryNames(dir.get())) {
@@ -328,8 +328,7 @@ Result<std::unique_ptr<Shield>> Shield::open(const Options& options) {
   if (auto found = removeStaleAbiPins(options.pin_root); found)
     stale = std::move(found.value());
   else
-    std::fprintf(stderr,
-                 "mamorid: warning: %s (errno %d); pins of other map ABIs, if any, stay\n",
+    std::fprintf(stderr, "mamorid: warning: %s (errno %d); pins of other map ABIs, if any, stay\n",
                  found.error().message.c_str(), found.error().code);
   reportStaleAbiDirs(stale);
   const std::string pin_dir = pinDirFor(options.pin_root);
