@@ -19,7 +19,8 @@ BIN=${MAMORI_BIN:-$here/../../build/bin}
 lab_require
 lab_init
 PIN="/sys/fs/bpf/mamori-e2e-$$"
-lab_on_cleanup() { purge_pins; }
+# keep-me (made below) is not a pin directory, so --purge leaves it and the root.
+lab_on_cleanup() { purge_pins; rmdir "$PIN/keep-me" "$PIN" 2>/dev/null || true; }
 LOG=$(mktemp -d /tmp/mamori-e2e.XXXXXX)
 CTL="$LOG/control.sock"
 
@@ -79,15 +80,24 @@ sleep 3.5
 lab_wait_for 30 http_ok client || fail "ban did not lapse at its TTL"
 pass "ban lapsed at its TTL"
 
-# Bans survive a restart of mamorid (pinned maps).
+# Bans survive a restart of mamorid (pinned maps). The restart also plays
+# an upgrade: a pin directory of an older map ABI (v2) goes, another name
+# under the pin root stays.
 ctl bans add 10.77.3.2 --ttl 10m --reason flood >/dev/null
 lab_stop "$MAMORID_PID"
 grep -q "shield detached" "$LOG/mamorid1.log" || fail "mamorid did not detach on SIGTERM"
+mkdir "$PIN/v2" "$PIN/keep-me"
 start_mamorid 2
 http_ok attacker 1 && fail "ban lost across restart"
 http_ok client || fail "client not served after restart"
 ctl bans list | grep -q 10.77.3.2 || fail "ban not listed after restart"
 pass "ban kept across a restart"
+[ -e "$PIN/v2" ] && fail "pin directory of map ABI v2 left after the restart"
+[ -d "$PIN/keep-me" ] || fail "keep-me under the pin root removed"
+grep -q "removed 0 pins of map ABI v2 from $PIN/v2, then the directory" "$LOG/mamorid2.log" ||
+  fail "no log line for the removed v2 pin directory"
+rmdir "$PIN/keep-me"
+pass "older ABI's pin directory removed at start, other names kept"
 
 # The floods are in the DoS log and the CLI calls in the audit log, both
 # under the host tenant, readable through the control socket.

@@ -2,6 +2,8 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <sys/mount.h>
@@ -11,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -71,6 +74,99 @@ Status makeDirs(const std::string& dir) {
 }
 
 int libbpfErrno(int ret) { return ret < 0 ? -ret : errno; }
+
+// "v" then one or more ASCII digits: the names pinDirFor gives, has given
+// and will give to an ABI's pin directory. Nothing else under the pin root
+// is ours to remove.
+bool isAbiDirName(const char* name) {
+  if (name[0] != 'v' || name[1] == '\0') return false;
+  for (const char* c = name + 1; *c; ++c)
+    if (*c < '0' || *c > '9') return false;
+  return true;
+}
+
+using DirHandle = std::unique_ptr<DIR, int (*)(DIR*)>;
+
+// Opens `name` under `parent_fd` for reading entries; with `no_follow`, a
+// symlink is refused (ELOOP). On failure returns nullptr with errno set.
+DirHandle openDirAt(int parent_fd, const char* name, bool no_follow) {
+  const int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (no_follow ? O_NOFOLLOW : 0);
+  const int fd = openat(parent_fd, name, flags);
+  if (fd < 0) return DirHandle(nullptr, closedir);
+  DIR* dir = fdopendir(fd);  // owns fd from here on
+  if (!dir) {
+    const int saved = errno;
+    close(fd);
+    errno = saved;
+  }
+  return DirHandle(dir, closedir);
+}
+
+// Every entry name of `dir` but "." and "..", read in full before the
+// caller removes any, so removal cannot disturb the walk.
+std::vector<std::string> entryNames(DIR* dir) {
+  std::vector<std::string> names;
+  while (const dirent* entry = readdir(dir)) {
+    if (std::strcmp(entry->d_name, ".") == 0 || std::strcmp(entry->d_name, "..") == 0) continue;
+    names.emplace_back(entry->d_name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Unlinks the pinned objects in <root>/<name>, then the directory. A
+// subdirectory is not a pin and is left (reported, as is the directory
+// that stays because of it); so is a directory that is not on bpffs, which
+// cannot hold pins of ours.
+StaleAbiDir removeAbiDir(int root_fd, const std::string& root, const std::string& name) {
+  StaleAbiDir out;
+  out.path = root + "/" + name;
+  DirHandle dir = openDirAt(root_fd, name.c_str(), /*no_follow=*/true);
+  if (!dir) {
+    out.failures.push_back(errnoError("open " + out.path, errno));
+    return out;
+  }
+  struct statfs fs {};
+  if (fstatfs(dirfd(dir.get()), &fs) != 0) {
+    out.failures.push_back(errnoError("statfs " + out.path, errno));
+    return out;
+  }
+  if (static_cast<long>(fs.f_type) != kBpfFsMagic) {
+    out.failures.push_back(
+        Error{ENOTSUP,
+              out.path + " is not on bpffs, so holds no pins of ours: " + std::strerror(ENOTSUP)});
+    return out;
+  }
+  for (const auto& entry : entryNames(dir.get())) {
+    if (unlinkat(dirfd(dir.get()), entry.c_str(), 0) == 0)
+      ++out.pins_removed;
+    else
+      out.failures.push_back(errnoError("unlink " + out.path + "/" + entry, errno));
+  }
+  dir.reset();
+  if (unlinkat(root_fd, name.c_str(), AT_REMOVEDIR) == 0)
+    out.removed = true;
+  else
+    out.failures.push_back(errnoError("remove directory " + out.path, errno));
+  return out;
+}
+
+// The log lines for what removeStaleAbiPins did: one notice per directory
+// it removed pins from, one warning per failure (path and errno).
+void reportStaleAbiDirs(const std::vector<StaleAbiDir>& dirs) {
+  for (const auto& d : dirs) {
+    if (d.pins_removed > 0 || d.removed)
+      std::fprintf(stderr,
+                   "mamorid: removed %d pin%s of map ABI %s from %s%s (this build uses %s); "
+                   "their bans are not carried over: the map layout differs\n",
+                   d.pins_removed, d.pins_removed == 1 ? "" : "s",
+                   d.path.substr(d.path.rfind('/') + 1).c_str(), d.path.c_str(),
+                   d.removed ? ", then the directory" : "", SHIELD_PIN_ABI);
+    for (const auto& e : d.failures)
+      std::fprintf(stderr, "mamorid: warning: %s (errno %d); left in place, loading goes on\n",
+                   e.message.c_str(), e.code);
+  }
+}
 
 void libbpfQuiet() {
   // libbpf prints warnings to stderr by default; keep its errors only.
@@ -224,6 +320,17 @@ Shield::~Shield() { detachAll(); }
 Result<std::unique_ptr<Shield>> Shield::open(const Options& options) {
   libbpfQuiet();
   if (auto st = ensureBpfFs(options.pin_root); !st) return st.error();
+  // Before the load, not after: the old maps (rate_src alone is up to
+  // 128 MiB) are freed before the new ones are allocated, and this build
+  // could never reuse them anyway. A failure here costs memory, not
+  // protection, so it is a warning and the load goes on.
+  std::vector<StaleAbiDir> stale;
+  if (auto found = removeStaleAbiPins(options.pin_root); found)
+    stale = std::move(found.value());
+  else
+    std::fprintf(stderr, "mamorid: warning: %s (errno %d); pins of other map ABIs, if any, stay\n",
+                 found.error().message.c_str(), found.error().code);
+  reportStaleAbiDirs(stale);
   const std::string pin_dir = pinDirFor(options.pin_root);
   if (auto st = makeDirs(pin_dir); !st) return st.error();
 
@@ -245,7 +352,9 @@ Result<std::unique_ptr<Shield>> Shield::open(const Options& options) {
                  "`mamorid --purge`";
     return e;
   }
-  return std::unique_ptr<Shield>(new Shield(std::move(impl), pin_dir));
+  std::unique_ptr<Shield> shield(new Shield(std::move(impl), pin_dir));
+  shield->stale_abi_dirs_ = std::move(stale);
+  return shield;
 }
 
 int Shield::programFd() const { return bpf_program__fd(impl_->skel->progs.shield_xdp); }
@@ -781,11 +890,41 @@ Result<int> DropEventReader::poll(std::chrono::milliseconds timeout) {
 
 // ---------------------------------------------------------------------------
 
+Result<std::vector<StaleAbiDir>> removeStaleAbiPins(const std::string& pin_root) {
+  std::vector<StaleAbiDir> out;
+  // The root may be a symlink (an operator's choice, which libbpf follows
+  // too); the ABI directories under it may not.
+  DirHandle root = openDirAt(AT_FDCWD, pin_root.c_str(), /*no_follow=*/false);
+  if (!root) {
+    if (errno == ENOENT) return out;  // nothing pinned yet
+    return errnoError("open pin root " + pin_root, errno);
+  }
+  const int root_fd = dirfd(root.get());
+  for (const auto& name : entryNames(root.get())) {
+    if (!isAbiDirName(name.c_str()) || name == SHIELD_PIN_ABI) continue;
+    // A symlink or a non-directory of that name is someone else's.
+    struct stat st {};
+    if (fstatat(root_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
+      continue;
+    out.push_back(removeAbiDir(root_fd, pin_root, name));
+  }
+  return out;
+}
+
 Status purgePins(const std::string& pin_root) {
   const std::string dir = pinDirFor(pin_root);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   if (ec) return Error{ec.value(), "remove " + dir + ": " + ec.message()};
+  auto stale = removeStaleAbiPins(pin_root);
+  if (!stale) return stale.error();
+  Error failed;
+  for (const auto& d : *stale)
+    for (const auto& e : d.failures) {
+      if (failed.message.empty()) failed.code = e.code;
+      failed.message += (failed.message.empty() ? "" : "; ") + e.message;
+    }
+  if (!failed.message.empty()) return failed;
   std::filesystem::remove(pin_root, ec);  // only if now empty; ignore otherwise
   return {};
 }

@@ -21,6 +21,18 @@ namespace mamori::shield {
 
 inline constexpr const char* kDefaultPinRoot = "/sys/fs/bpf/mamori";
 
+// A pin directory of another map ABI (<pin_root>/v<N>, N not the current
+// SHIELD_PIN_ABI) and what removing it did. Its maps cannot be reused: their
+// layout differs, so their bans are dropped, not carried over.
+struct StaleAbiDir {
+  std::string path;      // <pin_root>/v<N>
+  int pins_removed = 0;  // pinned objects unlinked from it
+  bool removed = false;  // the directory itself is gone
+  // One per object or directory that could not be removed, each naming the
+  // path and carrying its errno; the rest of the directory is still tried.
+  std::vector<common::Error> failures;
+};
+
 struct Options {
   // Maps are pinned in <pin_root>/<abi>/; tests pass a private root.
   std::string pin_root = kDefaultPinRoot;
@@ -32,6 +44,10 @@ class Shield {
  public:
   // Loads the program. Needs CAP_BPF/CAP_NET_ADMIN and bpffs (mounted here
   // if missing). Fails with the libbpf call and errno on any step.
+  // First removes the pin directories of other map ABIs under the pin root
+  // (removeStaleAbiPins), so an upgrade does not leave the old maps' kernel
+  // memory pinned; says on stderr how many pins went from which directory,
+  // and warns (path and errno) about any it could not remove, then loads.
   static common::Result<std::unique_ptr<Shield>> open(const Options& options);
 
   ~Shield();  // detaches from every interface it attached to
@@ -54,12 +70,15 @@ class Shield {
 
   int programFd() const;
   const std::string& pinDir() const { return pin_dir_; }
+  // The stale ABI directories open() found and what it removed of each.
+  const std::vector<StaleAbiDir>& staleAbiDirs() const { return stale_abi_dirs_; }
 
  private:
   struct Impl;
   explicit Shield(std::unique_ptr<Impl> impl, std::string pin_dir);
   std::unique_ptr<Impl> impl_;
   std::string pin_dir_;
+  std::vector<StaleAbiDir> stale_abi_dirs_;
 };
 
 // Access to the pinned maps without loading the program: used by mamorictl
@@ -135,7 +154,20 @@ class DropEventReader {
   std::unique_ptr<Impl> impl_;
 };
 
-// Removes the pinned maps under `pin_root` (mamorid --purge).
+// Removes the pin directories of other map ABIs under `pin_root`: only
+// directories named `v` and digits, other than SHIELD_PIN_ABI, that are real
+// directories (not symlinks) on bpffs. Unlinks the pinned objects in each,
+// then the directory; never recurses into a subdirectory, and never touches
+// any other name a user keeps under the root. Returns one entry per such
+// directory, failures included (StaleAbiDir::failures); fails only when
+// `pin_root` exists but cannot be read. An absent root gives an empty list.
+// Control thread; called by Shield::open and purgePins.
+common::Result<std::vector<StaleAbiDir>> removeStaleAbiPins(const std::string& pin_root);
+
+// Removes the pinned maps under `pin_root` (mamorid --purge): the current
+// ABI's directory and those of other ABIs (removeStaleAbiPins), then the
+// root if that left it empty. Fails naming every path that could not go,
+// with the first one's errno; what could go is gone all the same.
 common::Status purgePins(const std::string& pin_root = kDefaultPinRoot);
 
 // Current CLOCK_MONOTONIC in ns, the clock of ban expiries.
