@@ -4,7 +4,8 @@
  * loader (userspace/shield/). Fixed-width fields, no pointers, explicit
  * padding: userspace static_asserts every size. Changing a pinned map's key
  * or value is an ABI change: bump SHIELD_PIN_ABI so the loader pins a fresh
- * set instead of reusing an incompatible one.
+ * set instead of reusing an incompatible one (and removes the pins of every
+ * other ABI, v<digits>, under the pin root: docs/shield.md, "Upgrades").
  */
 #pragma once
 

@@ -100,7 +100,8 @@ Options:
   --metrics ADDR        serve Prometheus metrics on http://ADDR/metrics (ip:port;
                         default: config `metrics.listen`, 127.0.0.1:9464);
                         `--metrics off` serves none (docs/metrics.md)
-  --purge               remove the pinned maps (bans, lists, counters) and exit
+  --purge               remove the pinned maps (bans, lists, counters), also those
+                        of older map ABIs, and exit
   -h, --help            show this help and exit
   -V, --version         show the version and exit
 
