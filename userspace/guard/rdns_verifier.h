@@ -122,10 +122,14 @@ class RdnsVerifier {
   // lookup of it against `domains` (lower case suffixes). Never blocks on
   // DNS: the cache takes no lock; on a miss, a lock-free push onto the
   // bounded lookup queue (full: the lookup is dropped and counted) and,
-  // only when a lookup thread sleeps, one futex wake. Worker threads.
+  // only when a lookup thread sleeps, one futex wake. An answer being
+  // written by a lookup thread at that instant reads as Pending (the next
+  // request reads it; nothing waits for the writer). The answer's name and
+  // reason are always those of `address`'s own lookup. Worker threads.
   RdnsAnswer check(const common::IpPrefix& address, const std::string& bot,
                    const std::vector<std::string>& domains);
-  // The cached answer only; never queues. Any thread.
+  // The cached answer only (Pending, too, while it is being written); never
+  // queues or waits. Any thread.
   RdnsAnswer peek(const common::IpPrefix& address, const std::string& bot);
 
   // The whole FCrDNS check, blocking on DNS: for the verifier's threads
