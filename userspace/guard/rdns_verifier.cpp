@@ -501,7 +501,7 @@ void RdnsVerifier::store(const Job& job, const RdnsAnswer& answer) {
       key, [&](Entry& fresh) { fresh.key.store(key, std::memory_order_release); },
       [](const Entry& old) { return expiresOf(old.status.load(std::memory_order_relaxed)); });
   if (e == nullptr) return;  // no slot: the answer is lost and asked for again later
-  if (store_hook_) store_hook_();
+  if (store_hook_) store_hook_(StorePointForTest::Found);
   // Another store() holding the entry past the bounded wait: the answer is
   // lost as above (the in-flight mark expires and a later request asks
   // again).
@@ -511,6 +511,7 @@ void RdnsVerifier::store(const Job& job, const RdnsAnswer& answer) {
   // entry is ordered before these writes. The entry was handed to another
   // key since acquire(): write nothing into that key's entry.
   if (e->key.load(std::memory_order_acquire) == key) {
+    if (store_hook_) store_hook_(StorePointForTest::Writing);
     e->owner.store(key, std::memory_order_relaxed);
     storeTruncated(e->name, answer.name);
     e->status.store(packStatus(now + ttl.count(), false, answer.state, tagOfKey(key),

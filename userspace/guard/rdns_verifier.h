@@ -141,11 +141,17 @@ class RdnsVerifier {
   std::size_t runQueuedForTest();
   // Lookup threads waiting for work (asleep or about to be). Any thread.
   unsigned idleThreadsForTest() const { return sleepers_.load(std::memory_order_seq_cst); }
-  // Runs `hook` in every store() of an answer between finding the entry and
-  // writing it (nullptr: none), on the storing thread, so that a test can
-  // hand the entry to another key in that window. Set it while no lookup
-  // runs.
-  void setStoreHookForTest(std::function<void()> hook) { store_hook_ = std::move(hook); }
+  // Where a store() of an answer runs the test hook, on the storing thread:
+  // Found, after finding the entry and before taking its write sequence;
+  // Writing, holding the sequence, after re-checking the entry's key and
+  // before writing owner, name and status.
+  enum class StorePointForTest { Found, Writing };
+  // Runs `hook` at both points of every store() (nullptr: none), so that a
+  // test can hand the entry to another key in either window. Set it while
+  // no lookup runs.
+  void setStoreHookForTest(std::function<void(StorePointForTest)> hook) {
+    store_hook_ = std::move(hook);
+  }
   // Bytes of one cache slot (entry and the table's key word).
   static constexpr std::size_t cacheSlotBytesForTest() {
     return detail::AtomicTable<Entry>::slotBytes();
@@ -228,7 +234,7 @@ class RdnsVerifier {
   std::atomic<unsigned> sleepers_{0};
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;
-  std::function<void()> store_hook_;  // setStoreHookForTest()
+  std::function<void(StorePointForTest)> store_hook_;  // setStoreHookForTest()
 
 #define MAMORI_RDNS_ATOMIC(name) std::atomic<std::uint64_t> name##_{0};
   MAMORI_RDNS_COUNTERS(MAMORI_RDNS_ATOMIC)

@@ -592,8 +592,9 @@ TEST(RdnsVerifierConcurrency, StoreIntoASlotHandedToAnotherAddressWritesNothing)
   const IpPrefix other = nthAddress(13);  // Failed, ptr_outside_domains, its own name
   ASSERT_EQ(v.check(mine, "googlebot", kGoogle).state, RdnsState::Pending);
   int fired = 0;
-  v.setStoreHookForTest([&] {
-    if (fired++ != 0) return;  // only in the first store, mine's
+  v.setStoreHookForTest([&](RdnsVerifier::StorePointForTest point) {
+    if (point != RdnsVerifier::StorePointForTest::Found || fired++ != 0)
+      return;  // only where mine's store found its entry
     EXPECT_EQ(v.check(other, "googlebot", kGoogle).state, RdnsState::Pending);
     EXPECT_EQ(v.runQueuedForTest(), 1u);  // other's answer, stored in mine's old slot
     EXPECT_EQ(v.peek(other, "googlebot").name, NamedDns::expected(other).name);
@@ -613,6 +614,55 @@ TEST(RdnsVerifierConcurrency, StoreIntoASlotHandedToAnotherAddressWritesNothing)
   ASSERT_EQ(v.runQueuedForTest(), 1u);
   EXPECT_EQ(v.peek(mine, "googlebot").name, NamedDns::expected(mine).name);
   EXPECT_EQ(v.peek(mine, "googlebot").state, RdnsState::Verified);
+}
+
+// The other window: a store() holds the entry's write sequence, having
+// checked that the entry is still its address's, when a request hands the
+// slot to another address. The request must not wait for the writer (the
+// re-keying does not take the sequence); the other address's own answer,
+// stored meanwhile, finds the sequence held and is dropped after a bounded
+// wait (asked for again); and what the first store then writes into the
+// slot, with its own key as owner and its own tag, is never read as the
+// other address's answer or name.
+TEST(RdnsVerifierConcurrency, StoreWritingWhileItsSlotIsHandedOverLendsNothing) {
+  NamedDns dns;
+  ManualClock clock;
+  RdnsOptions o = noThreads();
+  o.cache_entries = 8;  // one set
+  o.positive_ttl = std::chrono::seconds(3600);
+  o.negative_ttl = std::chrono::seconds(3600);
+  RdnsVerifier v(dns, clock, o);
+  for (int i = 1; i <= 7; ++i) v.check(nthAddress(i), "googlebot", kGoogle);
+  ASSERT_EQ(v.runQueuedForTest(), 7u);
+  const IpPrefix mine = nthAddress(8);    // Verified, crawl-10.0.0.8.googlebot.com
+  const IpPrefix other = nthAddress(13);  // Failed, ptr_outside_domains, its own name
+  ASSERT_EQ(v.check(mine, "googlebot", kGoogle).state, RdnsState::Pending);
+  int fired = 0;
+  v.setStoreHookForTest([&](RdnsVerifier::StorePointForTest point) {
+    if (point != RdnsVerifier::StorePointForTest::Writing || fired++ != 0) return;
+    // Mine's slot (in flight: it expires first) goes to other; this
+    // returns without waiting on the held sequence.
+    EXPECT_EQ(v.check(other, "googlebot", kGoogle).state, RdnsState::Pending);
+    EXPECT_EQ(v.runQueuedForTest(), 1u);  // other's lookup: its store gives up
+    EXPECT_EQ(v.peek(other, "googlebot").state, RdnsState::Pending);
+  });
+  ASSERT_EQ(v.runQueuedForTest(), 1u);
+  ASSERT_EQ(fired, 1);  // other's store never reached Writing
+  v.setStoreHookForTest(nullptr);
+  // Mine's words now sit in other's slot: no reader of other takes them.
+  const RdnsAnswer peeked = v.peek(other, "googlebot");
+  EXPECT_EQ(peeked.state, RdnsState::Pending);
+  EXPECT_EQ(peeked.name, "");
+  const RdnsAnswer checked = v.check(other, "googlebot", kGoogle);  // asks again
+  EXPECT_EQ(checked.state, RdnsState::Pending);
+  EXPECT_EQ(checked.name, "");
+  ASSERT_EQ(v.runQueuedForTest(), 1u);
+  const RdnsAnswer want = NamedDns::expected(other);
+  for (const RdnsAnswer& got : {v.peek(other, "googlebot"), v.check(other, "googlebot", kGoogle)}) {
+    EXPECT_EQ(got.state, want.state);
+    EXPECT_EQ(got.name, want.name);
+    EXPECT_EQ(got.reason, want.reason);
+  }
 }
 
 TEST(RdnsVerifier, ManyProducersOverCapacityExactlyCapacityAccepted) {
