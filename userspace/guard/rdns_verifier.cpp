@@ -189,24 +189,45 @@ const KeyedHash& cacheHash() {
 }
 
 // Entry::status: expiry (clock seconds, 36 bits) << 28 | tag << 8 |
-// in_flight << 4 | state. The tag (20 bits of the key) says whose status
-// it is: store() and check() can write the status of a slot that was
-// handed to another key after they found it (no lock between finding and
-// writing), and without the tag the other key would read that answer,
-// e.g. a crawler's Verified, as its own. A status with another key's tag
-// counts as no answer (and is overwritten by the key's own lookup).
+// reason << 5 | in_flight << 4 | state. The tag (20 bits of the key) says
+// whose status it is: store() and check() can write the status of a slot
+// that was handed to another key after they found it (no lock between
+// finding and writing), and without the tag the other key would read that
+// answer, e.g. a crawler's Verified, as its own. A status with another
+// key's tag counts as no answer (and is overwritten by the key's own
+// lookup). The reason is one of kReasons, so it is written and read with
+// the verdict it explains.
 constexpr std::uint64_t kInFlight = 1u << 4;
+constexpr int kReasonShift = 5;
+constexpr std::uint64_t kReasonMask = 0x7;
 constexpr int kTagShift = 8;
 constexpr std::uint64_t kTagMask = 0xfffff;
 constexpr int kExpiryShift = 28;
 constexpr std::int64_t kMaxExpiry = (std::int64_t{1} << 36) - 1;
 
+// The reasons verifyNow() gives, by their code in the status word (0: none).
+constexpr std::array<const char*, 4> kReasons = {"", "no_ptr", "ptr_outside_domains",
+                                                 "not_forward_confirmed"};
+constexpr std::uint64_t kNoPtr = 1;
+constexpr std::uint64_t kPtrOutsideDomains = 2;
+constexpr std::uint64_t kNotForwardConfirmed = 3;
+static_assert(kReasons.size() <= kReasonMask + 1);
+
+// The code of `reason`; 0 (none) for a string that is not one of
+// kReasons, which only verifyNow() produces.
+std::uint64_t reasonCode(const std::string& reason) {
+  for (std::size_t i = 1; i < kReasons.size(); ++i)
+    if (reason == kReasons[i]) return i;
+  return 0;
+}
+
 std::uint64_t tagOfKey(std::uint64_t key) { return (key >> 40) & kTagMask; }
-std::uint64_t packStatus(std::int64_t expires_s, bool in_flight, RdnsState state,
-                         std::uint64_t tag) {
+std::uint64_t packStatus(std::int64_t expires_s, bool in_flight, RdnsState state, std::uint64_t tag,
+                         std::uint64_t reason = 0) {
   return (static_cast<std::uint64_t>(std::clamp<std::int64_t>(expires_s, 0, kMaxExpiry))
           << kExpiryShift) |
-         (tag << kTagShift) | (in_flight ? kInFlight : 0) | static_cast<std::uint64_t>(state);
+         (tag << kTagShift) | ((reason & kReasonMask) << kReasonShift) |
+         (in_flight ? kInFlight : 0) | static_cast<std::uint64_t>(state);
 }
 // Expiry whoever's the status is (the eviction weight).
 std::int64_t expiresOf(std::uint64_t status) {
@@ -218,6 +239,10 @@ std::int64_t expiresFor(std::uint64_t status, std::uint64_t tag) {
 }
 bool inFlightOf(std::uint64_t status) { return (status & kInFlight) != 0; }
 RdnsState stateOf(std::uint64_t status) { return static_cast<RdnsState>(status & 0xf); }
+const char* reasonOf(std::uint64_t status) {
+  const std::uint64_t code = (status >> kReasonShift) & kReasonMask;
+  return code < kReasons.size() ? kReasons[code] : "";
+}
 
 // `src` truncated to N - 1 bytes, NUL-padded.
 template <std::size_t N>
@@ -227,26 +252,81 @@ void storeTruncated(detail::AtomicBytes<N>& dst, const std::string& src) {
   dst.store(bytes);
 }
 template <std::size_t N>
-std::string loadString(const detail::AtomicBytes<N>& src) {
-  const std::array<std::uint8_t, N> bytes = src.load();
+std::string bytesToString(const std::array<std::uint8_t, N>& bytes) {
   const std::size_t n = std::find(bytes.begin(), bytes.end(), 0) - bytes.begin();
   return std::string(reinterpret_cast<const char*>(bytes.data()), n);
 }
 
-// The answer held by `e` (status word `status`, already read) for `key`;
-// Pending when the entry was taken by another key while it was read (the
-// key is checked after the fields, seqlock-style). A store() of the same
-// key racing with the read may mix the old and new name: both are names
-// of that address, and the state comes from the one status word.
+// Takes an entry's write sequence (even to odd) for a store(); returns the
+// odd value to release with + 1, or 0 when another store() held it for
+// longer than a bounded wait (a few stores' time, unless that thread was
+// preempted). Verifier threads only: this may wait, the request path may
+// not.
 template <class Entry>
-RdnsAnswer readAnswer(const Entry& e, std::uint64_t key, std::uint64_t status) {
-  RdnsAnswer out;
-  out.state = stateOf(status);
-  out.name = loadString(e.name);
-  out.reason = loadString(e.reason);
+std::uint64_t lockForWrite(Entry& e) {
+  constexpr int kSpins = 64;
+  constexpr int kYields = 64;
+  std::uint64_t seq = e.seq.load(std::memory_order_relaxed);
+  for (int i = 0; i < kSpins + kYields; ++i) {
+    if ((seq & 1) == 0 && e.seq.compare_exchange_weak(seq, seq + 1, std::memory_order_acquire,
+                                                      std::memory_order_relaxed)) {
+      // The seqlock writer's fence: a reader that sees any word written
+      // after it sees the odd sequence on its second read.
+      std::atomic_thread_fence(std::memory_order_release);
+      return seq + 1;
+    }
+    if (i < kSpins) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();
+    }
+    seq = e.seq.load(std::memory_order_relaxed);
+  }
+  return 0;
+}
+
+// What a reader got from an entry.
+enum class Read {
+  Answer,  // `key`'s own answer, consistent with its name
+  Busy,    // a store() was writing, or the status is an in-flight mark
+  NotOwn,  // no answer of `key`'s (another key's, expired, or never stored)
+};
+
+// Reads `key`'s answer from `e` at clock second `now`, the seqlock reader's
+// way: the sequence (even), the status, owner and name; then the status,
+// the key and the sequence again. The answer counts only if the sequence
+// and the status did not move and key, owner and the status's tag all name
+// `key`: then every word read was written by `key`'s last store() (a
+// store() in progress moves the sequence, a re-keying zeroes the status
+// first, and only a store() writes a status that is not an in-flight mark,
+// moving the sequence as it does). Never waits: a store() in progress is
+// Busy, and so is an in-flight mark. Any thread.
+template <class Entry>
+Read readAnswer(const Entry& e, std::uint64_t key, std::int64_t now, RdnsAnswer& out) {
+  const std::uint64_t seq = e.seq.load(std::memory_order_acquire);
+  if ((seq & 1) != 0) return Read::Busy;
+  const std::uint64_t status = e.status.load(std::memory_order_relaxed);
+  const std::uint64_t owner = e.owner.load(std::memory_order_relaxed);
+  const auto name = e.name.load();
+  // Pairs with Entry::clear()'s release fence: a zeroed word read above
+  // means the zeroed status and key are seen below.
   std::atomic_thread_fence(std::memory_order_acquire);
-  if (e.key.load(std::memory_order_relaxed) != key) return RdnsAnswer{};
-  return out;
+  const std::uint64_t status_again = e.status.load(std::memory_order_relaxed);
+  const std::uint64_t key_again = e.key.load(std::memory_order_relaxed);
+  // Pairs with a store()'s release fence after taking the sequence: a
+  // status written by it, read just above, means its odd sequence below.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (e.seq.load(std::memory_order_relaxed) != seq || status_again != status) return Read::Busy;
+  if (key_again != key) return Read::NotOwn;
+  if (expiresFor(status, tagOfKey(key)) <= now) return Read::NotOwn;
+  if (inFlightOf(status)) return Read::Busy;
+  if (owner != key) return Read::NotOwn;
+  out.state = stateOf(status);
+  out.name = bytesToString(name);
+  out.reason = reasonOf(status);
+  return Read::Answer;
 }
 
 }  // namespace
@@ -288,11 +368,11 @@ RdnsAnswer RdnsVerifier::peek(const IpPrefix& address, const std::string& bot) {
   const std::int64_t now = nowSeconds();
   const std::uint64_t key = keyOf(address, bot);
   const Entry* e = cache_.find(key);
-  if (e == nullptr) return RdnsAnswer{};
-  const std::uint64_t status = e->status.load(std::memory_order_acquire);
-  if (expiresFor(status, tagOfKey(key)) <= now || stateOf(status) == RdnsState::Pending)
+  RdnsAnswer out;
+  if (e == nullptr || readAnswer(*e, key, now, out) != Read::Answer ||
+      out.state == RdnsState::Pending)
     return RdnsAnswer{};
-  return readAnswer(*e, key, status);
+  return out;
 }
 
 RdnsAnswer RdnsVerifier::check(const IpPrefix& address, const std::string& bot,
@@ -305,7 +385,7 @@ RdnsAnswer RdnsVerifier::check(const IpPrefix& address, const std::string& bot,
   const std::uint64_t key = keyOf(address, bot);
   // Evict the entry that expires first: it is the least worth keeping.
   Entry* e = cache_.acquire(
-      key, [&](Entry& fresh) { fresh.key.store(key, std::memory_order_relaxed); },
+      key, [&](Entry& fresh) { fresh.key.store(key, std::memory_order_release); },
       [](const Entry& old) { return expiresOf(old.status.load(std::memory_order_relaxed)); });
   if (e == nullptr) {
     // No slot (every claim in the set lost a race): unanswered, and asked
@@ -319,9 +399,15 @@ RdnsAnswer RdnsVerifier::check(const IpPrefix& address, const std::string& bot,
   for (;;) {
     if (expiresFor(status, tag) > now) {
       // An answer (or a cached failure to get one, retried after
-      // error_ttl), or a lookup already on its way.
-      if (!inFlightOf(status)) out = readAnswer(*e, key, status);
-      break;
+      // error_ttl), or a lookup already on its way. A store() caught
+      // writing leaves this request Pending (the next one reads it); a
+      // status of our tag that another key's store() wrote (a 20-bit tag
+      // collision) is no answer and is asked for again.
+      if (inFlightOf(status)) break;
+      const Read r = readAnswer(*e, key, now, out);
+      if (r == Read::Answer) break;
+      out = RdnsAnswer{};
+      if (r == Read::Busy) break;
     }
     // Taken by another key since acquire: leave it to that key.
     if (e->key.load(std::memory_order_relaxed) != key) break;
@@ -369,7 +455,7 @@ RdnsAnswer RdnsVerifier::verifyNow(const IpPrefix& address,
   if (!names) {
     if (names.error().code == ENOENT) {
       out.state = RdnsState::Failed;
-      out.reason = "no_ptr";
+      out.reason = kReasons[kNoPtr];
     }
     return out;  // Pending: no answer
   }
@@ -398,9 +484,9 @@ RdnsAnswer RdnsVerifier::verifyNow(const IpPrefix& address,
   out.state = RdnsState::Failed;
   if (!any_in_domain) {
     out.name = names->empty() ? std::string() : names->front();
-    out.reason = "ptr_outside_domains";
+    out.reason = kReasons[kPtrOutsideDomains];
   } else {
-    out.reason = "not_forward_confirmed";
+    out.reason = kReasons[kNotForwardConfirmed];
   }
   return out;
 }
@@ -412,14 +498,27 @@ void RdnsVerifier::store(const Job& job, const RdnsAnswer& answer) {
   if (answer.state == RdnsState::Failed) ttl = options_.negative_ttl;
   const std::uint64_t key = keyOf(job.address, job.bot);
   Entry* e = cache_.acquire(
-      key, [&](Entry& fresh) { fresh.key.store(key, std::memory_order_relaxed); },
+      key, [&](Entry& fresh) { fresh.key.store(key, std::memory_order_release); },
       [](const Entry& old) { return expiresOf(old.status.load(std::memory_order_relaxed)); });
   if (e == nullptr) return;  // no slot: the answer is lost and asked for again later
-  storeTruncated(e->name, answer.name);
-  storeTruncated(e->reason, answer.reason);
-  // Release: a reader that sees this status sees the name and reason above.
-  e->status.store(packStatus(now + ttl.count(), false, answer.state, tagOfKey(key)),
-                  std::memory_order_release);
+  if (store_hook_) store_hook_(StorePointForTest::Found);
+  // Another store() holding the entry past the bounded wait: the answer is
+  // lost as above (the in-flight mark expires and a later request asks
+  // again).
+  const std::uint64_t seq = lockForWrite(*e);
+  if (seq == 0) return;
+  // Acquire: pairs with init's release, so the zeroing of a re-keyed
+  // entry is ordered before these writes. The entry was handed to another
+  // key since acquire(): write nothing into that key's entry.
+  if (e->key.load(std::memory_order_acquire) == key) {
+    if (store_hook_) store_hook_(StorePointForTest::Writing);
+    e->owner.store(key, std::memory_order_relaxed);
+    storeTruncated(e->name, answer.name);
+    e->status.store(packStatus(now + ttl.count(), false, answer.state, tagOfKey(key),
+                               reasonCode(answer.reason)),
+                    std::memory_order_relaxed);
+  }
+  e->seq.store(seq + 1, std::memory_order_release);
 }
 
 void RdnsVerifier::runJob(const Job& job) {

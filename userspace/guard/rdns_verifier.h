@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -121,10 +122,14 @@ class RdnsVerifier {
   // lookup of it against `domains` (lower case suffixes). Never blocks on
   // DNS: the cache takes no lock; on a miss, a lock-free push onto the
   // bounded lookup queue (full: the lookup is dropped and counted) and,
-  // only when a lookup thread sleeps, one futex wake. Worker threads.
+  // only when a lookup thread sleeps, one futex wake. An answer being
+  // written by a lookup thread at that instant reads as Pending (the next
+  // request reads it; nothing waits for the writer). The answer's name and
+  // reason are always those of `address`'s own lookup. Worker threads.
   RdnsAnswer check(const common::IpPrefix& address, const std::string& bot,
                    const std::vector<std::string>& domains);
-  // The cached answer only; never queues. Any thread.
+  // The cached answer only (Pending, too, while it is being written); never
+  // queues or waits. Any thread.
   RdnsAnswer peek(const common::IpPrefix& address, const std::string& bot);
 
   // The whole FCrDNS check, blocking on DNS: for the verifier's threads
@@ -136,26 +141,67 @@ class RdnsVerifier {
   std::size_t runQueuedForTest();
   // Lookup threads waiting for work (asleep or about to be). Any thread.
   unsigned idleThreadsForTest() const { return sleepers_.load(std::memory_order_seq_cst); }
+  // Where a store() of an answer runs the test hook, on the storing thread:
+  // Found, after finding the entry and before taking its write sequence;
+  // Writing, holding the sequence, after re-checking the entry's key and
+  // before writing owner, name and status.
+  enum class StorePointForTest { Found, Writing };
+  // Runs `hook` at both points of every store() (nullptr: none), so that a
+  // test can hand the entry to another key in either window. Set it while
+  // no lookup runs.
+  void setStoreHookForTest(std::function<void(StorePointForTest)> hook) {
+    store_hook_ = std::move(hook);
+  }
+  // Bytes of one cache slot (entry and the table's key word).
+  static constexpr std::size_t cacheSlotBytesForTest() {
+    return detail::AtomicTable<Entry>::slotBytes();
+  }
 
   RdnsStats stats() const;
 
  private:
-  // One cached answer, shared by every worker without a lock. `status`
-  // packs the expiry (clock seconds) << 8 | in_flight << 4 | state, so
-  // taking the one lookup of a miss is a single CAS. `key` is the cache key
-  // again, written by init: a reader checks it after reading so that an
-  // entry evicted and reused under it is never taken for its own answer.
-  // The name and reason are truncated copies (63 and 23 bytes) for logs.
+  // One cached answer, shared by every worker without a lock.
+  //
+  // `status` packs the expiry (clock seconds), a 20-bit tag of the key,
+  // the in-flight mark, the failure reason (a code) and the state, so
+  // taking the one lookup of a miss is a single CAS, and a verdict and its
+  // reason are always read together. `key` is the cache key again, written
+  // by the table's init when the slot is claimed: a reader checks it after
+  // reading so that an entry evicted and reused under it is never taken
+  // for its own answer.
+  //
+  // The PTR name (a truncated copy, 63 bytes, for logs) cannot go in one
+  // word, so it is guarded by a sequence lock among the writers, store()
+  // on the verifier threads: `seq` is odd while one of them writes `owner`
+  // (its full key), the name and the status. A writer takes it by CAS and
+  // re-checks `key` under it, so a writer whose slot was handed to another
+  // key since it found it writes nothing. Readers (check(), peek()) read
+  // seq, status, owner and name, then status, key and seq again, and take
+  // the answer only when neither word moved and key, owner and the
+  // status's tag all name their key.
+  //
+  // The table's re-keying of a slot (clear() and init, on whichever thread
+  // claims it, often a request's) does not take `seq`: check() must never
+  // wait on a verifier thread. It zeroes key and status before the other
+  // fields, so a reader that saw any zeroed word sees the key or the status
+  // changed on its second read, even when the slot came back to its key
+  // meanwhile. A writer that checked its key just before a re-keying may
+  // still land words in the new entry, but with its own `owner`, which no
+  // reader of the new key accepts. 104 bytes a slot with the table's key.
   struct Entry {
     std::atomic<std::uint64_t> key{0};
     std::atomic<std::uint64_t> status{0};
+    std::atomic<std::uint64_t> seq{0};    // never reset: a writer may hold it
+    std::atomic<std::uint64_t> owner{0};  // key of the store() that wrote name and status
     detail::AtomicBytes<64> name;
-    detail::AtomicBytes<24> reason;
     void clear() {
       key.store(0, std::memory_order_relaxed);
       status.store(0, std::memory_order_relaxed);
+      // A reader that reads any word zeroed below sees key and status
+      // zeroed (or later values) on its reads after its acquire fence.
+      std::atomic_thread_fence(std::memory_order_release);
+      owner.store(0, std::memory_order_relaxed);
       name.clear();
-      reason.clear();
     }
   };
   struct Job {
@@ -188,6 +234,7 @@ class RdnsVerifier {
   std::atomic<unsigned> sleepers_{0};
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;
+  std::function<void(StorePointForTest)> store_hook_;  // setStoreHookForTest()
 
 #define MAMORI_RDNS_ATOMIC(name) std::atomic<std::uint64_t> name##_{0};
   MAMORI_RDNS_COUNTERS(MAMORI_RDNS_ATOMIC)
