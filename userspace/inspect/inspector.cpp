@@ -219,40 +219,54 @@ struct InspectionBuffers {
 
 thread_local InspectionBuffers tls_inspection;
 
+// The placement both per-thread memos below use: two-way set-associative,
+// the set chosen by a multiplicative hash of the whole key, and a value
+// replaces the less recently used entry of its set (crafted collisions
+// cost a recomputation, nothing else). Direct-mapped on a key's low bits,
+// values that met in a slot evicted each other on every request.
+template <class Entry, int kSetBits>
+struct TwoWayMemo {
+  static constexpr size_t kSets = size_t{1} << kSetBits;
+  static constexpr size_t kWays = 2;
+  static constexpr size_t kEntries = kSets * kWays;
+  std::vector<Entry> entries = std::vector<Entry>(kEntries);
+  std::vector<std::uint8_t> recent = std::vector<std::uint8_t>(kSets);  // way used last, per set
+
+  // The entry of `key`'s set for which holds(entry) is true, and true; on
+  // a miss the set's entry not used last, for the caller to fill, and
+  // false. Either way the entry returned becomes the one used last.
+  template <class Holds>
+  std::pair<Entry*, bool> find(std::uint64_t key, Holds holds) {
+    const auto set = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> (64 - kSetBits));
+    Entry* ways = &entries[set * kWays];
+    const size_t way = holds(ways[0]) ? 0 : holds(ways[1]) ? 1 : kWays;
+    const size_t use = way < kWays ? way : 1 - recent[set];
+    recent[set] = static_cast<std::uint8_t>(use);
+    return {&ways[use], way < kWays};
+  }
+};
+
 // Per-thread memo of whole-value scans (Inspection::scanValue): what a
 // short value's scan found, per group slot, keyed by rule set generation,
 // paranoia level, target kind and the value's bytes. The result is a
 // function of exactly those (transforms and databases are deterministic,
-// and generations are never reused), so replaying it is exact. Two-way
-// set-associative, the set chosen by a multiplicative hash of the whole
-// key: a value replaces the less recently used entry of its set (crafted
-// collisions cost a rescan, nothing else). It was direct-mapped on the
-// key's low bits, which the kind and level do not reach: the same bytes
-// under two kinds (the path and its decoded form, "country" as a query
-// value and a body name) and any two values of a request that met in a
-// slot evicted each other on every request, ten values of the 4 KiB
-// benchmark request among them. ~kEntries * kMaxBytes bytes per thread.
-struct ScanMemo {
-  static constexpr size_t kSets = 512;  // a power of two
-  static constexpr int kSetBits = 9;    // log2(kSets)
-  static constexpr size_t kWays = 2;
-  static constexpr size_t kEntries = kSets * kWays;
+// and generations are never reused), so replaying it is exact. The kind
+// and level sit in the key's high bits, which is why the set comes from a
+// hash of the whole key: the same bytes under two kinds (the path and its
+// decoded form, "country" as a query value and a body name) used to evict
+// each other, ten values of the 4 KiB benchmark request among them.
+// ~kEntries * kMaxBytes bytes per thread.
+struct ScanMemoEntry {
+  std::uint64_t generation = 0;  // 0: empty (generations start at 1)
+  std::uint64_t key = 0;
+  int level = 0;
+  TargetKind kind = TargetKind::Path;
+  std::string value;
+  std::vector<std::uint32_t> offsets;  // per slot, into `hits`; one more at the end
+  std::vector<Hit> hits;
+};
+struct ScanMemo : TwoWayMemo<ScanMemoEntry, 9> {
   static constexpr size_t kMaxBytes = 128;
-  struct Entry {
-    std::uint64_t generation = 0;  // 0: empty (generations start at 1)
-    std::uint64_t key = 0;
-    int level = 0;
-    TargetKind kind = TargetKind::Path;
-    std::string value;
-    std::vector<std::uint32_t> offsets;  // per slot, into `hits`; one more at the end
-    std::vector<Hit> hits;
-  };
-  std::vector<Entry> entries = std::vector<Entry>(kEntries);
-  std::vector<std::uint8_t> recent = std::vector<std::uint8_t>(kSets);  // way used last, per set
-
-  static size_t setOf(std::uint64_t key) {
-    return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> (64 - kSetBits));
-  }
 };
 
 thread_local ScanMemo tls_memo;
@@ -260,23 +274,17 @@ thread_local ScanMemo tls_memo;
 // Per-thread memo of the tokenizer detectors' verdicts on short values.
 // detectSqli and detectXss are functions of the bytes alone, and the
 // values they read repeat from request to request (User-Agent and Referer
-// for detect_xss, common argument values): a replay is exact. Two-way
-// set-associative like ScanMemo (it was direct-mapped too, and eight
+// for detect_xss, common argument values): a replay is exact (eight
 // values of the 4 KiB benchmark request evicted each other on every
-// request); ~kEntries * kMaxBytes bytes per thread.
-struct DetectorMemo {
-  static constexpr size_t kSets = 256;  // a power of two
-  static constexpr int kSetBits = 8;    // log2(kSets)
-  static constexpr size_t kWays = 2;
-  static constexpr size_t kEntries = kSets * kWays;
+// request when it was direct-mapped); ~kEntries * kMaxBytes bytes per
+// thread.
+struct DetectorMemoEntry {
+  OperatorKind op = OperatorKind::Equals;  // Equals: empty
+  bool verdict = false;
+  std::string value;
+};
+struct DetectorMemo : TwoWayMemo<DetectorMemoEntry, 8> {
   static constexpr size_t kMaxBytes = 128;
-  struct Entry {
-    OperatorKind op = OperatorKind::Equals;  // Equals: empty
-    bool verdict = false;
-    std::string value;
-  };
-  std::vector<Entry> entries = std::vector<Entry>(kEntries);
-  std::vector<std::uint8_t> recent = std::vector<std::uint8_t>(kSets);  // way used last, per set
 
   // op(data) for op DetectSqli or DetectXss, from the memo when it holds it.
   bool run(OperatorKind op, std::string_view data) {
@@ -285,21 +293,13 @@ struct DetectorMemo {
     };
     if (data.size() > kMaxBytes) return detect();
     const std::uint64_t key = std::hash<std::string_view>{}(data) ^ static_cast<std::uint64_t>(op);
-    const auto set = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> (64 - kSetBits));
-    Entry* ways = &entries[set * kWays];
-    for (size_t way = 0; way < kWays; ++way) {
-      if (ways[way].op == op && ways[way].value == data) {
-        recent[set] = static_cast<std::uint8_t>(way);
-        return ways[way].verdict;
-      }
-    }
-    const size_t fill = 1 - recent[set];  // the way not used last
-    recent[set] = static_cast<std::uint8_t>(fill);
-    Entry& e = ways[fill];
-    e.verdict = detect();
-    e.op = op;
-    e.value.assign(data);
-    return e.verdict;
+    auto [e, hit] =
+        find(key, [&](const DetectorMemoEntry& x) { return x.op == op && x.value == data; });
+    if (hit) return e->verdict;
+    e->verdict = detect();
+    e->op = op;
+    e->value.assign(data);
+    return e->verdict;
   }
 };
 
@@ -476,6 +476,12 @@ struct PassThroughMemo {
       stamp = 1;
     }
   }
+  // The key of transform `t` applied to the bytes trie node `origin`
+  // produced for value `value`.
+  static std::uint64_t keyOf(std::uint32_t value, std::uint32_t origin, Transform t) {
+    return (static_cast<std::uint64_t>(value) << 32) | (static_cast<std::uint64_t>(origin) << 8) |
+           static_cast<std::uint64_t>(t);
+  }
   // The slot for `key`: a valid one holding it, or an empty one to fill
   // (nullptr when neither is found within a few probes).
   Slot* find(std::uint64_t key) {
@@ -610,9 +616,7 @@ class TransformCache {
       // chains get the same view (and can share a merged scan).
       PassThroughMemo::Slot* memo = nullptr;
       if (same == 0 && input.origin != n.parent) {
-        const std::uint64_t key = (static_cast<std::uint64_t>(value) << 32) |
-                                  (static_cast<std::uint64_t>(input.origin) << 8) |
-                                  static_cast<std::uint64_t>(n.transform);
+        const std::uint64_t key = PassThroughMemo::keyOf(value, input.origin, n.transform);
         PassThroughMemo& pass_through = buffers_->pass_through;
         memo = pass_through.find(key);
         if (memo != nullptr && memo->stamp == pass_through.stamp) {
@@ -678,10 +682,7 @@ class TransformCache {
     const std::uint32_t child = trie_.child[origin * kTransformCount + static_cast<size_t>(t)];
     if (child != 0) return computed(value, child);
     PassThroughMemo& pass_through = buffers_->pass_through;
-    const std::uint64_t key = (static_cast<std::uint64_t>(value) << 32) |
-                              (static_cast<std::uint64_t>(origin) << 8) |
-                              static_cast<std::uint64_t>(t);
-    const PassThroughMemo::Slot* slot = pass_through.find(key);
+    const PassThroughMemo::Slot* slot = pass_through.find(PassThroughMemo::keyOf(value, origin, t));
     return slot != nullptr && slot->stamp == pass_through.stamp ? &entries_[slot->entry] : nullptr;
   }
 
@@ -1381,7 +1382,7 @@ class Inspection {
     // Short values recur from request to request (header names, most header
     // values, method, common cookies): their scan results are remembered.
     const std::string_view bytes = views_.values()[index].data;
-    ScanMemo::Entry* memo = nullptr;
+    ScanMemoEntry* memo = nullptr;
     std::uint64_t key = 0;
     static_assert(ScanMemo::kMaxBytes <= TransformCache::kHashAlwaysBytes,
                   "the memo key reuses the transform cache's hash of the value");
@@ -1389,18 +1390,13 @@ class Inspection {
       key = cache_.hash(index) ^ (static_cast<std::uint64_t>(kind) << 56) ^
             (static_cast<std::uint64_t>(level_) << 48) ^
             (set_.generation() * 0x9E3779B97F4A7C15ull);
-      const size_t set = ScanMemo::setOf(key);
-      ScanMemo::Entry* ways = &tls_memo.entries[set * ScanMemo::kWays];
-      auto holds = [&](const ScanMemo::Entry& e) {
+      // On a miss the entry to fill with this scan's result.
+      const auto [entry, hit] = tls_memo.find(key, [&](const ScanMemoEntry& e) {
         return e.generation == set_.generation() && e.key == key && e.level == level_ &&
                e.kind == kind && e.value == bytes;
-      };
-      const size_t way = holds(ways[0]) ? 0 : holds(ways[1]) ? 1 : ScanMemo::kWays;
-      // On a miss the result goes to the way not used last.
-      const size_t fill = way < ScanMemo::kWays ? way : 1 - tls_memo.recent[set];
-      tls_memo.recent[set] = static_cast<std::uint8_t>(fill);
-      memo = &ways[fill];
-      if (way < ScanMemo::kWays) {
+      });
+      memo = entry;
+      if (hit) {
         // Most values of most requests come through here: one resize and a
         // plain loop, not a push_back (and its capacity check) per slot.
         const size_t first = hit_offsets_.size();
