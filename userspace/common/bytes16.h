@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string_view>
 
 namespace mamori::common {
 
@@ -20,6 +21,24 @@ inline bool anyLane(const Bytes16& mask) {
   std::uint64_t words[2];
   std::memcpy(words, &mask, sizeof words);
   return (words[0] | words[1]) != 0;
+}
+
+// Whether pred(c) holds for some byte c of `s`. `pred` is called on
+// 16-byte vectors and, for the tail, on single bytes (unsigned char), so it
+// must use only comparisons, '&' and '|' (negate with `== 0`, which works
+// lane-wise as well as on a scalar; '~' does not).
+template <typename Pred>
+bool anyByte(std::string_view s, Pred pred) {
+  std::size_t i = 0;
+  for (; i + 16 <= s.size(); i += 16) {
+    Bytes16 block;
+    std::memcpy(&block, s.data() + i, 16);
+    if (anyLane(reinterpret_cast<Bytes16>(pred(block)))) return true;
+  }
+  for (; i < s.size(); ++i) {
+    if (pred(static_cast<unsigned char>(s[i]))) return true;
+  }
+  return false;
 }
 
 // The fast path of percent-decoding: copies whole 16-byte blocks of `in`

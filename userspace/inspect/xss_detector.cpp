@@ -57,20 +57,7 @@ bool icontains(std::string_view s, std::string_view lit) {
 // per step: on prose, which holds none of the bytes, every byte is read.)
 template <char... Cs>
 bool containsAny(std::string_view s) {
-  const size_t n = s.size();
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    common::Bytes16 block;
-    std::memcpy(&block, s.data() + i, 16);
-    const common::Bytes16 hit =
-        (reinterpret_cast<common::Bytes16>(block == static_cast<unsigned char>(Cs)) | ...);
-    if (common::anyLane(hit)) return true;
-  }
-  for (; i < n; ++i) {
-    const char c = s[i];
-    if (((c == Cs) || ...)) return true;
-  }
-  return false;
+  return common::anyByte(s, [](auto c) { return ((c == static_cast<unsigned char>(Cs)) | ...); });
 }
 
 struct NamedRef {
